@@ -1,0 +1,177 @@
+# acctd — build, test, run, bench, install, cross builds.
+#
+#   make                          host build (build/host/)
+#   make TARGET=aarch64-linux-gnu static, stripped ARM64 binaries
+#   make TARGET=arm-linux-gnueabihf static, stripped ARMv7 binaries
+#   make test                     every test this host can run (see README)
+#   make run                      start acctd on https://127.0.0.1:8443
+#   make SANITIZE=1               ASan + UBSan build (build/host-asan/)
+#   make install DESTDIR= PREFIX=
+#   make clean                    V=1 shows full command lines
+#
+# Missing Debian packages are installed by the targets that need them
+# (toolchain/prereqs.sh), so a fresh Debian 12 machine needs only make.
+
+TARGET   ?= host
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+SANITIZE ?= 0
+V        ?= 0
+
+ifeq ($(TARGET),host)
+CROSS_COMPILE ?=
+STATIC   ?= 0
+QEMU     :=
+else ifeq ($(TARGET),aarch64-linux-gnu)
+CROSS_COMPILE ?= aarch64-linux-gnu-
+STATIC   ?= 1
+QEMU     := qemu-aarch64 -L /usr/aarch64-linux-gnu
+CROSS_PKG := crossbuild-essential-arm64
+else ifeq ($(TARGET),arm-linux-gnueabihf)
+CROSS_COMPILE ?= arm-linux-gnueabihf-
+STATIC   ?= 1
+QEMU     := qemu-arm -L /usr/arm-linux-gnueabihf
+CROSS_PKG := crossbuild-essential-armhf
+else
+$(error TARGET must be host, aarch64-linux-gnu or arm-linux-gnueabihf)
+endif
+
+CC    := $(CROSS_COMPILE)gcc
+AR    := $(CROSS_COMPILE)ar
+STRIP := $(CROSS_COMPILE)strip
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+MAKEFLAGS += --no-print-directory
+endif
+
+BUILD   := build
+SYSROOT := $(BUILD)/$(TARGET)/sysroot
+ifeq ($(SANITIZE),1)
+B := $(BUILD)/$(TARGET)-asan
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+STATIC := 0
+else
+B := $(BUILD)/$(TARGET)
+SAN_FLAGS :=
+endif
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Werror
+HARDEN := -fstack-protector-strong -D_FORTIFY_SOURCE=2
+ACCTD_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) $(HARDEN) $(SAN_FLAGS) \
+	-I$(SYSROOT)/include -Isrc -I$(B)/gen \
+	-DMBEDTLS_CONFIG_FILE='"mbedtls/acctd_config.h"' -MMD -MP
+LIBS := -L$(SYSROOT)/lib -lcivetweb -lmbedtls -llmdb -lconfig -lcjson -lpthread -ldl -lm
+ifeq ($(STATIC),1)
+LDSTATIC := -static
+endif
+# user CFLAGS/LDFLAGS are appended, never replace ours
+ALL_CFLAGS  = $(ACCTD_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(SAN_FLAGS) $(LDSTATIC) $(LDFLAGS)
+
+# --- sources ----------------------------------------------------------------
+ACCTD_SRCS := $(filter-out src/main.c src/agent_main.c,$(wildcard src/*.c))
+ACCTD_OBJS := $(patsubst src/%.c,$(B)/obj/%.o,$(ACCTD_SRCS))
+MAIN_OBJ   := $(B)/obj/main.o
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
+
+all: $(B)/acctd
+
+# --- prerequisites (Debian packages) ---------------------------------------
+PKGS_BUILD := gcc make libc6-dev dpkg-dev patch ca-certificates
+PKGS_TEST  := openssl python3 qemu-user curl
+prereqs-build:
+	$(Q)toolchain/prereqs.sh $(PKGS_BUILD) $(CROSS_PKG)
+prereqs-test: prereqs-build
+	$(Q)toolchain/prereqs.sh $(PKGS_TEST)
+.PHONY: prereqs-build prereqs-test
+
+# --- third-party libraries from Debian source packages ----------------------
+$(BUILD)/src/.fetched: toolchain/sources.lock toolchain/fetch.sh $(wildcard toolchain/patches/*/*.patch) | prereqs-build
+	$(Q)toolchain/fetch.sh $(CURDIR)/$(BUILD)
+	$(Q)touch $@
+
+$(SYSROOT)/.stamp: $(BUILD)/src/.fetched toolchain/deps.mk toolchain/mbedtls_config.h
+	$(Q)$(MAKE) -f toolchain/deps.mk SRC=$(BUILD)/src OBJ=$(BUILD)/$(TARGET)/deps \
+		SYSROOT=$(SYSROOT) CC=$(CC) AR=$(AR) V=$(V)
+	$(Q)touch $@
+
+deps: $(SYSROOT)/.stamp
+.PHONY: deps
+
+# --- acctd --------------------------------------------------------------------
+$(B)/obj/%.o: src/%.c $(SYSROOT)/.stamp
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(B)/acctd: $(MAIN_OBJ) $(ACCTD_OBJS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+ifeq ($(STATIC),1)
+	$(Q)$(STRIP) $@
+endif
+
+# --- unit tests (cmocka) --------------------------------------------------------
+$(B)/tests/%: tests/unit/%.c $(ACCTD_OBJS) $(SYSROOT)/.stamp
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  TEST    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(ACCTD_OBJS) $(LIBS) -L$(SYSROOT)/lib -lcmocka
+
+unit: $(UNIT_TESTS)
+	$(Q)tests/run-unit.sh "$(QEMU)" $(UNIT_TESTS)
+.PHONY: unit
+
+# --- the whole suite ------------------------------------------------------------
+# On the host: unit + API tests, then both ARM targets (their unit tests run
+# under qemu-user), then the host suite again under ASan + UBSan.
+ifeq ($(TARGET),host)
+test: prereqs-test
+	$(Q)$(MAKE) all unit
+	$(Q)$(MAKE) api
+	$(Q)$(MAKE) TARGET=aarch64-linux-gnu all unit
+	$(Q)$(MAKE) TARGET=arm-linux-gnueabihf all unit
+	$(Q)$(MAKE) SANITIZE=1 all unit api
+	@echo "make test: all suites passed"
+else
+test: prereqs-test
+	$(Q)$(MAKE) all unit
+	$(Q)$(QEMU) $(B)/acctd -V
+endif
+
+api: $(B)/acctd
+	$(Q)ACCTD_BIN=$(CURDIR)/$(B)/acctd python3 tests/api/run.py
+.PHONY: test api
+
+# --- make run --------------------------------------------------------------------
+RUN := $(BUILD)/run
+run: prereqs-test all
+	$(Q)tools/devsetup.sh $(CURDIR)/$(RUN) $(CURDIR)/config/acctd.dev.conf
+	$(Q)exec $(B)/acctd -c $(RUN)/acctd.dev.conf
+.PHONY: run
+
+bench: prereqs-test all
+	$(Q)toolchain/prereqs.sh wrk
+	$(Q)ACCTD_BIN=$(CURDIR)/$(B)/acctd python3 tests/bench/bench.py
+.PHONY: bench
+
+# --- install ------------------------------------------------------------------------
+install: $(B)/acctd
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 \
+		$(DESTDIR)/etc/acctd $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 0755 $(B)/acctd $(DESTDIR)$(PREFIX)/sbin/acctd
+	install -m 0644 docs/acctd.8 $(DESTDIR)$(PREFIX)/share/man/man8/acctd.8
+	install -m 0644 config/acctd.conf $(DESTDIR)/etc/acctd/acctd.conf.sample
+	install -m 0644 platform/systemd/acctd.service $(DESTDIR)$(PREFIX)/lib/systemd/system/acctd.service
+.PHONY: install
+
+clean:
+	rm -rf $(BUILD)/host $(BUILD)/host-asan $(BUILD)/aarch64-linux-gnu \
+		$(BUILD)/arm-linux-gnueabihf $(BUILD)/run $(BUILD)/screenshots
+distclean:
+	rm -rf $(BUILD)
+.PHONY: all clean distclean
+
+-include $(wildcard $(B)/obj/*.d)

@@ -1,0 +1,333 @@
+/*
+ * acctd — the account daemon of the gateway appliance.
+ *
+ * One internal header, grouped by the file that implements each part; it is
+ * also the module map. Every function carries its file's prefix. Functions
+ * return 0 on success and -1 (or a documented error code) on failure; the
+ * caller decides what to do. Pointers marked "caller frees" transfer
+ * ownership; every *_free() accepts NULL.
+ */
+#ifndef ACCTD_H
+#define ACCTD_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define ACCTD_VERSION "0.1.0"
+
+#if defined(__GNUC__)
+#define ACCTD_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define ACCTD_NORETURN __attribute__((noreturn))
+#else
+#define ACCTD_PRINTF(f, a)
+#define ACCTD_NORETURN
+#endif
+
+/* log.c — stderr in the foreground, syslog otherwise. Never pass a secret. */
+enum log_level { LOG_LEVEL_ERROR = 0, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
+void log_init(const char *ident, int to_stderr, enum log_level level);
+void log_set_level(enum log_level level);
+enum log_level log_get_level(void);
+void log_err(const char *fmt, ...) ACCTD_PRINTF(1, 2);
+void log_warn(const char *fmt, ...) ACCTD_PRINTF(1, 2);   /* appends strerror(errno) */
+void log_warnx(const char *fmt, ...) ACCTD_PRINTF(1, 2);
+void log_info(const char *fmt, ...) ACCTD_PRINTF(1, 2);
+void log_debug(const char *fmt, ...) ACCTD_PRINTF(1, 2);
+void fatal(const char *fmt, ...) ACCTD_PRINTF(1, 2) ACCTD_NORETURN;  /* + strerror(errno) */
+void fatalx(const char *fmt, ...) ACCTD_PRINTF(1, 2) ACCTD_NORETURN;
+
+/* mem.c — allocation that never returns NULL (aborts loudly instead). */
+void *x_malloc(size_t n);
+void *x_calloc(size_t n, size_t size);
+void *x_realloc(void *p, size_t n);
+char *x_strdup(const char *s);
+char *x_asprintf(const char *fmt, ...) ACCTD_PRINTF(1, 2);
+
+/* conf.c — the libconfig file. See DESIGN.md "Configuration". */
+struct conf_node {
+	char *name;
+	char *url;
+	char *cert;
+	int line;
+};
+
+struct conf_workspace {
+	char *handle;
+	char *owner;
+	char **members;
+	size_t nmembers;
+	char *node;
+	char *database;
+	int port;
+	int line;
+};
+
+struct conf {
+	char *path;
+	char **listen;            /* "host:port", "[v6]:port" */
+	size_t nlisten;
+	char *tls_cert;
+	char *tls_key;
+	char *data_dir;
+	char *key_file;
+	int map_size_mb;
+	char *user;               /* "" = do not change user */
+	enum log_level log_level;
+	int audit_capacity;
+	int tokens_max_per_user;
+	int sessions_idle_timeout;
+	int sessions_absolute_timeout;
+	int pbkdf2_iterations;
+	int login_max_failures;
+	int login_window;
+	int login_lockout;
+	char *admin_handle;
+	char *admin_email;
+	char *admin_password_file;
+	char *dns_domain;
+	char *dns_hosts_file;
+	char *dns_reload_pidfile;
+	char *push_client_cert;
+	char *push_client_key;
+	int push_retry_max_seconds;
+	struct conf_node *nodes;
+	size_t nnodes;
+	struct conf_workspace *workspaces;
+	size_t nworkspaces;
+	/* acctd extension: the HTTPS server's worker pool and timeouts */
+	int http_threads;
+	int http_keepalive_timeout_ms;
+	int http_request_timeout_ms;
+};
+
+/*
+ * Parse and check FILE. On success *out is a new conf (caller frees with
+ * conf_free) and 0 is returned. Otherwise every error found is written to
+ * errs as "FILE:LINE: setting: reason\n" (one pass, all errors) and -1 is
+ * returned with *out NULL.
+ */
+int conf_load(const char *path, FILE *errs, struct conf **out);
+void conf_free(struct conf *c);
+int conf_handle_valid(const char *handle);   /* the user handle regex */
+
+/*
+ * crypto.c — every use of mbedTLS crypto. Secrets are wiped by the caller.
+ * Everything here is thread-safe once crypto_init has returned 0.
+ */
+#define CRYPTO_KEY_LEN 32
+#define CRYPTO_SHA256_LEN 32
+#define CRYPTO_GCM_NONCE_LEN 12
+#define CRYPTO_GCM_TAG_LEN 16
+#define CRYPTO_SEAL_OVERHEAD (CRYPTO_GCM_NONCE_LEN + CRYPTO_GCM_TAG_LEN)
+int crypto_init(void);                 /* -1 when the OS has no entropy: fail closed */
+void crypto_shutdown(void);
+/* thread-safe CTR_DRBG; -1 (buf wiped) before crypto_init or on any error */
+int crypto_random(void *buf, size_t len);
+void crypto_wipe(void *buf, size_t len);
+int crypto_equal(const void *a, const void *b, size_t len); /* constant time; 1 = equal */
+void crypto_sha256(const void *data, size_t len, uint8_t out[CRYPTO_SHA256_LEN]);
+void crypto_hmac_sha256(const uint8_t *key, size_t keylen, const void *data,
+    size_t len, uint8_t out[CRYPTO_SHA256_LEN]);
+/* iterations >= 1; -1 on a bad argument */
+int crypto_pbkdf2_sha256(const void *pw, size_t pwlen, const uint8_t *salt,
+    size_t saltlen, unsigned iterations, uint8_t *out, size_t outlen);
+/* no salt; info NULL = ""; outlen <= 255 * CRYPTO_SHA256_LEN */
+int crypto_hkdf_sha256(const uint8_t *ikm, size_t ikmlen, const char *info,
+    uint8_t *out, size_t outlen);
+/*
+ * AES-256-GCM with a fresh random nonce per call. out must hold
+ * ptlen + CRYPTO_SEAL_OVERHEAD bytes: nonce || ciphertext || tag; it must not
+ * overlap pt. ad (may be NULL when adlen is 0) is authenticated, not stored.
+ */
+int crypto_seal(const uint8_t key[CRYPTO_KEY_LEN], const void *ad, size_t adlen,
+    const void *pt, size_t ptlen, uint8_t *out);
+/*
+ * out holds inlen - CRYPTO_SEAL_OVERHEAD bytes. -1 when the tag does not
+ * verify (tampered, wrong key or wrong ad) or inlen is too short; out is then
+ * wiped.
+ */
+int crypto_open(const uint8_t key[CRYPTO_KEY_LEN], const void *ad, size_t adlen,
+    const uint8_t *in, size_t inlen, uint8_t *out);
+/*
+ * The appliance key file: CRYPTO_KEY_LEN random bytes. Created 0600 when
+ * missing (file and directory fsynced; the directory must exist); refused
+ * (-1, reason in err, key wiped) when a symbolic link, group/world
+ * accessible, not a regular file, or of the wrong size.
+ */
+int crypto_key_file_load(const char *path, uint8_t key[CRYPTO_KEY_LEN],
+    char *err, size_t errlen);
+/*
+ * Private key files (TLS): -1 with reason when missing, not a regular file or
+ * group/world accessible. Symbolic links are followed (certbot's live/ links).
+ */
+int crypto_secret_file_check(const char *path, char *err, size_t errlen);
+
+/*
+ * store.c — the LMDB environment. Values are copied out before a txn ends.
+ * One write txn at a time (store_txn_begin(write) blocks until the previous
+ * one ends); a write txn must be committed or aborted on the thread that
+ * began it and that thread must not begin another txn meanwhile. Read txns
+ * may move between threads (MDB_NOTLS). Keys are 1..511 bytes and sort as
+ * bytes (memcmp), so integers in keys are stored big-endian. After any -1
+ * inside a txn, the only valid call on it is store_txn_abort.
+ */
+#define STORE_SCHEMA_VERSION 1
+#define STORE_NOTFOUND 1
+enum store_db {
+	STORE_DB_META = 0,        /* "schema_version" and other singletons */
+	STORE_DB_USER,
+	STORE_DB_HANDLE,
+	STORE_DB_SESSION,
+	STORE_DB_TOKEN,
+	STORE_DB_PASSWORD,
+	STORE_DB_AUDIT,
+	STORE_DB_OUTBOX,
+	STORE_DB_LOGIN,
+	STORE_DB_COUNT
+};
+struct store;
+struct store_txn;
+/* creates dir (0700) when missing; -1 with a sentence in err */
+int store_open(const char *dir, unsigned map_size_mb, struct store **out,
+    char *err, size_t errlen);
+void store_close(struct store *s);           /* every txn must have ended; NULL ok */
+int store_txn_begin(struct store *s, int write, struct store_txn **out);
+int store_txn_commit(struct store_txn *t);   /* frees t, also on failure */
+void store_txn_abort(struct store_txn *t);   /* frees t; NULL ok */
+/* -1 also when the map is full (logged with the map size) */
+int store_put(struct store_txn *t, enum store_db db, const void *key,
+    size_t klen, const void *val, size_t vlen);
+/* 0 and *val (caller frees) / STORE_NOTFOUND / -1 */
+int store_get(struct store_txn *t, enum store_db db, const void *key,
+    size_t klen, void **val, size_t *vlen);
+/* 0 / STORE_NOTFOUND / -1 */
+int store_del(struct store_txn *t, enum store_db db, const void *key, size_t klen);
+/*
+ * Walk db in key order from start (forward: keys >= start; reverse: keys <=
+ * start, descending), or from the first/last key when start is NULL or
+ * startlen 0. fn sees pointers into the map, valid only during the call, and
+ * must not write in t. fn returns 0 to go on, > 0 to stop (store_iter
+ * returns that value) or < 0 to fail (store_iter returns -1). Returns 0 at
+ * the end of db.
+ */
+typedef int (*store_iter_fn)(void *arg, const void *k, size_t kl,
+    const void *v, size_t vl);
+int store_iter(struct store_txn *t, enum store_db db, const void *start,
+    size_t startlen, int reverse, store_iter_fn fn, void *arg);
+int store_count(struct store_txn *t, enum store_db db, size_t *n);
+uint32_t store_schema_version(struct store *s);
+
+/* json.c — request and response bodies (cJSON, included only here). */
+struct json;                                /* an object, array or value */
+struct json *json_object(void);
+struct json *json_array(void);
+void json_free(struct json *j);
+/* setters copy their arguments; adding to an object/array takes ownership of v */
+void json_set_str(struct json *o, const char *k, const char *v);   /* v NULL: null */
+void json_set_int(struct json *o, const char *k, int64_t v);
+void json_set_bool(struct json *o, const char *k, int v);
+void json_set(struct json *o, const char *k, struct json *v);
+void json_push(struct json *a, struct json *v);
+char *json_print(const struct json *j);      /* compact; caller frees */
+/*
+ * Parse a request body strictly: valid UTF-8, one JSON value, nesting at most
+ * JSON_MAX_DEPTH, no duplicate keys. -1 with a short reason in err.
+ */
+#define JSON_MAX_DEPTH 16
+int json_parse(const char *buf, size_t len, struct json **out, char *err, size_t errlen);
+int json_utf8_valid(const char *s, size_t len);
+/* accessors: NULL / -1 when absent or of another type */
+int json_is_object(const struct json *j);
+struct json *json_get(const struct json *o, const char *k);
+const char *json_str(const struct json *j);
+int json_int(const struct json *j, int64_t *out);
+int json_bool(const struct json *j, int *out);
+int json_is_null(const struct json *j);
+/* iterate an object's members: returns the next member after prev (NULL = first) */
+struct json *json_next(const struct json *o, struct json *prev, const char **key);
+
+/* http.c — civetweb over mbedTLS; the only user of civetweb. */
+#define HTTP_MAX_BODY (64 * 1024)
+#define HTTP_MAX_PARAMS 4
+enum http_auth { HTTP_AUTH_ANYONE = 0, HTTP_AUTH_USER, HTTP_AUTH_SELF, HTTP_AUTH_ADMIN };
+struct http_req;
+typedef void (*http_handler_fn)(struct http_req *r);
+struct http_route {
+	const char *method;
+	const char *pattern;       /* "/api/v0/user/{handle}"; {x} = one segment */
+	enum http_auth auth;
+	http_handler_fn fn;
+	const char *summary;       /* one line, also in openapi.json */
+};
+struct http_req {
+	void *conn;                /* struct mg_connection */
+	const char *method;
+	const char *path;
+	const char *query;         /* raw, NULL when absent */
+	char remote_ip[48];
+	char *body;                /* NUL-terminated; NULL when empty */
+	size_t body_len;
+	const char *params[HTTP_MAX_PARAMS];
+	char param_buf[512];
+	size_t nparams;
+	const struct http_route *route;
+	int status;                /* set once a reply is sent */
+};
+struct http_server;
+struct http_opts {
+	char **listen;
+	size_t nlisten;
+	const char *tls_cert;
+	const char *tls_key;
+	int threads;
+	int keepalive_timeout_ms;
+	int request_timeout_ms;
+	const struct http_route *routes;   /* terminated by a NULL method */
+};
+int http_start(const struct http_opts *o, struct http_server **out, char *err, size_t errlen);
+void http_stop(struct http_server *s);
+void http_set_ready(struct http_server *s, int ready);   /* 503 until ready */
+const char *http_header(struct http_req *r, const char *name);
+int http_query(struct http_req *r, const char *name, char *out, size_t outlen); /* 0 found */
+/* Responses: one write of headers and body, with the security headers. */
+void http_reply(struct http_req *r, int status, const char *ctype,
+    const char *extra_headers, const void *body, size_t len);
+void http_reply_json(struct http_req *r, int status, const struct json *body);
+/* problem+json; verrs may be NULL (an array of {location, message}) */
+void http_problem(struct http_req *r, int status, const char *detail,
+    struct json *verrs);
+const char *http_status_title(int status);
+/* metrics counters */
+uint64_t http_requests_total(void);
+
+/* secret.c — human-readable random secrets. */
+/* "xxxxx-xxxxx-…": groups of 5 chars, 5 bits each (Crockford base32,
+ * lowercase: no i, l, o, u), so URL-safe and unambiguous. 0 or -1. */
+int secret_readable(char *out, size_t outlen, unsigned groups);
+
+/* app.c — the daemon's shared state, read by every handler. */
+struct app {
+	struct conf *_Atomic conf;  /* swapped on SIGHUP; old ones kept until exit */
+	struct store *store;
+	uint8_t key[CRYPTO_KEY_LEN];  /* the appliance key */
+	struct http_server *http;
+	int64_t started_at;
+};
+extern struct app app;
+const struct conf *app_conf(void);
+int app_reload(const char *path);       /* 0 kept the new file, -1 kept the old */
+void app_free_confs(void);
+int64_t app_now(void);                  /* unix seconds */
+
+/* bootstrap.c — the first administrator's password file. */
+/* Read the first line of the password file, or create it (0600) with a new
+ * random password and set *created. out is a secret: wipe after use. */
+int bootstrap_password(const char *path, char *out, size_t outlen, int *created,
+    char *err, size_t errlen);
+
+/* routes.c — the route table (method, path, who may call it, handler). */
+extern const struct http_route routes[];
+
+#endif /* ACCTD_H */

@@ -1,0 +1,95 @@
+/*
+ * The daemon's shared state. The configuration pointer is swapped
+ * atomically on SIGHUP; handlers that loaded the old pointer keep using it
+ * safely because old configurations are freed only at exit (a reload is rare
+ * and a conf is a few KiB).
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "acctd.h"
+
+struct app app;
+
+static struct conf **app_old;
+static size_t app_nold;
+
+const struct conf *
+app_conf(void)
+{
+	return atomic_load(&app.conf);
+}
+
+int64_t
+app_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+/* settings that only a restart applies */
+static void
+app_reload_warn(const struct conf *o, const struct conf *n)
+{
+	int same_listen = o->nlisten == n->nlisten;
+
+	for (size_t i = 0; same_listen && i < o->nlisten; i++)
+		same_listen = strcmp(o->listen[i], n->listen[i]) == 0;
+	if (!same_listen)
+		log_warnx("reload: listen changes apply at the next restart");
+	if (strcmp(o->tls_cert, n->tls_cert) || strcmp(o->tls_key, n->tls_key))
+		log_warnx("reload: tls changes apply at the next restart");
+	if (strcmp(o->data_dir, n->data_dir) || strcmp(o->key_file, n->key_file) ||
+	    o->map_size_mb != n->map_size_mb)
+		log_warnx("reload: data_dir, key_file and map_size_mb changes apply at the next restart");
+	if (strcmp(o->user, n->user))
+		log_warnx("reload: user changes apply at the next restart");
+	if (o->http_threads != n->http_threads ||
+	    o->http_keepalive_timeout_ms != n->http_keepalive_timeout_ms ||
+	    o->http_request_timeout_ms != n->http_request_timeout_ms)
+		log_warnx("reload: http changes apply at the next restart");
+}
+
+int
+app_reload(const char *path)
+{
+	struct conf *n = NULL, *o;
+	char *errs = NULL;
+	size_t errlen = 0;
+	FILE *f = open_memstream(&errs, &errlen);
+
+	if (f == NULL)
+		return -1;
+	if (conf_load(path, f, &n) == -1) {
+		fclose(f);
+		/* one log line per error, then keep running on the old file */
+		for (char *line = strtok(errs, "\n"); line; line = strtok(NULL, "\n"))
+			log_warnx("reload: %s", line);
+		log_warnx("reload: %s has errors; keeping the running configuration", path);
+		free(errs);
+		return -1;
+	}
+	fclose(f);
+	free(errs);
+	o = atomic_load(&app.conf);
+	app_reload_warn(o, n);
+	app_old = x_realloc(app_old, (app_nold + 1) * sizeof(*app_old));
+	app_old[app_nold++] = o;
+	atomic_store(&app.conf, n);
+	log_set_level(n->log_level);
+	log_info("reload: %s loaded", path);
+	return 0;
+}
+
+void
+app_free_confs(void)
+{
+	for (size_t i = 0; i < app_nold; i++)
+		conf_free(app_old[i]);
+	free(app_old);
+	app_old = NULL;
+	app_nold = 0;
+	conf_free(atomic_load(&app.conf));
+	atomic_store(&app.conf, NULL);
+}

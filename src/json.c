@@ -1,0 +1,268 @@
+/*
+ * JSON bodies, on cJSON. Only this file includes cJSON; struct json is a
+ * cJSON node seen through an opaque type.
+ *
+ * Parsing is strict because request bodies are hostile: the bytes must be
+ * valid UTF-8 (cJSON does not check), nest at most JSON_MAX_DEPTH deep (cJSON
+ * is also built with a nesting limit, so deep input never recurses far), and
+ * carry no duplicate keys (cJSON would silently keep the first).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "acctd.h"
+
+#define C(j) ((cJSON *)(j))
+#define J(c) ((struct json *)(c))
+
+static void
+json_oom(void)
+{
+	fatalx("json: out of memory");
+}
+
+static cJSON *
+json_checked(cJSON *c)
+{
+	if (c == NULL)
+		json_oom();
+	return c;
+}
+
+struct json *
+json_object(void)
+{
+	return J(json_checked(cJSON_CreateObject()));
+}
+
+struct json *
+json_array(void)
+{
+	return J(json_checked(cJSON_CreateArray()));
+}
+
+void
+json_free(struct json *j)
+{
+	cJSON_Delete(C(j));
+}
+
+void
+json_set(struct json *o, const char *k, struct json *v)
+{
+	cJSON_DeleteItemFromObjectCaseSensitive(C(o), k);
+	if (!cJSON_AddItemToObject(C(o), k, C(v)))
+		json_oom();
+}
+
+void
+json_set_str(struct json *o, const char *k, const char *v)
+{
+	json_set(o, k, J(json_checked(v ? cJSON_CreateString(v) : cJSON_CreateNull())));
+}
+
+void
+json_set_int(struct json *o, const char *k, int64_t v)
+{
+	json_set(o, k, J(json_checked(cJSON_CreateNumber((double)v))));
+}
+
+void
+json_set_bool(struct json *o, const char *k, int v)
+{
+	json_set(o, k, J(json_checked(cJSON_CreateBool(v != 0))));
+}
+
+void
+json_push(struct json *a, struct json *v)
+{
+	if (!cJSON_AddItemToArray(C(a), C(v)))
+		json_oom();
+}
+
+char *
+json_print(const struct json *j)
+{
+	char *s = cJSON_PrintUnformatted(C(j));
+
+	if (s == NULL)
+		json_oom();
+	return s;
+}
+
+/* RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF */
+int
+json_utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+
+	while (p < end) {
+		unsigned c = *p;
+		size_t n;
+		unsigned cp, min;
+
+		if (c < 0x80) {
+			p++;
+			continue;
+		} else if ((c & 0xe0) == 0xc0) {
+			n = 1; cp = c & 0x1f; min = 0x80;
+		} else if ((c & 0xf0) == 0xe0) {
+			n = 2; cp = c & 0x0f; min = 0x800;
+		} else if ((c & 0xf8) == 0xf0) {
+			n = 3; cp = c & 0x07; min = 0x10000;
+		} else {
+			return 0;
+		}
+		if ((size_t)(end - p) <= n)
+			return 0;
+		for (size_t i = 1; i <= n; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (p[i] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		p += n + 1;
+	}
+	return 1;
+}
+
+/* depth and duplicate keys; strings decoded by cJSON are re-checked for
+ * UTF-8 since \u escapes can produce lone surrogates */
+static int
+json_check(const cJSON *c, int depth, char *err, size_t errlen)
+{
+	const cJSON *a, *b;
+
+	if (depth > JSON_MAX_DEPTH) {
+		snprintf(err, errlen, "nesting deeper than %d levels", JSON_MAX_DEPTH);
+		return -1;
+	}
+	if (cJSON_IsString(c) && !json_utf8_valid(c->valuestring, strlen(c->valuestring))) {
+		snprintf(err, errlen, "string is not valid UTF-8");
+		return -1;
+	}
+	for (a = c->child; a != NULL; a = a->next) {
+		if (cJSON_IsObject(c)) {
+			if (!json_utf8_valid(a->string, strlen(a->string))) {
+				snprintf(err, errlen, "key is not valid UTF-8");
+				return -1;
+			}
+			for (b = c->child; b != a; b = b->next) {
+				if (strcmp(a->string, b->string) == 0) {
+					snprintf(err, errlen, "duplicate key");
+					return -1;
+				}
+			}
+		}
+		if (json_check(a, depth + 1, err, errlen) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
+json_parse(const char *buf, size_t len, struct json **out, char *err, size_t errlen)
+{
+	const char *end = NULL;
+	cJSON *c;
+
+	*out = NULL;
+	if (buf == NULL || len == 0) {
+		snprintf(err, errlen, "request body is empty");
+		return -1;
+	}
+	if (!json_utf8_valid(buf, len)) {
+		snprintf(err, errlen, "request body is not valid UTF-8");
+		return -1;
+	}
+	if (memchr(buf, '\0', len) != NULL) {
+		snprintf(err, errlen, "request body contains a NUL byte");
+		return -1;
+	}
+	c = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
+	if (c == NULL) {
+		snprintf(err, errlen, "malformed JSON at byte %zu",
+		    end && end >= buf ? (size_t)(end - buf) : (size_t)0);
+		return -1;
+	}
+	/* only whitespace may follow the value */
+	for (; end != NULL && end < buf + len; end++) {
+		if (*end != ' ' && *end != '\t' && *end != '\r' && *end != '\n') {
+			snprintf(err, errlen, "trailing data after the JSON value");
+			cJSON_Delete(c);
+			return -1;
+		}
+	}
+	if (json_check(c, 1, err, errlen) == -1) {
+		cJSON_Delete(c);
+		return -1;
+	}
+	*out = J(c);
+	return 0;
+}
+
+int
+json_is_object(const struct json *j)
+{
+	return j != NULL && cJSON_IsObject(C(j));
+}
+
+struct json *
+json_get(const struct json *o, const char *k)
+{
+	if (!json_is_object(o))
+		return NULL;
+	return J(cJSON_GetObjectItemCaseSensitive(C(o), k));
+}
+
+const char *
+json_str(const struct json *j)
+{
+	return (j != NULL && cJSON_IsString(C(j))) ? C(j)->valuestring : NULL;
+}
+
+int
+json_int(const struct json *j, int64_t *out)
+{
+	double d;
+
+	if (j == NULL || !cJSON_IsNumber(C(j)))
+		return -1;
+	d = C(j)->valuedouble;
+	if (d != floor(d) || d > 9007199254740991.0 || d < -9007199254740991.0)
+		return -1;
+	*out = (int64_t)d;
+	return 0;
+}
+
+int
+json_bool(const struct json *j, int *out)
+{
+	if (j == NULL || !cJSON_IsBool(C(j)))
+		return -1;
+	*out = cJSON_IsTrue(C(j));
+	return 0;
+}
+
+int
+json_is_null(const struct json *j)
+{
+	return j != NULL && cJSON_IsNull(C(j));
+}
+
+struct json *
+json_next(const struct json *o, struct json *prev, const char **key)
+{
+	cJSON *c;
+
+	if (!json_is_object(o))
+		return NULL;
+	c = prev ? C(prev)->next : C(o)->child;
+	if (c != NULL && key != NULL)
+		*key = c->string;
+	return J(c);
+}

@@ -1,0 +1,255 @@
+/*
+ * acctd: start-up, signals, privilege drop, shutdown.
+ *
+ *   acctd -c FILE [-d] [-s]   run in the foreground (-d debug, -s syslog)
+ *   acctd -t -c FILE          check FILE: every error as FILE:LINE: setting: reason
+ *   acctd -V                  version
+ *
+ * Start-up order: check the config; as root, start the HTTPS server (it binds
+ * the ports and reads the TLS key, which may be root-only) and drop to `user`;
+ * then open the appliance key and the store as that user. The server answers
+ * 503 until everything is open, then the daemon logs "acctd: ready on …" and
+ * tells systemd (sd_notify READY=1).
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "acctd.h"
+
+static void
+main_usage(void)
+{
+	fprintf(stderr, "usage: acctd -c FILE [-d] [-s]\n"
+	    "       acctd -t -c FILE\n"
+	    "       acctd -V\n");
+	exit(2);
+}
+
+/* sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET */
+static void
+main_notify(const char *msg)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa;
+	size_t len;
+	int fd;
+
+	if (path == NULL || (path[0] != '/' && path[0] != '@'))
+		return;
+	len = strlen(path);
+	if (len >= sizeof(sa.sun_path))
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, len);
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = '\0';   /* abstract namespace */
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return;
+	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) == -1)
+		log_warn("sd_notify");
+	close(fd);
+}
+
+/* As root: make data_dir exist and belong to pw, so the store can live there. */
+static void
+main_prepare_data_dir(const char *dir, const struct passwd *pw)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+		fatal("%s", dir);
+	if (stat(dir, &st) == -1)
+		fatal("%s", dir);
+	if (!S_ISDIR(st.st_mode))
+		fatalx("%s: not a directory", dir);
+	if (pw != NULL && st.st_uid != pw->pw_uid &&
+	    chown(dir, pw->pw_uid, pw->pw_gid) == -1)
+		fatal("chown %s", dir);
+}
+
+/*
+ * getpwnam() in a statically linked glibc binary dlopen()s the NSS modules of
+ * the glibc it was built with, which the box may not have. Users that acctd
+ * runs as are local system users: read /etc/passwd directly. The result is
+ * static storage, valid until the next call.
+ */
+static struct passwd *
+main_getpw(const char *name)
+{
+	struct passwd *pw;
+	FILE *f = fopen("/etc/passwd", "re");
+
+	if (f == NULL)
+		return NULL;
+	while ((pw = fgetpwent(f)) != NULL)
+		if (strcmp(pw->pw_name, name) == 0)
+			break;
+	fclose(f);
+	return pw;
+}
+
+/* Failure to drop is fatal: acctd never serves requests as root by accident. */
+static void
+main_drop_privileges(const struct passwd *pw)
+{
+	if (setgroups(1, &pw->pw_gid) == -1 || setgid(pw->pw_gid) == -1 ||
+	    setuid(pw->pw_uid) == -1)
+		fatal("cannot drop privileges to %s", pw->pw_name);
+	if (setuid(0) != -1 || geteuid() == 0)
+		fatalx("privileges still held after dropping to %s", pw->pw_name);
+	log_info("running as %s (uid %u)", pw->pw_name, (unsigned)pw->pw_uid);
+}
+
+static void
+main_bootstrap(const struct conf *c)
+{
+	char pw[128], err[256];
+	int created;
+
+	if (bootstrap_password(c->admin_password_file, pw, sizeof(pw), &created,
+	    err, sizeof(err)) == -1)
+		fatalx("bootstrap_admin: %s", err);
+	if (created) {
+		/* printed once, on the terminal only: never to syslog */
+		fprintf(stderr,
+		    "acctd: bootstrap admin \"%s\" one-time password: %s\n"
+		    "acctd: (also in %s, mode 0600; change it after signing in)\n",
+		    c->admin_handle, pw, c->admin_password_file);
+	}
+	crypto_wipe(pw, sizeof(pw));
+}
+
+static void
+main_ready_line(const struct conf *c)
+{
+	char line[512] = "";
+	size_t used = 0;
+
+	for (size_t i = 0; i < c->nlisten; i++) {
+		int n = snprintf(line + used, sizeof(line) - used, "%shttps://%s",
+		    i ? ", " : "", c->listen[i]);
+		if (n < 0 || (size_t)n >= sizeof(line) - used)
+			break;
+		used += (size_t)n;
+	}
+	log_info("ready on %s", line);
+	main_notify("READY=1");
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char *path = NULL;
+	int ch, check = 0, debug = 0, use_syslog = 0, sig;
+	struct passwd *pw = NULL;
+	struct http_opts ho;
+	struct conf *c;
+	char err[512];
+	sigset_t set;
+
+	while ((ch = getopt(argc, argv, "c:dstV")) != -1) {
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 'd': debug = 1; break;
+		case 's': use_syslog = 1; break;
+		case 't': check = 1; break;
+		case 'V':
+			printf("acctd %s\n", ACCTD_VERSION);
+			return 0;
+		default: main_usage();
+		}
+	}
+	if (path == NULL || optind != argc)
+		main_usage();
+
+	if (conf_load(path, stderr, &c) == -1)
+		return 1;
+	if (check) {
+		printf("ok\n");
+		conf_free(c);
+		return 0;
+	}
+	atomic_store(&app.conf, c);
+	log_init("acctd", !use_syslog, debug ? LOG_LEVEL_DEBUG : c->log_level);
+	app.started_at = app_now();
+
+	/* every thread inherits this mask; the main thread takes signals with sigwait */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (crypto_init() == -1)
+		fatalx("no entropy source: refusing to start");
+
+	if (geteuid() == 0 && c->user[0] != '\0') {
+		pw = main_getpw(c->user);
+		if (pw == NULL)
+			fatalx("user \"%s\" does not exist (config: user)", c->user);
+	} else if (geteuid() == 0) {
+		log_warnx("running as root: set `user` to drop privileges");
+	}
+	main_prepare_data_dir(c->data_dir, pw);
+
+	memset(&ho, 0, sizeof(ho));
+	ho.listen = c->listen;
+	ho.nlisten = c->nlisten;
+	ho.tls_cert = c->tls_cert;
+	ho.tls_key = c->tls_key;
+	ho.threads = c->http_threads;
+	ho.keepalive_timeout_ms = c->http_keepalive_timeout_ms;
+	ho.request_timeout_ms = c->http_request_timeout_ms;
+	ho.routes = routes;
+	if (http_start(&ho, &app.http, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	if (pw != NULL)
+		main_drop_privileges(pw);
+
+	if (crypto_key_file_load(c->key_file, app.key, err, sizeof(err)) == -1)
+		fatalx("key_file: %s", err);
+	if (store_open(c->data_dir, (unsigned)c->map_size_mb, &app.store, err,
+	    sizeof(err)) == -1)
+		fatalx("%s", err);
+	main_bootstrap(c);
+
+	http_set_ready(app.http, 1);
+	main_ready_line(c);
+
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			main_notify("RELOADING=1");
+			app_reload(path);
+			main_notify("READY=1");
+			continue;
+		}
+		break;
+	}
+	log_info("stopping (signal %d)", sig);
+	main_notify("STOPPING=1");
+	http_stop(app.http);
+	store_close(app.store);
+	crypto_wipe(app.key, sizeof(app.key));
+	crypto_shutdown();
+	app_free_confs();
+	log_info("stopped");
+	return 0;
+}

@@ -1,0 +1,494 @@
+/*
+ * The store: one LMDB environment in data_dir with one named database per
+ * record kind. Only this file includes LMDB.
+ *
+ * Durability: every write txn is synced on commit (no MDB_NOSYNC or
+ * MDB_NOMETASYNC), because an acknowledged change must survive a power cut.
+ * MDB_NOTLS lets a read txn be begun on one HTTP worker thread and ended on
+ * another; write txns are still bound to the thread that began them.
+ *
+ * Every LMDB error is logged here as "store: <what>: <reason>" and turned
+ * into -1; STORE_NOTFOUND is not an error and is not logged.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <lmdb.h>
+
+#include "acctd.h"
+
+#define STORE_MAX_DBS 16
+#define STORE_SCHEMA_KEY "schema_version"
+
+/*
+ * The named databases, indexed by enum store_db. Adding one: append an enum
+ * value before STORE_DB_COUNT in acctd.h and its line here; it is created on
+ * the next store_open. A name, once shipped, never changes (it is on disk).
+ * All use LMDB's default memcmp ordering: callers store integers big-endian.
+ */
+static const struct {
+	const char *name;
+	unsigned int flags;
+} store_dbs[STORE_DB_COUNT] = {
+	[STORE_DB_META] =     { "meta", 0 },
+	[STORE_DB_USER] =     { "user", 0 },
+	[STORE_DB_HANDLE] =   { "handle", 0 },
+	[STORE_DB_SESSION] =  { "session", 0 },
+	[STORE_DB_TOKEN] =    { "token", 0 },
+	[STORE_DB_PASSWORD] = { "password", 0 },
+	[STORE_DB_AUDIT] =    { "audit", 0 },
+	[STORE_DB_OUTBOX] =   { "outbox", 0 },
+	[STORE_DB_LOGIN] =    { "login", 0 },
+};
+
+_Static_assert(STORE_DB_COUNT <= STORE_MAX_DBS,
+    "raise STORE_MAX_DBS: more named databases than mdb_env_set_maxdbs allows");
+
+struct store {
+	MDB_env *env;
+	MDB_dbi dbi[STORE_DB_COUNT];
+	size_t map_size;          /* bytes, as LMDB reports it after open */
+	uint32_t schema;
+};
+
+struct store_txn {
+	struct store *s;
+	MDB_txn *txn;
+};
+
+/*
+ * Log an LMDB error. A full map gets its own sentence because it is the one
+ * an operator can fix (map_size_mb) and the only one expected in the field.
+ */
+static void
+store_mdb_warn(const struct store *s, const char *what, int rc)
+{
+	if (rc == MDB_MAP_FULL)
+		log_warnx("store: %s: %s (map size %zu MB); raise map_size_mb",
+		    what, mdb_strerror(rc), s->map_size >> 20);
+	else
+		log_warnx("store: %s: %s", what, mdb_strerror(rc));
+}
+
+static int
+store_db_valid(enum store_db db)
+{
+	if ((unsigned)db >= STORE_DB_COUNT) {
+		log_warnx("store: no database %d", (int)db);
+		return 0;
+	}
+	return 1;
+}
+
+static void
+store_be32_put(uint8_t b[4], uint32_t v)
+{
+	b[0] = (uint8_t)(v >> 24);
+	b[1] = (uint8_t)(v >> 16);
+	b[2] = (uint8_t)(v >> 8);
+	b[3] = (uint8_t)v;
+}
+
+static uint32_t
+store_be32_get(const uint8_t b[4])
+{
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
+	    (uint32_t)b[2] << 8 | (uint32_t)b[3];
+}
+
+/* data_dir exists as a directory (created 0700 when missing) */
+static int
+store_mkdir(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: cannot create: %s", dir,
+		    strerror(errno));
+		return -1;
+	}
+	if (stat(dir, &st) != 0) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a directory", dir);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Open (creating) every named database and check the schema version,
+ * writing it on a fresh store. A store we cannot read is left untouched.
+ */
+static int
+store_init_dbs(struct store *s, const char *dir, char *err, size_t errlen)
+{
+	MDB_txn *txn = NULL;
+	MDB_val k, v;
+	uint8_t be[4];
+	size_t i;
+	int rc;
+
+	rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc) {
+		store_mdb_warn(s, "begin", rc);
+		snprintf(err, errlen, "%s: cannot begin a transaction: %s",
+		    dir, mdb_strerror(rc));
+		txn = NULL;
+		goto fail;
+	}
+	for (i = 0; i < STORE_DB_COUNT; i++) {
+		rc = mdb_dbi_open(txn, store_dbs[i].name,
+		    store_dbs[i].flags | MDB_CREATE, &s->dbi[i]);
+		if (rc) {
+			store_mdb_warn(s, store_dbs[i].name, rc);
+			snprintf(err, errlen, "%s: cannot open database %s: %s",
+			    dir, store_dbs[i].name, mdb_strerror(rc));
+			goto fail;
+		}
+	}
+
+	k.mv_data = (void *)STORE_SCHEMA_KEY;
+	k.mv_size = sizeof(STORE_SCHEMA_KEY) - 1;
+	rc = mdb_get(txn, s->dbi[STORE_DB_META], &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		store_be32_put(be, STORE_SCHEMA_VERSION);
+		v.mv_data = be;
+		v.mv_size = sizeof(be);
+		rc = mdb_put(txn, s->dbi[STORE_DB_META], &k, &v, 0);
+		if (rc) {
+			store_mdb_warn(s, "put schema_version", rc);
+			snprintf(err, errlen, "%s: cannot write the schema "
+			    "version: %s", dir, mdb_strerror(rc));
+			goto fail;
+		}
+		s->schema = STORE_SCHEMA_VERSION;
+	} else if (rc) {
+		store_mdb_warn(s, "get schema_version", rc);
+		snprintf(err, errlen, "%s: cannot read the schema version: %s",
+		    dir, mdb_strerror(rc));
+		goto fail;
+	} else if (v.mv_size != 4) {
+		snprintf(err, errlen, "%s: store schema version record is "
+		    "corrupt (%zu bytes); restore a backup", dir, v.mv_size);
+		goto fail;
+	} else {
+		s->schema = store_be32_get(v.mv_data);
+	}
+
+	if (s->schema > STORE_SCHEMA_VERSION) {
+		snprintf(err, errlen, "%s: store schema version %u is newer "
+		    "than this acctd supports (%u); upgrade acctd or restore "
+		    "a matching backup", dir, (unsigned)s->schema,
+		    (unsigned)STORE_SCHEMA_VERSION);
+		goto fail;
+	}
+	if (s->schema < STORE_SCHEMA_VERSION) {
+		/* no migrations exist yet: version 1 is the first one */
+		snprintf(err, errlen, "%s: store schema version %u is older "
+		    "than this acctd supports (%u) and cannot be migrated; "
+		    "restore a backup made by a matching acctd", dir,
+		    (unsigned)s->schema, (unsigned)STORE_SCHEMA_VERSION);
+		goto fail;
+	}
+
+	rc = mdb_txn_commit(txn);
+	txn = NULL;
+	if (rc) {
+		store_mdb_warn(s, "commit", rc);
+		snprintf(err, errlen, "%s: cannot commit: %s", dir,
+		    mdb_strerror(rc));
+		goto fail;
+	}
+	return 0;
+ fail:
+	mdb_txn_abort(txn);      /* NULL ok: mdb_txn_abort ignores it */
+	return -1;
+}
+
+int
+store_open(const char *dir, unsigned map_size_mb, struct store **out,
+    char *err, size_t errlen)
+{
+	struct store *s;
+	MDB_envinfo info;
+	int rc, dead;
+
+	*out = NULL;
+	s = x_calloc(1, sizeof(*s));
+	if (map_size_mb == 0) {
+		snprintf(err, errlen, "%s: map size must be at least 1 MB", dir);
+		goto fail;
+	}
+#if SIZE_MAX >> 20 < UINT_MAX
+	if (map_size_mb > SIZE_MAX >> 20) {
+		snprintf(err, errlen, "%s: map size of %u MB does not fit in "
+		    "this machine's address space", dir, map_size_mb);
+		goto fail;
+	}
+#endif
+	s->map_size = (size_t)map_size_mb << 20;
+	if (store_mkdir(dir, err, errlen) != 0)
+		goto fail;
+
+	rc = mdb_env_create(&s->env);
+	if (rc) {
+		store_mdb_warn(s, "env_create", rc);
+		snprintf(err, errlen, "%s: %s", dir, mdb_strerror(rc));
+		s->env = NULL;
+		goto fail;
+	}
+	if ((rc = mdb_env_set_maxdbs(s->env, STORE_MAX_DBS)) != 0 ||
+	    (rc = mdb_env_set_mapsize(s->env, s->map_size)) != 0) {
+		store_mdb_warn(s, "env_set", rc);
+		snprintf(err, errlen, "%s: %s", dir, mdb_strerror(rc));
+		goto fail;
+	}
+	/* 0600: data.mdb and lock.mdb hold hashes and sealed secrets */
+	rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600);
+	if (rc) {
+		store_mdb_warn(s, dir, rc);
+		snprintf(err, errlen, "%s: cannot open the store: %s", dir,
+		    mdb_strerror(rc));
+		goto fail;
+	}
+	/* a file bigger than map_size_mb keeps its size: report the real one */
+	if (mdb_env_info(s->env, &info) == 0)
+		s->map_size = info.me_mapsize;
+	/* reader slots left by a killed acctd would pin old pages forever */
+	if ((rc = mdb_reader_check(s->env, &dead)) != 0)
+		store_mdb_warn(s, "reader_check", rc);
+	else if (dead > 0)
+		log_info("store: cleared %d stale reader slot(s)", dead);
+
+	if (store_init_dbs(s, dir, err, errlen) != 0)
+		goto fail;
+	*out = s;
+	return 0;
+ fail:
+	store_close(s);
+	return -1;
+}
+
+void
+store_close(struct store *s)
+{
+	if (s == NULL)
+		return;
+	if (s->env != NULL)
+		mdb_env_close(s->env);     /* also closes every dbi */
+	free(s);
+}
+
+uint32_t
+store_schema_version(struct store *s)
+{
+	return s->schema;
+}
+
+/*
+ * Blocks while another thread holds the write txn. A write txn begun twice
+ * on one thread deadlocks (LMDB's writer lock is not recursive).
+ */
+int
+store_txn_begin(struct store *s, int write, struct store_txn **out)
+{
+	struct store_txn *t;
+	int rc;
+
+	*out = NULL;
+	t = x_malloc(sizeof(*t));
+	t->s = s;
+	rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
+	if (rc) {
+		store_mdb_warn(s, write ? "begin write" : "begin read", rc);
+		free(t);
+		return -1;
+	}
+	*out = t;
+	return 0;
+}
+
+/* on failure nothing of t was written (LMDB commits atomically or not at all) */
+int
+store_txn_commit(struct store_txn *t)
+{
+	int rc;
+
+	rc = mdb_txn_commit(t->txn);
+	if (rc)
+		store_mdb_warn(t->s, "commit", rc);
+	free(t);
+	return rc ? -1 : 0;
+}
+
+void
+store_txn_abort(struct store_txn *t)
+{
+	if (t == NULL)
+		return;
+	mdb_txn_abort(t->txn);
+	free(t);
+}
+
+int
+store_put(struct store_txn *t, enum store_db db, const void *key,
+    size_t klen, const void *val, size_t vlen)
+{
+	MDB_val k, v;
+	int rc;
+
+	if (!store_db_valid(db))
+		return -1;
+	k.mv_data = (void *)key;
+	k.mv_size = klen;
+	v.mv_data = (void *)val;
+	v.mv_size = vlen;
+	rc = mdb_put(t->txn, t->s->dbi[db], &k, &v, 0);
+	if (rc) {
+		store_mdb_warn(t->s, "put", rc);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_get(struct store_txn *t, enum store_db db, const void *key,
+    size_t klen, void **val, size_t *vlen)
+{
+	MDB_val k, v;
+	int rc;
+
+	*val = NULL;
+	*vlen = 0;
+	if (!store_db_valid(db))
+		return -1;
+	k.mv_data = (void *)key;
+	k.mv_size = klen;
+	rc = mdb_get(t->txn, t->s->dbi[db], &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return STORE_NOTFOUND;
+	if (rc) {
+		store_mdb_warn(t->s, "get", rc);
+		return -1;
+	}
+	/* the map is only valid until the txn ends: copy out */
+	*val = x_malloc(v.mv_size);
+	memcpy(*val, v.mv_data, v.mv_size);
+	*vlen = v.mv_size;
+	return 0;
+}
+
+int
+store_del(struct store_txn *t, enum store_db db, const void *key, size_t klen)
+{
+	MDB_val k;
+	int rc;
+
+	if (!store_db_valid(db))
+		return -1;
+	k.mv_data = (void *)key;
+	k.mv_size = klen;
+	rc = mdb_del(t->txn, t->s->dbi[db], &k, NULL);
+	if (rc == MDB_NOTFOUND)
+		return STORE_NOTFOUND;
+	if (rc) {
+		store_mdb_warn(t->s, "del", rc);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Position c on the first record of the walk: forward, the smallest key >=
+ * start; reverse, the largest key <= start. MDB_NOTFOUND when there is none.
+ */
+static int
+store_iter_first(struct store_txn *t, MDB_dbi dbi, MDB_cursor *c,
+    const void *start, size_t startlen, int reverse, MDB_val *k, MDB_val *v)
+{
+	MDB_val sk;
+	int rc;
+
+	if (start == NULL || startlen == 0)
+		return mdb_cursor_get(c, k, v, reverse ? MDB_LAST : MDB_FIRST);
+	sk.mv_data = (void *)start;
+	sk.mv_size = startlen;
+	*k = sk;
+	rc = mdb_cursor_get(c, k, v, MDB_SET_RANGE);
+	if (!reverse)
+		return rc;
+	if (rc == MDB_NOTFOUND)          /* every key is < start */
+		return mdb_cursor_get(c, k, v, MDB_LAST);
+	if (rc)
+		return rc;
+	if (mdb_cmp(t->txn, dbi, k, &sk) == 0)
+		return 0;
+	return mdb_cursor_get(c, k, v, MDB_PREV);   /* first key > start */
+}
+
+int
+store_iter(struct store_txn *t, enum store_db db, const void *start,
+    size_t startlen, int reverse, store_iter_fn fn, void *arg)
+{
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	int rc, ret = -1;
+
+	if (!store_db_valid(db))
+		return -1;
+	rc = mdb_cursor_open(t->txn, t->s->dbi[db], &c);
+	if (rc) {
+		store_mdb_warn(t->s, "cursor_open", rc);
+		c = NULL;
+		goto out;
+	}
+	rc = store_iter_first(t, t->s->dbi[db], c, start, startlen, reverse,
+	    &k, &v);
+	while (rc == 0) {
+		ret = fn(arg, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
+		if (ret > 0)
+			goto out;
+		if (ret < 0) {
+			ret = -1;
+			goto out;
+		}
+		rc = mdb_cursor_get(c, &k, &v, reverse ? MDB_PREV : MDB_NEXT);
+	}
+	if (rc != MDB_NOTFOUND) {
+		store_mdb_warn(t->s, "cursor_get", rc);
+		ret = -1;
+		goto out;
+	}
+	ret = 0;
+ out:
+	if (c != NULL)
+		mdb_cursor_close(c);
+	return ret;
+}
+
+int
+store_count(struct store_txn *t, enum store_db db, size_t *n)
+{
+	MDB_stat st;
+	int rc;
+
+	*n = 0;
+	if (!store_db_valid(db))
+		return -1;
+	rc = mdb_stat(t->txn, t->s->dbi[db], &st);
+	if (rc) {
+		store_mdb_warn(t->s, "stat", rc);
+		return -1;
+	}
+	*n = st.ms_entries;
+	return 0;
+}

@@ -1,0 +1,182 @@
+"""The daemon's life: check mode, version, start-up refusals, readiness,
+sd_notify, SIGHUP reload, privilege drop, bootstrap password, SIGTERM."""
+import os
+import pwd
+import signal
+import socket
+import stat
+import subprocess
+import time
+import unittest
+
+from harness import Daemon, BIN, ROOT, conf_text
+
+
+def run(*args):
+    p = subprocess.run([BIN, *args], capture_output=True, timeout=30)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+class CheckMode(unittest.TestCase):
+    def test_version(self):
+        rc, out, _ = run("-V")
+        self.assertEqual(rc, 0)
+        self.assertRegex(out, r"^acctd \d+\.\d+\.\d+\n$")
+
+    def test_sample_config_ok(self):
+        rc, out, err = run("-t", "-c", os.path.join(ROOT, "config", "acctd.conf"))
+        self.assertEqual((rc, out, err), (0, "ok\n", ""))
+
+    def test_errors_with_file_and_line(self):
+        d = Daemon()
+        try:
+            with open(d.conf, "a") as f:
+                f.write("map_size_mb = 1;\nbogus = 1;\n")
+            rc, out, err = run("-t", "-c", d.conf)
+            self.assertEqual(rc, 1)
+            self.assertEqual(out, "")
+            lines = err.strip().splitlines()
+            n = len(open(d.conf).read().splitlines())
+            self.assertIn("%s:%d: map_size_mb: must be between 8 and 65536" % (d.conf, n - 1), lines)
+            self.assertIn("%s:%d: bogus: unknown setting" % (d.conf, n), lines)
+        finally:
+            d.cleanup()
+
+    def test_bad_config_refuses_to_start(self):
+        d = Daemon(extra={"log_level": "loud"}, ready=False)
+        try:
+            d.start()
+            self.assertEqual(d.wait_exit(), 1)
+            self.assertIn("log_level: must be one of error, warn, info, debug", d.logtext())
+        finally:
+            d.cleanup()
+
+
+class StartUp(unittest.TestCase):
+    def test_ready_line_notify_and_files(self):
+        sock_path = os.path.join("/tmp", "acctd-notify-%d" % os.getpid())
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        s.bind(sock_path)
+        s.settimeout(20)
+        try:
+            with Daemon(env={"NOTIFY_SOCKET": sock_path}) as d:
+                self.assertIn("acctd: ready on https://127.0.0.1:%d" % d.port, d.logtext())
+                self.assertEqual(s.recv(100), b"READY=1")
+                key = os.path.join(d.dir, "data", "appliance.key")
+                st = os.stat(key)
+                self.assertEqual(stat.S_IMODE(st.st_mode), 0o600)
+                self.assertEqual(st.st_size, 32)
+                pwf = os.path.join(d.dir, "data", "admin.password")
+                self.assertEqual(stat.S_IMODE(os.stat(pwf).st_mode), 0o600)
+                password = open(pwf).read().strip()
+                self.assertRegex(password, r"^[0-9a-z]{5}(-[0-9a-z]{5}){4}$")
+                # printed once, on stderr, for the operator
+                self.assertEqual(d.logtext().count(password), 1)
+                d.stop()
+                self.assertIn("acctd: stopped", d.logtext())
+                # second start: the password is not printed again
+                n = len(d.log)
+                d.start()
+                self.assertNotIn(password, "\n".join(d.log[n:]))
+        finally:
+            s.close()
+            os.unlink(sock_path)
+
+    def _refused(self, prepare, expect):
+        d = Daemon(ready=False)
+        try:
+            os.makedirs(os.path.join(d.dir, "data"), mode=0o700)
+            prepare(d)
+            d.start()
+            self.assertEqual(d.wait_exit(), 1, d.logtext())
+            self.assertIn(expect, d.logtext())
+        finally:
+            d.cleanup()
+
+    def test_key_file_world_readable_refused(self):
+        key = None
+
+        def prep(d):
+            nonlocal key
+            key = os.path.join(d.dir, "data", "appliance.key")
+            with open(key, "wb") as f:
+                f.write(os.urandom(32))
+            os.chmod(key, 0o644)
+        self._refused(prep, "group or world accessible (mode 0644)")
+
+    def test_tls_key_world_readable_refused(self):
+        def prep(d):
+            import shutil
+            k = os.path.join(d.dir, "tls.key")
+            shutil.copy(d.settings["tls"]["key"], k)
+            os.chmod(k, 0o640)
+            d.settings["tls"] = dict(d.settings["tls"], key=k)
+            d.write_conf()
+        self._refused(prep, "group or world accessible (mode 0640)")
+
+    def test_port_in_use_refused(self):
+        busy = socket.socket()
+        busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        d = Daemon(ready=False)
+        try:
+            busy.bind(("127.0.0.1", d.port))
+            busy.listen(1)
+            d.start()
+            self.assertEqual(d.wait_exit(), 1)
+            self.assertIn("cannot start the HTTPS server", d.logtext())
+        finally:
+            busy.close()
+            d.cleanup()
+
+    @unittest.skipUnless(os.geteuid() == 0, "privilege drop needs root")
+    def test_drops_privileges_to_user(self):
+        nobody = pwd.getpwnam("nobody")
+        d = Daemon(extra={"user": "nobody"})
+        try:
+            os.chmod(d.dir, 0o755)
+            d.start()
+            with open("/proc/%d/status" % d.proc.pid) as f:
+                uid_line = [l for l in f if l.startswith("Uid:")][0].split()
+            self.assertEqual(set(uid_line[1:]), {str(nobody.pw_uid)})
+            self.assertEqual(os.stat(os.path.join(d.dir, "data")).st_uid, nobody.pw_uid)
+            self.assertEqual(d.client().get("/healthz").status, 200)
+            d.stop()
+        finally:
+            d.cleanup()
+
+    def test_unknown_user_refused(self):
+        if os.geteuid() != 0:
+            self.skipTest("user is only used when started as root")
+        d = Daemon(extra={"user": "no-such-user-acctd"}, ready=False)
+        try:
+            d.start()
+            self.assertEqual(d.wait_exit(), 1)
+            self.assertIn('user "no-such-user-acctd" does not exist', d.logtext())
+        finally:
+            d.cleanup()
+
+
+class Reload(unittest.TestCase):
+    def test_sighup_keeps_valid_and_rejects_invalid(self):
+        with Daemon(extra={"log_level": "info"}) as d:
+            d.settings["log_level"] = "debug"
+            d.write_conf()
+            d.proc.send_signal(signal.SIGHUP)
+            self._wait_log(d, "reload: %s loaded" % d.conf)
+            with open(d.conf, "a") as f:
+                f.write("audit = { capacity = 5; };\n")
+            d.proc.send_signal(signal.SIGHUP)
+            self._wait_log(d, "keeping the running configuration")
+            self.assertIn("audit.capacity: must be between", d.logtext())
+            self.assertEqual(d.client().get("/healthz").status, 200)
+
+    def _wait_log(self, d, text, timeout=10):
+        t0 = time.monotonic()
+        while text not in d.logtext():
+            if time.monotonic() - t0 > timeout:
+                self.fail("no %r in log:\n%s" % (text, d.logtext()))
+            time.sleep(0.05)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,97 @@
+# One recipe for every target: compiles the Debian sources fetched by
+# fetch.sh into static libraries and headers under $(SYSROOT).
+#
+# Called by the top Makefile after fetch.sh:
+#   make -f toolchain/deps.mk SRC=build/src OBJ=build/<t>/deps SYSROOT=build/<t>/sysroot CC=… AR=…
+#
+# No upstream build system is run: every library is a handful of C files,
+# and compiling them directly with the same compiler and flags is what keeps
+# the laptop build and the box build identical.
+
+SRC     ?= build/src
+OBJ     ?= build/host/deps
+SYSROOT ?= build/host/sysroot
+CC      ?= cc
+AR      ?= ar
+DEPS_CFLAGS ?= -O2 -g -fPIC -fstack-protector-strong -D_FORTIFY_SOURCE=2
+TOOLCHAIN := $(dir $(lastword $(MAKEFILE_LIST)))
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+LIB := $(SYSROOT)/lib
+INC := $(SYSROOT)/include
+
+all: $(LIB)/liblmdb.a $(LIB)/libmbedtls.a $(LIB)/libconfig.a \
+     $(LIB)/libcjson.a $(LIB)/libcivetweb.a $(LIB)/libcmocka.a headers
+
+# --- sources and per-library flags ---------------------------------------
+lmdb_SRCS := $(addprefix $(SRC)/lmdb/libraries/liblmdb/,mdb.c midl.c)
+lmdb_CFLAGS := -I$(SRC)/lmdb/libraries/liblmdb -pthread
+
+MBEDTLS_CONF := -I$(TOOLCHAIN) -DMBEDTLS_CONFIG_FILE='"mbedtls_config.h"'
+mbedtls_SRCS := $(wildcard $(SRC)/mbedtls/library/*.c)
+mbedtls_CFLAGS := -I$(SRC)/mbedtls/include $(MBEDTLS_CONF)
+
+libconfig_SRCS := $(addprefix $(SRC)/libconfig/lib/,libconfig.c grammar.c scanctx.c scanner.c strbuf.c)
+libconfig_CFLAGS := -I$(SRC)/libconfig/lib -D_GNU_SOURCE \
+	-DHAVE_NEWLOCALE -DHAVE_USELOCALE -DHAVE_FREELOCALE
+
+cjson_SRCS := $(SRC)/cjson/cJSON.c
+# a request body may nest at most this deep (cJSON's default is 1000)
+cjson_CFLAGS := -DCJSON_NESTING_LIMIT=32
+
+# NO_FILES: acctd serves only its own handlers and embedded assets.
+civetweb_SRCS := $(SRC)/civetweb/src/civetweb.c
+civetweb_CFLAGS := -std=gnu99 -I$(SRC)/civetweb/include -I$(SRC)/mbedtls/include \
+	$(MBEDTLS_CONF) -DUSE_MBEDTLS -DUSE_IPV6 -DNO_CGI -DNO_FILES -DNO_CACHING \
+	-DNO_SSL_DL -pthread
+
+cmocka_SRCS := $(SRC)/cmocka/src/cmocka.c
+cmocka_CFLAGS := -I$(SRC)/cmocka/include -D_GNU_SOURCE -DHAVE_SIGNAL_H \
+	-DHAVE_STRINGS_H -DHAVE_INTTYPES_H -DHAVE_MALLOC_H -DHAVE_SETJMP_H \
+	-DHAVE_STDARG_H -DHAVE_STDDEF_H -DHAVE_STDINT_H -DHAVE_STRUCT_TIMESPEC \
+	-DHAVE_CLOCK_REALTIME -DHAVE_STRSIGNAL -DHAVE_SIGLONGJMP
+
+# --- rules ------------------------------------------------------------------
+define lib_rules
+$(1)_OBJS := $$(patsubst $(SRC)/%.c,$(OBJ)/%.o,$$($(1)_SRCS))
+$(OBJ)/$(1)/%.o: $(SRC)/$(1)/%.c
+	@mkdir -p $$(@D)
+	@$(if $(Q),echo "  CC      $$(@F) [$(1)]")
+	$(Q)$(CC) $(DEPS_CFLAGS) $$($(1)_CFLAGS) -c $$< -o $$@
+endef
+$(foreach l,lmdb mbedtls libconfig cjson civetweb cmocka,$(eval $(call lib_rules,$(l))))
+
+define archive
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  AR      $(@F)")
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+endef
+
+$(LIB)/liblmdb.a: $(lmdb_OBJS) ; $(archive)
+$(LIB)/libmbedtls.a: $(mbedtls_OBJS) ; $(archive)
+$(LIB)/libconfig.a: $(libconfig_OBJS) ; $(archive)
+$(LIB)/libcjson.a: $(cjson_OBJS) ; $(archive)
+$(LIB)/libcivetweb.a: $(civetweb_OBJS) ; $(archive)
+$(LIB)/libcmocka.a: $(cmocka_OBJS) ; $(archive)
+
+# $(OBJ) objects depend on the config; a changed config rebuilds mbedTLS+civetweb
+$(mbedtls_OBJS) $(civetweb_OBJS): $(TOOLCHAIN)mbedtls_config.h
+
+headers: $(INC)/.stamp
+$(INC)/.stamp: $(TOOLCHAIN)mbedtls_config.h $(SRC)/mbedtls/.ok $(SRC)/civetweb/.ok
+	@mkdir -p $(INC)/mbedtls $(INC)/cjson
+	cp $(SRC)/lmdb/libraries/liblmdb/lmdb.h $(INC)/
+	cp $(SRC)/mbedtls/include/mbedtls/*.h $(INC)/mbedtls/
+	cp $(TOOLCHAIN)mbedtls_config.h $(INC)/mbedtls/acctd_config.h
+	cp $(SRC)/libconfig/lib/libconfig.h $(INC)/
+	cp $(SRC)/cjson/cJSON.h $(INC)/cjson/
+	cp $(SRC)/civetweb/include/civetweb.h $(INC)/
+	cp $(SRC)/cmocka/include/cmocka.h $(INC)/
+	touch $@
+
+.PHONY: all headers
