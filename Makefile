@@ -73,7 +73,7 @@ ALL_LDFLAGS = $(SAN_FLAGS) $(LDSTATIC) $(LDFLAGS)
 
 # --- sources ----------------------------------------------------------------
 ACCTD_SRCS := $(filter-out src/main.c src/agent_main.c,$(wildcard src/*.c))
-ACCTD_OBJS := $(patsubst src/%.c,$(B)/obj/%.o,$(ACCTD_SRCS))
+ACCTD_OBJS := $(patsubst src/%.c,$(B)/obj/%.o,$(ACCTD_SRCS)) $(B)/obj/gen_openapi.o
 MAIN_OBJ   := $(B)/obj/main.o
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 
@@ -106,6 +106,14 @@ $(B)/obj/%.o: src/%.c $(SYSROOT)/.stamp
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# embedded assets
+$(B)/gen/openapi.c: src/openapi.json tools/embed.sh
+	@mkdir -p $(@D)
+	$(Q)tools/embed.sh openapi_json $< $@
+$(B)/obj/gen_openapi.o: $(B)/gen/openapi.c
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(filter-out -MMD -MP,$(ALL_CFLAGS)) -Wno-missing-variable-declarations -c $< -o $@
 
 $(B)/acctd: $(MAIN_OBJ) $(ACCTD_OBJS)
 	@$(if $(Q),echo "  LD      $@")

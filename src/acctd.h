@@ -185,6 +185,7 @@ enum store_db {
 	STORE_DB_AUDIT,
 	STORE_DB_OUTBOX,
 	STORE_DB_LOGIN,
+	STORE_DB_AUDIT_IDX,       /* identity id || NUL || seq -> "" (per-user audit pages) */
 	STORE_DB_COUNT
 };
 struct store;
@@ -274,6 +275,7 @@ struct http_req {
 	size_t nparams;
 	const struct http_route *route;
 	int status;                /* set once a reply is sent */
+	void *ctx;                 /* the authorize hook's state */
 };
 struct http_server;
 struct http_opts {
@@ -285,6 +287,9 @@ struct http_opts {
 	int keepalive_timeout_ms;
 	int request_timeout_ms;
 	const struct http_route *routes;   /* terminated by a NULL method */
+	/* before the handler: 0 to go on, -1 when it has replied (401/403/404) */
+	int (*authorize)(struct http_req *r);
+	void (*cleanup)(struct http_req *r);
 };
 int http_start(const struct http_opts *o, struct http_server **out, char *err, size_t errlen);
 void http_stop(struct http_server *s);
@@ -298,11 +303,21 @@ void http_reply_json(struct http_req *r, int status, const struct json *body);
 /* problem+json; verrs may be NULL (an array of {location, message}) */
 void http_problem(struct http_req *r, int status, const char *detail,
     struct json *verrs);
+void http_problem_h(struct http_req *r, int status, const char *detail,
+    struct json *verrs, const char *extra_headers);
 const char *http_status_title(int status);
 /* metrics counters */
 uint64_t http_requests_total(void);
 
-/* secret.c — human-readable random secrets. */
+/* secret.c — random identifiers and secrets, and their encodings. */
+#define SECRET_ID_LEN 22           /* "u_" / "t_" + 20 chars of [0-9a-v] */
+int secret_id(char out[SECRET_ID_LEN + 1], const char *prefix);  /* 100 random bits */
+int secret_id_valid(const char *s, const char *prefix);
+void secret_hex(const uint8_t *in, size_t n, char *out);        /* out: 2n+1 */
+int secret_unhex(const char *in, uint8_t *out, size_t n);       /* exactly 2n hex chars */
+void secret_b64url(const uint8_t *in, size_t n, char *out);     /* unpadded; out: 4n/3+3 */
+void secret_b64(const uint8_t *in, size_t n, char *out);        /* standard, padded */
+int secret_unb64(const char *in, uint8_t *out, size_t outcap, size_t *outlen);
 /* "xxxxx-xxxxx-…": groups of 5 chars, 5 bits each (Crockford base32,
  * lowercase: no i, l, o, u), so URL-safe and unambiguous. 0 or -1. */
 int secret_readable(char *out, size_t outlen, unsigned groups);
@@ -329,5 +344,218 @@ int bootstrap_password(const char *path, char *out, size_t outlen, int *created,
 
 /* routes.c — the route table (method, path, who may call it, handler). */
 extern const struct http_route routes[];
+
+/* audit.c — the append-only audit ring with a SHA-256 hash chain.
+ *
+ * Records live in STORE_DB_AUDIT under their sequence number (8 bytes,
+ * big-endian), as JSON; STORE_DB_AUDIT_IDX indexes them by identity so one
+ * user's page costs O(page). audit_append writes inside the caller's write
+ * transaction: if it fails the caller aborts, so no change commits without
+ * its record. When the ring holds `capacity` records the oldest is dropped
+ * (and the chain's anchor moves to the next one). */
+struct audit_actor {
+	const char *id;            /* NULL for an anonymous caller */
+	const char *handle;
+	const char *display_name;
+	const char *avatar_url;
+	const char *ip;
+};
+struct audit_event {
+	const char *action;        /* "user.update", "session.login", … */
+	const struct audit_actor *actor;
+	const char *identity_id;   /* whose log the record belongs to (may be NULL) */
+	const char *identity_handle;
+	const char *target_id;
+	const char *target_handle;
+	const struct json *data;   /* borrowed; what changed, never a secret; NULL = {} */
+};
+int audit_append(struct store_txn *t, unsigned capacity, const struct audit_event *e,
+    int64_t now, uint64_t *seq_out);
+/* Newest first. identity_id NULL = every record. before = 0: from the newest;
+ * else records with seq < before. *items gets a JSON array (caller frees),
+ * *next the seq to pass as `before` for the next page, 0 when none. */
+int audit_page(struct store_txn *t, const char *identity_id, uint64_t before,
+    unsigned limit, struct json **items, uint64_t *next);
+/* Walk the whole chain. *report (caller frees): {"ok":true,"records":N} or
+ * {"ok":false,"records":N,"first_broken":seq,"reason":"…"}. -1 on store error. */
+int audit_verify(struct store_txn *t, struct json **report);
+
+/* util: RFC 3339 UTC time ("2026-11-28T04:10:00Z") into buf (>= 21 bytes) */
+void time_rfc3339(int64_t t, char *buf, size_t len);
+
+/* user.c — user records (JSON in STORE_DB_USER) and the handle index. */
+#define USER_HANDLE_MAX 39
+struct user {
+	char id[SECRET_ID_LEN + 1];
+	char handle[USER_HANDLE_MAX + 1];
+	char *email;
+	char *display_name;        /* NULL = not set */
+	char *avatar_url;          /* NULL = not set */
+	int admin;
+	int disabled;
+	unsigned pw_iter;          /* console password: PBKDF2-HMAC-SHA256 */
+	uint8_t pw_salt[16];
+	uint8_t pw_hash[32];
+	int64_t token_min_issued_at;   /* ms; 0 = never reset */
+	int64_t version_id;
+	int64_t created_at;        /* s */
+	int64_t updated_at;        /* s */
+};
+void user_clear(struct user *u);               /* frees strings, wipes the verifier */
+int user_load(struct store_txn *t, const char *id, struct user *u);          /* 0 / STORE_NOTFOUND / -1 */
+int user_load_handle(struct store_txn *t, const char *handle, struct user *u);
+/* old_handle: the handle the index holds for u now (NULL for a new user) */
+int user_save(struct store_txn *t, const struct user *u, const char *old_handle);
+int user_remove(struct store_txn *t, const struct user *u);
+int user_set_password(struct user *u, const char *pw, unsigned iterations);
+int user_check_password(const struct user *u, const char *pw);   /* 1 = right */
+void user_burn_password_time(const char *pw, unsigned iterations); /* unknown handle */
+struct json *user_json(const struct user *u);
+int user_count_admins(struct store_txn *t, size_t *n);   /* active admins */
+/* handles in order after `after` ("" = from the start); *next "" when done */
+int user_list(struct store_txn *t, const char *after, unsigned limit,
+    struct json **items, char *next, size_t nextlen);
+
+/* session.c — console sessions; the id is stored only as an HMAC. */
+#define SESSION_TOKEN_LEN 43       /* 32 random bytes, base64url */
+#define SESSION_COOKIE "__Host-acctd_session"
+struct session {
+	char user_id[SECRET_ID_LEN + 1];
+	int64_t created_ms;
+	int64_t last_seen;         /* s */
+	char csrf[SESSION_TOKEN_LEN + 1];
+};
+int session_create(struct store_txn *t, const char *user_id, int64_t now_ms,
+    char sid[SESSION_TOKEN_LEN + 1], char csrf[SESSION_TOKEN_LEN + 1]);
+/* 0 / STORE_NOTFOUND (unknown or expired) / -1; *stale set when last_seen
+ * should be written back (coalesced: at most once a minute) */
+int session_lookup(struct store_txn *t, const char *sid, int64_t now,
+    int idle, int absolute, struct session *s, int *stale);
+int session_touch(struct store_txn *t, const char *sid, const struct session *s, int64_t now);
+int session_delete(struct store_txn *t, const char *sid);
+/* every session of user_id except `keep` (NULL = all) */
+int session_delete_user(struct store_txn *t, const char *user_id, const char *keep);
+
+/* login.c — brute-force limiter, in memory, never sleeps. */
+/* seconds until `handle`/`ip` may try again, 0 when allowed */
+int login_locked(const char *handle, const char *ip, int64_t now);
+void login_failed(const char *handle, const char *ip, int64_t now, const struct conf *c);
+void login_succeeded(const char *handle);
+
+/* api.c — authentication and authorization for routes, shared helpers. */
+struct api_ctx {
+	int authed;
+	int via_cookie;
+	struct user actor;
+	char sid[SESSION_TOKEN_LEN + 1];
+};
+int api_authorize(struct http_req *r);           /* 0 go on; -1 replied */
+void api_cleanup(struct http_req *r);
+struct api_ctx *api_ctx(struct http_req *r);
+void api_actor(struct http_req *r, struct audit_actor *a);
+/* parse r's body as an object of only the allowed keys; -1 after a 400 */
+int api_body(struct http_req *r, const char *const *allowed, struct json **out);
+/* ?limit= (1-100, default 25); -1 after a 400 */
+int api_limit(struct http_req *r, unsigned *limit);
+/* append {location, message} */
+void api_verr(struct json **verrs, const char *location, const char *message);
+/* load the {handle} path user (case-folded) inside t; -1 after a 404/500 */
+int api_path_user(struct http_req *r, struct store_txn *t, struct user *u);
+int api_commit(struct http_req *r, struct store_txn *t);  /* -1 after a 500 */
+/* the audit record of a change, in its transaction; -1: abort the change */
+int api_audit(struct http_req *r, struct store_txn *t, const char *action,
+    const struct user *subject, const struct json *data);
+void api_reply_list(struct http_req *r, struct json *items, const char *next);
+void api_set_cookie(struct http_req *r, int status, const struct json *body,
+    const char *sid, int64_t max_age);
+int api_handle_fold(const char *in, char *out, size_t outlen);  /* lower-case + validate */
+const char *api_display_name_error(const char *s);
+const char *api_avatar_url_error(const char *s);
+const char *api_email_error(const char *s);
+const char *api_password_error(const char *s);
+
+/* api_user.c, api_admin.c — handlers (see routes.c) */
+void api_login(struct http_req *r);
+void api_logout(struct http_req *r);
+void api_actor_get(struct http_req *r);
+void api_user_get(struct http_req *r);
+void api_user_patch(struct http_req *r);
+void api_user_delete(struct http_req *r);
+void api_user_token_reset(struct http_req *r);
+void api_user_console_password(struct http_req *r);
+void api_user_audit(struct http_req *r);
+void api_admin_user_create(struct http_req *r);
+void api_admin_user_list(struct http_req *r);
+void api_admin_user_disable(struct http_req *r);
+void api_admin_user_enable(struct http_req *r);
+void api_admin_user_password_reset(struct http_req *r);
+void api_admin_audit(struct http_req *r);
+void api_admin_audit_verify(struct http_req *r);
+void api_openapi(struct http_req *r);
+void api_password_get(struct http_req *r);
+void api_password_rotate(struct http_req *r);
+void api_workspace_list(struct http_req *r);
+void api_token_list(struct http_req *r);
+void api_token_create(struct http_req *r);
+void api_token_get(struct http_req *r);
+void api_token_patch(struct http_req *r);
+void api_token_delete(struct http_req *r);
+void api_audit_list(struct http_req *r, const char *identity_id);  /* NULL = all */
+/* the first admin: 1 when it must still be created, 0 done, -1 error */
+int api_bootstrap_needed(void);
+int api_bootstrap_admin(const struct conf *c, const char *password);
+
+/* dbpass.c — the database password, sealed at rest, and its SCRAM verifier. */
+#define DBPASS_LEN 29              /* 5 groups of 5 + 4 dashes, 125 bits */
+#define DBPASS_SCRAM_ITER 4096     /* PostgreSQL's default scram_iterations */
+#define DBPASS_VERIFIER_MAX 160
+struct dbpass {
+	int64_t version;
+	int64_t created_at;
+	char verifier[DBPASS_VERIFIER_MAX + 1];
+};
+int dbpass_scram_verifier(const char *pw, const uint8_t *salt, size_t saltlen,
+    unsigned iter, char *out, size_t outlen);
+int dbpass_verifier_valid(const char *v);
+/* a new password for user_id (version + 1, or 1); in the caller's txn */
+int dbpass_rotate(struct store_txn *t, const char *user_id, int64_t now, int64_t *version);
+/* 0 / STORE_NOTFOUND / -1; pw (when not NULL) gets the plaintext: wipe it */
+int dbpass_get(struct store_txn *t, const char *user_id, struct dbpass *d,
+    char *pw, size_t pwlen);
+int dbpass_delete(struct store_txn *t, const char *user_id);
+void dbpass_mask(const char *pw, char *out, size_t outlen);
+
+/* token.c — API tokens: format, checksum, HMAC at rest, records. */
+#define TOKEN_SECRET_LEN 26        /* 130 bits */
+#define TOKEN_CHECK_LEN 7          /* CRC32 in base32 */
+#define TOKEN_LEN (4 + 20 + 1 + TOKEN_SECRET_LEN + TOKEN_CHECK_LEN)
+#define TOKEN_TOUCH_EVERY 5        /* s between last_used writes per token */
+struct token {
+	char id[SECRET_ID_LEN + 1];
+	char user_id[SECRET_ID_LEN + 1];
+	char *title;               /* NULL = none */
+	int active;
+	char last4[5];
+	uint8_t hmac[CRYPTO_SHA256_LEN];
+	int64_t created_ms;
+	int64_t updated_at;
+	int64_t last_used_at;      /* 0 = never */
+	char last_used_ip[48];
+	int64_t expires_at;        /* 0 = never */
+	int64_t version_id;
+};
+uint32_t token_crc32(const void *buf, size_t len);
+int token_parse(const char *tok, char id[SECRET_ID_LEN + 1], char secret[TOKEN_SECRET_LEN + 1]);
+int token_mint(char id[SECRET_ID_LEN + 1], char tok[TOKEN_LEN + 1], uint8_t hmac[CRYPTO_SHA256_LEN]);
+void token_clear(struct token *k);
+int token_load(struct store_txn *t, const char *id, struct token *k);
+int token_save(struct store_txn *t, const struct token *k);
+int token_remove(struct store_txn *t, const struct token *k);
+int token_remove_user(struct store_txn *t, const char *user_id);
+/* ids of user_id's tokens (caller frees *ids) */
+int token_ids(struct store_txn *t, const char *user_id, char (**ids)[SECRET_ID_LEN + 1], size_t *n);
+struct json *token_json(const struct token *k);
+int token_verify(struct store_txn *t, const char *tok, int64_t now, struct token *k);
+int token_touch_due(const char *id, int64_t now);
 
 #endif /* ACCTD_H */

@@ -34,6 +34,8 @@ int mg_acctd_keep_alive(struct mg_connection *conn);
 struct http_server {
 	struct mg_context *ctx;
 	const struct http_route *routes;
+	int (*authorize)(struct http_req *r);
+	void (*cleanup)(struct http_req *r);
 	atomic_int ready;
 };
 
@@ -147,7 +149,7 @@ http_reply_json(struct http_req *r, int status, const struct json *body)
 	free(s);
 }
 
-static void
+void
 http_problem_h(struct http_req *r, int status, const char *detail,
     struct json *verrs, const char *extra_headers)
 {
@@ -307,11 +309,14 @@ http_dispatch(struct mg_connection *conn, void *arg)
 	/* re-run the match so params point at this route's captures */
 	http_match(hit->pattern, r.path, &r);
 	r.route = hit;
-	if (http_read_body(&r, ri) == 0) {
+	if (http_read_body(&r, ri) == 0 &&
+	    (srv->authorize == NULL || srv->authorize(&r) == 0)) {
 		hit->fn(&r);
 		if (r.status == 0)
 			http_problem(&r, 500, "handler sent no response", NULL);
 	}
+	if (srv->cleanup != NULL)
+		srv->cleanup(&r);
 	if (r.body != NULL) {
 		crypto_wipe(r.body, r.body_len);   /* may hold a password */
 		free(r.body);
@@ -454,6 +459,8 @@ http_start(const struct http_opts *o, struct http_server **out, char *err, size_
 
 		srv = x_calloc(1, sizeof(*srv));
 		srv->routes = o->routes;
+		srv->authorize = o->authorize;
+		srv->cleanup = o->cleanup;
 		memset(&cb, 0, sizeof(cb));
 		cb.http_error = http_error_cb;
 		cb.log_message = http_log_cb;

@@ -119,11 +119,21 @@ static void
 main_bootstrap(const struct conf *c)
 {
 	char pw[128], err[256];
-	int created;
+	int created, need;
 
+	need = api_bootstrap_needed();
+	if (need == -1)
+		fatalx("cannot read the store");
+	if (need == 0)
+		return;
 	if (bootstrap_password(c->admin_password_file, pw, sizeof(pw), &created,
 	    err, sizeof(err)) == -1)
 		fatalx("bootstrap_admin: %s", err);
+	if (api_bootstrap_admin(c, pw) == -1) {
+		crypto_wipe(pw, sizeof(pw));
+		fatalx("bootstrap_admin: cannot create \"%s\" in the store", c->admin_handle);
+	}
+	log_info("created the bootstrap admin \"%s\"", c->admin_handle);
 	if (created) {
 		/* printed once, on the terminal only: never to syslog */
 		fprintf(stderr,
@@ -217,6 +227,8 @@ main(int argc, char *argv[])
 	ho.keepalive_timeout_ms = c->http_keepalive_timeout_ms;
 	ho.request_timeout_ms = c->http_request_timeout_ms;
 	ho.routes = routes;
+	ho.authorize = api_authorize;
+	ho.cleanup = api_cleanup;
 	if (http_start(&ho, &app.http, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	if (pw != NULL)

@@ -41,8 +41,46 @@ routes_metrics(struct http_req *r)
 	    buf, (size_t)n);
 }
 
+/* the OpenAPI document, embedded at build time from src/openapi.json */
+extern const char openapi_json[];
+extern const size_t openapi_json_len;
+
+void
+api_openapi(struct http_req *r)
+{
+	http_reply(r, 200, "application/json", "Cache-Control: no-cache\r\n",
+	    openapi_json, openapi_json_len);
+}
+
+#define U "/api/v0/user/{handle}"
+#define A "/api/v0/admin"
 const struct http_route routes[] = {
 	{ "GET", "/healthz", HTTP_AUTH_ANYONE, routes_healthz, "Liveness" },
 	{ "GET", "/metrics", HTTP_AUTH_ANYONE, routes_metrics, "Prometheus text metrics" },
+	{ "GET", "/api/v0/openapi.json", HTTP_AUTH_ANYONE, api_openapi, "This API's OpenAPI 3 description" },
+	{ "POST", "/api/v0/login", HTTP_AUTH_ANYONE, api_login, "Console sign-in" },
+	{ "POST", "/api/v0/logout", HTTP_AUTH_USER, api_logout, "Sign out" },
+	{ "GET", "/api/v0/actor", HTTP_AUTH_USER, api_actor_get, "The signed-in user" },
+	{ "GET", U, HTTP_AUTH_SELF, api_user_get, "A user's profile" },
+	{ "PATCH", U, HTTP_AUTH_SELF, api_user_patch, "Change display name, avatar URL or handle" },
+	{ "DELETE", U, HTTP_AUTH_SELF, api_user_delete, "Delete the account permanently" },
+	{ "POST", U "/token_reset", HTTP_AUTH_SELF, api_user_token_reset, "Revoke every token and session issued before now" },
+	{ "PUT", U "/console_password", HTTP_AUTH_SELF, api_user_console_password, "Change the console password" },
+	{ "GET", U "/audit", HTTP_AUTH_SELF, api_user_audit, "The user's audit log, newest first" },
+	{ "GET", U "/password", HTTP_AUTH_SELF, api_password_get, "The database password, its version and creation time" },
+	{ "POST", U "/password", HTTP_AUTH_SELF, api_password_rotate, "Rotate the database password" },
+	{ "GET", U "/workspace", HTTP_AUTH_SELF, api_workspace_list, "The user's workspaces with DNS names and connection strings" },
+	{ "GET", U "/token", HTTP_AUTH_SELF, api_token_list, "The user's API tokens" },
+	{ "POST", U "/token", HTTP_AUTH_SELF, api_token_create, "Create an API token (the full token is shown once)" },
+	{ "GET", U "/token/{id}", HTTP_AUTH_SELF, api_token_get, "One API token" },
+	{ "PATCH", U "/token/{id}", HTTP_AUTH_SELF, api_token_patch, "Activate or deactivate an API token" },
+	{ "DELETE", U "/token/{id}", HTTP_AUTH_SELF, api_token_delete, "Delete an API token" },
+	{ "POST", A "/user", HTTP_AUTH_ADMIN, api_admin_user_create, "Create a user" },
+	{ "GET", A "/user", HTTP_AUTH_ADMIN, api_admin_user_list, "List users by handle" },
+	{ "POST", A "/user/{handle}/disable", HTTP_AUTH_ADMIN, api_admin_user_disable, "Disable a user" },
+	{ "POST", A "/user/{handle}/enable", HTTP_AUTH_ADMIN, api_admin_user_enable, "Enable a user" },
+	{ "POST", A "/user/{handle}/console_password_reset", HTTP_AUTH_ADMIN, api_admin_user_password_reset, "Reset a user's console password" },
+	{ "GET", A "/audit", HTTP_AUTH_ADMIN, api_admin_audit, "The whole audit log, newest first" },
+	{ "GET", A "/audit/verify", HTTP_AUTH_ADMIN, api_admin_audit_verify, "Verify the audit hash chain" },
 	{ NULL, NULL, HTTP_AUTH_ANYONE, NULL, NULL },
 };

@@ -1,0 +1,629 @@
+/*
+ * The audit ring: every change leaves one JSON record, chained by SHA-256.
+ *
+ * STORE_DB_AUDIT maps seq (8 bytes, big-endian) to the record's compact JSON.
+ * Each record carries prev_hash, the hash of the record before it, and
+ *
+ *   hash = hex(SHA-256(prev_hash || "\n" || record without "hash"))
+ *
+ * where "record without hash" is the compact JSON of the fields in the order
+ * docs/api.md shows them; "hash" is then appended as the last member. The
+ * first record ever links to 64 zeros.
+ *
+ * Two META singletons make the chain checkable end to end:
+ *   "audit_last"   seq || hash hex of the newest record (the head): append
+ *                  never reads a record to extend the chain, and verify
+ *                  notices when the newest records are removed.
+ *   "audit_anchor" seq || prev_hash hex where the chain now starts, moved
+ *                  each time the ring drops its oldest record.
+ *
+ * STORE_DB_AUDIT_IDX maps identity_id || NUL || seq to "", so one identity's
+ * page is a reverse walk of its own keys. The NUL makes the prefix unique:
+ * no identity's keys fall inside another's range, even when one id is a
+ * prefix of another.
+ *
+ * Record contents are never logged (data holds what changed for a user).
+ */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "acctd.h"
+
+#define AUDIT_HEX_LEN (2 * CRYPTO_SHA256_LEN)
+#define AUDIT_LINK_LEN (8 + AUDIT_HEX_LEN)
+#define AUDIT_META_LAST "audit_last"
+#define AUDIT_META_ANCHOR "audit_anchor"
+#define AUDIT_KEY_MAX 511            /* LMDB's key limit, see store.c */
+/* the tail of a stored record: ,"hash":"<64 hex>"} */
+#define AUDIT_HASH_TAIL_LEN (sizeof(",\"hash\":\"") - 1 + AUDIT_HEX_LEN + 2)
+
+/* a point on the chain: a seq and a hash (audit_last, audit_anchor) */
+struct audit_link {
+	uint64_t seq;
+	char hash[AUDIT_HEX_LEN + 1];
+};
+
+static void
+audit_be64_put(uint8_t b[8], uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		b[i] = (uint8_t)v;
+}
+
+static uint64_t
+audit_be64_get(const void *p)
+{
+	const uint8_t *b = p;
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | b[i];
+	return v;
+}
+
+/* s is 64 lowercase hex digits */
+static int
+audit_hex_valid(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < AUDIT_HEX_LEN; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return s[i] == '\0';
+}
+
+static void
+audit_zero_hash(char out[AUDIT_HEX_LEN + 1])
+{
+	memset(out, '0', AUDIT_HEX_LEN);
+	out[AUDIT_HEX_LEN] = '\0';
+}
+
+/* out = hex(SHA-256(prev || "\n" || body[0..blen))); out may be prev */
+static void
+audit_chain_hash(const char *prev, const char *body, size_t blen,
+    char out[AUDIT_HEX_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t h[CRYPTO_SHA256_LEN];
+	char *buf = x_malloc(AUDIT_HEX_LEN + 1 + blen);
+
+	memcpy(buf, prev, AUDIT_HEX_LEN);
+	buf[AUDIT_HEX_LEN] = '\n';
+	memcpy(buf + AUDIT_HEX_LEN + 1, body, blen);
+	crypto_sha256(buf, AUDIT_HEX_LEN + 1 + blen, h);
+	free(buf);
+	for (size_t i = 0; i < CRYPTO_SHA256_LEN; i++) {
+		out[2 * i] = hex[h[i] >> 4];
+		out[2 * i + 1] = hex[h[i] & 0xf];
+	}
+	out[AUDIT_HEX_LEN] = '\0';
+}
+
+/* 0, STORE_NOTFOUND or -1 (also for a damaged value) */
+static int
+audit_link_get(struct store_txn *t, const char *name, struct audit_link *l)
+{
+	void *v;
+	size_t vl;
+	int rc;
+
+	rc = store_get(t, STORE_DB_META, name, strlen(name), &v, &vl);
+	if (rc != 0)
+		return rc;
+	if (vl != AUDIT_LINK_LEN) {
+		log_warnx("audit: meta %s is damaged (%zu bytes)", name, vl);
+		free(v);
+		return -1;
+	}
+	l->seq = audit_be64_get(v);
+	memcpy(l->hash, (char *)v + 8, AUDIT_HEX_LEN);
+	l->hash[AUDIT_HEX_LEN] = '\0';
+	free(v);
+	if (!audit_hex_valid(l->hash)) {
+		log_warnx("audit: meta %s is damaged (not a hash)", name);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+audit_link_put(struct store_txn *t, const char *name, const struct audit_link *l)
+{
+	uint8_t v[AUDIT_LINK_LEN];
+
+	audit_be64_put(v, l->seq);
+	memcpy(v + 8, l->hash, AUDIT_HEX_LEN);
+	return store_put(t, STORE_DB_META, name, strlen(name), v, sizeof(v));
+}
+
+/* identity_id || NUL || seq into key[AUDIT_KEY_MAX]; -1 when too long */
+static int
+audit_idx_key(const char *id, uint64_t seq, uint8_t *key, size_t *klen)
+{
+	size_t n = strlen(id);
+
+	if (n + 1 + 8 > AUDIT_KEY_MAX)
+		return -1;
+	memcpy(key, id, n + 1);
+	audit_be64_put(key + n + 1, seq);
+	*klen = n + 1 + 8;
+	return 0;
+}
+
+/* the oldest record: its seq and, when it parses, the record */
+struct audit_oldest {
+	uint64_t seq;
+	int found;
+	struct json *rec;
+};
+
+static int
+audit_oldest_fn(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	struct audit_oldest *o = arg;
+	char err[64];
+
+	if (kl != 8) {
+		log_warnx("audit: a record key of %zu bytes is damaged", kl);
+		return -1;
+	}
+	o->seq = audit_be64_get(k);
+	o->found = 1;
+	if (json_parse(v, vl, &o->rec, err, sizeof(err)) == -1)
+		o->rec = NULL;
+	return 1;
+}
+
+/*
+ * Drop the oldest records until at most capacity remain, with their index
+ * entries, and move the anchor past them. A damaged record is dropped all
+ * the same (it would otherwise stop every change forever); its index entry
+ * cannot be found, and the anchor gets a zero hash so verify reports the
+ * broken link until that record ages out too.
+ */
+static int
+audit_trim(struct store_txn *t, unsigned capacity)
+{
+	struct audit_link anchor = { 0, "" };
+	uint8_t key[AUDIT_KEY_MAX];
+	size_t n, klen;
+	int dropped = 0, rc;
+
+	if (store_count(t, STORE_DB_AUDIT, &n) == -1)
+		return -1;
+	for (; n > capacity; n--) {
+		struct audit_oldest o = { 0, 0, NULL };
+		const char *id, *hash;
+
+		if (store_iter(t, STORE_DB_AUDIT, NULL, 0, 0, audit_oldest_fn, &o) == -1 ||
+		    !o.found)
+			return -1;
+		id = json_str(json_get(o.rec, "identity_id"));
+		hash = json_str(json_get(o.rec, "hash"));
+		anchor.seq = o.seq + 1;
+		if (hash != NULL && audit_hex_valid(hash)) {
+			memcpy(anchor.hash, hash, AUDIT_HEX_LEN + 1);
+		} else {
+			log_warnx("audit: dropping damaged record %llu",
+			    (unsigned long long)o.seq);
+			audit_zero_hash(anchor.hash);
+		}
+		rc = 0;
+		if (id != NULL && audit_idx_key(id, o.seq, key, &klen) == 0)
+			rc = store_del(t, STORE_DB_AUDIT_IDX, key, klen);
+		json_free(o.rec);
+		if (rc == -1)
+			return -1;
+		audit_be64_put(key, o.seq);
+		if (store_del(t, STORE_DB_AUDIT, key, 8) == -1)
+			return -1;
+		dropped = 1;
+	}
+	return dropped ? audit_link_put(t, AUDIT_META_ANCHOR, &anchor) : 0;
+}
+
+int
+audit_append(struct store_txn *t, unsigned capacity, const struct audit_event *e,
+    int64_t now, uint64_t *seq_out)
+{
+	static const struct audit_actor nobody;
+	const struct audit_actor *a;
+	struct audit_link last;
+	struct json *rec = NULL, *data = NULL, *back = NULL;
+	char *body = NULL, *text = NULL, ts[32], err[128];
+	uint8_t key[AUDIT_KEY_MAX];
+	size_t n, klen;
+	int rc, ret = -1;
+
+	if (seq_out != NULL)
+		*seq_out = 0;
+	if (e == NULL || e->action == NULL || capacity == 0) {
+		log_warnx("audit: append needs an action and a capacity >= 1");
+		return -1;
+	}
+	a = e->actor != NULL ? e->actor : &nobody;
+
+	rc = audit_link_get(t, AUDIT_META_LAST, &last);
+	if (rc == -1)
+		return -1;
+	if (rc == STORE_NOTFOUND) {
+		if (store_count(t, STORE_DB_AUDIT, &n) == -1)
+			return -1;
+		if (n != 0) {
+			log_warnx("audit: the ring holds %zu records but meta %s "
+			    "is missing; the store is damaged", n, AUDIT_META_LAST);
+			return -1;
+		}
+		last.seq = 0;
+		audit_zero_hash(last.hash);
+	}
+
+	/* the deep copy of data: print and parse back */
+	if (e->data != NULL) {
+		body = json_print(e->data);
+		rc = json_parse(body, strlen(body), &data, err, sizeof(err));
+		free(body);
+		body = NULL;
+		if (rc == -1) {
+			log_warnx("audit: %s: data cannot be recorded: %s",
+			    e->action, err);
+			return -1;
+		}
+	} else {
+		data = json_object();
+	}
+
+	time_rfc3339(now, ts, sizeof(ts));
+	rec = json_object();
+	json_set_int(rec, "id", (int64_t)(last.seq + 1));
+	json_set_str(rec, "created_at", ts);
+	json_set_str(rec, "action_type", e->action);
+	json_set_str(rec, "actor_id", a->id);
+	json_set_str(rec, "actor_handle", a->handle);
+	json_set_str(rec, "actor_display_name", a->display_name);
+	json_set_str(rec, "actor_avatar_url", a->avatar_url);
+	json_set_str(rec, "actor_ip", a->ip);
+	json_set_str(rec, "identity_id", e->identity_id);
+	json_set_str(rec, "identity_handle", e->identity_handle);
+	json_set_str(rec, "target_id", e->target_id);
+	json_set_str(rec, "target_handle", e->target_handle);
+	json_set(rec, "data", data);
+	json_set_str(rec, "prev_hash", last.hash);
+
+	body = json_print(rec);
+	last.seq++;
+	audit_chain_hash(last.hash, body, strlen(body), last.hash);
+	json_set_str(rec, "hash", last.hash);
+	text = json_print(rec);
+
+	/* never store what audit_page and audit_verify could not read back
+	 * (a string that is not UTF-8, data nested too deep) */
+	if (json_parse(text, strlen(text), &back, err, sizeof(err)) == -1) {
+		log_warnx("audit: %s: the record would not read back: %s",
+		    e->action, err);
+		goto fail;
+	}
+
+	audit_be64_put(key, last.seq);
+	if (store_put(t, STORE_DB_AUDIT, key, 8, text, strlen(text)) == -1)
+		goto fail;
+	if (e->identity_id != NULL) {
+		if (audit_idx_key(e->identity_id, last.seq, key, &klen) == -1) {
+			log_warnx("audit: identity id of %zu bytes is too long",
+			    strlen(e->identity_id));
+			goto fail;
+		}
+		if (store_put(t, STORE_DB_AUDIT_IDX, key, klen, "", 0) == -1)
+			goto fail;
+	}
+	if (audit_link_put(t, AUDIT_META_LAST, &last) == -1 ||
+	    audit_trim(t, capacity) == -1)
+		goto fail;
+	if (seq_out != NULL)
+		*seq_out = last.seq;
+	ret = 0;
+ fail:
+	json_free(back);
+	json_free(rec);
+	free(body);
+	free(text);
+	return ret;
+}
+
+/* one page, newest first */
+struct audit_pager {
+	struct store_txn *t;
+	struct json *items;
+	unsigned limit, n;
+	int more;
+	uint64_t last;            /* seq of the last item taken */
+	const uint8_t *prefix;    /* identity_id || NUL; NULL: every record */
+	size_t plen;
+};
+
+/*
+ * A record (walking STORE_DB_AUDIT) or an index entry whose record is
+ * fetched (walking STORE_DB_AUDIT_IDX; reads in t are fine mid-walk).
+ */
+static int
+audit_page_fn(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	struct audit_pager *p = arg;
+	struct json *rec;
+	void *copy = NULL;
+	uint8_t key[8];
+	char err[64];
+	int rc;
+
+	if (kl != p->plen + 8 || (p->plen && memcmp(k, p->prefix, p->plen))) {
+		if (p->plen)
+			return 1;        /* past this identity's keys */
+		log_warnx("audit: a record key of %zu bytes is damaged", kl);
+		return -1;
+	}
+	if (p->n == p->limit) {
+		p->more = 1;
+		return 1;
+	}
+	p->last = audit_be64_get((const uint8_t *)k + p->plen);
+	if (p->plen) {
+		audit_be64_put(key, p->last);
+		rc = store_get(p->t, STORE_DB_AUDIT, key, 8, &copy, &vl);
+		if (rc == STORE_NOTFOUND) {
+			log_warnx("audit: index entry for missing record %llu",
+			    (unsigned long long)p->last);
+			return 0;
+		}
+		if (rc == -1)
+			return -1;
+		v = copy;
+	}
+	rc = json_parse(v, vl, &rec, err, sizeof(err));
+	free(copy);
+	if (rc == -1) {
+		log_warnx("audit: record %llu is damaged (%s); run verify",
+		    (unsigned long long)p->last, err);
+		return -1;
+	}
+	json_push(p->items, rec);
+	p->n++;
+	return 0;
+}
+
+int
+audit_page(struct store_txn *t, const char *identity_id, uint64_t before,
+    unsigned limit, struct json **items, uint64_t *next)
+{
+	struct audit_pager p;
+	uint8_t start[AUDIT_KEY_MAX];
+	size_t slen = 0;
+	enum store_db db = STORE_DB_AUDIT;
+
+	*items = NULL;
+	*next = 0;
+	if (limit == 0)
+		return -1;
+	memset(&p, 0, sizeof(p));
+	p.t = t;
+	p.limit = limit;
+	if (identity_id != NULL) {
+		db = STORE_DB_AUDIT_IDX;
+		if (audit_idx_key(identity_id, before ? before - 1 : UINT64_MAX,
+		    start, &slen) == -1)
+			before = 1;      /* too long to have been indexed */
+		p.prefix = start;
+		p.plen = slen ? slen - 8 : 0;
+	} else if (before != 0) {
+		audit_be64_put(start, before - 1);
+		slen = 8;
+	}
+	p.items = json_array();
+	/* before == 1: nothing is older than seq 1 */
+	if (before != 1 &&
+	    store_iter(t, db, start, slen, 1, audit_page_fn, &p) == -1) {
+		json_free(p.items);
+		return -1;
+	}
+	*items = p.items;
+	*next = p.more ? p.last : 0;
+	return 0;
+}
+
+/* the forward walk: what the next record must be */
+struct audit_verifier {
+	uint64_t start;           /* the anchor's seq, or 1 */
+	uint64_t expect;          /* the next seq */
+	char prev[AUDIT_HEX_LEN + 1];
+	int bad;
+	uint64_t broken;          /* the first broken seq, when bad */
+	char reason[160];
+};
+
+static int audit_broken(struct audit_verifier *w, uint64_t seq,
+    const char *fmt, ...) ACCTD_PRINTF(3, 4);
+
+/* record the first break; returns 1 to stop the walk */
+static int
+audit_broken(struct audit_verifier *w, uint64_t seq, const char *fmt, ...)
+{
+	va_list ap;
+
+	w->bad = 1;
+	w->broken = seq;
+	va_start(ap, fmt);
+	vsnprintf(w->reason, sizeof(w->reason), fmt, ap);
+	va_end(ap);
+	return 1;
+}
+
+/*
+ * One record: in its place, parseable, id == key, its own hash right, and
+ * linked to the one before. The hash is recomputed from the canonical print
+ * (parse, print compact): "hash" is the last member of every record we
+ * write, so stripping its tail gives the record without it; a record where
+ * it is not last was not written by us and counts as modified.
+ */
+static int
+audit_verify_fn(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	struct audit_verifier *w = arg;
+	struct json *rec = NULL;
+	const char *prev, *hash;
+	char *canon = NULL, err[64], calc[AUDIT_HEX_LEN + 1];
+	unsigned long long seq;
+	int64_t id;
+	size_t clen, body;
+	int rc = 0;
+
+	if (kl != 8)
+		return audit_broken(w, w->expect, "a record key of %zu bytes "
+		    "is not a sequence number", kl);
+	seq = audit_be64_get(k);
+	if (seq < w->start)
+		return audit_broken(w, seq, "record %llu is older than the "
+		    "chain's start (%llu)", seq, (unsigned long long)w->start);
+	if (seq > w->expect)
+		return audit_broken(w, w->expect, "record %llu missing",
+		    (unsigned long long)w->expect);
+	if (json_parse(v, vl, &rec, err, sizeof(err)) == -1)
+		return audit_broken(w, seq, "record %llu is not valid JSON", seq);
+
+	if (json_int(json_get(rec, "id"), &id) == -1 || (uint64_t)id != seq) {
+		rc = audit_broken(w, seq, "record %llu: id does not match its "
+		    "position", seq);
+		goto out;
+	}
+	prev = json_str(json_get(rec, "prev_hash"));
+	hash = json_str(json_get(rec, "hash"));
+	canon = json_print(rec);
+	clen = strlen(canon);
+	body = clen - AUDIT_HASH_TAIL_LEN;
+	if (prev == NULL || !audit_hex_valid(prev) || hash == NULL ||
+	    !audit_hex_valid(hash) || clen < AUDIT_HASH_TAIL_LEN ||
+	    strncmp(canon + body, ",\"hash\":\"", 9) != 0 ||
+	    strncmp(canon + body + 9, hash, AUDIT_HEX_LEN) != 0) {
+		rc = audit_broken(w, seq, "record %llu was modified", seq);
+		goto out;
+	}
+	canon[body] = '}';
+	audit_chain_hash(prev, canon, body + 1, calc);
+	if (strcmp(calc, hash) != 0) {
+		rc = audit_broken(w, seq, "record %llu was modified", seq);
+		goto out;
+	}
+	if (strcmp(prev, w->prev) != 0) {
+		rc = audit_broken(w, seq, "record %llu: prev_hash does not "
+		    "match the hash of %s", seq, seq == w->start ?
+		    "the record before the chain's start" : "the record before it");
+		goto out;
+	}
+	memcpy(w->prev, hash, AUDIT_HEX_LEN + 1);
+	w->expect = seq + 1;
+ out:
+	free(canon);
+	json_free(rec);
+	return rc;
+}
+
+/* after the walk: the newest record must be the chain's head */
+static int
+audit_verify_head(struct store_txn *t, struct audit_verifier *w)
+{
+	struct audit_link head;
+	int rc;
+
+	rc = audit_link_get(t, AUDIT_META_LAST, &head);
+	if (rc == -1)
+		return -1;
+	if (rc == STORE_NOTFOUND) {
+		if (w->expect != w->start)
+			audit_broken(w, w->expect - 1, "the chain's head (meta "
+			    "%s) is missing", AUDIT_META_LAST);
+		return 0;
+	}
+	if (head.seq >= w->expect)
+		audit_broken(w, w->expect, "record %llu missing",
+		    (unsigned long long)w->expect);
+	else if (head.seq + 1 < w->expect)
+		audit_broken(w, head.seq + 1, "record %llu is newer than the "
+		    "chain's head", (unsigned long long)head.seq + 1);
+	else if (strcmp(head.hash, w->prev) != 0)
+		audit_broken(w, head.seq, "record %llu was modified",
+		    (unsigned long long)head.seq);
+	return 0;
+}
+
+int
+audit_verify(struct store_txn *t, struct json **report)
+{
+	struct audit_verifier w;
+	struct audit_link anchor;
+	size_t n;
+	int rc;
+
+	*report = NULL;
+	memset(&w, 0, sizeof(w));
+	rc = audit_link_get(t, AUDIT_META_ANCHOR, &anchor);
+	if (rc == -1)
+		return -1;
+	if (rc == 0) {
+		w.start = anchor.seq;
+		memcpy(w.prev, anchor.hash, sizeof(w.prev));
+	} else {
+		w.start = 1;
+		audit_zero_hash(w.prev);
+	}
+	w.expect = w.start;
+	if (store_count(t, STORE_DB_AUDIT, &n) == -1 ||
+	    store_iter(t, STORE_DB_AUDIT, NULL, 0, 0, audit_verify_fn, &w) == -1)
+		return -1;
+	if (!w.bad && audit_verify_head(t, &w) == -1)
+		return -1;
+
+	*report = json_object();
+	json_set_bool(*report, "ok", !w.bad);
+	json_set_int(*report, "records", (int64_t)n);
+	if (w.bad) {
+		json_set_int(*report, "first_broken", (int64_t)w.broken);
+		json_set_str(*report, "reason", w.reason);
+	}
+	return 0;
+}
+
+/*
+ * Days to civil date (H. Hinnant's algorithm): no gmtime, so no 32-bit
+ * time_t limit on ARMv7 and nothing thread-unsafe. Clamped to years
+ * 0000..9999 so the answer is always 20 characters.
+ */
+void
+time_rfc3339(int64_t t, char *buf, size_t len)
+{
+	int64_t days, secs, era, doe, yoe, doy, mp, y, m, d;
+
+	if (t < -62167219200LL)
+		t = -62167219200LL;      /* 0000-01-01T00:00:00Z */
+	if (t > 253402300799LL)
+		t = 253402300799LL;      /* 9999-12-31T23:59:59Z */
+	days = t / 86400;
+	secs = t % 86400;
+	if (secs < 0) {
+		secs += 86400;
+		days--;
+	}
+	days += 719468;
+	era = (days >= 0 ? days : days - 146096) / 146097;
+	doe = days - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	d = doy - (153 * mp + 2) / 5 + 1;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	y = yoe + era * 400 + (m <= 2);
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02dZ", (int)y, (int)m,
+	    (int)d, (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
+}

@@ -1,0 +1,189 @@
+/*
+ * Console sessions. The session id (32 random bytes, base64url, the cookie
+ * value) is never stored: the key in STORE_DB_SESSION is
+ * HMAC-SHA256(session key, id), the session key being derived from the
+ * appliance key. A stolen data directory therefore holds no usable session.
+ * The record: user id, created (ms), last seen (s), the CSRF token.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "acctd.h"
+
+/* last_seen is written back at most this often (s): a burst of requests is
+ * not a burst of write transactions */
+#define SESSION_TOUCH_EVERY 60
+
+static void
+session_key(const char *sid, uint8_t out[CRYPTO_SHA256_LEN])
+{
+	uint8_t k[CRYPTO_KEY_LEN];
+
+	crypto_hkdf_sha256(app.key, sizeof(app.key), "acctd session v1", k, sizeof(k));
+	crypto_hmac_sha256(k, sizeof(k), sid, strlen(sid), out);
+	crypto_wipe(k, sizeof(k));
+}
+
+static int
+session_put(struct store_txn *t, const uint8_t key[CRYPTO_SHA256_LEN],
+    const struct session *s)
+{
+	struct json *j = json_object();
+	char *v;
+	int rc;
+
+	json_set_str(j, "user_id", s->user_id);
+	json_set_int(j, "created_ms", s->created_ms);
+	json_set_int(j, "last_seen", s->last_seen);
+	json_set_str(j, "csrf", s->csrf);
+	v = json_print(j);
+	rc = store_put(t, STORE_DB_SESSION, key, CRYPTO_SHA256_LEN, v, strlen(v));
+	crypto_wipe(v, strlen(v));
+	free(v);
+	json_free(j);
+	return rc;
+}
+
+static int
+session_parse(const void *v, size_t vl, struct session *s)
+{
+	struct json *j;
+	char err[64];
+	const char *uid, *csrf;
+	int rc = -1;
+
+	memset(s, 0, sizeof(*s));
+	if (json_parse(v, vl, &j, err, sizeof(err)) == -1)
+		return -1;
+	uid = json_str(json_get(j, "user_id"));
+	csrf = json_str(json_get(j, "csrf"));
+	if (uid && csrf && strlen(uid) == SECRET_ID_LEN && strlen(csrf) == SESSION_TOKEN_LEN &&
+	    json_int(json_get(j, "created_ms"), &s->created_ms) == 0 &&
+	    json_int(json_get(j, "last_seen"), &s->last_seen) == 0) {
+		strcpy(s->user_id, uid);
+		strcpy(s->csrf, csrf);
+		rc = 0;
+	}
+	json_free(j);
+	return rc;
+}
+
+int
+session_create(struct store_txn *t, const char *user_id, int64_t now_ms,
+    char sid[SESSION_TOKEN_LEN + 1], char csrf[SESSION_TOKEN_LEN + 1])
+{
+	uint8_t rnd[64], key[CRYPTO_SHA256_LEN];
+	struct session s;
+	int rc;
+
+	if (crypto_random(rnd, sizeof(rnd)) == -1)
+		return -1;
+	secret_b64url(rnd, 32, sid);
+	secret_b64url(rnd + 32, 32, csrf);
+	crypto_wipe(rnd, sizeof(rnd));
+	memset(&s, 0, sizeof(s));
+	snprintf(s.user_id, sizeof(s.user_id), "%s", user_id);
+	s.created_ms = now_ms;
+	s.last_seen = now_ms / 1000;
+	memcpy(s.csrf, csrf, sizeof(s.csrf));
+	session_key(sid, key);
+	rc = session_put(t, key, &s);
+	crypto_wipe(&s, sizeof(s));
+	return rc;
+}
+
+int
+session_lookup(struct store_txn *t, const char *sid, int64_t now, int idle,
+    int absolute, struct session *s, int *stale)
+{
+	uint8_t key[CRYPTO_SHA256_LEN];
+	void *v = NULL;
+	size_t vl;
+	int rc;
+
+	*stale = 0;
+	if (strlen(sid) != SESSION_TOKEN_LEN)
+		return STORE_NOTFOUND;
+	session_key(sid, key);
+	rc = store_get(t, STORE_DB_SESSION, key, sizeof(key), &v, &vl);
+	if (rc != 0)
+		return rc;
+	rc = session_parse(v, vl, s);
+	crypto_wipe(v, vl);
+	free(v);
+	if (rc == -1)
+		return -1;
+	if (now - s->last_seen > idle || now - s->created_ms / 1000 > absolute)
+		return STORE_NOTFOUND;     /* expired: removed at the next write */
+	*stale = now - s->last_seen >= SESSION_TOUCH_EVERY;
+	return 0;
+}
+
+int
+session_touch(struct store_txn *t, const char *sid, const struct session *s, int64_t now)
+{
+	uint8_t key[CRYPTO_SHA256_LEN];
+	struct session n = *s;
+
+	n.last_seen = now;
+	session_key(sid, key);
+	return session_put(t, key, &n);
+}
+
+int
+session_delete(struct store_txn *t, const char *sid)
+{
+	uint8_t key[CRYPTO_SHA256_LEN];
+	int rc;
+
+	session_key(sid, key);
+	rc = store_del(t, STORE_DB_SESSION, key, sizeof(key));
+	return rc == -1 ? -1 : 0;
+}
+
+struct session_walk {
+	const char *user_id;
+	uint8_t keep[CRYPTO_SHA256_LEN];
+	int has_keep;
+	uint8_t (*victims)[CRYPTO_SHA256_LEN];
+	size_t n;
+};
+
+static int
+session_walk_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	struct session_walk *w = arg;
+	struct session s;
+
+	if (kl != CRYPTO_SHA256_LEN || session_parse(v, vl, &s) == -1)
+		return 0;
+	if (strcmp(s.user_id, w->user_id) == 0 &&
+	    !(w->has_keep && memcmp(k, w->keep, kl) == 0)) {
+		w->victims = x_realloc(w->victims, (w->n + 1) * sizeof(*w->victims));
+		memcpy(w->victims[w->n++], k, kl);
+	}
+	crypto_wipe(&s, sizeof(s));
+	return 0;
+}
+
+/* O(sessions): an appliance has a few dozen; no per-user index to keep right */
+int
+session_delete_user(struct store_txn *t, const char *user_id, const char *keep)
+{
+	struct session_walk w;
+	int rc = 0;
+
+	memset(&w, 0, sizeof(w));
+	w.user_id = user_id;
+	if (keep != NULL) {
+		session_key(keep, w.keep);
+		w.has_keep = 1;
+	}
+	if (store_iter(t, STORE_DB_SESSION, NULL, 0, 0, session_walk_cb, &w) == -1)
+		rc = -1;
+	for (size_t i = 0; rc == 0 && i < w.n; i++)
+		if (store_del(t, STORE_DB_SESSION, w.victims[i], CRYPTO_SHA256_LEN) == -1)
+			rc = -1;
+	free(w.victims);
+	return rc;
+}

@@ -1,0 +1,366 @@
+/*
+ * API tokens.
+ *
+ *   spt_<id: 20 chars [0-9a-v]>_<secret: 26 chars><check: 7 chars>
+ *
+ * The secret is 130 bits from the CSPRNG and the check is the CRC32 of
+ * everything before it, both in Crockford base32 (no '_'), so a scanner can
+ * recognise a token and a typo is rejected before any store read. Only
+ * HMAC-SHA256(token key, secret) is stored, the token key being derived from
+ * the appliance key; comparison is in constant time.
+ *
+ * STORE_DB_TOKEN holds "t_<id>" -> the record (JSON) and, to list one
+ * user's tokens without a scan, "u:<user id>:t_<id>" -> "".
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "acctd.h"
+
+static const char token_b32[] = "0123456789abcdefghjkmnpqrstvwxyz";
+
+/* CRC-32 (IEEE 802.3, as zlib's crc32); ten lines do not justify a library */
+uint32_t
+token_crc32(const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	uint32_t c = 0xffffffffu;
+
+	while (len--) {
+		c ^= *p++;
+		for (int k = 0; k < 8; k++)
+			c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1)));
+	}
+	return c ^ 0xffffffffu;
+}
+
+static void
+token_check_chars(const char *s, size_t n, char out[TOKEN_CHECK_LEN + 1])
+{
+	uint32_t c = token_crc32(s, n);
+
+	for (int i = TOKEN_CHECK_LEN - 1; i >= 0; i--) {
+		out[i] = token_b32[c & 31];
+		c >>= 5;
+	}
+	out[TOKEN_CHECK_LEN] = '\0';
+}
+
+static void
+token_hmac(const char *secret, uint8_t out[CRYPTO_SHA256_LEN])
+{
+	uint8_t k[CRYPTO_KEY_LEN];
+
+	crypto_hkdf_sha256(app.key, sizeof(app.key), "acctd token v1", k, sizeof(k));
+	crypto_hmac_sha256(k, sizeof(k), secret, strlen(secret), out);
+	crypto_wipe(k, sizeof(k));
+}
+
+int
+token_parse(const char *tok, char id[SECRET_ID_LEN + 1], char secret[TOKEN_SECRET_LEN + 1])
+{
+	char check[TOKEN_CHECK_LEN + 1];
+	const char *sec;
+
+	if (strlen(tok) != TOKEN_LEN || strncmp(tok, "spt_", 4) != 0 ||
+	    tok[4 + 20] != '_')
+		return -1;
+	sec = tok + 4 + 20 + 1;
+	for (size_t i = 0; i < TOKEN_SECRET_LEN + TOKEN_CHECK_LEN; i++)
+		if (strchr(token_b32, sec[i]) == NULL || sec[i] == '\0')
+			return -1;
+	token_check_chars(tok, TOKEN_LEN - TOKEN_CHECK_LEN, check);
+	if (memcmp(check, tok + TOKEN_LEN - TOKEN_CHECK_LEN, TOKEN_CHECK_LEN) != 0)
+		return -1;
+	id[0] = 't';
+	id[1] = '_';
+	memcpy(id + 2, tok + 4, 20);
+	id[SECRET_ID_LEN] = '\0';
+	if (!secret_id_valid(id, "t_"))
+		return -1;
+	memcpy(secret, sec, TOKEN_SECRET_LEN);
+	secret[TOKEN_SECRET_LEN] = '\0';
+	return 0;
+}
+
+int
+token_mint(char id[SECRET_ID_LEN + 1], char tok[TOKEN_LEN + 1], uint8_t hmac[CRYPTO_SHA256_LEN])
+{
+	uint8_t rnd[TOKEN_SECRET_LEN];
+	char secret[TOKEN_SECRET_LEN + 1];
+
+	if (secret_id(id, "t_") == -1 || crypto_random(rnd, sizeof(rnd)) == -1)
+		return -1;
+	for (size_t i = 0; i < TOKEN_SECRET_LEN; i++)
+		secret[i] = token_b32[rnd[i] & 31];
+	secret[TOKEN_SECRET_LEN] = '\0';
+	snprintf(tok, TOKEN_LEN + 1, "spt_%s_%s", id + 2, secret);
+	token_check_chars(tok, TOKEN_LEN - TOKEN_CHECK_LEN, tok + TOKEN_LEN - TOKEN_CHECK_LEN);
+	token_hmac(secret, hmac);
+	crypto_wipe(rnd, sizeof(rnd));
+	crypto_wipe(secret, sizeof(secret));
+	return 0;
+}
+
+void
+token_clear(struct token *k)
+{
+	if (k == NULL)
+		return;
+	free(k->title);
+	crypto_wipe(k, sizeof(*k));
+}
+
+int
+token_load(struct store_txn *t, const char *id, struct token *k)
+{
+	struct json *j = NULL;
+	const char *s;
+	void *v = NULL;
+	size_t vl;
+	char err[64];
+	int rc;
+
+	memset(k, 0, sizeof(*k));
+	rc = store_get(t, STORE_DB_TOKEN, id, strlen(id), &v, &vl);
+	if (rc != 0)
+		return rc;
+	rc = -1;
+	if (json_parse(v, vl, &j, err, sizeof(err)) == -1)
+		goto done;
+	if ((s = json_str(json_get(j, "id"))) == NULL || strcmp(s, id) != 0)
+		goto done;
+	strcpy(k->id, s);
+	if ((s = json_str(json_get(j, "user_id"))) == NULL || strlen(s) != SECRET_ID_LEN)
+		goto done;
+	strcpy(k->user_id, s);
+	if ((s = json_str(json_get(j, "title"))) != NULL)
+		k->title = x_strdup(s);
+	k->active = strcmp(json_str(json_get(j, "status")) ? json_str(json_get(j, "status")) : "", "active") == 0;
+	if ((s = json_str(json_get(j, "last4"))) == NULL || strlen(s) != 4)
+		goto done;
+	strcpy(k->last4, s);
+	if ((s = json_str(json_get(j, "hmac"))) == NULL ||
+	    secret_unhex(s, k->hmac, sizeof(k->hmac)) == -1)
+		goto done;
+	if ((s = json_str(json_get(j, "last_used_ip"))) != NULL)
+		snprintf(k->last_used_ip, sizeof(k->last_used_ip), "%s", s);
+	if (json_int(json_get(j, "created_ms"), &k->created_ms) == -1 ||
+	    json_int(json_get(j, "updated_at"), &k->updated_at) == -1 ||
+	    json_int(json_get(j, "last_used_at"), &k->last_used_at) == -1 ||
+	    json_int(json_get(j, "expires_at"), &k->expires_at) == -1 ||
+	    json_int(json_get(j, "version_id"), &k->version_id) == -1)
+		goto done;
+	rc = 0;
+done:
+	if (rc == -1) {
+		log_warnx("token: record %s is corrupt", id);
+		token_clear(k);
+	}
+	json_free(j);
+	free(v);
+	return rc;
+}
+
+int
+token_save(struct store_txn *t, const struct token *k)
+{
+	struct json *j = json_object();
+	char hmac[65], idx[64], *s;
+	int rc;
+
+	secret_hex(k->hmac, sizeof(k->hmac), hmac);
+	json_set_str(j, "id", k->id);
+	json_set_str(j, "user_id", k->user_id);
+	json_set_str(j, "title", k->title);
+	json_set_str(j, "status", k->active ? "active" : "inactive");
+	json_set_str(j, "last4", k->last4);
+	json_set_str(j, "hmac", hmac);
+	json_set_int(j, "created_ms", k->created_ms);
+	json_set_int(j, "updated_at", k->updated_at);
+	json_set_int(j, "last_used_at", k->last_used_at);
+	json_set_str(j, "last_used_ip", k->last_used_ip[0] ? k->last_used_ip : NULL);
+	json_set_int(j, "expires_at", k->expires_at);
+	json_set_int(j, "version_id", k->version_id);
+	s = json_print(j);
+	snprintf(idx, sizeof(idx), "u:%s:%s", k->user_id, k->id);
+	rc = store_put(t, STORE_DB_TOKEN, k->id, strlen(k->id), s, strlen(s));
+	if (rc == 0)
+		rc = store_put(t, STORE_DB_TOKEN, idx, strlen(idx), "", 0);
+	free(s);
+	json_free(j);
+	return rc;
+}
+
+int
+token_remove(struct store_txn *t, const struct token *k)
+{
+	char idx[64];
+
+	snprintf(idx, sizeof(idx), "u:%s:%s", k->user_id, k->id);
+	if (store_del(t, STORE_DB_TOKEN, k->id, strlen(k->id)) == -1 ||
+	    store_del(t, STORE_DB_TOKEN, idx, strlen(idx)) == -1)
+		return -1;
+	return 0;
+}
+
+struct token_walk {
+	char prefix[40];
+	size_t plen;
+	char (*ids)[SECRET_ID_LEN + 1];
+	size_t n;
+};
+
+static int
+token_walk_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	struct token_walk *w = arg;
+
+	(void)v;
+	(void)vl;
+	if (kl != w->plen + SECRET_ID_LEN || memcmp(k, w->prefix, w->plen) != 0)
+		return 1;            /* past this user's keys */
+	w->ids = x_realloc(w->ids, (w->n + 1) * sizeof(*w->ids));
+	memcpy(w->ids[w->n], (const char *)k + w->plen, SECRET_ID_LEN);
+	w->ids[w->n][SECRET_ID_LEN] = '\0';
+	w->n++;
+	return 0;
+}
+
+int
+token_ids(struct store_txn *t, const char *user_id, char (**ids)[SECRET_ID_LEN + 1], size_t *n)
+{
+	struct token_walk w;
+
+	memset(&w, 0, sizeof(w));
+	w.plen = (size_t)snprintf(w.prefix, sizeof(w.prefix), "u:%s:", user_id);
+	if (store_iter(t, STORE_DB_TOKEN, w.prefix, w.plen, 0, token_walk_cb, &w) == -1) {
+		free(w.ids);
+		return -1;
+	}
+	*ids = w.ids;
+	*n = w.n;
+	return 0;
+}
+
+int
+token_remove_user(struct store_txn *t, const char *user_id)
+{
+	char (*ids)[SECRET_ID_LEN + 1];
+	size_t n;
+	int rc = 0;
+
+	if (token_ids(t, user_id, &ids, &n) == -1)
+		return -1;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		struct token k;
+
+		if (token_load(t, ids[i], &k) != 0)
+			rc = -1;
+		else if (token_remove(t, &k) == -1)
+			rc = -1;
+		token_clear(&k);
+	}
+	free(ids);
+	return rc;
+}
+
+struct json *
+token_json(const struct token *k)
+{
+	struct json *j = json_object();
+	char ts[32];
+
+	json_set_str(j, "id", k->id);
+	json_set_str(j, "title", k->title);
+	json_set_str(j, "status", k->active ? "active" : "inactive");
+	json_set_str(j, "last4", k->last4);
+	time_rfc3339(k->created_ms / 1000, ts, sizeof(ts));
+	json_set_str(j, "created_at", ts);
+	time_rfc3339(k->updated_at, ts, sizeof(ts));
+	json_set_str(j, "updated_at", ts);
+	if (k->last_used_at) {
+		time_rfc3339(k->last_used_at, ts, sizeof(ts));
+		json_set_str(j, "last_used_at", ts);
+	} else {
+		json_set_str(j, "last_used_at", NULL);
+	}
+	json_set_str(j, "last_used_ip", k->last_used_ip[0] ? k->last_used_ip : NULL);
+	if (k->expires_at) {
+		time_rfc3339(k->expires_at, ts, sizeof(ts));
+		json_set_str(j, "expires_at", ts);
+	} else {
+		json_set_str(j, "expires_at", NULL);
+	}
+	json_set_int(j, "version_id", k->version_id);
+	return j;
+}
+
+/*
+ * Bearer authentication, in the order of the contract: format and checksum
+ * (no store read for garbage), id lookup, HMAC compare in constant time,
+ * active, not expired, issued after the user's token reset. 0 and *k filled,
+ * STORE_NOTFOUND for any refusal, -1 on a store error (the caller fails
+ * closed).
+ */
+int
+token_verify(struct store_txn *t, const char *tok, int64_t now, struct token *k)
+{
+	char id[SECRET_ID_LEN + 1], secret[TOKEN_SECRET_LEN + 1];
+	uint8_t h[CRYPTO_SHA256_LEN];
+	int rc, ok;
+
+	memset(k, 0, sizeof(*k));
+	if (token_parse(tok, id, secret) == -1)
+		return STORE_NOTFOUND;
+	rc = token_load(t, id, k);
+	if (rc != 0) {
+		crypto_wipe(secret, sizeof(secret));
+		return rc;
+	}
+	token_hmac(secret, h);
+	crypto_wipe(secret, sizeof(secret));
+	ok = crypto_equal(h, k->hmac, sizeof(h));
+	if (!ok || !k->active || (k->expires_at && k->expires_at <= now)) {
+		token_clear(k);
+		return STORE_NOTFOUND;
+	}
+	return 0;
+}
+
+/*
+ * last_used_at / last_used_ip: written at most once per TOKEN_TOUCH_EVERY
+ * seconds per token, so a burst of API calls is not a burst of write
+ * transactions. A small table remembers when each token was last written.
+ */
+#define TOKEN_TOUCH_SLOTS 256
+static struct {
+	char id[SECRET_ID_LEN + 1];
+	int64_t at;
+} token_touched[TOKEN_TOUCH_SLOTS];
+static pthread_mutex_t token_mtx = PTHREAD_MUTEX_INITIALIZER;
+
+int
+token_touch_due(const char *id, int64_t now)
+{
+	size_t i, slot = 0;
+	int due = 1;
+
+	pthread_mutex_lock(&token_mtx);
+	for (i = 0; i < TOKEN_TOUCH_SLOTS; i++) {
+		if (strcmp(token_touched[i].id, id) == 0) {
+			slot = i;
+			due = now - token_touched[i].at >= TOKEN_TOUCH_EVERY;
+			break;
+		}
+		if (token_touched[i].at < token_touched[slot].at)
+			slot = i;
+	}
+	if (due) {
+		snprintf(token_touched[slot].id, sizeof(token_touched[slot].id), "%s", id);
+		token_touched[slot].at = now;
+	}
+	pthread_mutex_unlock(&token_mtx);
+	return due;
+}
