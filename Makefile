@@ -73,7 +73,7 @@ ALL_LDFLAGS = $(SAN_FLAGS) $(LDSTATIC) $(LDFLAGS)
 
 # --- sources ----------------------------------------------------------------
 ACCTD_SRCS := $(filter-out src/main.c src/agent_main.c,$(wildcard src/*.c))
-ACCTD_OBJS := $(patsubst src/%.c,$(B)/obj/%.o,$(ACCTD_SRCS)) $(B)/obj/gen_openapi.o
+ACCTD_OBJS := $(patsubst src/%.c,$(B)/obj/%.o,$(ACCTD_SRCS)) $(B)/obj/gen_openapi.o $(B)/obj/gen_web.o
 MAIN_OBJ   := $(B)/obj/main.o
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 
@@ -115,6 +115,13 @@ $(B)/obj/gen_openapi.o: $(B)/gen/openapi.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(filter-out -MMD -MP,$(ALL_CFLAGS)) -Wno-missing-variable-declarations -c $< -o $@
 
+$(B)/gen/web.c: $(wildcard web/*) tools/embed-web.sh
+	@mkdir -p $(@D)
+	$(Q)tools/embed-web.sh web $@
+$(B)/obj/gen_web.o: $(B)/gen/web.c src/acctd.h
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(filter-out -MMD -MP,$(ALL_CFLAGS)) -c $< -o $@
+
 $(B)/acctd: $(MAIN_OBJ) $(ACCTD_OBJS)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
@@ -139,6 +146,7 @@ ifeq ($(TARGET),host)
 test: prereqs-test
 	$(Q)$(MAKE) all unit
 	$(Q)$(MAKE) api
+	$(Q)$(if $(wildcard tests/e2e/package.json),$(MAKE) e2e)
 	$(Q)$(MAKE) TARGET=aarch64-linux-gnu all unit
 	$(Q)$(MAKE) TARGET=arm-linux-gnueabihf all unit
 	$(Q)$(MAKE) SANITIZE=1 all unit api
@@ -152,6 +160,14 @@ endif
 api: $(B)/acctd
 	$(Q)ACCTD_BIN=$(CURDIR)/$(B)/acctd python3 tests/api/run.py
 .PHONY: test api
+
+# browser tests: Debian's Chromium driven by playwright-core (npm)
+e2e: $(B)/acctd
+	$(Q)toolchain/prereqs.sh chromium
+	$(Q)command -v node >/dev/null && command -v npm >/dev/null || toolchain/prereqs.sh nodejs npm
+	$(Q)cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
+	$(Q)ACCTD_BIN=$(CURDIR)/$(B)/acctd node --test tests/e2e/
+.PHONY: e2e
 
 # --- make run --------------------------------------------------------------------
 RUN := $(BUILD)/run

@@ -558,4 +558,17 @@ struct json *token_json(const struct token *k);
 int token_verify(struct store_txn *t, const char *tok, int64_t now, struct token *k);
 int token_touch_due(const char *id, int64_t now);
 
+/* web.c — the admin page, embedded at build time (tools/embed-web.sh). */
+struct web_asset {
+	const char *path;          /* "/index.html", "/app.js", … */
+	const char *ctype;
+	const char *etag;          /* quoted */
+	const unsigned char *data;
+	size_t len;
+};
+extern const struct web_asset web_assets[];
+void web_index(struct http_req *r);
+void web_asset(struct http_req *r);
+size_t web_total_size(void);
+
 #endif /* ACCTD_H */

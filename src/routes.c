@@ -55,6 +55,8 @@ api_openapi(struct http_req *r)
 #define U "/api/v0/user/{handle}"
 #define A "/api/v0/admin"
 const struct http_route routes[] = {
+	{ "GET", "/", HTTP_AUTH_ANYONE, web_index, "The admin page" },
+	{ "GET", "/assets/{name}", HTTP_AUTH_ANYONE, web_asset, "The admin page's scripts, styles and images" },
 	{ "GET", "/healthz", HTTP_AUTH_ANYONE, routes_healthz, "Liveness" },
 	{ "GET", "/metrics", HTTP_AUTH_ANYONE, routes_metrics, "Prometheus text metrics" },
 	{ "GET", "/api/v0/openapi.json", HTTP_AUTH_ANYONE, api_openapi, "This API's OpenAPI 3 description" },
