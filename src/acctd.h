@@ -407,6 +407,9 @@ int user_load_handle(struct store_txn *t, const char *handle, struct user *u);
 /* old_handle: the handle the index holds for u now (NULL for a new user) */
 int user_save(struct store_txn *t, const struct user *u, const char *old_handle);
 int user_remove(struct store_txn *t, const struct user *u);
+/* who holds `handle`, now or as a former handle (an alias): the config's
+ * workspaces name handles, and they follow a renamed user. 0 / STORE_NOTFOUND */
+int user_handle_owner(struct store_txn *t, const char *handle, char id[SECRET_ID_LEN + 1]);
 int user_set_password(struct user *u, const char *pw, unsigned iterations);
 int user_check_password(const struct user *u, const char *pw);   /* 1 = right */
 void user_burn_password_time(const char *pw, unsigned iterations); /* unknown handle */

@@ -30,11 +30,10 @@ admin_reply_user(struct http_req *r, int status, const struct user *u,
 static int
 admin_user_insert(struct store_txn *t, struct user *u)
 {
-	struct user other;
+	char owner[SECRET_ID_LEN + 1];
 	int64_t version;
-	int rc = user_load_handle(t, u->handle, &other);
+	int rc = user_handle_owner(t, u->handle, owner);
 
-	user_clear(&other);
 	if (rc == 0)
 		return 1;
 	if (rc == -1 || secret_id(u->id, "u_") == -1)

@@ -102,15 +102,31 @@ done:
 	user_clear(&u);
 }
 
+/*
+ * The config names workspace owners and members by handle. A handle is
+ * resolved to the user who holds it now or held it before a rename, so a
+ * renamed user keeps their workspaces and their DNS names follow the new
+ * handle. *owner gets the owner's current handle. 1 = u may use w.
+ */
 static int
-cred_member(const struct conf_workspace *w, const char *handle)
+cred_member(struct store_txn *t, const struct conf_workspace *w,
+    const struct user *u, char *owner, size_t ownerlen)
 {
-	if (strcmp(w->owner, handle) == 0)
-		return 1;
-	for (size_t i = 0; i < w->nmembers; i++)
-		if (strcmp(w->members[i], handle) == 0)
-			return 1;
-	return 0;
+	char id[SECRET_ID_LEN + 1];
+	struct user o;
+	int mine = 0;
+
+	snprintf(owner, ownerlen, "%s", w->owner);
+	if (user_handle_owner(t, w->owner, id) == 0) {
+		mine = strcmp(id, u->id) == 0;
+		if (user_load(t, id, &o) == 0)
+			snprintf(owner, ownerlen, "%s", o.handle);
+		user_clear(&o);
+	}
+	for (size_t i = 0; !mine && i < w->nmembers; i++)
+		if (user_handle_owner(t, w->members[i], id) == 0)
+			mine = strcmp(id, u->id) == 0;
+	return mine;
 }
 
 void
@@ -137,8 +153,8 @@ api_workspace_list(struct http_req *r)
 	if (cred_begin(r, 0, &t, &u) == -1)
 		return;
 	rc = dbpass_get(t, u.id, &d, pw, sizeof(pw));
-	store_txn_abort(t);
 	if (rc != 0) {
+		store_txn_abort(t);
 		user_clear(&u);
 		http_problem(r, 500, "cannot read the database password", NULL);
 		return;
@@ -148,15 +164,15 @@ api_workspace_list(struct http_req *r)
 	for (size_t i = 0; i < c->nworkspaces; i++) {
 		const struct conf_workspace *w = &c->workspaces[i];
 		struct json *j;
-		char host[256], *cs;
+		char host[256], owner[USER_HANDLE_MAX + 1], *cs;
 
-		if (!cred_member(w, u.handle))
+		if (!cred_member(t, w, &u, owner, sizeof(owner)))
 			continue;
-		snprintf(host, sizeof(host), "%s-%s.%s", w->owner, w->handle, c->dns_domain);
+		snprintf(host, sizeof(host), "%s-%s.%s", owner, w->handle, c->dns_domain);
 		j = json_object();
 		json_set_str(j, "handle", w->handle);
-		json_set_str(j, "owner", w->owner);
-		json_set_str(j, "role", strcmp(w->owner, u.handle) == 0 ? "owner" : "member");
+		json_set_str(j, "owner", owner);
+		json_set_str(j, "role", strcmp(owner, u.handle) == 0 ? "owner" : "member");
 		json_set_str(j, "host", host);
 		json_set_int(j, "port", w->port);
 		json_set_str(j, "database", w->database);
@@ -168,6 +184,7 @@ api_workspace_list(struct http_req *r)
 		free(cs);
 		json_push(items, j);
 	}
+	store_txn_abort(t);
 	crypto_wipe(pw, sizeof(pw));
 	user_clear(&u);
 	api_reply_list(r, items, NULL);

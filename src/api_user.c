@@ -230,7 +230,7 @@ api_user_patch(struct http_req *r)
 	const char *dn, *url = NULL, *hin, *e, *im;
 	char handle[USER_HANDLE_MAX + 1] = "", old_handle[USER_HANDLE_MAX + 1];
 	struct store_txn *t = NULL;
-	struct user u, other;
+	struct user u;
 	int bad = 0, set_url = 0, rc;
 
 	memset(&u, 0, sizeof(u));
@@ -289,9 +289,11 @@ api_user_patch(struct http_req *r)
 		u.avatar_url = url ? x_strdup(url) : NULL;
 	}
 	if (handle[0] && strcmp(handle, u.handle) != 0) {
-		rc = user_load_handle(t, handle, &other);
-		user_clear(&other);
-		if (rc == 0) {
+		char owner[SECRET_ID_LEN + 1];
+
+		/* taken: another user's handle, or a former handle of another user */
+		rc = user_handle_owner(t, handle, owner);
+		if (rc == 0 && strcmp(owner, u.id) != 0) {
 			struct json *v = NULL;
 
 			api_verr(&v, "body.handle", "is taken");

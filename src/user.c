@@ -138,9 +138,19 @@ user_save(struct store_txn *t, const struct user *u, const char *old_handle)
 	json_set_int(j, "created_at", u->created_at);
 	json_set_int(j, "updated_at", u->updated_at);
 	s = json_print(j);
-	if (old_handle != NULL && strcmp(old_handle, u->handle) != 0 &&
-	    store_del(t, STORE_DB_HANDLE, old_handle, strlen(old_handle)) == -1)
-		goto done;
+	if (old_handle != NULL && strcmp(old_handle, u->handle) != 0) {
+		char alias[USER_HANDLE_MAX + 2];
+
+		/* the old handle becomes this user's alias: the workspaces the
+		 * config gives to it follow the user, and nobody else can take it */
+		snprintf(alias, sizeof(alias), "~%s", old_handle);
+		if (store_del(t, STORE_DB_HANDLE, old_handle, strlen(old_handle)) == -1 ||
+		    store_put(t, STORE_DB_HANDLE, alias, strlen(alias), u->id, SECRET_ID_LEN) == -1)
+			goto done;
+		snprintf(alias, sizeof(alias), "~%s", u->handle);
+		if (store_del(t, STORE_DB_HANDLE, alias, strlen(alias)) == -1)
+			goto done;
+	}
 	if (store_put(t, STORE_DB_HANDLE, u->handle, strlen(u->handle), u->id,
 	    SECRET_ID_LEN) == -1)
 		goto done;
@@ -155,12 +165,69 @@ done:
 	return rc;
 }
 
+struct user_alias_walk {
+	const char *id;
+	char (*keys)[USER_HANDLE_MAX + 2];
+	size_t n;
+};
+
+static int
+user_alias_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	struct user_alias_walk *w = arg;
+
+	if (kl < 2 || kl > USER_HANDLE_MAX + 1 || ((const char *)k)[0] != '~')
+		return 0;
+	if (vl == SECRET_ID_LEN && memcmp(v, w->id, vl) == 0) {
+		w->keys = x_realloc(w->keys, (w->n + 1) * sizeof(*w->keys));
+		memcpy(w->keys[w->n], k, kl);
+		w->keys[w->n][kl] = '\0';
+		w->n++;
+	}
+	return 0;
+}
+
 int
 user_remove(struct store_txn *t, const struct user *u)
 {
+	struct user_alias_walk w = { .id = u->id };
+	int rc = 0;
+
 	if (store_del(t, STORE_DB_HANDLE, u->handle, strlen(u->handle)) == -1 ||
 	    store_del(t, STORE_DB_USER, u->id, SECRET_ID_LEN) == -1)
 		return -1;
+	/* its old handles are free again */
+	if (store_iter(t, STORE_DB_HANDLE, "~", 1, 0, user_alias_cb, &w) == -1)
+		rc = -1;
+	for (size_t i = 0; rc == 0 && i < w.n; i++)
+		if (store_del(t, STORE_DB_HANDLE, w.keys[i], strlen(w.keys[i])) == -1)
+			rc = -1;
+	free(w.keys);
+	return rc;
+}
+
+int
+user_handle_owner(struct store_txn *t, const char *handle, char id[SECRET_ID_LEN + 1])
+{
+	char alias[USER_HANDLE_MAX + 2];
+	void *v = NULL;
+	size_t vl;
+	int rc;
+
+	rc = store_get(t, STORE_DB_HANDLE, handle, strlen(handle), &v, &vl);
+	if (rc == STORE_NOTFOUND) {
+		snprintf(alias, sizeof(alias), "~%s", handle);
+		rc = store_get(t, STORE_DB_HANDLE, alias, strlen(alias), &v, &vl);
+	}
+	if (rc != 0)
+		return rc;
+	if (vl != SECRET_ID_LEN) {
+		free(v);
+		return -1;
+	}
+	memcpy(id, v, vl);
+	id[vl] = '\0';
+	free(v);
 	return 0;
 }
 
@@ -243,8 +310,8 @@ user_count_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 	struct user u;
 	char id[SECRET_ID_LEN + 1];
 
-	(void)k;
-	(void)kl;
+	if (kl > 0 && ((const char *)k)[0] == '~')
+		return 1;             /* aliases sort after every handle */
 	if (vl != SECRET_ID_LEN)
 		return -1;
 	memcpy(id, v, vl);
@@ -277,6 +344,8 @@ user_list_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 
 	if (w->skip && kl == strlen(w->skip) && memcmp(k, w->skip, kl) == 0)
 		return 0;             /* the page starts after `after` */
+	if (kl > 0 && ((const char *)k)[0] == '~')
+		return 1;             /* aliases sort after every handle */
 	if (w->n == w->limit) {
 		w->more = 1;
 		return 1;
