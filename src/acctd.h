@@ -238,6 +238,9 @@ char *json_print(const struct json *j);      /* compact; caller frees */
  */
 #define JSON_MAX_DEPTH 16
 int json_parse(const char *buf, size_t len, struct json **out, char *err, size_t errlen);
+/* the same; key gets the member a field-level error is about ("" if none) */
+int json_parse_at(const char *buf, size_t len, struct json **out, char *err,
+    size_t errlen, char *key, size_t keylen);
 int json_utf8_valid(const char *s, size_t len);
 /* accessors: NULL / -1 when absent or of another type */
 int json_is_object(const struct json *j);

@@ -162,6 +162,14 @@ api_authenticate(struct http_req *r, struct api_ctx *c)
 		if (tok == NULL || strlen(tok) != SESSION_TOKEN_LEN ||
 		    !crypto_equal(tok, s.csrf, SESSION_TOKEN_LEN)) {
 			crypto_wipe(&s, sizeof(s));
+			if (r->route->auth == HTTP_AUTH_ANYONE) {
+				/* e.g. signing in again after a reload lost the
+				 * token: such a request is simply anonymous */
+				user_clear(&c->actor);
+				c->authed = c->via_cookie = 0;
+				crypto_wipe(c->sid, sizeof(c->sid));
+				return 1;
+			}
 			http_problem(r, 403, "missing or wrong X-CSRF-Token header", NULL);
 			return -1;
 		}
@@ -270,8 +278,16 @@ api_body(struct http_req *r, const char *const *allowed, struct json **out)
 	char err[128], loc[160];
 
 	*out = NULL;
-	if (json_parse(r->body, r->body_len, &j, err, sizeof(err)) == -1) {
-		http_problem(r, 400, err, NULL);
+	if (json_parse_at(r->body, r->body_len, &j, err, sizeof(err), loc, 100) == -1) {
+		if (loc[0] != '\0') {
+			char key[104];
+
+			memcpy(key, loc, sizeof(key));
+			key[sizeof(key) - 1] = '\0';
+			snprintf(loc, sizeof(loc), "body.%.100s", key);
+			api_verr(&verrs, loc, err);
+		}
+		http_problem(r, 400, verrs ? "invalid field in the request body" : err, verrs);
 		return -1;
 	}
 	if (!json_is_object(j)) {

@@ -137,7 +137,8 @@ json_check(const cJSON *c, int depth, char *err, size_t errlen)
 {
 	const cJSON *a, *b;
 
-	if (depth > JSON_MAX_DEPTH) {
+	/* depth counts containers: 16 nested objects/arrays are fine */
+	if ((cJSON_IsObject(c) || cJSON_IsArray(c)) && depth > JSON_MAX_DEPTH) {
 		snprintf(err, errlen, "nesting deeper than %d levels", JSON_MAX_DEPTH);
 		return -1;
 	}
@@ -164,13 +165,67 @@ json_check(const cJSON *c, int depth, char *err, size_t errlen)
 	return 0;
 }
 
+/* the offset of a \u0000 escape (not an escaped backslash followed by
+ * "u0000"), or -1 */
+static long
+json_nul_escape(const char *buf, size_t len)
+{
+	for (size_t i = 0; i + 6 <= len; i++) {
+		size_t bs = 0;
+
+		if (buf[i] != '\\' || strncmp(buf + i + 1, "u0000", 5) != 0)
+			continue;
+		while (bs < i && buf[i - 1 - bs] == '\\')
+			bs++;
+		if (bs % 2 == 0)
+			return (long)i;
+	}
+	return -1;
+}
+
+/* best effort: the member name whose string value holds offset `at` */
+static void
+json_key_before(const char *buf, long at, char *key, size_t keylen)
+{
+	long i = at, end;
+
+	key[0] = '\0';
+	while (i > 0 && !(buf[i] == '"' && buf[i - 1] != '\\'))
+		i--;                       /* the value's opening quote */
+	for (i--; i >= 0 && strchr(" \t\r\n", buf[i]); i--)
+		;
+	if (i < 0 || buf[i] != ':')
+		return;
+	for (i--; i >= 0 && strchr(" \t\r\n", buf[i]); i--)
+		;
+	if (i < 0 || buf[i] != '"')
+		return;
+	end = i;
+	for (i--; i >= 0 && !(buf[i] == '"' && (i == 0 || buf[i - 1] != '\\')); i--)
+		;
+	if (i < 0 || (size_t)(end - i - 1) >= keylen)
+		return;
+	memcpy(key, buf + i + 1, (size_t)(end - i - 1));
+	key[end - i - 1] = '\0';
+}
+
 int
 json_parse(const char *buf, size_t len, struct json **out, char *err, size_t errlen)
 {
+	return json_parse_at(buf, len, out, err, errlen, NULL, 0);
+}
+
+int
+json_parse_at(const char *buf, size_t len, struct json **out, char *err,
+    size_t errlen, char *key, size_t keylen)
+{
 	const char *end = NULL;
 	cJSON *c;
+	long nul;
 
 	*out = NULL;
+	if (key != NULL && keylen > 0)
+		key[0] = '\0';
 	if (buf == NULL || len == 0) {
 		snprintf(err, errlen, "request body is empty");
 		return -1;
@@ -181,6 +236,13 @@ json_parse(const char *buf, size_t len, struct json **out, char *err, size_t err
 	}
 	if (memchr(buf, '\0', len) != NULL) {
 		snprintf(err, errlen, "request body contains a NUL byte");
+		return -1;
+	}
+	if ((nul = json_nul_escape(buf, len)) >= 0) {
+		/* cJSON would decode it and the C string would end there */
+		snprintf(err, errlen, "must not contain \\u0000");
+		if (key != NULL && keylen > 0)
+			json_key_before(buf, nul, key, keylen);
 		return -1;
 	}
 	c = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
