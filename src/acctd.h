@@ -298,7 +298,8 @@ int http_start(const struct http_opts *o, struct http_server **out, char *err, s
 void http_stop(struct http_server *s);
 void http_set_ready(struct http_server *s, int ready);   /* 503 until ready */
 const char *http_header(struct http_req *r, const char *name);
-int http_query(struct http_req *r, const char *name, char *out, size_t outlen); /* 0 found */
+/* 0 found, -1 absent, -2 present but too long for out */
+int http_query(struct http_req *r, const char *name, char *out, size_t outlen);
 /* Responses: one write of headers and body, with the security headers. */
 void http_reply(struct http_req *r, int status, const char *ctype,
     const char *extra_headers, const void *body, size_t len);

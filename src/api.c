@@ -83,6 +83,7 @@ api_bearer(struct http_req *r, struct api_ctx *c, const char *authz)
 		goto fail;
 	}
 	if (rc != 0) {
+		token_clear(&k);
 		http_problem_h(r, 401, "the token is not valid", NULL,
 		    "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n");
 		return -1;
@@ -321,11 +322,14 @@ api_limit(struct http_req *r, unsigned *limit)
 	char *end;
 	long n;
 
+	int rc;
+
 	*limit = 25;
-	if (http_query(r, "limit", v, sizeof(v)) != 0)
+	rc = http_query(r, "limit", v, sizeof(v));
+	if (rc == -1)
 		return 0;
-	n = strtol(v, &end, 10);
-	if (v[0] == '\0' || *end != '\0' || n < 1 || n > 100) {
+	n = rc == 0 ? strtol(v, &end, 10) : 0;
+	if (rc != 0 || v[0] == '\0' || *end != '\0' || n < 1 || n > 100) {
 		struct json *verrs = NULL;
 
 		api_verr(&verrs, "query.limit", "must be an integer from 1 to 100");

@@ -142,7 +142,9 @@ api_admin_user_list(struct http_req *r)
 
 	if (api_limit(r, &limit) == -1)
 		return;
-	if (http_query(r, "next_token", after, sizeof(after)) == 0 && !conf_handle_valid(after)) {
+	int rc = http_query(r, "next_token", after, sizeof(after));
+
+	if (rc == -2 || (rc == 0 && !conf_handle_valid(after))) {
 		struct json *verrs = NULL;
 
 		api_verr(&verrs, "query.next_token", "is not a token this API gave");

@@ -140,9 +140,9 @@ api_workspace_list(struct http_req *r)
 	char pw[DBPASS_LEN + 8], masked[DBPASS_LEN + 8], reveal[8] = "";
 	int rc, show;
 
-	if (http_query(r, "reveal", reveal, sizeof(reveal)) == 0 &&
-	    strcmp(reveal, "0") && strcmp(reveal, "1") && strcmp(reveal, "true") &&
-	    strcmp(reveal, "false")) {
+	rc = http_query(r, "reveal", reveal, sizeof(reveal));
+	if (rc == -2 || (rc == 0 && strcmp(reveal, "0") && strcmp(reveal, "1") &&
+	    strcmp(reveal, "true") && strcmp(reveal, "false"))) {
 		struct json *verrs = NULL;
 
 		api_verr(&verrs, "query.reveal", "must be 1 or 0");
@@ -242,25 +242,47 @@ api_token_list(struct http_req *r)
 	api_reply_list(r, items, NULL);
 }
 
-/* RFC 3339 UTC "YYYY-MM-DDTHH:MM:SSZ" -> unix seconds; -1 when malformed */
+/* RFC 3339 UTC "YYYY-MM-DDTHH:MM:SS[.fff]Z" -> unix seconds; -1 when
+ * malformed or not a real date (2099-02-30 is refused, not normalised) */
 static int64_t
 cred_parse_time(const char *s)
 {
-	struct tm tm;
-	char *end;
+	struct tm tm, back;
+	int y, mo, d, h, mi, sec, n = -1;
+	const char *end;
+	time_t t;
 
-	memset(&tm, 0, sizeof(tm));
-	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (end == NULL)
+	/* the shape first: sscanf alone would take spaces and signs */
+	for (int i = 0; i < 19; i++) {
+		char want = "0000-00-00T00:00:00"[i];
+
+		if (want == '0' ? (s[i] < '0' || s[i] > '9') : s[i] != want)
+			return -1;
+	}
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19)
 		return -1;
-	if (*end == '.') {            /* fractional seconds are ignored */
+	end = s + 19;
+	if (*end == '.') {
 		end++;
+		if (*end < '0' || *end > '9')
+			return -1;
 		while (*end >= '0' && *end <= '9')
 			end++;
 	}
 	if (strcmp(end, "Z") != 0 && strcmp(end, "+00:00") != 0)
 		return -1;
-	return (int64_t)timegm(&tm);
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	t = timegm(&tm);
+	if (gmtime_r(&t, &back) == NULL || back.tm_year != y - 1900 || back.tm_mon != mo - 1 ||
+	    back.tm_mday != d || back.tm_hour != h || back.tm_min != mi || back.tm_sec != sec)
+		return -1;
+	return (int64_t)t;
 }
 
 void
@@ -324,7 +346,6 @@ api_token_create(struct http_req *r)
 	data = json_object();
 	json_set_str(data, "token_id", k.id);
 	json_set_str(data, "last4", k.last4);
-	json_set_str(data, "title", k.title);
 	if (token_save(t, &k) == -1 || api_audit(r, t, "token.create", &u, data) == -1) {
 		json_free(data);
 		http_problem(r, 500, "the token could not be created; nothing was changed", NULL);
@@ -390,7 +411,8 @@ api_token_patch(struct http_req *r)
 		return;
 	}
 	want = strcmp(st, "active") == 0;
-	json_free(body);
+	json_free(body);     /* st points into body: not used below */
+	st = NULL;
 	if (cred_begin(r, 1, &t, &u) == -1)
 		return;
 	if (cred_token_of(r, t, &u, &k) != 0) {
@@ -402,13 +424,6 @@ api_token_patch(struct http_req *r)
 		data = json_object();
 		json_set_str(data, "token_id", k.id);
 		json_set_str(data, "last4", k.last4);
-		{
-			struct json *ch = json_object();
-
-			json_set_str(ch, "old", k.active ? "active" : "inactive");
-			json_set_str(ch, "new", st);
-			json_set(data, "status", ch);
-		}
 		k.active = want;
 		k.version_id++;
 		k.updated_at = app_now();

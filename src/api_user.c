@@ -414,7 +414,11 @@ api_user_token_reset(struct http_req *r)
 	u.token_min_issued_at = api_now_ms();
 	u.version_id++;
 	u.updated_at = app_now();
+	/* tokens issued before now are revoked: removed, so they neither
+	 * linger in the list nor count against the limit (the issued-at check
+	 * in token verification stays as a second guard) */
 	if (user_save(t, &u, NULL) == -1 || session_delete_user(t, u.id, NULL) == -1 ||
+	    token_remove_user(t, u.id) == -1 ||
 	    api_audit(r, t, "user.token_reset", &u, NULL) == -1) {
 		store_txn_abort(t);
 		user_clear(&u);
@@ -515,11 +519,14 @@ api_audit_cursor(struct http_req *r, uint64_t *before)
 	char v[32], *end;
 	unsigned long long n;
 
+	int rc;
+
 	*before = 0;
-	if (http_query(r, "next_token", v, sizeof(v)) != 0)
+	rc = http_query(r, "next_token", v, sizeof(v));
+	if (rc == -1)
 		return 0;
-	n = strtoull(v, &end, 10);
-	if (v[0] == '\0' || *end != '\0' || n == 0) {
+	n = rc == 0 ? strtoull(v, &end, 10) : 0;
+	if (rc != 0 || v[0] == '\0' || *end != '\0' || n == 0) {
 		struct json *verrs = NULL;
 
 		api_verr(&verrs, "query.next_token", "is not a token this API gave");

@@ -97,9 +97,14 @@ http_header(struct http_req *r, const char *name)
 int
 http_query(struct http_req *r, const char *name, char *out, size_t outlen)
 {
+	int n;
+
 	if (r->query == NULL)
 		return -1;
-	return mg_get_var(r->query, strlen(r->query), name, out, outlen) >= 0 ? 0 : -1;
+	n = mg_get_var(r->query, strlen(r->query), name, out, outlen);
+	if (n == -2)
+		return -2;       /* present, but longer than outlen */
+	return n >= 0 ? 0 : -1;
 }
 
 void

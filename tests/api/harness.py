@@ -230,7 +230,8 @@ class Client:
                 r = self.conn.getresponse()
                 data = r.read()
                 break
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            except (http.client.RemoteDisconnected, http.client.CannotSendRequest,
+                    ssl.SSLEOFError, ConnectionResetError, BrokenPipeError):
                 # the server may close an idle keep-alive connection
                 self.conn.close()
                 self.conn = None

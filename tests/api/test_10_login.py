@@ -1,0 +1,355 @@
+"""Console sign-in: POST /login and /logout, the session cookie, CSRF, and
+the login throttle (per handle and per address).
+
+Session idle/absolute timeouts are not tested here: their allowed minima
+(60 s / 300 s) are too long for this suite."""
+import threading
+import time
+import unittest
+from email.utils import parsedate_to_datetime
+
+from harness import assert_problem
+from accounts import (API, COOKIE, DaemonCase, login, try_login, make_user, remember,
+                      with_cookie, no_csrf, patch, delete, upath, check_user,
+                      normalized, new_password, uniq, session_cookie, version_of, client)
+
+
+def set_cookies(r, name=COOKIE):
+    """Raw Set-Cookie headers for `name`: [(value, {attr_lower: value})]."""
+    out = []
+    for k, v in r.headers:
+        if k.lower() != "set-cookie":
+            continue
+        parts = [p.strip() for p in v.split(";")]
+        n, _, val = parts[0].partition("=")
+        if n != name:
+            continue
+        attrs = {}
+        for p in parts[1:]:
+            a, _, av = p.partition("=")
+            attrs[a.strip().lower()] = av.strip()
+        out.append((val, attrs))
+    return out
+
+
+class Login(DaemonCase, unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.bob, cls.bob_pw = make_user(cls.d, cls.admin, "bob", display_name="Bob")
+
+    def test_success(self):
+        r, c = try_login(self.d, "bob", self.bob_pw)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.header("Content-Type"), "application/json")
+        body = r.json
+        self.assertEqual(set(body), {"user", "csrf_token"})
+        check_user(self, body["user"])
+        self.assertEqual(body["user"]["handle"], "bob")
+        self.assertEqual(body["user"]["id"], self.bob["id"])
+        self.assertEqual(body["user"]["display_name"], "Bob")
+        self.assertIsInstance(body["csrf_token"], str)
+        self.assertGreaterEqual(len(body["csrf_token"]), 16)
+        # the session works
+        a = c.get(API + "/actor")
+        self.assertEqual(a.status, 200, a)
+        self.assertEqual(a.json["id"], self.bob["id"])
+
+    def test_cookie_attributes(self):
+        r, _ = try_login(self.d, "bob", self.bob_pw)
+        self.assertEqual(r.status, 200, r)
+        cookies = set_cookies(r)
+        self.assertEqual(len(cookies), 1, r.headers)
+        value, attrs = cookies[0]
+        self.assertGreaterEqual(len(value), 20, "session id too short to be unguessable")
+        self.assertNotIn("bob", value)
+        self.assertNotIn(self.bob["id"], value)
+        self.assertIn("secure", attrs)
+        self.assertIn("httponly", attrs)
+        self.assertEqual(attrs.get("samesite", "").lower(), "strict")
+        self.assertEqual(attrs.get("path"), "/")
+        self.assertNotIn("domain", attrs)        # __Host- forbids it
+        # the csrf token is not the cookie
+        self.assertNotEqual(r.json["csrf_token"], value)
+
+    def test_handle_is_case_folded(self):
+        r, _ = try_login(self.d, "BoB", self.bob_pw)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["user"]["handle"], "bob")
+
+    def test_wrong_password_and_unknown_handle_same_401(self):
+        wrong = new_password("Wrong")
+        r1, c1 = try_login(self.d, "bob", wrong)
+        r2, c2 = try_login(self.d, "nobody", self.bob_pw)
+        p1 = assert_problem(self, r1, 401)
+        p2 = assert_problem(self, r2, 401)
+        self.assertEqual(normalized(p1, "bob"), normalized(p2, "nobody"))
+        for r, c in ((r1, c1), (r2, c2)):
+            self.assertEqual(set_cookies(r), [], "no session cookie on a failed login")
+            self.assertNotIn(COOKIE, c.cookies)
+            self.assertNotIn(wrong.encode(), r.body)
+            self.assertNotIn(self.bob_pw.encode(), r.body)
+
+    def test_disabled_account_401_same_answer(self):
+        h = uniq("dis")
+        _, pw = make_user(self.d, self.admin, h)
+        r = self.admin.post(API + "/admin/user/%s/disable" % h)
+        self.assertEqual(r.status, 200, r)
+        r1, _ = try_login(self.d, h, pw)
+        r2, _ = try_login(self.d, h, new_password("Wrong"))
+        p1 = assert_problem(self, r1, 401)
+        p2 = assert_problem(self, r2, 401)
+        self.assertEqual(normalized(p1, h), normalized(p2, h))
+        self.assertEqual(set_cookies(r1), [])
+        r = self.admin.post(API + "/admin/user/%s/enable" % h)
+        self.assertEqual(r.status, 200, r)
+        r3, _ = try_login(self.d, h, pw)
+        self.assertEqual(r3.status, 200, r3)
+
+    def test_new_session_id_at_every_login(self):
+        a = login(self.d, "bob", self.bob_pw)
+        b = login(self.d, "bob", self.bob_pw)
+        self.assertNotEqual(session_cookie(a), session_cookie(b))
+        self.assertNotEqual(a.csrf, b.csrf)
+        # both sessions are valid side by side
+        self.assertEqual(a.get(API + "/actor").status, 200)
+        self.assertEqual(b.get(API + "/actor").status, 200)
+
+    def test_login_over_existing_session_gets_new_id(self):
+        c = login(self.d, "bob", self.bob_pw)
+        old = session_cookie(c)
+        r = c.post(API + "/login", {"handle": "bob", "password": self.bob_pw})
+        self.assertEqual(r.status, 200, r)
+        remember(self.d, r.json["csrf_token"], session_cookie(c))
+        new = [v for v, _ in set_cookies(r)]
+        self.assertEqual(len(new), 1, r.headers)
+        self.assertNotEqual(new[0], old, "session fixation: the id was kept")
+
+    def test_logout(self):
+        other = login(self.d, "bob", self.bob_pw)
+        c = login(self.d, "bob", self.bob_pw)
+        value = session_cookie(c)
+        r = c.post(API + "/logout")
+        self.assertEqual(r.status, 204, r)
+        self.assertEqual(r.body, b"")
+        cleared = set_cookies(r)
+        self.assertEqual(len(cleared), 1, "logout must clear the cookie: %r" % r.headers)
+        val, attrs = cleared[0]
+        expired = (val == "" or attrs.get("max-age") == "0" or
+                   ("expires" in attrs and
+                    parsedate_to_datetime(attrs["expires"]).timestamp() < time.time()))
+        self.assertTrue(expired, cleared)
+        # a browser ignores a __Host- cookie (even a clearing one) without these
+        self.assertEqual(attrs.get("path"), "/")
+        self.assertIn("secure", attrs)
+        self.assertNotIn("domain", attrs)
+        # the old cookie value no longer works, whoever presents it
+        r = with_cookie(self.d, value).get(API + "/actor")
+        assert_problem(self, r, 401)
+        r = c.get(API + "/actor")
+        assert_problem(self, r, 401)
+        # only that session ended
+        self.assertEqual(other.get(API + "/actor").status, 200)
+
+    def test_logout_not_signed_in_401(self):
+        assert_problem(self, client(self.d).post(API + "/logout"), 401)
+
+    def test_actor(self):
+        c = login(self.d, "bob", self.bob_pw)
+        r = c.get(API + "/actor")
+        self.assertEqual(r.status, 200, r)
+        check_user(self, r.json)
+        self.assertEqual(r.json["handle"], "bob")
+        self.assertEqual(r.json, c.get(upath("bob")).json)
+        assert_problem(self, client(self.d).get(API + "/actor"), 401)
+
+    def test_forged_cookie_401(self):
+        for v in ("", "x", "A" * 43, session_cookie(login(self.d, "bob", self.bob_pw))[:-2] + "zz"):
+            r = with_cookie(self.d, v).get(API + "/actor")
+            assert_problem(self, r, 401)
+
+    # --- CSRF -----------------------------------------------------------
+
+    def csrf_user(self):
+        """A fresh user and a signed-in client of theirs: (handle, client)."""
+        h = uniq("csrf")
+        _, pw = make_user(self.d, self.admin, h)
+        return h, login(self.d, h, pw), pw
+
+    def test_csrf_missing_403(self):
+        h, c, _ = self.csrf_user()
+        v = version_of(self, self.admin, h)
+        with no_csrf(c):
+            r = patch(c, upath(h), {"display_name": "No CSRF"})
+        assert_problem(self, r, 403)
+        self.assertEqual(version_of(self, self.admin, h), v)
+
+    def test_csrf_wrong_403(self):
+        h, c, _ = self.csrf_user()
+        v = version_of(self, self.admin, h)
+        for bad in ("wrong", c.csrf[:-1], c.csrf + "x", c.csrf[::-1], ""):
+            if bad == c.csrf:
+                continue
+            r = patch(c, upath(h), {"display_name": "Bad CSRF"},
+                      headers={"X-CSRF-Token": bad})
+            assert_problem(self, r, 403)
+        self.assertEqual(version_of(self, self.admin, h), v)
+
+    def test_csrf_of_another_session_403(self):
+        h, a, pw = self.csrf_user()
+        b = login(self.d, h, pw)
+        v = version_of(self, self.admin, h)
+        r = patch(a, upath(h), {"display_name": "Cross"}, headers={"X-CSRF-Token": b.csrf})
+        assert_problem(self, r, 403)
+        # nor the admin's token with a user's cookie
+        r = patch(a, upath(h), {"display_name": "Cross"},
+                  headers={"X-CSRF-Token": self.admin.csrf})
+        assert_problem(self, r, 403)
+        self.assertEqual(version_of(self, self.admin, h), v)
+
+    def test_csrf_right_200(self):
+        h, c, _ = self.csrf_user()
+        v = version_of(self, self.admin, h)
+        r = patch(c, upath(h), {"display_name": "With CSRF"})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["version_id"], v + 1)
+
+    def test_get_needs_no_csrf(self):
+        h, c, _ = self.csrf_user()
+        with no_csrf(c):
+            self.assertEqual(c.get(API + "/actor").status, 200)
+            self.assertEqual(c.get(upath(h)).status, 200)
+            self.assertEqual(c.get(upath(h, "/audit")).status, 200)
+
+    def test_csrf_required_for_logout_and_delete(self):
+        h, c, _ = self.csrf_user()
+        with no_csrf(c):
+            assert_problem(self, c.post(API + "/logout"), 403)
+            assert_problem(self, delete(c, upath(h, "?confirm=" + h)), 403)
+            assert_problem(self, c.post(upath(h, "/token_reset")), 403)
+        # nothing happened: the session and the user are still there
+        self.assertEqual(c.get(API + "/actor").status, 200)
+        self.assertEqual(self.admin.get(upath(h)).status, 200)
+
+
+LOCK = {"max_failures": 3, "window": 60, "lockout": 2}
+
+
+def assert_locked(tc, r, lockout):
+    assert_problem(tc, r, 429)
+    ra = r.header("Retry-After")
+    tc.assertIsNotNone(ra, "429 without Retry-After")
+    tc.assertRegex(ra, r"^\d+$")
+    tc.assertTrue(1 <= int(ra) <= lockout, "Retry-After: %s (lockout %d)" % (ra, lockout))
+
+
+def healthz_time_during(d, busy):
+    """Run busy() in 4 threads; time one GET /healthz while they run."""
+    ts = [threading.Thread(target=busy) for _ in range(4)]
+    for t in ts:
+        t.start()
+    time.sleep(0.05)
+    c = client(d)
+    t0 = time.monotonic()
+    r = c.get("/healthz")
+    took = time.monotonic() - t0
+    for t in ts:
+        t.join(30)
+    return r, took
+
+
+class HandleLockout(DaemonCase, unittest.TestCase):
+    """max_failures failures on one handle lock that handle. The failures
+    come from three different loopback addresses (127.0.0.2-4), one each,
+    so that the per-address limit is not what triggers."""
+    extra = {"login": dict(LOCK)}
+
+    def test_handle_lockout_and_recovery(self):
+        d = self.d
+        _, pw = make_user(d, self.admin, "bob")
+        _, carol_pw = make_user(d, self.admin, "carol")
+        for src in ("127.0.0.2", "127.0.0.3", "127.0.0.4"):
+            r, _ = try_login(d, "bob", new_password("Wrong"), source=src)
+            assert_problem(self, r, 401)
+        # the 4th attempt, right password, from a fresh address: locked
+        r, _ = try_login(d, "bob", pw, source="127.0.0.5")
+        assert_locked(self, r, LOCK["lockout"])
+        self.assertEqual(set_cookies(r), [])
+        # a wrong password gets the same 429 (no oracle while locked)
+        r2, _ = try_login(d, "bob", new_password("Wrong"), source="127.0.0.5")
+        assert_locked(self, r2, LOCK["lockout"])
+        # case folding does not dodge the lock
+        r3, _ = try_login(d, "BOB", pw, source="127.0.0.6")
+        assert_locked(self, r3, LOCK["lockout"])
+        # another handle is not locked (from an address with no failures)
+        r4, _ = try_login(d, "carol", carol_pw, source="127.0.0.6")
+        self.assertEqual(r4.status, 200, r4)
+        # the address with one failure is not locked either
+        r5, _ = try_login(d, "carol", carol_pw, source="127.0.0.2")
+        self.assertEqual(r5.status, 200, r5)
+
+        # a locked-out login does not hold up other requests
+        def locked_login():
+            try_login(d, "bob", pw, source="127.0.0.5")
+        r, took = healthz_time_during(d, locked_login)
+        self.assertEqual(r.status, 200)
+        self.assertLess(took, 0.5, "GET /healthz took %.2fs during locked logins" % took)
+        last = time.monotonic()
+
+        # after `lockout` seconds the right password works again
+        time.sleep(max(0, last + LOCK["lockout"] + 1.1 - time.monotonic()))
+        r, c = try_login(d, "bob", pw, source="127.0.0.5")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(c.get(API + "/actor").status, 200)
+
+
+class AddressLockout(DaemonCase, unittest.TestCase):
+    """max_failures failures from one address, each on a different handle,
+    lock that address for every handle; other addresses are unaffected.
+    Every test client is on loopback; the address under test is 127.0.0.7."""
+    extra = {"login": dict(LOCK)}
+
+    def test_address_lockout_and_recovery(self):
+        d = self.d
+        _, pw = make_user(d, self.admin, "carol")
+        for i in range(LOCK["max_failures"]):
+            r, _ = try_login(d, "ghost%d" % i, new_password("Wrong"), source="127.0.0.7")
+            assert_problem(self, r, 401)
+        r, _ = try_login(d, "carol", pw, source="127.0.0.7")
+        assert_locked(self, r, LOCK["lockout"])
+        self.assertEqual(set_cookies(r), [])
+        # the same handle from another address: fine
+        r, _ = try_login(d, "carol", pw, source="127.0.0.8")
+        self.assertEqual(r.status, 200, r)
+
+        def locked_login():
+            try_login(d, "carol", pw, source="127.0.0.7")
+        r, took = healthz_time_during(d, locked_login)
+        self.assertEqual(r.status, 200)
+        self.assertLess(took, 0.5, "GET /healthz took %.2fs during locked logins" % took)
+        last = time.monotonic()
+        time.sleep(max(0, last + LOCK["lockout"] + 1.1 - time.monotonic()))
+        r, _ = try_login(d, "carol", pw, source="127.0.0.7")
+        self.assertEqual(r.status, 200, r)
+
+
+class LoginWindow(DaemonCase, unittest.TestCase):
+    """Failures older than `window` seconds do not count."""
+    extra = {"login": {"max_failures": 3, "window": 1, "lockout": 2}}
+
+    def test_failures_outside_window_do_not_lock(self):
+        d = self.d
+        _, pw = make_user(d, self.admin, "dave")
+        for _ in range(2):
+            r, _ = try_login(d, "dave", new_password("Wrong"), source="127.0.0.9")
+            assert_problem(self, r, 401)
+        time.sleep(2.2)
+        for _ in range(2):
+            r, _ = try_login(d, "dave", new_password("Wrong"), source="127.0.0.9")
+            assert_problem(self, r, 401)
+        r, _ = try_login(d, "dave", pw, source="127.0.0.9")
+        self.assertEqual(r.status, 200, r)
+
+
+if __name__ == "__main__":
+    unittest.main()
