@@ -70,12 +70,16 @@ class Foundation(unittest.TestCase):
         # (~44 ms each without TCP_NODELAY + one write)
         c = self.d.client()
         c.get("/healthz")
-        t0 = time.monotonic()
+        times = []
         for _ in range(50):
+            t0 = time.monotonic()
             self.assertEqual(c.get("/healthz").status, 200)
-        per = (time.monotonic() - t0) / 50
-        # a stall shows as >= 40 ms per request; generous for ASan and qemu-less hosts
-        self.assertLess(per, 0.035, "%.1f ms per keep-alive request" % (per * 1000))
+            times.append(time.monotonic() - t0)
+        times.sort()
+        median = times[len(times) // 2]
+        # a delayed-ACK stall makes every request >= 40 ms; the median is
+        # robust to a busy machine's outliers
+        self.assertLess(median, 0.025, "median %.1f ms per keep-alive request" % (median * 1000))
 
     def test_plain_http_not_served(self):
         s = socket.create_connection(("127.0.0.1", self.d.port), timeout=5)
