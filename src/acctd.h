@@ -34,6 +34,7 @@ void log_err(const char *fmt, ...) ACCTD_PRINTF(1, 2);
 void log_warn(const char *fmt, ...) ACCTD_PRINTF(1, 2);   /* appends strerror(errno) */
 void log_warnx(const char *fmt, ...) ACCTD_PRINTF(1, 2);
 void log_info(const char *fmt, ...) ACCTD_PRINTF(1, 2);
+void log_notice(const char *fmt, ...) ACCTD_PRINTF(1, 2);  /* at every level */
 void log_debug(const char *fmt, ...) ACCTD_PRINTF(1, 2);
 void fatal(const char *fmt, ...) ACCTD_PRINTF(1, 2) ACCTD_NORETURN;  /* + strerror(errno) */
 void fatalx(const char *fmt, ...) ACCTD_PRINTF(1, 2) ACCTD_NORETURN;

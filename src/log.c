@@ -15,6 +15,7 @@
 static int log_stderr = 1;
 static volatile enum log_level log_level_cur = LOG_LEVEL_INFO;
 static const char *log_ident = "acctd";
+static _Thread_local int log_force;
 
 void
 log_init(const char *ident, int to_stderr, enum log_level level)
@@ -49,7 +50,7 @@ log_vwrite(enum log_level lvl, int with_errno, const char *fmt, va_list ap)
 	int saved = errno;
 	size_t n;
 
-	if (lvl > log_level_cur)
+	if (lvl > log_level_cur && !(lvl == LOG_LEVEL_INFO && log_force))
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (with_errno) {
@@ -79,6 +80,19 @@ LOG_FN(log_warn, LOG_LEVEL_WARN, 1)
 LOG_FN(log_warnx, LOG_LEVEL_WARN, 0)
 LOG_FN(log_info, LOG_LEVEL_INFO, 0)
 LOG_FN(log_debug, LOG_LEVEL_DEBUG, 0)
+
+/* printed at every log_level: readiness, start and stop */
+void
+log_notice(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_force = 1;
+	log_vwrite(LOG_LEVEL_INFO, 0, fmt, ap);
+	log_force = 0;
+	va_end(ap);
+}
 
 void
 fatal(const char *fmt, ...)

@@ -157,7 +157,7 @@ main_ready_line(const struct conf *c)
 			break;
 		used += (size_t)n;
 	}
-	log_info("ready on %s", line);
+	log_notice("ready on %s", line);
 	main_notify("READY=1");
 }
 
@@ -255,13 +255,13 @@ main(int argc, char *argv[])
 		}
 		break;
 	}
-	log_info("stopping (signal %d)", sig);
+	log_notice("stopping (signal %d)", sig);
 	main_notify("STOPPING=1");
 	http_stop(app.http);
 	store_close(app.store);
 	crypto_wipe(app.key, sizeof(app.key));
 	crypto_shutdown();
 	app_free_confs();
-	log_info("stopped");
+	log_notice("stopped");
 	return 0;
 }

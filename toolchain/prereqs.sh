@@ -16,8 +16,8 @@ SUDO=
 stamp=/var/lib/apt/periodic/acctd-update-stamp
 # refresh the package lists once a day at most
 if [ ! -f "$stamp" ] || [ -n "$(find "$stamp" -mmin +1440 2>/dev/null)" ]; then
-	$SUDO apt-get -q update >/dev/null
+	$SUDO apt-get -q -o DPkg::Lock::Timeout=600 update >/dev/null
 	$SUDO mkdir -p "$(dirname "$stamp")" && $SUDO touch "$stamp"
 fi
 # shellcheck disable=SC2086
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get -q -y install --no-install-recommends $missing >/dev/null
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get -q -y -o DPkg::Lock::Timeout=600 install --no-install-recommends $missing >/dev/null

@@ -156,6 +156,16 @@ class StartUp(unittest.TestCase):
             d.cleanup()
 
 
+class Quiet(unittest.TestCase):
+    def test_ready_line_at_every_log_level(self):
+        # scripts wait for it: log_level = "error" must not hide it
+        with Daemon(extra={"log_level": "error"}) as d:
+            lines = d.log[:]
+            self.assertEqual(d.client().get("/healthz").status, 200)
+        self.assertTrue(any(l.startswith("acctd: ready on https://") for l in lines), lines)
+        self.assertFalse(any("running as root" in l for l in lines), lines)
+
+
 class Reload(unittest.TestCase):
     def test_sighup_keeps_valid_and_rejects_invalid(self):
         with Daemon(extra={"log_level": "info"}) as d:
