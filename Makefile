@@ -81,7 +81,7 @@ all: $(B)/acctd
 
 # --- prerequisites (Debian packages) ---------------------------------------
 PKGS_BUILD := gcc make libc6-dev dpkg-dev patch ca-certificates
-PKGS_TEST  := openssl python3 qemu-user curl
+PKGS_TEST  := openssl python3 qemu-user curl dnsmasq-base bind9-dnsutils
 prereqs-build:
 	$(Q)toolchain/prereqs.sh $(PKGS_BUILD) $(CROSS_PKG)
 prereqs-test: prereqs-build

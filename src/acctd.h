@@ -579,4 +579,7 @@ void web_index(struct http_req *r);
 void web_asset(struct http_req *r);
 size_t web_total_size(void);
 
+/* dns.c — workspace names for the appliance's DNS server (hosts format). */
+int dns_refresh(void);       /* after any change that moves a name; cheap when nothing moved */
+
 #endif /* ACCTD_H */

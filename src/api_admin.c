@@ -124,8 +124,10 @@ api_admin_user_create(struct http_req *r)
 		goto done;
 	}
 	json_free(data);
-	if (api_commit(r, t) == 0)
+	if (api_commit(r, t) == 0) {
+		dns_refresh();    /* the config may name this handle as an owner */
 		admin_reply_user(r, 201, &u, gen[0] ? gen : NULL, 0);
+	}
 done:
 	crypto_wipe(gen, sizeof(gen));
 	user_clear(&u);

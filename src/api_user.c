@@ -319,6 +319,8 @@ api_user_patch(struct http_req *r)
 			t = NULL;
 			goto done;
 		}
+		if (json_get(data, "handle") != NULL)
+			dns_refresh();     /* the workspace names move with the handle */
 	} else {
 		store_txn_abort(t);
 	}
@@ -383,6 +385,7 @@ api_user_delete(struct http_req *r)
 	json_free(data);
 	self = strcmp(c->actor.id, u.id) == 0;
 	if (api_commit(r, t) == 0) {
+		dns_refresh();
 		if (self)
 			api_set_cookie(r, 204, NULL, NULL, 0);
 		else

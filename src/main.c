@@ -240,6 +240,7 @@ main(int argc, char *argv[])
 	    sizeof(err)) == -1)
 		fatalx("%s", err);
 	main_bootstrap(c);
+	dns_refresh();
 
 	http_set_ready(app.http, 1);
 	main_ready_line(c);
@@ -249,7 +250,8 @@ main(int argc, char *argv[])
 			continue;
 		if (sig == SIGHUP) {
 			main_notify("RELOADING=1");
-			app_reload(path);
+			if (app_reload(path) == 0)
+				dns_refresh();
 			main_notify("READY=1");
 			continue;
 		}

@@ -1,0 +1,177 @@
+/*
+ * Workspace DNS: every workspace's name {owner}-{workspace}.{dns.domain}
+ * with its node's address, in hosts format, for the appliance's DNS server
+ * (dnsmasq's addn-hosts). The owner is the handle's current holder, so a
+ * rename moves the names at once. The file is replaced atomically (write a
+ * temporary file, fsync, rename, fsync the directory) and the DNS server
+ * named by dns.reload_pidfile gets SIGHUP.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "acctd.h"
+
+static pthread_mutex_t dns_mtx = PTHREAD_MUTEX_INITIALIZER;
+
+/* "https://10.0.0.11:9443" -> "10.0.0.11"; "[fd00::1]" -> "fd00::1" */
+static int
+dns_node_addr(const char *url, char *out, size_t outlen)
+{
+	const char *h = strstr(url, "://"), *e;
+	size_t n;
+
+	if (h == NULL)
+		return -1;
+	h += 3;
+	if (*h == '[') {
+		h++;
+		e = strchr(h, ']');
+	} else {
+		e = strchr(h, ':');
+		if (e == NULL)
+			e = h + strcspn(h, "/");
+	}
+	if (e == NULL || (n = (size_t)(e - h)) == 0 || n >= outlen)
+		return -1;
+	memcpy(out, h, n);
+	out[n] = '\0';
+	return 0;
+}
+
+static const struct conf_node *
+dns_node(const struct conf *c, const char *name)
+{
+	for (size_t i = 0; i < c->nnodes; i++)
+		if (strcmp(c->nodes[i].name, name) == 0)
+			return &c->nodes[i];
+	return NULL;
+}
+
+/* the hosts file's text (caller frees); -1 on a store error */
+static int
+dns_render(const struct conf *c, char **text)
+{
+	struct store_txn *t;
+	size_t len = 0;
+	FILE *f = open_memstream(text, &len);
+
+	if (f == NULL)
+		return -1;
+	if (store_txn_begin(app.store, 0, &t) == -1) {
+		fclose(f);
+		free(*text);
+		return -1;
+	}
+	fprintf(f, "# written by acctd: workspace names (do not edit)\n");
+	for (size_t i = 0; i < c->nworkspaces; i++) {
+		const struct conf_workspace *w = &c->workspaces[i];
+		const struct conf_node *n = dns_node(c, w->node);
+		char addr[64], id[SECRET_ID_LEN + 1];
+		const char *owner = w->owner;
+		struct user u;
+
+		memset(&u, 0, sizeof(u));
+		if (n == NULL || dns_node_addr(n->url, addr, sizeof(addr)) == -1)
+			continue;
+		if (user_handle_owner(t, w->owner, id) == 0 && user_load(t, id, &u) == 0)
+			owner = u.handle;
+		fprintf(f, "%s %s-%s.%s\n", addr, owner, w->handle, c->dns_domain);
+		user_clear(&u);
+	}
+	store_txn_abort(t);
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+static int
+dns_write_file(const char *path, const char *text)
+{
+	char *tmp = x_asprintf("%s.tmp", path), *dir = x_strdup(path);
+	size_t len = strlen(text);
+	int fd, rc = -1;
+
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd == -1) {
+		log_warn("dns: %s", tmp);
+		goto done;
+	}
+	if (write(fd, text, len) != (ssize_t)len || fsync(fd) == -1) {
+		log_warn("dns: %s", tmp);
+		close(fd);
+		unlink(tmp);
+		goto done;
+	}
+	close(fd);
+	if (rename(tmp, path) == -1) {
+		log_warn("dns: rename %s", path);
+		unlink(tmp);
+		goto done;
+	}
+	fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd != -1) {
+		fsync(fd);
+		close(fd);
+	}
+	rc = 0;
+done:
+	free(tmp);
+	free(dir);
+	return rc;
+}
+
+static void
+dns_signal(const char *pidfile)
+{
+	char buf[32];
+	FILE *f;
+	long pid;
+
+	if (pidfile == NULL || pidfile[0] == '\0')
+		return;
+	f = fopen(pidfile, "re");
+	if (f == NULL) {
+		log_warn("dns: %s", pidfile);
+		return;
+	}
+	if (fgets(buf, sizeof(buf), f) == NULL || (pid = strtol(buf, NULL, 10)) <= 1) {
+		log_warnx("dns: %s holds no process id", pidfile);
+	} else if (kill((pid_t)pid, SIGHUP) == -1) {
+		log_warn("dns: SIGHUP to %ld", pid);
+	}
+	fclose(f);
+}
+
+/* rewrite the hosts file if its content changed, and signal the DNS server */
+int
+dns_refresh(void)
+{
+	const struct conf *c = app_conf();
+	static char *last;
+	char *text = NULL;
+	int rc = 0;
+
+	pthread_mutex_lock(&dns_mtx);
+	if (dns_render(c, &text) == -1) {
+		log_warnx("dns: cannot read the store; %s not updated", c->dns_hosts_file);
+		rc = -1;
+	} else if (last == NULL || strcmp(last, text) != 0) {
+		if (dns_write_file(c->dns_hosts_file, text) == 0) {
+			free(last);
+			last = text;
+			text = NULL;
+			log_debug("dns: wrote %s", c->dns_hosts_file);
+			dns_signal(c->dns_reload_pidfile);
+		} else {
+			rc = -1;
+		}
+	}
+	free(text);
+	pthread_mutex_unlock(&dns_mtx);
+	return rc;
+}
