@@ -499,6 +499,7 @@ void api_admin_user_enable(struct http_req *r);
 void api_admin_user_password_reset(struct http_req *r);
 void api_admin_audit(struct http_req *r);
 void api_admin_audit_verify(struct http_req *r);
+void api_admin_nodes(struct http_req *r);
 void api_openapi(struct http_req *r);
 void api_password_get(struct http_req *r);
 void api_password_rotate(struct http_req *r);
@@ -581,5 +582,131 @@ size_t web_total_size(void);
 
 /* dns.c — workspace names for the appliance's DNS server (hosts format). */
 int dns_refresh(void);       /* after any change that moves a name; cheap when nothing moved */
+
+/* outbox.c — the per (node, user) credential state to push. */
+/* recompute what every node must know of user_id, in the change's txn */
+int outbox_user_changed(struct store_txn *t, const char *user_id);
+int outbox_put_json(struct store_txn *t, char kind, const char *node,
+    const char *user_id, const struct json *j);
+int outbox_del(struct store_txn *t, char kind, const char *node, const char *user_id);
+struct json *outbox_propagation(struct store_txn *t, const char *user_id);
+
+/* push.c — one delivery thread per node; never blocks a handler. */
+int push_start(void);
+void push_stop(void);
+void push_wake(void);                    /* after a commit that queued work */
+struct json *push_nodes_json(void);      /* for /admin/nodes */
+void push_metrics(FILE *f);
+/* tls.c — the push client: mutual TLS with the node's certificate pinned. */
+/* POST body to https://host:port/path; *status and resp (NUL-terminated) */
+int tls_post(const char *url, const char *pinned_cert, const char *client_cert,
+    const char *client_key, const char *path, const char *body, int *status,
+    char *resp, size_t resplen, char *err, size_t errlen);
+
+/* agent*.c — acctd-agent, the node side of the push (docs/agent.md). */
+
+/* agent_conf.c — its libconfig file; errors as conf.c's, FILE:LINE: setting: reason */
+#define AGENT_HOOK_DEFAULT "/usr/local/libexec/acctd/apply-postgres"
+struct agent_conf {
+	char *path;
+	char *listen;             /* "host:port", "*:port", "[v6]:port" */
+	char *tls_cert;           /* the node certificate (PEM) */
+	char *tls_key;            /* its key: refused when group/world readable */
+	char *acctd_cert;         /* the one client certificate accepted (PEM) */
+	char *state_file;
+	char *hook;
+	char **hook_env;          /* "NAME=value", file order, NULL-terminated */
+	size_t nhook_env;
+	enum log_level log_level;
+	char *user;               /* "" = do not change user */
+};
+/* as conf_load: every error to errs, -1 with *out NULL; else 0 (caller frees) */
+int agent_conf_load(const char *path, FILE *errs, struct agent_conf **out);
+void agent_conf_free(struct agent_conf *c);
+
+/*
+ * agent_state.c — the applied version and role per user id, persisted in
+ * state_file (JSON, rewritten atomically: temp + fsync + rename + fsync of
+ * the directory) so that a restart never accepts an older version. Every
+ * call is thread-safe; agent_state_apply runs one change at a time.
+ */
+struct agent_change {
+	char user_id[SECRET_ID_LEN + 1];
+	int64_t version;                          /* >= 1 */
+	int present;                              /* 0: "absent" */
+	char role[USER_HANDLE_MAX + 1];           /* present only */
+	char verifier[DBPASS_VERIFIER_MAX + 1];   /* present only; wipe after use */
+};
+/*
+ * The hook: make the node match. action "present" or "absent"; old_role ""
+ * or the role this user had before; verifier NULL for absent. 0 when
+ * applied, else -1 with a one-line reason (never a secret) in err.
+ */
+typedef int (*agent_hook_fn)(void *arg, const char *action, const char *role,
+    const char *old_role, const char *verifier, char *err, size_t errlen);
+enum agent_apply {
+	AGENT_APPLIED = 0,    /* newer: the hook ran, then the version was saved */
+	AGENT_REPLAY,         /* the version already applied: nothing done */
+	AGENT_OLDER,          /* older than the applied one: nothing done */
+	AGENT_FAILED          /* hook or save failed (err): nothing saved */
+};
+struct agent_state;
+/* load path ("{}" written when it does not exist); -1 with a sentence in err */
+int agent_state_open(const char *path, struct agent_state **out, char *err,
+    size_t errlen);
+void agent_state_free(struct agent_state *s);      /* NULL ok */
+/* 0 and the applied version and role ("" after absent) / 1 when unknown */
+int agent_state_get(struct agent_state *s, const char *user_id,
+    int64_t *version, char role[USER_HANDLE_MAX + 1]);
+size_t agent_state_count(struct agent_state *s);
+/* *applied gets the version the node holds afterwards */
+enum agent_apply agent_state_apply(struct agent_state *s,
+    const struct agent_change *ch, agent_hook_fn hook, void *arg,
+    int64_t *applied, char *err, size_t errlen);
+
+/* agent_hook.c — runs the hook: fork + execve, no shell, clean environment */
+#define AGENT_HOOK_TIMEOUT_MS 30000
+struct agent_hook {
+	const char *path;
+	char *const *env;         /* "NAME=value" from hook_env, NULL-terminated */
+	int timeout_ms;           /* then the hook's process group is killed */
+};
+/* an agent_hook_fn; arg is a struct agent_hook */
+int agent_hook_run(void *arg, const char *action, const char *role,
+    const char *old_role, const char *verifier, char *err, size_t errlen);
+
+/* agent_req.c — the one request of a connection: POST /v1/state */
+#define AGENT_MAX_BODY 8192
+#define AGENT_MAX_HEAD 8192
+struct agent_io {
+	void *ctx;
+	int (*read)(void *ctx, void *buf, size_t len);   /* > 0, 0 at EOF, -1 */
+	int (*write)(void *ctx, const void *buf, size_t len);  /* all or -1 */
+};
+/* a request body; -1 with the 400 reason ("field: reason") in err */
+int agent_req_body(const char *body, size_t len, struct agent_change *ch,
+    char *err, size_t errlen);
+/* read, validate, apply and answer one request; returns the status sent */
+int agent_req_serve(const struct agent_io *io, struct agent_state *s,
+    agent_hook_fn hook, void *arg, const char *peer);
+
+/*
+ * agent_tls.c — the mbedTLS server side: TLS 1.2, the node certificate, and
+ * a client certificate required to be byte for byte acctd_cert. One struct
+ * agent_tls per worker thread (mbedTLS is built without threading support).
+ */
+#define AGENT_TLS_TIMEOUT_MS 10000   /* the handshake, then the request */
+struct agent_tls;
+struct agent_tls_conn;
+/* reads the key (as root, before dropping privileges); -1 with err */
+int agent_tls_new(const struct agent_conf *c, struct agent_tls **out,
+    char *err, size_t errlen);
+void agent_tls_free(struct agent_tls *t);          /* NULL ok */
+/* handshake on fd (taken over: closed by agent_tls_close or on -1) */
+int agent_tls_accept(struct agent_tls *t, int fd, struct agent_tls_conn **out,
+    char *err, size_t errlen);
+int agent_tls_read(void *conn, void *buf, size_t len);        /* agent_io */
+int agent_tls_write(void *conn, const void *buf, size_t len); /* agent_io */
+void agent_tls_close(struct agent_tls_conn *c);    /* close_notify; NULL ok */
 
 #endif /* ACCTD_H */

@@ -41,7 +41,8 @@ admin_user_insert(struct store_txn *t, struct user *u)
 	u->version_id = 1;
 	u->created_at = u->updated_at = app_now();
 	/* every user has a database password from the start */
-	if (user_save(t, u, NULL) == -1 || dbpass_rotate(t, u->id, u->created_at, &version) == -1)
+	if (user_save(t, u, NULL) == -1 || dbpass_rotate(t, u->id, u->created_at, &version) == -1 ||
+	    outbox_user_changed(t, u->id) == -1)
 		return -1;
 	return 0;
 }
@@ -126,6 +127,7 @@ api_admin_user_create(struct http_req *r)
 	json_free(data);
 	if (api_commit(r, t) == 0) {
 		dns_refresh();    /* the config may name this handle as an owner */
+		push_wake();
 		admin_reply_user(r, 201, &u, gen[0] ? gen : NULL, 0);
 	}
 done:
@@ -326,4 +328,14 @@ api_bootstrap_admin(const struct conf *c, const char *password)
 	json_free(data);
 	user_clear(&u);
 	return rc;
+}
+
+void
+api_admin_nodes(struct http_req *r)
+{
+	struct json *j = json_object();
+
+	json_set(j, "items", push_nodes_json());
+	http_reply_json(r, 200, j);
+	json_free(j);
 }

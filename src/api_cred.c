@@ -59,13 +59,16 @@ api_password_get(struct http_req *r)
 	if (cred_begin(r, 0, &t, &u) == -1)
 		return;
 	rc = dbpass_get(t, u.id, &d, pw, sizeof(pw));
-	store_txn_abort(t);
-	user_clear(&u);
 	if (rc != 0) {
+		store_txn_abort(t);
+		user_clear(&u);
 		http_problem(r, 500, "cannot read the database password", NULL);
 		return;
 	}
 	j = cred_password_json(&d, pw);
+	json_set(j, "propagation", outbox_propagation(t, u.id));
+	store_txn_abort(t);
+	user_clear(&u);
 	http_reply_json(r, 200, j);
 	json_free(j);
 	crypto_wipe(pw, sizeof(pw));
@@ -86,13 +89,19 @@ api_password_rotate(struct http_req *r)
 	data = json_object();
 	if (dbpass_rotate(t, u.id, app_now(), &version) == -1 ||
 	    dbpass_get(t, u.id, &d, pw, sizeof(pw)) != 0 ||
+	    outbox_user_changed(t, u.id) == -1 ||
 	    (json_set_int(data, "version", version), api_audit(r, t, "user.password.rotate", &u, data)) == -1) {
 		store_txn_abort(t);
 		http_problem(r, 500, "the password could not be rotated; nothing was changed", NULL);
 		goto done;
 	}
 	if (api_commit(r, t) == 0) {
+		push_wake();      /* answers at once; the push threads deliver */
 		j = cred_password_json(&d, pw);
+		if (store_txn_begin(app.store, 0, &t) == 0) {
+			json_set(j, "propagation", outbox_propagation(t, u.id));
+			store_txn_abort(t);
+		}
 		http_reply_json(r, 200, j);
 		json_free(j);
 	}

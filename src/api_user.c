@@ -311,6 +311,7 @@ api_user_patch(struct http_req *r)
 		u.version_id++;
 		u.updated_at = app_now();
 		if (user_save(t, &u, old_handle) == -1 ||
+		    (strcmp(old_handle, u.handle) != 0 && outbox_user_changed(t, u.id) == -1) ||
 		    api_audit(r, t, "user.update", &u, data) == -1) {
 			http_problem(r, 500, "the change could not be saved; nothing was changed", NULL);
 			goto abort;
@@ -319,8 +320,10 @@ api_user_patch(struct http_req *r)
 			t = NULL;
 			goto done;
 		}
-		if (json_get(data, "handle") != NULL)
+		if (json_get(data, "handle") != NULL) {
 			dns_refresh();     /* the workspace names move with the handle */
+			push_wake();       /* and the role is renamed on the nodes */
+		}
 	} else {
 		store_txn_abort(t);
 	}
@@ -377,6 +380,7 @@ api_user_delete(struct http_req *r)
 	json_set_str(data, "handle", u.handle);
 	if (session_delete_user(t, u.id, NULL) == -1 || token_remove_user(t, u.id) == -1 ||
 	    dbpass_delete(t, u.id) == -1 || user_remove(t, &u) == -1 ||
+	    outbox_user_changed(t, u.id) == -1 ||
 	    api_audit(r, t, "user.delete", &u, data) == -1) {
 		json_free(data);
 		http_problem(r, 500, "the account could not be deleted; nothing was changed", NULL);
@@ -386,6 +390,7 @@ api_user_delete(struct http_req *r)
 	self = strcmp(c->actor.id, u.id) == 0;
 	if (api_commit(r, t) == 0) {
 		dns_refresh();
+		push_wake();
 		if (self)
 			api_set_cookie(r, 204, NULL, NULL, 0);
 		else

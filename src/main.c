@@ -241,6 +241,8 @@ main(int argc, char *argv[])
 		fatalx("%s", err);
 	main_bootstrap(c);
 	dns_refresh();
+	if (push_start() == -1)
+		fatalx("cannot start the push threads");
 
 	http_set_ready(app.http, 1);
 	main_ready_line(c);
@@ -260,6 +262,7 @@ main(int argc, char *argv[])
 	log_notice("stopping (signal %d)", sig);
 	main_notify("STOPPING=1");
 	http_stop(app.http);
+	push_stop();
 	store_close(app.store);
 	crypto_wipe(app.key, sizeof(app.key));
 	crypto_shutdown();

@@ -5,6 +5,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "acctd.h"
@@ -23,11 +24,15 @@ routes_healthz(struct http_req *r)
 static void
 routes_metrics(struct http_req *r)
 {
-	char buf[1024];
-	int n;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
 
-	n = snprintf(buf, sizeof(buf),
-	    "# HELP acctd_up 1 while acctd serves requests.\n"
+	if (f == NULL) {
+		http_problem(r, 500, "out of memory", NULL);
+		return;
+	}
+	fprintf(f, "# HELP acctd_up 1 while acctd serves requests.\n"
 	    "# TYPE acctd_up gauge\n"
 	    "acctd_up 1\n"
 	    "# HELP acctd_start_time_seconds Unix time acctd started.\n"
@@ -37,8 +42,11 @@ routes_metrics(struct http_req *r)
 	    "# TYPE acctd_http_requests_total counter\n"
 	    "acctd_http_requests_total %" PRIu64 "\n",
 	    app.started_at, http_requests_total());
+	push_metrics(f);
+	fclose(f);
 	http_reply(r, 200, "text/plain; version=0.0.4", "Cache-Control: no-store\r\n",
-	    buf, (size_t)n);
+	    buf, len);
+	free(buf);
 }
 
 /* the OpenAPI document, embedded at build time from src/openapi.json */
@@ -82,6 +90,7 @@ const struct http_route routes[] = {
 	{ "POST", A "/user/{handle}/disable", HTTP_AUTH_ADMIN, api_admin_user_disable, "Disable a user" },
 	{ "POST", A "/user/{handle}/enable", HTTP_AUTH_ADMIN, api_admin_user_enable, "Enable a user" },
 	{ "POST", A "/user/{handle}/console_password_reset", HTTP_AUTH_ADMIN, api_admin_user_password_reset, "Reset a user's console password" },
+	{ "GET", A "/nodes", HTTP_AUTH_ADMIN, api_admin_nodes, "Workspace nodes and their push state" },
 	{ "GET", A "/audit", HTTP_AUTH_ADMIN, api_admin_audit, "The whole audit log, newest first" },
 	{ "GET", A "/audit/verify", HTTP_AUTH_ADMIN, api_admin_audit_verify, "Verify the audit hash chain" },
 	{ NULL, NULL, HTTP_AUTH_ANYONE, NULL, NULL },

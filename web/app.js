@@ -1,1 +1,832 @@
+/* acctd admin page: plain DOM, no framework, no inline script or style
+ * (the Content-Security-Policy forbids both). Hash routes:
+ *   #/settings/{profile,tokens,audit,advanced,password}  #/admin/{users,audit} */
 "use strict";
+(() => {
+const S = { user: null, csrf: sessionStorage.getItem("acctd.csrf"), gen: 0, tokenLimit: 2, msg: null };
+let uid = 0;
+const main = document.getElementById("main");
+const who = document.getElementById("who");
+
+/* ---- DOM helpers ---- */
+function h(tag, props, ...kids) {
+	const el = document.createElement(tag);
+	for (const [k, v] of Object.entries(props || {})) {
+		if (v == null || v === false) continue;
+		if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+		else if (k === "class") el.className = v;
+		else if (k === "text") el.textContent = v;
+		else el.setAttribute(k, v === true ? "" : v);
+	}
+	for (const c of kids.flat(9)) if (c != null && c !== false) el.append(c instanceof Node ? c : String(c));
+	return el;
+}
+const ICONS = {
+	eye: "M2 12s3.6-7 10-7 10 7 10 7-3.6 7-10 7S2 12 2 12zM12 9a3 3 0 1 0 0 6 3 3 0 0 0 0-6z",
+	eyeoff: "M2 12s3.6-7 10-7 10 7 10 7-3.6 7-10 7S2 12 2 12zM12 9a3 3 0 1 0 0 6 3 3 0 0 0 0-6zM3 3l18 18",
+	copy: "M9 9h11v11H9zM5 15H4V4h11v1",
+	check: "M5 12.5l4.5 4.5L19 7.5",
+	menu: "M4 7h16M4 12h16M4 17h16",
+	plus: "M12 5v14M5 12h14",
+	warn: "M12 3l10 18H2zM12 10v5M12 18v.5",
+};
+function icon(name) {
+	const ns = "http://www.w3.org/2000/svg";
+	const svg = document.createElementNS(ns, "svg");
+	svg.setAttribute("viewBox", "0 0 24 24");
+	svg.setAttribute("aria-hidden", "true");
+	svg.setAttribute("class", "icon");
+	const p = document.createElementNS(ns, "path");
+	p.setAttribute("d", ICONS[name]);
+	svg.append(p);
+	return svg;
+}
+function toast(text) {
+	const t = document.getElementById("toast");
+	t.textContent = text;
+	t.classList.add("show");
+	clearTimeout(toast.timer);
+	toast.timer = setTimeout(() => t.classList.remove("show"), 4000);
+}
+function fmtTime(s, short) {
+	if (!s) return "—";
+	const d = new Date(s), p = (n) => String(n).padStart(2, "0");
+	return h("time", { datetime: s, title: s }, isNaN(d) ? s : short ?
+		d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate()) + " " + p(d.getHours()) + ":" + p(d.getMinutes()) + ":" + p(d.getSeconds()) :
+		d.toLocaleString(undefined, { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" }));
+}
+function hideToast() { document.getElementById("toast").classList.remove("show"); }
+function initials(u) {
+	const n = (u.display_name || u.handle || "?").trim();
+	const w = n.split(/[\s._-]+/).filter(Boolean);
+	return ((w[0] || "?")[0] + (w.length > 1 ? w[w.length - 1][0] : "")).toUpperCase();
+}
+function avatar(u, cls) {
+	const ini = h("span", { class: "avatar " + cls, "aria-hidden": "true" }, initials(u));
+	if (!u.avatar_url) return ini;
+	const img = h("img", { class: "avatar " + cls, src: u.avatar_url, alt: "", referrerpolicy: "no-referrer" });
+	img.addEventListener("error", () => img.replaceWith(ini));
+	return img;
+}
+
+/* ---- API ---- */
+class ApiError extends Error {
+	constructor(status, p) {
+		super((p && (p.detail || p.title)) || "request failed (HTTP " + status + ")");
+		this.status = status;
+		this.problem = p || {};
+	}
+}
+async function api(method, path, body, opt = {}) {
+	const headers = { Accept: "application/json" };
+	if (body !== undefined) headers["Content-Type"] = "application/json";
+	if (method !== "GET" && S.csrf) headers["X-CSRF-Token"] = S.csrf;
+	Object.assign(headers, opt.headers || {});
+	let res;
+	try {
+		res = await fetch("/api/v0" + path, { method, headers, credentials: "same-origin", cache: "no-store",
+			body: body === undefined ? undefined : JSON.stringify(body) });
+	} catch (e) {
+		throw new ApiError(0, { detail: "Cannot reach acctd; check the connection and try again." });
+	}
+	let data = null;
+	if (res.status !== 204) {
+		try { data = await res.json(); } catch (e) { data = null; }
+	}
+	if (res.status === 401 && !opt.login) {
+		sessionEnded("Your session ended; sign in again.");
+		const e = new ApiError(401, data);
+		e.handled = true;
+		throw e;
+	}
+	if (!res.ok) {
+		const e = new ApiError(res.status, data);
+		if (res.status === 429 && res.headers.get("Retry-After"))
+			e.message += " (try again in " + res.headers.get("Retry-After") + " s)";
+		throw e;
+	}
+	return data;
+}
+const U = () => "/user/" + encodeURIComponent(S.user.handle);
+
+/* ---- forms and errors ---- */
+function capital(s) { return s ? s[0].toUpperCase() + s.slice(1) : s; }
+function field(label, input, hint) {
+	const id = "f" + ++uid;
+	input.id = id;
+	const err = h("p", { class: "field-error", id: id + "-e", hidden: true });
+	const hint_ = hint ? h("p", { class: "hint", id: id + "-h" }, hint) : null;
+	input.setAttribute("aria-describedby", (hint_ ? id + "-h " : "") + id + "-e");
+	input._err = err;
+	input._label = label;
+	return h("div", { class: "field" }, h("label", { for: id }, label), input, hint_, err);
+}
+function input(name, props) {
+	return h("input", Object.assign({ name, type: "text", autocomplete: "off", spellcheck: "false" }, props || {}));
+}
+function fieldError(inp, msg) {
+	inp._err.textContent = msg || "";
+	inp._err.hidden = !msg;
+	if (msg) inp.setAttribute("aria-invalid", "true");
+	else inp.removeAttribute("aria-invalid");
+}
+function formAlert() { return h("p", { class: "form-error", role: "alert", hidden: true }); }
+function clearErrors(form, alert) {
+	for (const i of form.querySelectorAll("input,select,textarea")) if (i._err) fieldError(i, "");
+	if (alert) { alert.textContent = ""; alert.hidden = true; }
+}
+/* Show an API error next to what caused it: each validation error by its
+ * field, the rest in the form's alert. */
+function showError(err, form, alert) {
+	if (err.handled) return;
+	let placed = false;
+	for (const v of err.problem.validation_errors || []) {
+		const name = String(v.location || "").replace(/^(body|query)\./, "");
+		const inp = form && form.querySelector('[name="' + CSS.escape(name) + '"]');
+		if (inp && inp._err) {
+			fieldError(inp, inp._label.replace(/ \(optional\)$/, "") + " " + v.message);
+			if (!placed) inp.focus();
+			placed = true;
+		}
+	}
+	if (!placed && alert) {
+		alert.textContent = capital(err.message) + (/[.!?)]$/.test(err.message) ? "" : ".");
+		alert.hidden = false;
+	}
+}
+/* run fn with the button busy; errors go to form/alert */
+async function busy(btn, fn) {
+	btn.disabled = true;
+	btn.setAttribute("aria-busy", "true");
+	try { return await fn(); } finally { btn.disabled = false; btn.removeAttribute("aria-busy"); }
+}
+function button(label, props, ic) {
+	return h("button", Object.assign({ type: "button", class: "btn" }, props || {}), ic ? icon(ic) : null, label);
+}
+function iconButton(ic, label, props) {
+	return h("button", Object.assign({ type: "button", class: "btn icon-btn", "aria-label": label, title: label }, props || {}), icon(ic));
+}
+
+/* ---- dialogs (native <dialog>: modal, Escape closes) ---- */
+function dialog(title, ...body) {
+	const id = "d" + ++uid;
+	const d = h("dialog", { class: "dlg", "aria-labelledby": id }, h("h2", { id }, title), ...body);
+	d.addEventListener("close", () => d.remove());
+	document.body.append(d);
+	d.showModal();
+	return d;
+}
+/* A confirmation whose action runs inside it: errors stay in the dialog. */
+function confirmAction({ title, text, label, danger, run }) {
+	const alert = formAlert();
+	const ok = button(label, { class: "btn " + (danger ? "danger" : "primary") });
+	const cancel = button("Cancel");
+	const d = dialog(title, ...[].concat(text).map((t) => h("p", {}, t)), alert, h("div", { class: "actions" }, cancel, ok));
+	cancel.addEventListener("click", () => d.close());
+	ok.addEventListener("click", () => busy(ok, async () => {
+		try { await run(); if (d.open) d.close(); } catch (e) { if (e.handled) return; showError(e, null, alert); }
+	}));
+	cancel.focus();
+	return d;
+}
+function closeDialogs() { for (const d of document.querySelectorAll("dialog")) d.close(); }
+
+/* ---- menus: a button that opens a list of actions ---- */
+function menu(trigger, items, cls) {
+	const list = h("div", { class: "menu " + (cls || ""), role: "menu", hidden: true });
+	const wrap = h("div", { class: "menu-wrap" }, trigger, list);
+	trigger.setAttribute("aria-haspopup", "menu");
+	trigger.setAttribute("aria-expanded", "false");
+	const outside = (e) => { if (!wrap.contains(e.target)) close(); };
+	function close(focus) {
+		if (list.hidden) return;
+		list.hidden = true;
+		trigger.setAttribute("aria-expanded", "false");
+		document.removeEventListener("click", outside, true);
+		if (focus) trigger.focus();
+	}
+	function open() {
+		list.replaceChildren(...(typeof items === "function" ? items() : items).map((it) => it.head ? h("div", { class: "menu-head", "aria-hidden": "true" }, it.head) : it.href ?
+			h("a", { role: "menuitem", href: it.href, class: it.cls, onclick: () => close() }, it.label) :
+			h("button", { type: "button", role: "menuitem", class: it.cls, onclick: () => { close(true); it.run(); } }, it.label)));
+		list.hidden = false;
+		trigger.setAttribute("aria-expanded", "true");
+		document.addEventListener("click", outside, true);
+		list.querySelector("[role=menuitem]").focus();
+	}
+	trigger.addEventListener("click", () => (list.hidden ? open() : close(true)));
+	trigger.addEventListener("keydown", (e) => { if (e.key === "ArrowDown" && list.hidden) { e.preventDefault(); open(); } });
+	wrap.addEventListener("keydown", (e) => {
+		if (list.hidden) return;
+		const all = [...list.querySelectorAll("[role=menuitem]")];
+		const i = all.indexOf(document.activeElement);
+		if (e.key === "Escape") { e.preventDefault(); e.stopPropagation(); close(true); }
+		else if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+			e.preventDefault();
+			all[(i + (e.key === "ArrowDown" ? 1 : all.length - 1)) % all.length].focus();
+		} else if (e.key === "Home" || e.key === "End") { e.preventDefault(); all[e.key === "Home" ? 0 : all.length - 1].focus(); }
+		else if (e.key === "Tab") close();
+	});
+	return wrap;
+}
+
+/* ---- secrets: masked text with reveal and copy ---- */
+function copyButton(label, getText) {
+	const b = iconButton("copy", label);
+	const note = h("span", { class: "copy-note", role: "status" });
+	b.addEventListener("click", async () => {
+		try {
+			await navigator.clipboard.writeText(await getText());
+			b.replaceChildren(icon("check"));
+			note.textContent = "Copied";
+			note.classList.remove("bad");
+			setTimeout(() => { b.replaceChildren(icon("copy")); note.textContent = ""; }, 2500);
+		} catch (e) {
+			if (e.handled) return;
+			note.textContent = e instanceof ApiError ? capital(e.message) : "Could not copy; reveal it and copy it by hand";
+			note.classList.add("bad");
+		}
+	});
+	return [b, note];
+}
+/* reveal(true|false) → text to show; returns the row */
+function secretRow(what, masked, reveal, copyText) {
+	const code = h("code", { class: "secret" }, masked);
+	const eye = iconButton("eye", "Reveal " + what, { "aria-pressed": "false" });
+	const err = h("p", { class: "field-error", hidden: true });
+	eye.addEventListener("click", () => busy(eye, async () => {
+		const on = eye.getAttribute("aria-pressed") !== "true";
+		try {
+			code.textContent = await reveal(on);
+			eye.setAttribute("aria-pressed", String(on));
+			eye.setAttribute("aria-label", (on ? "Hide " : "Reveal ") + what);
+			eye.title = eye.getAttribute("aria-label");
+			eye.replaceChildren(icon(on ? "eyeoff" : "eye"));
+			err.hidden = true;
+		} catch (e) { if (!e.handled) { err.textContent = capital(e.message); err.hidden = false; } }
+	}));
+	const row = h("div", { class: "secret-row" }, code, h("div", { class: "secret-btns" }, eye, copyButton("Copy " + what, copyText)), err);
+	row._code = code;
+	row._eye = eye;
+	return row;
+}
+
+/* ---- session ---- */
+function setSession(user, csrf) {
+	S.user = user;
+	if (csrf) { S.csrf = csrf; sessionStorage.setItem("acctd.csrf", csrf); }
+	renderWho();
+}
+function sessionEnded(msg, home) {
+	S.user = null;
+	S.csrf = null;
+	sessionStorage.removeItem("acctd.csrf");
+	S.msg = msg;
+	hideToast();
+	closeDialogs();
+	renderWho();
+	if (home) history.replaceState(null, "", "#/");
+	route();
+}
+async function signOut() {
+	try { await api("POST", "/logout"); } catch (e) { /* ended either way */ }
+	sessionEnded("You signed out.", true);
+}
+function renderWho() {
+	who.hidden = !S.user;
+	if (!S.user) { who.replaceChildren(); return; }
+	const u = S.user;
+	const trig = h("button", { type: "button", class: "avatar-btn", "aria-label": "Account menu for " + u.handle }, avatar(u, "av-md"));
+	const items = () => [
+		{ head: [u.display_name ? h("strong", {}, u.display_name) : null, h("span", {}, "@" + u.handle)] },
+		{ label: "Settings", href: "#/settings/profile" },
+		u.role === "admin" ? { label: "Admin", href: "#/admin/users" } : null,
+		{ label: "Sign out", run: signOut },
+	].filter(Boolean);
+	who.replaceChildren(menu(trig, items, "menu-right"));
+}
+
+/* ---- sign-in ---- */
+function viewSignIn() {
+	const alert = formAlert();
+	const handle = input("handle", { autocomplete: "username", autocapitalize: "none", required: true });
+	const pw = input("password", { type: "password", autocomplete: "current-password", required: true });
+	const submit = h("button", { type: "submit", class: "btn primary wide" }, "Sign in");
+	const note = S.msg ? h("p", { class: "notice", role: "status" }, S.msg) : null;
+	S.msg = null;
+	const form = h("form", { class: "card signin", novalidate: true },
+		h("img", { src: "/assets/logo.svg", alt: "", width: 48, height: 48, class: "signin-logo" }),
+		h("h1", { tabindex: "-1" }, "Sign in to acctd"), note,
+		field("Handle", handle), field("Console password", pw), alert, submit);
+	form.addEventListener("submit", (ev) => {
+		ev.preventDefault();
+		clearErrors(form, alert);
+		if (!handle.value.trim()) { fieldError(handle, "Enter your handle"); handle.focus(); return; }
+		if (!pw.value) { fieldError(pw, "Enter your console password"); pw.focus(); return; }
+		busy(submit, async () => {
+			try {
+				const r = await api("POST", "/login", { handle: handle.value.trim(), password: pw.value }, { login: true });
+				setSession(r.user, r.csrf_token);
+				route();
+			} catch (e) {
+				if (e.status === 401) { fieldError(pw, "Wrong handle or password"); pw.select(); return; }
+				showError(e, form, alert);
+			}
+		});
+	});
+	main.replaceChildren(h("div", { class: "signin-wrap" }, form));
+	(note ? form.querySelector("h1") : handle).focus();
+}
+
+/* ---- layout ---- */
+const SECTIONS = {
+	settings: ["Settings", [["profile", "Profile"], ["tokens", "Tokens"], ["audit", "Audit Log"], ["advanced", "Advanced"], ["password", "Console password"]]],
+	admin: ["Admin", [["users", "Users"], ["audit", "Appliance audit log"]]],
+};
+function layout(area, page, title) {
+	const [name, pages] = SECTIONS[area];
+	const nav = h("nav", { class: "side", "aria-label": name },
+		h("h2", { class: "side-title" }, name),
+		h("ul", {}, pages.map(([p, label]) => h("li", {}, h("a", { href: "#/" + area + "/" + p, "aria-current": p === page ? "page" : null }, label)))));
+	const content = h("section", { class: "content", "aria-labelledby": "page-title" }, h("h1", { id: "page-title", tabindex: "-1" }, title));
+	main.replaceChildren(h("div", { class: "layout" }, nav, content));
+	return content;
+}
+function card(title, ...kids) {
+	const id = "c" + ++uid;
+	return h("section", { class: "card", "aria-labelledby": title ? id : null }, title ? h("h2", { id }, title) : null, ...kids);
+}
+function loadError(where, e) {
+	if (e.handled) return;
+	where.append(h("p", { class: "form-error", role: "alert" }, "Could not load this: " + e.message));
+}
+function stale(gen) { return gen !== S.gen; }
+
+/* ---- Settings: Profile ---- */
+async function viewProfile(c, gen) {
+	const u = S.user;
+	const alert = formAlert();
+	const dn = input("display_name", { value: u.display_name || "", autocomplete: "name", spellcheck: "true" });
+	const av = input("avatar_url", { value: u.avatar_url || "", inputmode: "url", placeholder: "https://…" });
+	const saved = h("span", { class: "ok-note", role: "status" });
+	const save = h("button", { type: "submit", class: "btn primary" }, "Save");
+	const form = h("form", { novalidate: true }, field("Display Name", dn), field("Avatar URL", av, "An http:// or https:// address of an image; leave empty for initials."), alert, h("div", { class: "actions start" }, save, saved));
+	form.addEventListener("submit", (ev) => {
+		ev.preventDefault();
+		clearErrors(form, alert);
+		saved.textContent = "";
+		busy(save, async () => {
+			try {
+				const r = await api("PATCH", U(), { display_name: dn.value, avatar_url: av.value.trim() || null },
+					{ headers: { "If-Match": '"' + S.user.version_id + '"' } });
+				setSession(r);
+				saved.textContent = "Saved";
+			} catch (e) {
+				if (e.status === 412) { alert.textContent = "Your profile changed elsewhere since this page loaded; reload the page to see the latest and try again."; alert.hidden = false; return; }
+				showError(e, form, alert);
+			}
+		});
+	});
+	// the form edits what the server has now: refresh it (and its version)
+	// unless the user already typed
+	let dirty = false;
+	form.addEventListener("input", () => { dirty = true; });
+	api("GET", U()).then((fresh) => {
+		if (stale(gen) || dirty) return;
+		setSession(fresh);
+		dn.value = fresh.display_name || "";
+		av.value = fresh.avatar_url || "";
+	}, (e) => showError(e, form, alert));
+	const pwInfo = h("p", { class: "meta" }, "Loading…");
+	const rotAlert = formAlert();
+	const rotate = button("Rotate Password");
+	const wsBox = h("div", { class: "ws-list" }, h("p", { class: "meta" }, "Loading…"));
+	c.append(card("Name and avatar", form),
+		card("Database Password",
+			h("p", {}, "You use one password to connect to every workspace you have access to; it is the password in the connection strings below. Rotating it may take a couple of minutes to reach all of your workspaces. Existing connections are not terminated."),
+			pwInfo, rotAlert, h("div", { class: "actions start" }, rotate)),
+		card("Workspaces", wsBox));
+	const showPw = (p) => pwInfo.replaceChildren("Version ", h("strong", { class: "pw-version" }, String(p.version)), " · created ", fmtTime(p.created_at));
+	const rows = {};
+	async function loadWs() {
+		const [masked, shown] = await Promise.all([api("GET", U() + "/workspace"),
+			Object.values(rows).some((r) => r._eye.getAttribute("aria-pressed") === "true") ? api("GET", U() + "/workspace?reveal=1") : null]);
+		if (stale(gen)) return;
+		if (!masked.items.length) { wsBox.replaceChildren(h("p", { class: "meta" }, "You have no workspaces.")); return; }
+		if (Object.keys(rows).length) {
+			for (const w of masked.items) {
+				const r = rows[w.owner + "/" + w.handle];
+				if (!r) continue;
+				const open = r._eye.getAttribute("aria-pressed") === "true";
+				r._code.textContent = open && shown ? shown.items.find((x) => x.host === w.host).connection_string : w.connection_string;
+			}
+			return;
+		}
+		const revealed = async () => {
+			const r = await api("GET", U() + "/workspace?reveal=1");
+			return r.items;
+		};
+		wsBox.replaceChildren(...masked.items.map((w) => {
+			const get = async () => ((await revealed()).find((x) => x.host === w.host) || {}).connection_string || "";
+			const row = secretRow("connection string for " + w.handle, w.connection_string,
+				async (on) => (on ? get() : (await api("GET", U() + "/workspace")).items.find((x) => x.host === w.host).connection_string), get);
+			rows[w.owner + "/" + w.handle] = row;
+			return h("div", { class: "ws" },
+				h("div", { class: "ws-head" }, h("strong", {}, w.handle), h("span", { class: "badge" }, w.role), h("span", { class: "meta" }, w.host)),
+				h("label", { class: "sub" }, "Connection string"), row);
+		}));
+	}
+	rotate.addEventListener("click", () => confirmAction({
+		title: "Rotate your database password?",
+		text: ["A new password replaces the current one in every connection string. It may take a couple of minutes to reach all of your workspaces; existing connections are not terminated."],
+		label: "Rotate Password",
+		run: async () => {
+			const p = await api("POST", U() + "/password");
+			showPw(p);
+			toast("Database password rotated (version " + p.version + ")");
+			await loadWs().catch((e) => loadError(wsBox, e));
+		},
+	}));
+	try {
+		const p = await api("GET", U() + "/password");
+		if (stale(gen)) return;
+		showPw(p);
+	} catch (e) { pwInfo.textContent = ""; loadError(pwInfo, e); }
+	try { await loadWs(); } catch (e) { wsBox.replaceChildren(); loadError(wsBox, e); }
+}
+
+/* ---- Settings: Tokens ---- */
+async function viewTokens(c, gen) {
+	const alert = formAlert();
+	const newBtn = button("New Token", { class: "btn primary", "aria-describedby": "limit-note" }, "plus");
+	const limitNote = h("p", { class: "hint", id: "limit-note", hidden: true });
+	const list = h("div", {}, h("p", { class: "meta" }, "Loading…"));
+	c.append(h("p", { class: "intro" }, "Use tokens to call the acctd API or to connect to your workspaces from the command line. You can have up to " + S.tokenLimit + " tokens at a time."),
+		h("div", { class: "toolbar" }, newBtn, limitNote), alert, list);
+	async function load() {
+		const r = await api("GET", U() + "/token");
+		if (stale(gen)) return;
+		const full = r.items.length >= S.tokenLimit;
+		newBtn.disabled = full;
+		limitNote.hidden = !full;
+		limitNote.textContent = "You can have up to " + S.tokenLimit + " tokens. Delete one to create a new one.";
+		if (!r.items.length) { list.replaceChildren(h("p", { class: "meta empty" }, "You have no tokens yet.")); return; }
+		list.replaceChildren(table(["Title", "Token", "Status", "Created", "Last used", ""], r.items.map((t) => {
+			const name = (t.title ? t.title + " " : "") + "…" + t.last4;
+			const act = t.status === "active";
+			const trig = iconButton("menu", "Options for token " + name, { class: "btn icon-btn ghost" });
+			return [t.title || h("span", { class: "meta" }, "Untitled"), h("code", {}, "spt_…" + t.last4),
+				h("span", { class: "status " + t.status }, t.status),
+				fmtTime(t.created_at), t.last_used_at ? [fmtTime(t.last_used_at), t.last_used_ip ? h("span", { class: "meta" }, " from " + t.last_used_ip) : null] : "Never",
+				menu(trig, [
+					{ label: act ? "Deactivate" : "Activate", run: () => change(t, act ? "inactive" : "active") },
+					{ label: "Delete", cls: "danger-item", run: () => confirmAction({
+						title: "Delete token " + name + "?", danger: true, label: "Delete",
+						text: "Anything that uses this token stops working. This cannot be undone.",
+						run: async () => { await api("DELETE", U() + "/token/" + t.id); toast("Token …" + t.last4 + " deleted"); await load(); } }) },
+				], "menu-right")];
+		}), { cls: "tokens", row: (t, i) => ({ "data-token": r.items[i].last4 }) }));
+	}
+	async function change(t, status) {
+		alert.hidden = true;
+		try {
+			await api("PATCH", U() + "/token/" + t.id, { status });
+			toast("Token …" + t.last4 + (status === "active" ? " activated" : " deactivated"));
+			await load();
+		} catch (e) { showError(e, null, alert); }
+	}
+	newBtn.addEventListener("click", () => {
+		const title = input("title", { maxlength: 100, placeholder: "e.g. laptop CLI" });
+		const fAlert = formAlert();
+		const create = h("button", { type: "submit", class: "btn primary" }, "Create token");
+		const cancel = button("Cancel");
+		const form = h("form", { novalidate: true, method: "dialog" }, field("Title (optional)", title), fAlert, h("div", { class: "actions" }, cancel, create));
+		const d = dialog("New token", form);
+		cancel.addEventListener("click", () => d.close());
+		form.addEventListener("submit", (ev) => {
+			ev.preventDefault();
+			clearErrors(form, fAlert);
+			busy(create, async () => {
+				let t;
+				try { t = await api("POST", U() + "/token", title.value.trim() ? { title: title.value.trim() } : {}); }
+				catch (e) {
+					if (e.status === 409) {
+						const m = /at most (\d+)/.exec(e.message);
+						if (m) S.tokenLimit = +m[1];
+					}
+					showError(e, form, fAlert);
+					return;
+				}
+				const mask = "spt_" + "•".repeat(20) + t.token.slice(-4);
+				const done = button("Done", { class: "btn primary" });
+				form.replaceWith(h("div", { class: "new-token" },
+					h("p", { class: "warning" }, icon("warn"), h("span", {}, "Make a secure note of this token; you will not be able to retrieve it again.")),
+					h("label", { class: "sub" }, "Your new token" + (t.title ? " “" + t.title + "”" : "")),
+					secretRow("token", mask, async (on) => (on ? t.token : mask), async () => t.token),
+					h("div", { class: "actions" }, done)));
+				done.addEventListener("click", () => d.close());
+				done.focus();
+				load().catch((e) => showError(e, null, alert));
+			});
+		});
+		title.focus();
+	});
+	try { await load(); } catch (e) { list.replaceChildren(); loadError(list, e); }
+}
+
+/* rows: arrays of cells; a phone width shows each row as a card (data-label) */
+function table(heads, rows, opt = {}) {
+	return h("table", { class: "tbl " + (opt.cls || "") },
+		h("thead", {}, h("tr", {}, heads.map((x) => h("th", { scope: "col" }, x || h("span", { class: "sr" }, "Actions"))))),
+		h("tbody", {}, rows.map((cells, i) => h("tr", opt.row ? opt.row(cells, i) : {},
+			cells.map((x, j) => h("td", { "data-label": heads[j] || null }, Array.isArray(x) ? h("span", {}, x) : x))))));
+}
+
+/* ---- Audit log (the user's or the appliance's) ---- */
+function details(d) {
+	if (!d || typeof d !== "object") return "";
+	return Object.entries(d).map(([k, v]) => (v && typeof v === "object" && ("old" in v || "new" in v)) ?
+		k + ": " + (v.old ?? "—") + " → " + (v.new ?? "—") :
+		k + ": " + (typeof v === "object" ? JSON.stringify(v) : v)).join("; ");
+}
+function auditView(c, gen, path, all) {
+	const box = h("div", {}, h("p", { class: "meta" }, "Loading…"));
+	const more = button("Load more", { hidden: true });
+	const alert = formAlert();
+	let tbody = null, next = null;
+	const heads = ["Time", "Action", "Actor", "IP", all ? "Account" : null, "Target", "Details"].filter(Boolean);
+	async function load() {
+		const r = await api("GET", path + "?limit=20" + (next ? "&next_token=" + encodeURIComponent(next) : ""));
+		if (stale(gen)) return;
+		next = r.next_token || null;
+		more.hidden = !next;
+		const rows = r.items.map((a) => [fmtTime(a.created_at, true), h("code", {}, a.action_type.split(".").map((x, i) => (i ? [h("wbr"), "." + x] : x))),
+			a.actor_handle ? h("span", { title: a.actor_display_name || null }, a.actor_handle) : h("span", { class: "meta" }, "—"),
+			a.actor_ip || "—", all ? a.identity_handle || "—" : null, a.target_handle || "—", h("span", { class: "details" }, details(a.data) || "—")].filter((x) => x !== null));
+		if (!tbody) {
+			if (!rows.length) { box.replaceChildren(h("p", { class: "meta empty" }, "No activity yet.")); return; }
+			const t = table(heads, rows, { cls: "audit" });
+			tbody = t.tBodies[0];
+			box.replaceChildren(t);
+		} else tbody.append(...table(heads, rows).tBodies[0].children);
+	}
+	more.addEventListener("click", () => busy(more, () => load().catch((e) => showError(e, null, alert))));
+	c.append(box, alert, h("div", { class: "actions start" }, more));
+	return load().catch((e) => { box.replaceChildren(); loadError(box, e); });
+}
+function viewAudit(c, gen) {
+	c.append(h("p", { class: "intro" }, "Activity on your account, newest first."));
+	return auditView(c, gen, U() + "/audit", false);
+}
+
+/* ---- Settings: Advanced ---- */
+const HANDLE_RE = /^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){0,38}$/;
+async function viewAdvanced(c, gen) {
+	const u = S.user;
+	const alert = formAlert();
+	const hd = input("handle", { value: u.handle, autocapitalize: "none" });
+	const preview = h("div", { class: "dns-preview", "aria-live": "polite" });
+	const save = h("button", { type: "submit", class: "btn primary" }, "Save");
+	const form = h("form", { novalidate: true },
+		h("p", { class: "warning" }, icon("warn"), h("span", {}, "Your workspace DNS names all contain your handle: changing it changes the DNS name of ALL of your workspaces.")),
+		field("Handle", hd, "1 to 39 lowercase letters, digits or single inner hyphens."), preview, alert, h("div", { class: "actions start" }, save));
+	let ws = null;
+	function renderPreview() {
+		const nh = hd.value.trim().toLowerCase();
+		if (!ws || !nh || nh === S.user.handle || !HANDLE_RE.test(nh)) { preview.replaceChildren(); return; }
+		const own = ws.filter((w) => w.owner === S.user.handle);
+		preview.replaceChildren(h("p", { class: "sub" }, own.length ? "After saving, your workspace DNS names change:" : "You own no workspaces, so no DNS name changes."),
+			own.length ? h("ul", { class: "dns" }, own.map((w) => {
+				const dom = w.host.slice((w.owner + "-" + w.handle + ".").length);
+				return h("li", {}, h("code", { class: "old" }, w.host), h("span", { class: "arrow", "aria-label": "becomes" }, " → "), h("code", { class: "new" }, nh + "-" + w.handle + "." + dom));
+			})) : null);
+	}
+	hd.addEventListener("input", () => { fieldError(hd, ""); renderPreview(); });
+	form.addEventListener("submit", (ev) => {
+		ev.preventDefault();
+		clearErrors(form, alert);
+		const nh = hd.value.trim().toLowerCase();
+		if (nh === S.user.handle) { fieldError(hd, "Enter a new handle"); hd.focus(); return; }
+		busy(save, async () => {
+			try {
+				const r = await api("PATCH", U(), { handle: hd.value.trim() }, { headers: { "If-Match": '"' + S.user.version_id + '"' } });
+				setSession(r);
+				hd.value = r.handle;
+				toast("Your handle is now " + r.handle);
+				ws = (await api("GET", U() + "/workspace")).items;
+				renderPreview();
+			} catch (e) {
+				if (e.status === 412) { alert.textContent = "Your profile changed elsewhere since this page loaded; reload the page and try again."; alert.hidden = false; return; }
+				showError(e, form, alert);
+			}
+		});
+	});
+	const revoke = button("Revoke tokens", { class: "btn danger-outline" });
+	revoke.addEventListener("click", () => confirmAction({
+		title: "Revoke every token?", danger: true, label: "Revoke tokens",
+		text: ["Every API token and every session issued before now stops working, including this session: you will be signed out."],
+		run: async () => { await api("POST", U() + "/token_reset"); sessionEnded("Every token and session was revoked; sign in again.", true); },
+	}));
+	const del = button("Delete Personal Account", { class: "btn danger" });
+	del.addEventListener("click", () => {
+		const handle = S.user.handle;
+		const conf = input("confirm", { autocapitalize: "none" });
+		const dAlert = formAlert();
+		const go = button("Delete", { class: "btn danger", disabled: true });
+		const cancel = button("Cancel");
+		const d = dialog("Delete your account?",
+			h("p", {}, "This permanently removes your personal account, its tokens, database password and workspace access. It cannot be undone."),
+			field("Type your handle, " + handle + ", to confirm", conf), dAlert, h("div", { class: "actions" }, cancel, go));
+		conf.addEventListener("input", () => { go.disabled = conf.value.trim() !== handle; });
+		cancel.addEventListener("click", () => d.close());
+		go.addEventListener("click", () => busy(go, async () => {
+			try {
+				await api("DELETE", U() + "?confirm=" + encodeURIComponent(conf.value.trim()));
+				sessionEnded("Your account " + handle + " was deleted.", true);
+			} catch (e) { showError(e, null, dAlert); }
+			finally { go.disabled = conf.value.trim() !== handle; }
+		}));
+		conf.focus();
+	});
+	c.append(card("Change handle", form),
+		card("Revoke tokens", h("p", {}, "Revoke all of your API tokens and sign out every session, this one included. Use this if a token may have leaked."), h("div", { class: "actions start" }, revoke)),
+		card("Delete Personal Account", h("p", {}, "Permanently remove your personal account and all of its contents. This action is not reversible, so please continue with caution."), h("div", { class: "actions start" }, del)));
+	c.lastChild.classList.add("danger-zone");
+	try {
+		const fresh = await api("GET", U());
+		if (stale(gen)) return;
+		setSession(fresh);
+		ws = (await api("GET", U() + "/workspace")).items;
+		if (!stale(gen)) renderPreview();
+	}
+	catch (e) { loadError(preview, e); }
+}
+
+/* ---- Settings: Console password ---- */
+function viewPassword(c) {
+	const alert = formAlert();
+	const cur = input("current_password", { type: "password", autocomplete: "current-password" });
+	const nw = input("new_password", { type: "password", autocomplete: "new-password" });
+	const cf = input("confirm_password", { type: "password", autocomplete: "new-password" });
+	const done = h("span", { class: "ok-note", role: "status" });
+	const save = h("button", { type: "submit", class: "btn primary" }, "Change password");
+	const form = h("form", { novalidate: true }, field("Current password", cur), field("New password", nw, "8 to 1024 characters."),
+		field("Confirm new password", cf), alert, h("div", { class: "actions start" }, save, done));
+	form.addEventListener("submit", (ev) => {
+		ev.preventDefault();
+		clearErrors(form, alert);
+		done.textContent = "";
+		if (!cur.value) { fieldError(cur, "Enter your current password"); cur.focus(); return; }
+		if (nw.value !== cf.value) { fieldError(cf, "The two new passwords do not match"); cf.focus(); return; }
+		busy(save, async () => {
+			try {
+				await api("PUT", U() + "/console_password", { current_password: cur.value, new_password: nw.value });
+				form.reset();
+				setSession(await api("GET", U()));
+				done.textContent = "Your console password was changed; your other sessions were signed out.";
+			} catch (e) { showError(e, form, alert); }
+		});
+	});
+	c.append(card(null, h("p", {}, "This is the password you sign in to this page with. It is not your database password."), form));
+}
+
+/* ---- Admin: users ---- */
+function showOnce(title, text, secretLabel, secret) {
+	const done = button("Done", { class: "btn primary" });
+	const d = dialog(title, h("p", {}, text),
+		h("p", { class: "warning" }, icon("warn"), h("span", {}, "This password is shown only once. Pass it on securely; the user should change it after signing in.")),
+		h("div", { class: "secret-row" }, h("code", { class: "secret once", "aria-label": secretLabel }, secret), h("div", { class: "secret-btns" }, copyButton("Copy " + secretLabel, async () => secret))),
+		h("div", { class: "actions" }, done));
+	done.addEventListener("click", () => d.close());
+	done.focus();
+}
+async function viewUsers(c, gen) {
+	const alert = formAlert();
+	const create = button("Create user", { class: "btn primary" }, "plus");
+	const box = h("div", {}, h("p", { class: "meta" }, "Loading…"));
+	const more = button("Load more", { hidden: true });
+	let next = null, tbody = null;
+	c.append(h("div", { class: "toolbar" }, create), alert, box, h("div", { class: "actions start" }, more));
+	const heads = ["Handle", "Name", "Email", "Role", "Status", "Created", ""];
+	function row(u) {
+		const trig = iconButton("menu", "Options for " + u.handle, { class: "btn icon-btn ghost" });
+		const tr = table(heads, [[h("strong", {}, u.handle), u.display_name || "—", u.email, u.role,
+			h("span", { class: "status " + (u.status === "active" ? "active" : "inactive") }, u.status), fmtTime(u.created_at),
+			menu(trig, () => [
+				u.status === "active" ? { label: "Disable", run: () => act(u, "disable") } : { label: "Enable", run: () => act(u, "enable") },
+				{ label: "Reset console password", run: () => confirmAction({
+					title: "Reset " + u.handle + "’s console password?", label: "Reset password",
+					text: "A new password is generated and shown once; " + u.handle + "’s sessions end.",
+					run: async () => {
+						const r = await api("POST", "/admin/user/" + encodeURIComponent(u.handle) + "/console_password_reset");
+						setTimeout(() => showOnce("New console password", "The console password of " + u.handle + " was reset.", "new console password", r.initial_password));
+					} }) },
+			], "menu-right")]], { row: () => ({ "data-user": u.handle }) }).tBodies[0].firstChild;
+		return tr;
+	}
+	async function act(u, what) {
+		alert.hidden = true;
+		try {
+			const r = await api("POST", "/admin/user/" + encodeURIComponent(u.handle) + "/" + what);
+			box.querySelector('[data-user="' + CSS.escape(u.handle) + '"]').replaceWith(row(r));
+			toast(u.handle + (what === "disable" ? " disabled" : " enabled"));
+		} catch (e) { showError(e, null, alert); }
+	}
+	async function load(reset) {
+		if (reset) { next = null; tbody = null; }
+		const r = await api("GET", "/admin/user?limit=25" + (next ? "&next_token=" + encodeURIComponent(next) : ""));
+		if (stale(gen)) return;
+		next = r.next_token || null;
+		more.hidden = !next;
+		if (!tbody) {
+			const t = table(heads, [], { cls: "users" });
+			tbody = t.tBodies[0];
+			box.replaceChildren(t);
+		}
+		tbody.append(...r.items.map(row));
+	}
+	more.addEventListener("click", () => busy(more, () => load().catch((e) => showError(e, null, alert))));
+	create.addEventListener("click", () => {
+		const fAlert = formAlert();
+		const hd = input("handle", { autocapitalize: "none" });
+		const em = input("email", { type: "email", autocomplete: "off" });
+		const dn = input("display_name");
+		const role = h("select", { name: "role" }, h("option", { value: "user" }, "User"), h("option", { value: "admin" }, "Administrator"));
+		const ok = h("button", { type: "submit", class: "btn primary" }, "Create user");
+		const cancel = button("Cancel");
+		const form = h("form", { novalidate: true }, field("Handle", hd), field("Email", em), field("Display name (optional)", dn),
+			field("Role", role), fAlert, h("div", { class: "actions" }, cancel, ok));
+		const d = dialog("Create user", h("p", {}, "A random initial console password is generated and shown once."), form);
+		cancel.addEventListener("click", () => d.close());
+		form.addEventListener("submit", (ev) => {
+			ev.preventDefault();
+			clearErrors(form, fAlert);
+			busy(ok, async () => {
+				const body = { handle: hd.value.trim(), email: em.value.trim(), role: role.value };
+				if (dn.value.trim()) body.display_name = dn.value.trim();
+				try {
+					const r = await api("POST", "/admin/user", body);
+					d.close();
+					showOnce("User created", "User " + r.handle + " was created. Their initial console password:", "initial password", r.initial_password);
+					await load(true);
+				} catch (e) { showError(e, form, fAlert); }
+			});
+		});
+		hd.focus();
+	});
+	try { await load(true); } catch (e) { box.replaceChildren(); loadError(box, e); }
+}
+
+/* ---- Admin: appliance audit log ---- */
+function viewAdminAudit(c, gen) {
+	const verify = button("Verify chain");
+	const res = h("p", { class: "verify", role: "status" });
+	verify.addEventListener("click", () => busy(verify, async () => {
+		res.className = "verify";
+		try {
+			const r = await api("GET", "/admin/audit/verify");
+			if (r.ok) { res.textContent = "Chain intact: all " + r.records + " records verified."; res.classList.add("good"); }
+			else { res.textContent = "Chain broken at record #" + r.first_broken + ": " + r.reason + " (" + r.records + " records checked)."; res.classList.add("bad"); }
+		} catch (e) { if (!e.handled) { res.textContent = "Could not verify: " + e.message; res.classList.add("bad"); } }
+	}));
+	c.append(h("p", { class: "intro" }, "Every account's activity on this appliance, newest first. Each record carries the hash of the one before, so a removed or edited record is detected."),
+		h("div", { class: "toolbar" }, verify, res));
+	return auditView(c, gen, "/admin/audit", true);
+}
+
+/* ---- router ---- */
+const ROUTES = {
+	"settings/profile": ["Profile", viewProfile], "settings/tokens": ["Tokens", viewTokens],
+	"settings/audit": ["Audit Log", viewAudit], "settings/advanced": ["Advanced", viewAdvanced],
+	"settings/password": ["Console password", viewPassword],
+	"admin/users": ["Users", viewUsers], "admin/audit": ["Appliance audit log", viewAdminAudit],
+};
+let lastRoute = null;
+function route() {
+	const gen = ++S.gen;
+	hideToast();
+	if (!S.user) { document.title = "Sign in · acctd"; lastRoute = null; viewSignIn(); return; }
+	let r = location.hash.replace(/^#\/?/, "");
+	if (!ROUTES[r] || (r.startsWith("admin/") && S.user.role !== "admin")) {
+		r = "settings/profile";
+		history.replaceState(null, "", "#/" + r);
+	}
+	const [title, view] = ROUTES[r];
+	document.title = title + " · acctd";
+	const c = layout(r.split("/")[0], r.split("/")[1], title);
+	if (lastRoute && lastRoute !== r) c.querySelector("h1").focus();
+	lastRoute = r;
+	view(c, gen);
+}
+window.addEventListener("hashchange", route);
+document.addEventListener("keydown", (e) => {
+	if (e.key === "Escape") for (const m of document.querySelectorAll(".menu:not([hidden])")) m.closest(".menu-wrap").querySelector("[aria-haspopup]").click();
+});
+(async () => {
+	if (S.csrf) {
+		try { setSession(await api("GET", "/actor", undefined, { login: true })); }
+		catch (e) { sessionEnded(e.status === 401 ? "Your session ended; sign in again." : "Cannot load your account: " + e.message); return; }
+	}
+	route();
+})();
+})();

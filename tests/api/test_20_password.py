@@ -17,7 +17,10 @@ class DatabasePassword(CredCase, unittest.TestCase):
         cls.carol = cls.user("carol")[1]
 
     def check_shape(self, j):
-        self.assertEqual(set(j), {"password", "version", "created_at"}, j)
+        self.assertEqual(set(j), {"password", "version", "created_at", "propagation"}, j)
+        for p in j["propagation"]:
+            self.assertIn(p["status"], ("pending", "applied"), p)
+            self.assertEqual(p["node"], "node1", p)
         pw = j["password"]
         self.assertRegex(pw, DBPASS_RE)
         for ch in "ilou":

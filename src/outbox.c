@@ -1,0 +1,221 @@
+/*
+ * The push outbox: per (node, user) the newest credential state that node
+ * must apply, written in the same transaction as the change that caused it
+ * (creation, rotation, rename, deletion, a reloaded config). Newest state
+ * wins: a node that was down gets only the latest. Every state carries a
+ * version from one appliance-wide counter, so an agent can refuse a replayed
+ * or older state.
+ *
+ * STORE_DB_OUTBOX keys (node names and user ids contain no '/'):
+ *   q/<node>/<user id>  the state to deliver, with attempts, next attempt
+ *                       time, last error
+ *   a/<node>/<user id>  the state the node last confirmed
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "acctd.h"
+
+static int
+outbox_next_version(struct store_txn *t, int64_t *v)
+{
+	void *p = NULL;
+	size_t n;
+	int rc = store_get(t, STORE_DB_META, "push_seq", 8, &p, &n);
+	uint8_t b[8];
+	uint64_t x = 0;
+
+	if (rc == -1)
+		return -1;
+	if (rc == 0 && n == 8)
+		for (int i = 0; i < 8; i++)
+			x = x << 8 | ((uint8_t *)p)[i];
+	free(p);
+	x++;
+	for (int i = 7; i >= 0; i--) {
+		b[i] = (uint8_t)x;
+		x >>= 8;
+	}
+	if (store_put(t, STORE_DB_META, "push_seq", 8, b, 8) == -1)
+		return -1;
+	*v = 0;
+	for (int i = 0; i < 8; i++)
+		*v = *v << 8 | b[i];
+	return 0;
+}
+
+/* does a workspace on `node` name this user as owner or member? */
+static int
+outbox_serves(struct store_txn *t, const struct conf *c, const char *node,
+    const char *user_id)
+{
+	char id[SECRET_ID_LEN + 1];
+
+	for (size_t i = 0; i < c->nworkspaces; i++) {
+		const struct conf_workspace *w = &c->workspaces[i];
+
+		if (strcmp(w->node, node) != 0)
+			continue;
+		if (user_handle_owner(t, w->owner, id) == 0 && strcmp(id, user_id) == 0)
+			return 1;
+		for (size_t m = 0; m < w->nmembers; m++)
+			if (user_handle_owner(t, w->members[m], id) == 0 &&
+			    strcmp(id, user_id) == 0)
+				return 1;
+	}
+	return 0;
+}
+
+static int
+outbox_get(struct store_txn *t, char kind, const char *node, const char *user_id,
+    struct json **out)
+{
+	char key[96], err[64];
+	void *v = NULL;
+	size_t vl;
+	int rc;
+
+	*out = NULL;
+	snprintf(key, sizeof(key), "%c/%s/%s", kind, node, user_id);
+	rc = store_get(t, STORE_DB_OUTBOX, key, strlen(key), &v, &vl);
+	if (rc != 0)
+		return rc;
+	rc = json_parse(v, vl, out, err, sizeof(err));
+	free(v);
+	return rc;
+}
+
+int
+outbox_put_json(struct store_txn *t, char kind, const char *node, const char *user_id,
+    const struct json *j)
+{
+	char key[96], *s = json_print(j);
+	int rc;
+
+	snprintf(key, sizeof(key), "%c/%s/%s", kind, node, user_id);
+	rc = store_put(t, STORE_DB_OUTBOX, key, strlen(key), s, strlen(s));
+	free(s);
+	return rc;
+}
+
+int
+outbox_del(struct store_txn *t, char kind, const char *node, const char *user_id)
+{
+	char key[96];
+
+	snprintf(key, sizeof(key), "%c/%s/%s", kind, node, user_id);
+	return store_del(t, STORE_DB_OUTBOX, key, strlen(key)) == -1 ? -1 : 0;
+}
+
+int
+outbox_user_changed(struct store_txn *t, const char *user_id)
+{
+	const struct conf *c = app_conf();
+	struct user u;
+	struct dbpass d;
+	int64_t version = 0;
+	int exists, rc;
+
+	if (c->nnodes == 0)
+		return 0;
+	rc = user_load(t, user_id, &u);
+	if (rc == -1)
+		return -1;
+	exists = rc == 0;
+	if (exists && dbpass_get(t, user_id, &d, NULL, 0) != 0) {
+		user_clear(&u);
+		return -1;
+	}
+	for (size_t i = 0; i < c->nnodes; i++) {
+		const char *node = c->nodes[i].name;
+		int present = exists && outbox_serves(t, c, node, user_id);
+		struct json *applied = NULL, *q;
+
+		if (!present) {
+			/* absent only where it may exist: applied, or queued */
+			int had = outbox_get(t, 'a', node, user_id, &applied);
+			int queued = outbox_get(t, 'q', node, user_id, &q);
+
+			if (had == -1 || queued == -1) {
+				json_free(applied);
+				json_free(q);
+				goto fail;
+			}
+			json_free(q);
+			if (had == STORE_NOTFOUND && queued == STORE_NOTFOUND)
+				continue;
+			if (had == 0 && queued == STORE_NOTFOUND &&
+			    strcmp(json_str(json_get(applied, "state")) ? json_str(json_get(applied, "state")) : "", "absent") == 0) {
+				json_free(applied);
+				continue;
+			}
+			json_free(applied);
+		}
+		if (version == 0 && outbox_next_version(t, &version) == -1)
+			goto fail;
+		q = json_object();
+		json_set_int(q, "version", version);
+		json_set_str(q, "state", present ? "present" : "absent");
+		if (present) {
+			json_set_str(q, "role", u.handle);
+			json_set_str(q, "verifier", d.verifier);
+		}
+		json_set_int(q, "attempts", 0);
+		json_set_int(q, "next_at", 0);
+		json_set_int(q, "queued_at", app_now());
+		rc = outbox_put_json(t, 'q', node, user_id, q);
+		json_free(q);
+		if (rc == -1)
+			goto fail;
+	}
+	user_clear(&u);
+	return 0;
+fail:
+	user_clear(&u);
+	return -1;
+}
+
+/* for the API: {node, state, applied_version, pending_version, last_error, last_attempt} */
+struct json *
+outbox_propagation(struct store_txn *t, const char *user_id)
+{
+	const struct conf *c = app_conf();
+	struct json *items = json_array();
+
+	for (size_t i = 0; i < c->nnodes; i++) {
+		const char *node = c->nodes[i].name;
+		struct json *a = NULL, *q = NULL, *j;
+		int64_t v;
+		char ts[32];
+
+		if (outbox_get(t, 'a', node, user_id, &a) == -1 ||
+		    outbox_get(t, 'q', node, user_id, &q) == -1 ||
+		    (a == NULL && q == NULL)) {
+			json_free(a);
+			json_free(q);
+			continue;
+		}
+		j = json_object();
+		json_set_str(j, "node", node);
+		json_set_str(j, "status", q ? "pending" : "applied");
+		if (a && json_int(json_get(a, "version"), &v) == 0)
+			json_set_int(j, "applied_version", v);
+		else
+			json_set_str(j, "applied_version", NULL);
+		if (q && json_int(json_get(q, "version"), &v) == 0)
+			json_set_int(j, "pending_version", v);
+		json_set_str(j, "last_error", q ? json_str(json_get(q, "last_error")) : NULL);
+		if (q && json_int(json_get(q, "last_attempt"), &v) == 0 && v > 0) {
+			time_rfc3339(v, ts, sizeof(ts));
+			json_set_str(j, "last_attempt", ts);
+		}
+		if (a && json_int(json_get(a, "at"), &v) == 0) {
+			time_rfc3339(v, ts, sizeof(ts));
+			json_set_str(j, "applied_at", ts);
+		}
+		json_push(items, j);
+		json_free(a);
+		json_free(q);
+	}
+	return items;
+}
