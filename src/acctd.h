@@ -590,6 +590,7 @@ int outbox_put_json(struct store_txn *t, char kind, const char *node,
     const char *user_id, const struct json *j);
 int outbox_del(struct store_txn *t, char kind, const char *node, const char *user_id);
 struct json *outbox_propagation(struct store_txn *t, const char *user_id);
+int outbox_resync_all(void);    /* after a config reload */
 
 /* push.c — one delivery thread per node; never blocks a handler. */
 int push_start(void);
@@ -678,7 +679,7 @@ int agent_hook_run(void *arg, const char *action, const char *role,
 /* agent_req.c — the one request of a connection: POST /v1/state */
 #define AGENT_MAX_BODY 8192
 #define AGENT_MAX_HEAD 8192
-struct agent_io {
+struct agent_io {            /* its functions log their own failures */
 	void *ctx;
 	int (*read)(void *ctx, void *buf, size_t len);   /* > 0, 0 at EOF, -1 */
 	int (*write)(void *ctx, const void *buf, size_t len);  /* all or -1 */
@@ -702,11 +703,13 @@ struct agent_tls_conn;
 int agent_tls_new(const struct agent_conf *c, struct agent_tls **out,
     char *err, size_t errlen);
 void agent_tls_free(struct agent_tls *t);          /* NULL ok */
-/* handshake on fd (taken over: closed by agent_tls_close or on -1) */
-int agent_tls_accept(struct agent_tls *t, int fd, struct agent_tls_conn **out,
-    char *err, size_t errlen);
-int agent_tls_read(void *conn, void *buf, size_t len);        /* agent_io */
-int agent_tls_write(void *conn, const void *buf, size_t len); /* agent_io */
+/* handshake on fd (taken over: closed by agent_tls_close or on -1); peer
+ * ("ip:port") names the connection in log lines */
+int agent_tls_accept(struct agent_tls *t, int fd, const char *peer,
+    struct agent_tls_conn **out, char *err, size_t errlen);
+/* agent_io functions; they log their own failures and timeouts */
+int agent_tls_read(void *conn, void *buf, size_t len);
+int agent_tls_write(void *conn, const void *buf, size_t len);
 void agent_tls_close(struct agent_tls_conn *c);    /* close_notify; NULL ok */
 
 #endif /* ACCTD_H */

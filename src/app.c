@@ -45,6 +45,14 @@ app_reload_warn(const struct conf *o, const struct conf *n)
 		log_warnx("reload: data_dir, key_file and map_size_mb changes apply at the next restart");
 	if (strcmp(o->user, n->user))
 		log_warnx("reload: user changes apply at the next restart");
+	{
+		int same_nodes = o->nnodes == n->nnodes;
+
+		for (size_t i = 0; same_nodes && i < o->nnodes; i++)
+			same_nodes = strcmp(o->nodes[i].name, n->nodes[i].name) == 0;
+		if (!same_nodes)
+			log_warnx("reload: added or removed nodes get their push threads at the next restart");
+	}
 	if (o->http_threads != n->http_threads ||
 	    o->http_keepalive_timeout_ms != n->http_keepalive_timeout_ms ||
 	    o->http_request_timeout_ms != n->http_request_timeout_ms)

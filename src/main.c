@@ -252,8 +252,11 @@ main(int argc, char *argv[])
 			continue;
 		if (sig == SIGHUP) {
 			main_notify("RELOADING=1");
-			if (app_reload(path) == 0)
+			if (app_reload(path) == 0) {
 				dns_refresh();
+				if (outbox_resync_all() == -1)
+					log_warnx("reload: cannot queue the new workspace membership");
+			}
 			main_notify("READY=1");
 			continue;
 		}

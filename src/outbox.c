@@ -219,3 +219,48 @@ outbox_propagation(struct store_txn *t, const char *user_id)
 	}
 	return items;
 }
+
+struct outbox_ids {
+	char (*ids)[SECRET_ID_LEN + 1];
+	size_t n;
+};
+
+static int
+outbox_ids_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	struct outbox_ids *w = arg;
+
+	if (kl > 0 && ((const char *)k)[0] == '~')
+		return 1;             /* aliases: the same users again */
+	if (vl != SECRET_ID_LEN)
+		return 0;
+	w->ids = x_realloc(w->ids, (w->n + 1) * sizeof(*w->ids));
+	memcpy(w->ids[w->n], v, vl);
+	w->ids[w->n][vl] = '\0';
+	w->n++;
+	return 0;
+}
+
+/* after a reload: workspace membership may have moved users between nodes */
+int
+outbox_resync_all(void)
+{
+	struct outbox_ids w = { NULL, 0 };
+	struct store_txn *t;
+	int rc = 0;
+
+	if (store_txn_begin(app.store, 1, &t) == -1)
+		return -1;
+	if (store_iter(t, STORE_DB_HANDLE, NULL, 0, 0, outbox_ids_cb, &w) == -1)
+		rc = -1;
+	for (size_t i = 0; rc == 0 && i < w.n; i++)
+		rc = outbox_user_changed(t, w.ids[i]);
+	free(w.ids);
+	if (rc == 0)
+		rc = store_txn_commit(t);
+	else
+		store_txn_abort(t);
+	if (rc == 0)
+		push_wake();
+	return rc;
+}
