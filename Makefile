@@ -77,11 +77,11 @@ ACCTD_OBJS := $(patsubst src/%.c,$(B)/obj/%.o,$(ACCTD_SRCS)) $(B)/obj/gen_openap
 MAIN_OBJ   := $(B)/obj/main.o
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 
-all: $(B)/acctd
+all: $(B)/acctd $(B)/acctd-agent
 
 # --- prerequisites (Debian packages) ---------------------------------------
 PKGS_BUILD := gcc make libc6-dev dpkg-dev patch ca-certificates
-PKGS_TEST  := openssl python3 qemu-user curl dnsmasq-base bind9-dnsutils
+PKGS_TEST  := openssl python3 qemu-user curl dnsmasq-base bind9-dnsutils postgresql util-linux
 prereqs-build:
 	$(Q)toolchain/prereqs.sh $(PKGS_BUILD) $(CROSS_PKG)
 prereqs-test: prereqs-build
@@ -123,6 +123,14 @@ $(B)/obj/gen_web.o: $(B)/gen/web.c src/acctd.h
 	$(Q)$(CC) $(filter-out -MMD -MP,$(ALL_CFLAGS)) -c $< -o $@
 
 $(B)/acctd: $(MAIN_OBJ) $(ACCTD_OBJS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+ifeq ($(STATIC),1)
+	$(Q)$(STRIP) $@
+endif
+
+# the node side of the push (docs/agent.md): same tree, same libraries
+$(B)/acctd-agent: $(B)/obj/agent_main.o $(ACCTD_OBJS)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 ifeq ($(STATIC),1)
