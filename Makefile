@@ -190,10 +190,14 @@ bench: prereqs-test all
 .PHONY: bench
 
 # --- install ------------------------------------------------------------------------
-install: $(B)/acctd
+install: $(B)/acctd $(B)/acctd-agent
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 \
-		$(DESTDIR)/etc/acctd $(DESTDIR)$(PREFIX)/lib/systemd/system
+		$(DESTDIR)/etc/acctd $(DESTDIR)$(PREFIX)/lib/systemd/system \
+		$(DESTDIR)$(PREFIX)/libexec/acctd
 	install -m 0755 $(B)/acctd $(DESTDIR)$(PREFIX)/sbin/acctd
+	install -m 0755 $(B)/acctd-agent $(DESTDIR)$(PREFIX)/sbin/acctd-agent
+	install -m 0755 platform/linux/apply-postgres $(DESTDIR)$(PREFIX)/libexec/acctd/apply-postgres
+	install -m 0644 config/acctd-agent.conf $(DESTDIR)/etc/acctd/acctd-agent.conf.sample
 	install -m 0644 docs/acctd.8 $(DESTDIR)$(PREFIX)/share/man/man8/acctd.8
 	install -m 0644 config/acctd.conf $(DESTDIR)/etc/acctd/acctd.conf.sample
 	install -m 0644 platform/systemd/acctd.service $(DESTDIR)$(PREFIX)/lib/systemd/system/acctd.service
