@@ -46,6 +46,11 @@ void *x_realloc(void *p, size_t n);
 char *x_strdup(const char *s);
 char *x_asprintf(const char *fmt, ...) ACCTD_PRINTF(1, 2);
 
+/* priv.c — the user to run as, and dropping to it (fatal on failure). */
+struct passwd;
+struct passwd *priv_getpw(const char *name);   /* /etc/passwd, no NSS */
+void priv_drop(const struct passwd *pw);
+
 /* conf.c — the libconfig file. See DESIGN.md "Configuration". */
 struct conf_node {
 	char *name;

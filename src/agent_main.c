@@ -58,34 +58,6 @@ agent_usage(void)
 	exit(2);
 }
 
-/* As acctd's main.c: local system users, read from /etc/passwd directly
- * (a static binary's getpwnam would need the build host's NSS modules). */
-static struct passwd *
-agent_getpw(const char *name)
-{
-	struct passwd *pw;
-	FILE *f = fopen("/etc/passwd", "re");
-
-	if (f == NULL)
-		return NULL;
-	while ((pw = fgetpwent(f)) != NULL)
-		if (strcmp(pw->pw_name, name) == 0)
-			break;
-	fclose(f);
-	return pw;
-}
-
-static void
-agent_drop_privileges(const struct passwd *pw)
-{
-	if (setgroups(1, &pw->pw_gid) == -1 || setgid(pw->pw_gid) == -1 ||
-	    setuid(pw->pw_uid) == -1)
-		fatal("cannot drop privileges to %s", pw->pw_name);
-	if (setuid(0) != -1 || geteuid() == 0)
-		fatalx("privileges still held after dropping to %s", pw->pw_name);
-	log_info("running as %s (uid %u)", pw->pw_name, (unsigned)pw->pw_uid);
-}
-
 /* As root: the state file's directory exists (made 0700 for pw if not). */
 static void
 agent_prepare_state_dir(const char *state_file, const struct passwd *pw)
@@ -258,7 +230,7 @@ main(int argc, char *argv[])
 	if (crypto_init() == -1)
 		fatalx("no entropy source: refusing to start");
 	if (geteuid() == 0 && c->user[0] != '\0') {
-		if ((pw = agent_getpw(c->user)) == NULL)
+		if ((pw = priv_getpw(c->user)) == NULL)
 			fatalx("user \"%s\" does not exist (config: user)",
 			    c->user);
 	} else if (geteuid() == 0)
@@ -273,7 +245,7 @@ main(int argc, char *argv[])
 	agent_listen_fd = agent_bind(c->listen);
 	agent_prepare_state_dir(c->state_file, pw);
 	if (pw != NULL)
-		agent_drop_privileges(pw);
+		priv_drop(pw);
 
 	if (agent_state_open(c->state_file, &agent_st, err, sizeof(err)) == -1)
 		fatalx("state_file: %s", err);

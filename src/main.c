@@ -82,39 +82,6 @@ main_prepare_data_dir(const char *dir, const struct passwd *pw)
 		fatal("chown %s", dir);
 }
 
-/*
- * getpwnam() in a statically linked glibc binary dlopen()s the NSS modules of
- * the glibc it was built with, which the box may not have. Users that acctd
- * runs as are local system users: read /etc/passwd directly. The result is
- * static storage, valid until the next call.
- */
-static struct passwd *
-main_getpw(const char *name)
-{
-	struct passwd *pw;
-	FILE *f = fopen("/etc/passwd", "re");
-
-	if (f == NULL)
-		return NULL;
-	while ((pw = fgetpwent(f)) != NULL)
-		if (strcmp(pw->pw_name, name) == 0)
-			break;
-	fclose(f);
-	return pw;
-}
-
-/* Failure to drop is fatal: acctd never serves requests as root by accident. */
-static void
-main_drop_privileges(const struct passwd *pw)
-{
-	if (setgroups(1, &pw->pw_gid) == -1 || setgid(pw->pw_gid) == -1 ||
-	    setuid(pw->pw_uid) == -1)
-		fatal("cannot drop privileges to %s", pw->pw_name);
-	if (setuid(0) != -1 || geteuid() == 0)
-		fatalx("privileges still held after dropping to %s", pw->pw_name);
-	log_info("running as %s (uid %u)", pw->pw_name, (unsigned)pw->pw_uid);
-}
-
 static void
 main_bootstrap(const struct conf *c)
 {
@@ -210,7 +177,7 @@ main(int argc, char *argv[])
 		fatalx("no entropy source: refusing to start");
 
 	if (geteuid() == 0 && c->user[0] != '\0') {
-		pw = main_getpw(c->user);
+		pw = priv_getpw(c->user);
 		if (pw == NULL)
 			fatalx("user \"%s\" does not exist (config: user)", c->user);
 	} else if (geteuid() == 0) {
@@ -232,7 +199,7 @@ main(int argc, char *argv[])
 	if (http_start(&ho, &app.http, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	if (pw != NULL)
-		main_drop_privileges(pw);
+		priv_drop(pw);
 
 	if (crypto_key_file_load(c->key_file, app.key, err, sizeof(err)) == -1)
 		fatalx("key_file: %s", err);
