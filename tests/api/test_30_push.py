@@ -123,7 +123,22 @@ class Push(unittest.TestCase):
                       Agent(cls.base, "node2", cls.clusters[1], client_cert)]
         for a in cls.agents:
             a.start()
+        # the appliance's DNS server, fed by acctd's hosts file
+        cls.hosts = os.path.join(cls.base, "ws.hosts")
+        cls.dnspid = os.path.join(cls.base, "dnsmasq.pid")
+        cls.dnsport = free_port()
+        open(cls.hosts, "w").close()
+        cls.dnsmasq = subprocess.Popen(
+            [shutil.which("dnsmasq"), "--keep-in-foreground", "--no-resolv", "--no-hosts",
+             "--listen-address=127.0.0.1", "--bind-interfaces", "--port=%d" % cls.dnsport,
+             "--addn-hosts=" + cls.hosts, "--pid-file=" + cls.dnspid, "--user=root",
+             "--log-facility=-"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            if os.path.exists(cls.dnspid) and open(cls.dnspid).read().strip():
+                break
+            time.sleep(0.05)
         cls.d = Daemon(extra={
+            "dns": {"domain": "ws.test", "hosts_file": cls.hosts, "reload_pidfile": cls.dnspid},
             "nodes": [{"name": a.name, "url": "https://127.0.0.1:%d" % a.port, "cert": a.cert}
                       for a in cls.agents],
             "workspaces": [
@@ -146,6 +161,8 @@ class Push(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
+        cls.dnsmasq.send_signal(signal.SIGTERM)
+        cls.dnsmasq.wait(10)
         cls.d.stop()
         for a in cls.agents:
             a.stop()
@@ -244,6 +261,15 @@ class Push(unittest.TestCase):
             self.assertFalse(c.login("alice", j["password"]))
             self.assertEqual(c.sql("select count(*) from pg_roles where rolname='alice'"), "0")
 
+        def dig(name):
+            return subprocess.run(["dig", "@127.0.0.1", "-p", str(self.dnsport), "+short",
+                                   "+time=2", "+tries=1", name], capture_output=True,
+                                  text=True, timeout=10).stdout.strip()
+        t0 = time.monotonic()
+        while dig("alice2-prod.ws.test") != "127.0.0.1" or dig("alice-prod.ws.test") != "":
+            self.assertLess(time.monotonic() - t0, 5, open(self.hosts).read())
+            time.sleep(0.1)
+
     def test_6_wrong_identity_and_replay_refused(self):
         a = self.agents[0]
         body = json.dumps({"user_id": "u_00000000000000000000", "version": 1,
@@ -282,6 +308,13 @@ class Push(unittest.TestCase):
         stale = json.dumps({"user_id": uid, "version": 1, "state": "absent"})
         out = post(own + ".crt", own + ".key", stale)
         self.assertTrue(out.startswith("HTTP/1.1 409"), out)
+        self.assertTrue(self.clusters[0].login(self.handle, j["password"]))
+        # a replay of the version the node holds is answered, not re-applied
+        applied = [p for p in j["propagation"] if p["node"] == "node1"][0]["applied_version"]
+        replay = json.dumps({"user_id": uid, "version": applied, "state": "absent"})
+        out = post(own + ".crt", own + ".key", replay)
+        self.assertTrue(out.startswith("HTTP/1.1 200"), out)
+        self.assertIn('"applied_version":%d' % applied, out)
         self.assertTrue(self.clusters[0].login(self.handle, j["password"]))
 
     def test_7_deletion_drops_the_role(self):
