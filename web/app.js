@@ -1,6 +1,6 @@
 /* acctd admin page: plain DOM, no framework, no inline script or style
  * (the Content-Security-Policy forbids both). Hash routes:
- *   #/settings/{profile,tokens,audit,advanced,password}  #/admin/{users,audit} */
+ *   #/settings/{profile,tokens,audit,advanced,password}  #/admin/{users,audit,nodes} */
 "use strict";
 (() => {
 const S = { user: null, csrf: sessionStorage.getItem("acctd.csrf"), gen: 0, tokenLimit: 2, msg: null };
@@ -341,7 +341,7 @@ function viewSignIn() {
 /* ---- layout ---- */
 const SECTIONS = {
 	settings: ["Settings", [["profile", "Profile"], ["tokens", "Tokens"], ["audit", "Audit Log"], ["advanced", "Advanced"], ["password", "Console password"]]],
-	admin: ["Admin", [["users", "Users"], ["audit", "Appliance audit log"]]],
+	admin: ["Admin", [["users", "Users"], ["audit", "Appliance audit log"], ["nodes", "Nodes"]]],
 };
 function layout(area, page, title) {
 	const [name, pages] = SECTIONS[area];
@@ -398,15 +398,36 @@ async function viewProfile(c, gen) {
 		av.value = fresh.avatar_url || "";
 	}, (e) => showError(e, form, alert));
 	const pwInfo = h("p", { class: "meta" }, "Loading…");
+	const prop = h("ul", { class: "prop", "aria-label": "Propagation to nodes", hidden: true });
 	const rotAlert = formAlert();
 	const rotate = button("Rotate Password");
 	const wsBox = h("div", { class: "ws-list" }, h("p", { class: "meta" }, "Loading…"));
 	c.append(card("Name and avatar", form),
 		card("Database Password",
 			h("p", {}, "You use one password to connect to every workspace you have access to; it is the password in the connection strings below. Rotating it may take a couple of minutes to reach all of your workspaces. Existing connections are not terminated."),
-			pwInfo, rotAlert, h("div", { class: "actions start" }, rotate)),
+			pwInfo, prop, rotAlert, h("div", { class: "actions start" }, rotate)),
 		card("Workspaces", wsBox));
-	const showPw = (p) => pwInfo.replaceChildren("Version ", h("strong", { class: "pw-version" }, String(p.version)), " · created ", fmtTime(p.created_at));
+	// → true once every node has the password
+	const showPw = (p) => {
+		const l = p.propagation || [];
+		pwInfo.replaceChildren("Version ", h("strong", { class: "pw-version" }, String(p.version)), " · created ", fmtTime(p.created_at));
+		prop.hidden = !l.length;
+		prop.replaceChildren(...l.map((n) => h("li", { "data-node": n.node }, h("strong", {}, n.node), ": ",
+			h("span", { class: "st-" + n.status }, n.status === "applied" ? "applied (version " + n.applied_version + ")" : "pending"),
+			n.status !== "applied" && n.last_error ? h("span", { class: "meta" }, " — " + n.last_error) : null)));
+		return l.every((n) => n.status === "applied");
+	};
+	let poll = null;
+	function watch(until) {
+		clearTimeout(poll);
+		poll = setTimeout(async () => {
+			if (stale(gen) || !S.user) return;
+			try {
+				const p = await api("GET", U() + "/password");
+				if (!stale(gen) && !showPw(p) && Date.now() < until) watch(until);
+			} catch (e) { /* stop polling; the next visit shows the state */ }
+		}, 1000);
+	}
 	const rows = {};
 	async function loadWs() {
 		const [masked, shown] = await Promise.all([api("GET", U() + "/workspace"),
@@ -442,7 +463,7 @@ async function viewProfile(c, gen) {
 		label: "Rotate Password",
 		run: async () => {
 			const p = await api("POST", U() + "/password");
-			showPw(p);
+			if (!showPw(p)) watch(Date.now() + 60000);
 			toast("Database password rotated (version " + p.version + ")");
 			await loadWs().catch((e) => loadError(wsBox, e));
 		},
@@ -794,12 +815,32 @@ function viewAdminAudit(c, gen) {
 	return auditView(c, gen, "/admin/audit", true);
 }
 
+/* ---- Admin: nodes (password push) ---- */
+async function viewNodes(c, gen) {
+	const refresh = button("Refresh");
+	const box = h("div", {}, h("p", { class: "meta" }, "Loading…"));
+	c.append(h("p", { class: "intro" }, "The database nodes acctd pushes passwords and roles to, and how far each one is behind."),
+		h("div", { class: "toolbar" }, refresh), box);
+	async function load() {
+		try {
+			const r = await api("GET", "/admin/nodes");
+			if (stale(gen)) return;
+			box.replaceChildren(r.items.length ? table(["Name", "URL", "Status", "Pending", "Last error", "Last success"], r.items.map((n) => [
+				h("strong", {}, n.name), h("code", {}, n.url), h("span", { class: "status " + n.status }, n.status), String(n.pending),
+				n.last_error ? h("span", { class: "details" }, n.last_error) : "—", fmtTime(n.last_success, true)]),
+			{ cls: "nodes", row: (x, i) => ({ "data-node": r.items[i].name }) }) : h("p", { class: "meta empty" }, "No nodes are configured."));
+		} catch (e) { box.replaceChildren(); loadError(box, e); }
+	}
+	refresh.addEventListener("click", () => busy(refresh, load));
+	await load();
+}
+
 /* ---- router ---- */
 const ROUTES = {
 	"settings/profile": ["Profile", viewProfile], "settings/tokens": ["Tokens", viewTokens],
 	"settings/audit": ["Audit Log", viewAudit], "settings/advanced": ["Advanced", viewAdvanced],
 	"settings/password": ["Console password", viewPassword],
-	"admin/users": ["Users", viewUsers], "admin/audit": ["Appliance audit log", viewAdminAudit],
+	"admin/users": ["Users", viewUsers], "admin/audit": ["Appliance audit log", viewAdminAudit], "admin/nodes": ["Nodes", viewNodes],
 };
 let lastRoute = null;
 function route() {

@@ -209,6 +209,47 @@ describe("admin page: settings flows", () => {
 		await p.waitForFunction(() => document.querySelector(".ws code.secret").textContent.includes("*"));
 	});
 
+	it("shows the new password's propagation to the nodes, which stays pending", async () => {
+		// the nodes point at nothing listening: node1 stays pending with an error
+		const p = alice;
+		const li = p.locator("ul.prop li[data-node=node1]");
+		await li.waitFor();
+		await p.waitForFunction(() => /^node1: pending — \S/.test(document.querySelector("ul.prop li[data-node=node1]").textContent));
+		await settle(p);
+		await p.evaluate(() => window.scrollTo(0, 0));
+		await shot(p, "profile-propagation");
+		// leaving the page stops the 1 s polling: no request to /password after
+		let polls = 0;
+		p.on("request", (r) => { if (r.url().endsWith("/api/v0/user/alice/password")) polls++; });
+		await go(p, "Settings", "Audit Log");
+		await p.waitForTimeout(2200);
+		assert.equal(polls, 0);
+	});
+
+	it("an admin sees the nodes and their push state", async () => {
+		const p = admin;
+		await p.evaluate(() => { location.hash = "#/admin/users"; });
+		await go(p, "Admin", "Nodes");
+		const row = p.locator("table.nodes tr[data-node=node1]");
+		await row.waitFor();
+		assert.equal(await row.locator("td").nth(1).textContent(), "https://127.0.0.1:9443");
+		assert.match(await row.locator(".status").textContent(), /^(failing|pending)$/);
+		assert.ok(+(await row.locator("td").nth(3).textContent()) >= 1, "alice's password is pending");
+		// Refresh reloads the table until the failed attempt's error shows
+		const refresh = p.getByRole("button", { name: "Refresh" });
+		for (let i = 0; await row.locator("td").nth(4).textContent() === "—"; i++) {
+			assert.ok(i < 20, "node1 shows a last error");
+			await p.waitForTimeout(500);
+			await refresh.click();
+			await p.waitForFunction(() => !document.querySelector(".toolbar button").disabled);
+		}
+		await both(p, "nodes");
+		// a non-admin gets the profile instead
+		await alice.evaluate(() => { location.hash = "#/admin/nodes"; });
+		await alice.getByRole("heading", { level: 1, name: "Profile" }).waitFor();
+		await settle(alice);
+	});
+
 	it("creates both tokens, reveals and copies one, and hits the limit", async () => {
 		const p = alice;
 		await go(p, "Settings", "Tokens");
