@@ -345,6 +345,7 @@ const struct conf *app_conf(void);
 int app_reload(const char *path);       /* 0 kept the new file, -1 kept the old */
 void app_free_confs(void);
 int64_t app_now(void);                  /* unix seconds */
+int64_t app_now_ms(void);
 
 /* bootstrap.c — the first administrator's password file. */
 /* Read the first line of the password file, or create it (0600) with a new

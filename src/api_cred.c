@@ -10,15 +10,6 @@
 
 #include "acctd.h"
 
-static int64_t
-cred_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int
 cred_begin(struct http_req *r, int write, struct store_txn **t, struct user *u)
 {
@@ -348,7 +339,7 @@ api_token_create(struct http_req *r)
 	k.title = title && title[0] ? x_strdup(title) : NULL;
 	k.active = 1;
 	memcpy(k.last4, tok + TOKEN_LEN - 4, 4);
-	k.created_ms = cred_now_ms();
+	k.created_ms = app_now_ms();
 	k.updated_at = k.created_ms / 1000;
 	k.expires_at = expires;
 	k.version_id = 1;

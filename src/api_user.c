@@ -10,15 +10,6 @@
 
 #include "acctd.h"
 
-static int64_t
-api_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 api_reply_user(struct http_req *r, int status, const struct user *u)
 {
@@ -124,7 +115,7 @@ api_login(struct http_req *r)
 	}
 	login_succeeded(handle);
 	if (store_txn_begin(app.store, 1, &t) == -1 ||
-	    session_create(t, u.id, api_now_ms(), sid, csrf) == -1) {
+	    session_create(t, u.id, app_now_ms(), sid, csrf) == -1) {
 		store_txn_abort(t);
 		http_problem(r, 500, "cannot create a session", NULL);
 		goto done;
@@ -419,7 +410,7 @@ api_user_token_reset(struct http_req *r)
 		store_txn_abort(t);
 		return;
 	}
-	u.token_min_issued_at = api_now_ms();
+	u.token_min_issued_at = app_now_ms();
 	u.version_id++;
 	u.updated_at = app_now();
 	/* tokens issued before now are revoked: removed, so they neither

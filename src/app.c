@@ -59,6 +59,17 @@ app_reload_warn(const struct conf *o, const struct conf *n)
 		log_warnx("reload: http changes apply at the next restart");
 }
 
+/* milliseconds: sessions and tokens are compared with a token reset made
+ * in the same second */
+int64_t
+app_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int
 app_reload(const char *path)
 {
