@@ -117,6 +117,8 @@ struct conf {
 int conf_load(const char *path, FILE *errs, struct conf **out);
 void conf_free(struct conf *c);
 int conf_handle_valid(const char *handle);   /* the user handle regex */
+/* 1 when a workspace names handle as its owner or a member */
+int conf_names_handle(const struct conf *c, const char *handle);
 
 /*
  * crypto.c — every use of mbedTLS crypto. Secrets are wiped by the caller.
@@ -404,6 +406,7 @@ struct user {
 	char *avatar_url;          /* NULL = not set */
 	int admin;
 	int disabled;
+	int handle_self;           /* the user chose this handle (not an admin) */
 	unsigned pw_iter;          /* console password: PBKDF2-HMAC-SHA256 */
 	uint8_t pw_salt[16];
 	uint8_t pw_hash[32];
@@ -415,12 +418,18 @@ struct user {
 void user_clear(struct user *u);               /* frees strings, wipes the verifier */
 int user_load(struct store_txn *t, const char *id, struct user *u);          /* 0 / STORE_NOTFOUND / -1 */
 int user_load_handle(struct store_txn *t, const char *handle, struct user *u);
-/* old_handle: the handle the index holds for u now (NULL for a new user) */
-int user_save(struct store_txn *t, const struct user *u, const char *old_handle);
+/* old_handle: the handle the index holds for u now (NULL for a new user);
+ * keep_alias: it stays u's former handle (an alias), else it is released */
+int user_save(struct store_txn *t, const struct user *u, const char *old_handle,
+    int keep_alias);
 int user_remove(struct store_txn *t, const struct user *u);
 /* who holds `handle`, now or as a former handle (an alias): the config's
  * workspaces name handles, and they follow a renamed user. 0 / STORE_NOTFOUND */
 int user_handle_owner(struct store_txn *t, const char *handle, char id[SECRET_ID_LEN + 1]);
+/* the user a config handle (workspace owner or member) means: as
+ * user_handle_owner, but never a handle its holder chose (handle_self):
+ * membership is given by an admin, never gained by renaming */
+int user_handle_member(struct store_txn *t, const char *handle, char id[SECRET_ID_LEN + 1]);
 int user_set_password(struct user *u, const char *pw, unsigned iterations);
 int user_check_password(const struct user *u, const char *pw);   /* 1 = right */
 void user_burn_password_time(const char *pw, unsigned iterations); /* unknown handle */

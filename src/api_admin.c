@@ -41,7 +41,7 @@ admin_user_insert(struct store_txn *t, struct user *u)
 	u->version_id = 1;
 	u->created_at = u->updated_at = app_now();
 	/* every user has a database password from the start */
-	if (user_save(t, u, NULL) == -1 || dbpass_rotate(t, u->id, u->created_at, &version) == -1 ||
+	if (user_save(t, u, NULL, 0) == -1 || dbpass_rotate(t, u->id, u->created_at, &version) == -1 ||
 	    outbox_user_changed(t, u->id) == -1)
 		return -1;
 	return 0;
@@ -205,7 +205,7 @@ admin_user_change(struct http_req *r, const char *action)
 		goto fail;
 	u.version_id++;
 	u.updated_at = app_now();
-	if (user_save(t, &u, NULL) == -1 ||
+	if (user_save(t, &u, NULL, 0) == -1 ||
 	    ((disable || reset) && session_delete_user(t, u.id, NULL) == -1) ||
 	    api_audit(r, t, action, &u, NULL) == -1)
 		goto fail;

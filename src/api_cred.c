@@ -117,14 +117,14 @@ cred_member(struct store_txn *t, const struct conf_workspace *w,
 	int mine = 0;
 
 	snprintf(owner, ownerlen, "%s", w->owner);
-	if (user_handle_owner(t, w->owner, id) == 0) {
+	if (user_handle_member(t, w->owner, id) == 0) {
 		mine = strcmp(id, u->id) == 0;
 		if (user_load(t, id, &o) == 0)
 			snprintf(owner, ownerlen, "%s", o.handle);
 		user_clear(&o);
 	}
 	for (size_t i = 0; !mine && i < w->nmembers; i++)
-		if (user_handle_owner(t, w->members[i], id) == 0)
+		if (user_handle_member(t, w->members[i], id) == 0)
 			mine = strcmp(id, u->id) == 0;
 	return mine;
 }

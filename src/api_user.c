@@ -222,7 +222,7 @@ api_user_patch(struct http_req *r)
 	char handle[USER_HANDLE_MAX + 1] = "", old_handle[USER_HANDLE_MAX + 1];
 	struct store_txn *t = NULL;
 	struct user u;
-	int bad = 0, set_url = 0, rc;
+	int bad = 0, set_url = 0, keep_alias = 0, rc;
 
 	memset(&u, 0, sizeof(u));
 	if (api_body(r, allowed, &body) == -1)
@@ -281,6 +281,7 @@ api_user_patch(struct http_req *r)
 	}
 	if (handle[0] && strcmp(handle, u.handle) != 0) {
 		char owner[SECRET_ID_LEN + 1];
+		int by_admin = api_ctx(r)->actor.admin;
 
 		/* taken: another user's handle, or a former handle of another user */
 		rc = user_handle_owner(t, handle, owner);
@@ -295,13 +296,34 @@ api_user_patch(struct http_req *r)
 			http_problem(r, 500, "cannot read the user store", NULL);
 			goto abort;
 		}
+		/*
+		 * Workspace membership is given by an admin, never gained by
+		 * renaming (docs/design.md "Handles"): a handle the config
+		 * names is taken only by an admin creating or renaming that
+		 * user, or by its own user coming back to a former handle.
+		 */
+		if (rc == STORE_NOTFOUND && !by_admin &&
+		    conf_names_handle(app_conf(), handle)) {
+			struct json *v = NULL;
+
+			api_verr(&v, "body.handle", "is reserved: a workspace of "
+			    "this appliance names it, and only an admin can give it "
+			    "to a user");
+			http_problem(r, 409, "that handle is reserved", v);
+			goto abort;
+		}
+		/* the old handle stays this user's (an alias) only when an
+		 * admin gave it and a workspace names it: it carries that
+		 * membership; any other former handle is free again */
+		keep_alias = !u.handle_self && conf_names_handle(app_conf(), old_handle);
+		u.handle_self = rc == STORE_NOTFOUND && !by_admin;
 		api_change(data, "handle", u.handle, handle);
 		snprintf(u.handle, sizeof(u.handle), "%s", handle);
 	}
 	if (json_next(data, NULL, NULL) != NULL) {
 		u.version_id++;
 		u.updated_at = app_now();
-		if (user_save(t, &u, old_handle) == -1 ||
+		if (user_save(t, &u, old_handle, keep_alias) == -1 ||
 		    (strcmp(old_handle, u.handle) != 0 && outbox_user_changed(t, u.id) == -1) ||
 		    api_audit(r, t, "user.update", &u, data) == -1) {
 			http_problem(r, 500, "the change could not be saved; nothing was changed", NULL);
@@ -416,7 +438,7 @@ api_user_token_reset(struct http_req *r)
 	/* tokens issued before now are revoked: removed, so they neither
 	 * linger in the list nor count against the limit (the issued-at check
 	 * in token verification stays as a second guard) */
-	if (user_save(t, &u, NULL) == -1 || session_delete_user(t, u.id, NULL) == -1 ||
+	if (user_save(t, &u, NULL, 0) == -1 || session_delete_user(t, u.id, NULL) == -1 ||
 	    token_remove_user(t, u.id) == -1 ||
 	    api_audit(r, t, "user.token_reset", &u, NULL) == -1) {
 		store_txn_abort(t);
@@ -495,7 +517,7 @@ api_user_console_password(struct http_req *r)
 	}
 	fresh.version_id++;
 	fresh.updated_at = app_now();
-	if (user_save(t, &fresh, NULL) == -1 ||
+	if (user_save(t, &fresh, NULL, 0) == -1 ||
 	    session_delete_user(t, fresh.id,
 		strcmp(c->actor.id, fresh.id) == 0 && c->via_cookie ? c->sid : NULL) == -1 ||
 	    api_audit(r, t, "user.console_password.change", &fresh, NULL) == -1) {

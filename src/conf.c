@@ -153,6 +153,21 @@ conf_handle_valid(const char *h)
 	    strstr(h, "--") == NULL && h[strlen(h) - 1] != '-';
 }
 
+int
+conf_names_handle(const struct conf *c, const char *handle)
+{
+	for (size_t i = 0; c != NULL && i < c->nworkspaces; i++) {
+		const struct conf_workspace *w = &c->workspaces[i];
+
+		if (strcmp(w->owner, handle) == 0)
+			return 1;
+		for (size_t m = 0; m < w->nmembers; m++)
+			if (strcmp(w->members[m], handle) == 0)
+				return 1;
+	}
+	return 0;
+}
+
 /* lowercase, labels of 1-63 [a-z0-9-] not starting or ending in '-' */
 static int
 conf_dns_name(const char *s)

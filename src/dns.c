@@ -80,7 +80,7 @@ dns_render(const struct conf *c, char **text)
 		memset(&u, 0, sizeof(u));
 		if (n == NULL || dns_node_addr(n->url, addr, sizeof(addr)) == -1)
 			continue;
-		if (user_handle_owner(t, w->owner, id) == 0 && user_load(t, id, &u) == 0)
+		if (user_handle_member(t, w->owner, id) == 0 && user_load(t, id, &u) == 0)
 			owner = u.handle;
 		fprintf(f, "%s %s-%s.%s\n", addr, owner, w->handle, c->dns_domain);
 		user_clear(&u);

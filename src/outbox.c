@@ -56,10 +56,10 @@ outbox_serves(struct store_txn *t, const struct conf *c, const char *node,
 
 		if (strcmp(w->node, node) != 0)
 			continue;
-		if (user_handle_owner(t, w->owner, id) == 0 && strcmp(id, user_id) == 0)
+		if (user_handle_member(t, w->owner, id) == 0 && strcmp(id, user_id) == 0)
 			return 1;
 		for (size_t m = 0; m < w->nmembers; m++)
-			if (user_handle_owner(t, w->members[m], id) == 0 &&
+			if (user_handle_member(t, w->members[m], id) == 0 &&
 			    strcmp(id, user_id) == 0)
 				return 1;
 	}

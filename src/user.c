@@ -56,6 +56,8 @@ user_from_json(const char *buf, size_t len, struct user *u)
 	u->avatar_url = user_dup(json_str(json_get(j, "avatar_url")));
 	u->admin = strcmp(json_str(json_get(j, "role")) ? json_str(json_get(j, "role")) : "", "admin") == 0;
 	u->disabled = strcmp(json_str(json_get(j, "status")) ? json_str(json_get(j, "status")) : "", "disabled") == 0;
+	if (json_bool(json_get(j, "handle_self"), &u->handle_self) == -1)
+		u->handle_self = 0;    /* absent: given by an admin (older records) */
 	if (json_int(json_get(j, "pw_iter"), &v) == -1 || v < 1)
 		goto done;
 	u->pw_iter = (unsigned)v;
@@ -115,7 +117,8 @@ user_load_handle(struct store_txn *t, const char *handle, struct user *u)
 }
 
 int
-user_save(struct store_txn *t, const struct user *u, const char *old_handle)
+user_save(struct store_txn *t, const struct user *u, const char *old_handle,
+    int keep_alias)
 {
 	struct json *j = json_object();
 	char salt[33], hash[65], *s;
@@ -133,6 +136,8 @@ user_save(struct store_txn *t, const struct user *u, const char *old_handle)
 	json_set_int(j, "pw_iter", u->pw_iter);
 	json_set_str(j, "pw_salt", salt);
 	json_set_str(j, "pw_hash", hash);
+	if (u->handle_self)
+		json_set_bool(j, "handle_self", 1);
 	json_set_int(j, "token_min_issued_at", u->token_min_issued_at);
 	json_set_int(j, "version_id", u->version_id);
 	json_set_int(j, "created_at", u->created_at);
@@ -141,11 +146,13 @@ user_save(struct store_txn *t, const struct user *u, const char *old_handle)
 	if (old_handle != NULL && strcmp(old_handle, u->handle) != 0) {
 		char alias[USER_HANDLE_MAX + 2];
 
-		/* the old handle becomes this user's alias: the workspaces the
-		 * config gives to it follow the user, and nobody else can take it */
+		/* keep_alias: the old handle becomes this user's alias, so the
+		 * workspaces the config gives to it follow the user and nobody
+		 * else can take it; otherwise it is free again */
 		snprintf(alias, sizeof(alias), "~%s", old_handle);
 		if (store_del(t, STORE_DB_HANDLE, old_handle, strlen(old_handle)) == -1 ||
-		    store_put(t, STORE_DB_HANDLE, alias, strlen(alias), u->id, SECRET_ID_LEN) == -1)
+		    (keep_alias && store_put(t, STORE_DB_HANDLE, alias, strlen(alias),
+		    u->id, SECRET_ID_LEN) == -1))
 			goto done;
 		snprintf(alias, sizeof(alias), "~%s", u->handle);
 		if (store_del(t, STORE_DB_HANDLE, alias, strlen(alias)) == -1)
@@ -229,6 +236,26 @@ user_handle_owner(struct store_txn *t, const char *handle, char id[SECRET_ID_LEN
 	id[vl] = '\0';
 	free(v);
 	return 0;
+}
+
+int
+user_handle_member(struct store_txn *t, const char *handle, char id[SECRET_ID_LEN + 1])
+{
+	struct user u;
+	int rc = user_handle_owner(t, handle, id);
+
+	if (rc != 0)
+		return rc;
+	if ((rc = user_load(t, id, &u)) != 0)
+		return rc;
+	/* a handle its holder chose is never a membership; a former handle
+	 * is an alias only when it was given by an admin (user_save) */
+	if (strcmp(u.handle, handle) == 0 && u.handle_self)
+		rc = STORE_NOTFOUND;
+	user_clear(&u);
+	if (rc != 0)
+		id[0] = '\0';
+	return rc;
 }
 
 int
