@@ -450,11 +450,35 @@ int session_delete(struct store_txn *t, const char *sid);
 /* every session of user_id except `keep` (NULL = all) */
 int session_delete_user(struct store_txn *t, const char *user_id, const char *keep);
 
-/* login.c — brute-force limiter, in memory, never sleeps. */
-/* seconds until `handle`/`ip` may try again, 0 when allowed */
-int login_locked(const char *handle, const char *ip, int64_t now);
-void login_failed(const char *handle, const char *ip, int64_t now, const struct conf *c);
-void login_succeeded(const char *handle);
+/* login.c — brute-force limiter and KDF gate, in memory, never sleeps
+ * (login_kdf_enter waits at most a second). See the file's comment. */
+#define LOGIN_HANDLE_SLOTS 4096
+#define LOGIN_ADDR_SLOTS 4096
+struct login_ticket {
+	int handle_slot;           /* -1: nothing reserved */
+	int addr_slot;             /* -1: address not tracked */
+};
+enum login_result {
+	LOGIN_OK = 0,              /* right password: the handle's failures reset */
+	LOGIN_FAILED,              /* counted against handle and address */
+	LOGIN_CANCELLED            /* never reached the check: not counted */
+};
+/* Reserve one attempt for handle from ip, before the KDF runs. 0: allowed,
+ * t filled, and exactly one login_end must follow. Otherwise the seconds
+ * to wait (>= 1): locked out, attempts in flight use up the budget, or the
+ * handle table is full; nothing reserved. */
+int login_begin(const char *handle, const char *ip, int64_t now,
+    const struct conf *c, struct login_ticket *t);
+void login_end(struct login_ticket *t, enum login_result res, int64_t now,
+    const struct conf *c);
+/* the address an attempt is counted under: IPv4 as is, IPv6 by its /64 */
+void login_addr_key(const char *ip, char *out, size_t outlen);
+void login_reset(void);                  /* forget every counter (tests) */
+/* at most login_kdf_slots() password KDFs at once: 0 entered (call
+ * login_kdf_leave after the KDF), -1 busy: answer 503 with Retry-After */
+int login_kdf_enter(void);
+void login_kdf_leave(void);
+int login_kdf_slots(void);
 
 /* api.c — authentication and authorization for routes, shared helpers. */
 struct api_ctx {
