@@ -441,11 +441,19 @@ struct session {
 };
 int session_create(struct store_txn *t, const char *user_id, int64_t now_ms,
     char sid[SESSION_TOKEN_LEN + 1], char csrf[SESSION_TOKEN_LEN + 1]);
-/* 0 / STORE_NOTFOUND (unknown or expired) / -1; *stale set when last_seen
- * should be written back (coalesced: at most once a minute) */
+#define SESSION_EXPIRED 2
+/* 0 / STORE_NOTFOUND / SESSION_EXPIRED (the record exists: delete it) / -1;
+ * *stale set when last_seen should be written back (coalesced: at most
+ * once a minute) */
 int session_lookup(struct store_txn *t, const char *sid, int64_t now,
     int idle, int absolute, struct session *s, int *stale);
-int session_touch(struct store_txn *t, const char *sid, const struct session *s, int64_t now);
+/* last_seen = now, re-read in t (a write txn): 0 / STORE_NOTFOUND when the
+ * session was deleted meanwhile, and then it is not re-created / -1 */
+int session_touch(struct store_txn *t, const char *sid, int64_t now);
+/* Remove expired sessions, examining at most max records from cursor (all
+ * zero = from the start; updated). *more: call again for the rest. */
+int session_sweep(struct store_txn *t, int64_t now, int idle, int absolute,
+    size_t max, uint8_t cursor[CRYPTO_SHA256_LEN], int *more, size_t *removed);
 int session_delete(struct store_txn *t, const char *sid);
 /* every session of user_id except `keep` (NULL = all) */
 int session_delete_user(struct store_txn *t, const char *user_id, const char *keep);

@@ -135,8 +135,22 @@ api_authenticate(struct http_req *r, struct api_ctx *c)
 		goto fail;
 	rc = session_lookup(t, sid, now, cf->sessions_idle_timeout,
 	    cf->sessions_absolute_timeout, &s, &stale);
-	if (rc == STORE_NOTFOUND) {
+	if (rc == STORE_NOTFOUND || rc == SESSION_EXPIRED) {
 		store_txn_abort(t);
+		t = NULL;
+		/* an expired session is removed when it is next presented (the
+		 * periodic sweep gets the others); only then, so a made-up
+		 * cookie never costs a write */
+		if (rc == SESSION_EXPIRED && store_txn_begin(app.store, 1, &t) == 0) {
+			if (session_lookup(t, sid, now, cf->sessions_idle_timeout,
+			    cf->sessions_absolute_timeout, &s, &stale) == SESSION_EXPIRED &&
+			    session_delete(t, sid) == 0)
+				store_txn_commit(t);
+			else
+				store_txn_abort(t);
+		}
+		crypto_wipe(&s, sizeof(s));
+		crypto_wipe(sid, sizeof(sid));
 		return 1;
 	}
 	if (rc == -1)
@@ -176,7 +190,7 @@ api_authenticate(struct http_req *r, struct api_ctx *c)
 		}
 	}
 	if (stale && store_txn_begin(app.store, 1, &t) == 0) {
-		if (session_touch(t, sid, &s, now) == 0)
+		if (session_touch(t, sid, now) == 0)
 			store_txn_commit(t);
 		else
 			store_txn_abort(t);
