@@ -102,12 +102,19 @@ main_bootstrap(const struct conf *c)
 		fatalx("bootstrap_admin: cannot create \"%s\" in the store", c->admin_handle);
 	}
 	log_info("created the bootstrap admin \"%s\"", c->admin_handle);
-	if (created) {
-		/* printed once, on the terminal only: never to syslog */
+	if (created && isatty(STDERR_FILENO)) {
+		/* an operator at a terminal (make run): show it once */
 		fprintf(stderr,
 		    "acctd: bootstrap admin \"%s\" one-time password: %s\n"
 		    "acctd: (also in %s, mode 0600; change it after signing in)\n",
 		    c->admin_handle, pw, c->admin_password_file);
+	} else if (created) {
+		/* stderr is a journal (systemd, procd) or a file: the secret
+		 * stays in the 0600 file, the log says where */
+		fprintf(stderr,
+		    "acctd: bootstrap admin \"%s\": one-time password written to %s "
+		    "(mode 0600); read it there and change it after signing in\n",
+		    c->admin_handle, c->admin_password_file);
 	}
 	crypto_wipe(pw, sizeof(pw));
 }
