@@ -22,6 +22,10 @@
 
 #include "acctd.h"
 
+/* validation_errors entries listed for one body; one more says how many
+ * were left out */
+#define API_MAX_VERRS 20
+
 struct api_ctx *
 api_ctx(struct http_req *r)
 {
@@ -291,6 +295,7 @@ api_body(struct http_req *r, const char *const *allowed, struct json **out)
 	struct json *j = NULL, *m = NULL, *verrs = NULL;
 	const char *k;
 	char err[128], loc[160];
+	size_t unknown = 0;
 
 	*out = NULL;
 	if (json_parse_at(r->body, r->body_len, &j, err, sizeof(err), loc, 100) == -1) {
@@ -315,10 +320,16 @@ api_body(struct http_req *r, const char *const *allowed, struct json **out)
 
 		for (i = 0; allowed[i] != NULL && strcmp(allowed[i], k) != 0; i++)
 			;
-		if (allowed[i] == NULL) {
+		if (allowed[i] == NULL && unknown++ < API_MAX_VERRS) {
 			snprintf(loc, sizeof(loc), "body.%.100s", k);
 			api_verr(&verrs, loc, "unknown field");
 		}
+	}
+	if (unknown > API_MAX_VERRS) {
+		/* an answer stays small whatever the body: the rest are counted */
+		snprintf(loc, sizeof(loc), "%zu more unknown fields not listed",
+		    unknown - API_MAX_VERRS);
+		api_verr(&verrs, "body", loc);
 	}
 	if (verrs != NULL) {
 		json_free(j);
