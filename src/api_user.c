@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "acctd.h"
@@ -94,6 +95,23 @@ api_login_fail(struct http_req *r, const char *handle, const struct user *u,
 	http_problem(r, 401, "wrong handle or password", NULL);
 }
 
+/* sign-in takes JSON only: a cross-site form (urlencoded, multipart or
+ * text/plain, which need no CORS preflight) cannot sign a victim in */
+static int
+api_json_ctype(struct http_req *r)
+{
+	const char *ct = http_header(r, "Content-Type");
+	size_t n = strlen("application/json");
+
+	while (ct != NULL && (*ct == ' ' || *ct == '\t'))
+		ct++;
+	if (ct != NULL && strncasecmp(ct, "application/json", n) == 0 &&
+	    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t'))
+		return 0;
+	http_problem(r, 415, "send the request body as Content-Type: application/json", NULL);
+	return -1;
+}
+
 void
 api_login(struct http_req *r)
 {
@@ -112,7 +130,7 @@ api_login(struct http_req *r)
 	memset(&fresh, 0, sizeof(fresh));
 	memset(sid, 0, sizeof(sid));
 	memset(csrf, 0, sizeof(csrf));
-	if (api_body(r, allowed, &body) == -1)
+	if (api_json_ctype(r) == -1 || api_body(r, allowed, &body) == -1)
 		goto done;
 	handle_in = api_field_str(body, "handle", &verrs, &bad);
 	pw = api_field_str(body, "password", &verrs, &bad);

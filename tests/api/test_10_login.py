@@ -168,6 +168,34 @@ class Login(DaemonCase, unittest.TestCase):
             r = with_cookie(self.d, v).get(API + "/actor")
             assert_problem(self, r, 401)
 
+    def test_login_needs_json_content_type(self):
+        """Issue 9, finding 11: a cross-site form (urlencoded, multipart or
+        text/plain: no CORS preflight) must not sign the victim's browser
+        into another account (login CSRF). Only application/json is read."""
+        import json as _json
+        raw = _json.dumps({"handle": "bob", "password": self.bob_pw}).encode()
+        for ct in ("text/plain", "text/plain;charset=UTF-8",
+                   "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+                   "application/jsonx", "application/json-patch+json", None):
+            with self.subTest(content_type=ct):
+                c = client(self.d)
+                c._connect()
+                c.conn.request("POST", API + "/login", body=raw,
+                               headers={"Content-Type": ct} if ct else {})
+                resp = c.conn.getresponse()
+                from harness import Response
+                r = Response(resp.status, resp.getheaders(), resp.read())
+                c.close()
+                p = assert_problem(self, r, 415)
+                self.assertIn("application/json", p["detail"])
+                self.assertEqual(set_cookies(r), [])
+        for ct in ("application/json", "application/json; charset=utf-8", "Application/JSON"):
+            with self.subTest(content_type=ct):
+                c = client(self.d)
+                r = c.request("POST", API + "/login", raw=raw, headers={"Content-Type": ct})
+                self.assertEqual(r.status, 200, r)
+                remember(self.d, r.json["csrf_token"], c.cookies.get(COOKIE))
+
     # --- CSRF -----------------------------------------------------------
 
     def csrf_user(self):
