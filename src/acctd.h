@@ -106,6 +106,9 @@ struct conf {
 	int http_threads;
 	int http_keepalive_timeout_ms;
 	int http_request_timeout_ms;
+	/* acctd extension: GET /metrics needs a bearer token with this
+	 * SHA-256 (64 hex digits); "" = /metrics is off (404) */
+	char *metrics_token_sha256;
 };
 
 /*
@@ -261,7 +264,8 @@ struct json *json_next(const struct json *o, struct json *prev, const char **key
 /* http.c — civetweb over mbedTLS; the only user of civetweb. */
 #define HTTP_MAX_BODY (64 * 1024)
 #define HTTP_MAX_PARAMS 4
-enum http_auth { HTTP_AUTH_ANYONE = 0, HTTP_AUTH_USER, HTTP_AUTH_SELF, HTTP_AUTH_ADMIN };
+enum http_auth { HTTP_AUTH_ANYONE = 0, HTTP_AUTH_USER, HTTP_AUTH_SELF, HTTP_AUTH_ADMIN,
+	HTTP_AUTH_METRICS };       /* the metrics.token_sha256 bearer token only */
 struct http_req;
 typedef void (*http_handler_fn)(struct http_req *r);
 struct http_route {

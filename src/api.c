@@ -9,6 +9,8 @@
  *                     admin on anyone's. Another user's path answers 404,
  *                     exactly like a handle that does not exist.
  *   HTTP_AUTH_ADMIN   admins; others get 403
+ *   HTTP_AUTH_METRICS the metrics.token_sha256 bearer token, never a session
+ *                     or an API token; 404 while metrics.token_sha256 is ""
  *
  * A cookie-authenticated request that changes something must carry the
  * session's CSRF token in X-CSRF-Token (compared in constant time).
@@ -211,6 +213,36 @@ fail:
 	return -1;
 }
 
+/* GET /metrics names nodes and users' push state: a scraper's token only */
+static int
+api_metrics_auth(struct http_req *r)
+{
+	const char *want = app_conf()->metrics_token_sha256;
+	const char *authz = http_header(r, "Authorization");
+	uint8_t got[CRYPTO_SHA256_LEN], exp[CRYPTO_SHA256_LEN];
+	int ok;
+
+	if (want == NULL || want[0] == '\0') {
+		http_problem(r, 404, "no such resource", NULL);
+		return -1;
+	}
+	if (authz == NULL || strncasecmp(authz, "Bearer ", 7) != 0 ||
+	    secret_unhex(want, exp, sizeof(exp)) == -1) {
+		http_problem_h(r, 401, "send the metrics token as Authorization: Bearer", NULL,
+		    "WWW-Authenticate: Bearer realm=\"metrics\"\r\n");
+		return -1;
+	}
+	crypto_sha256(authz + 7, strlen(authz + 7), got);
+	ok = crypto_equal(got, exp, sizeof(got));
+	crypto_wipe(got, sizeof(got));
+	if (!ok) {
+		http_problem_h(r, 401, "the metrics token is not valid", NULL,
+		    "WWW-Authenticate: Bearer realm=\"metrics\", error=\"invalid_token\"\r\n");
+		return -1;
+	}
+	return 0;
+}
+
 int
 api_authorize(struct http_req *r)
 {
@@ -218,11 +250,14 @@ api_authorize(struct http_req *r)
 	int rc;
 
 	r->ctx = c;
+	if (r->route->auth == HTTP_AUTH_METRICS)
+		return api_metrics_auth(r);
 	rc = api_authenticate(r, c);
 	if (rc == -1)
 		return -1;
 	switch (r->route->auth) {
 	case HTTP_AUTH_ANYONE:
+	case HTTP_AUTH_METRICS:
 		return 0;
 	case HTTP_AUTH_USER:
 	case HTTP_AUTH_SELF:
