@@ -106,6 +106,9 @@ struct conf {
 	int http_threads;
 	int http_keepalive_timeout_ms;
 	int http_request_timeout_ms;
+	/* acctd extension: GET /metrics needs a bearer token with this
+	 * SHA-256 (64 hex digits); "" = /metrics is off (404) */
+	char *metrics_token_sha256;
 };
 
 /*
@@ -263,7 +266,8 @@ struct json *json_next(const struct json *o, struct json *prev, const char **key
 /* http.c — civetweb over mbedTLS; the only user of civetweb. */
 #define HTTP_MAX_BODY (64 * 1024)
 #define HTTP_MAX_PARAMS 4
-enum http_auth { HTTP_AUTH_ANYONE = 0, HTTP_AUTH_USER, HTTP_AUTH_SELF, HTTP_AUTH_ADMIN };
+enum http_auth { HTTP_AUTH_ANYONE = 0, HTTP_AUTH_USER, HTTP_AUTH_SELF, HTTP_AUTH_ADMIN,
+	HTTP_AUTH_METRICS };       /* the metrics.token_sha256 bearer token only */
 struct http_req;
 typedef void (*http_handler_fn)(struct http_req *r);
 struct http_route {
@@ -450,20 +454,52 @@ struct session {
 };
 int session_create(struct store_txn *t, const char *user_id, int64_t now_ms,
     char sid[SESSION_TOKEN_LEN + 1], char csrf[SESSION_TOKEN_LEN + 1]);
-/* 0 / STORE_NOTFOUND (unknown or expired) / -1; *stale set when last_seen
- * should be written back (coalesced: at most once a minute) */
+#define SESSION_EXPIRED 2
+/* 0 / STORE_NOTFOUND / SESSION_EXPIRED (the record exists: delete it) / -1;
+ * *stale set when last_seen should be written back (coalesced: at most
+ * once a minute) */
 int session_lookup(struct store_txn *t, const char *sid, int64_t now,
     int idle, int absolute, struct session *s, int *stale);
-int session_touch(struct store_txn *t, const char *sid, const struct session *s, int64_t now);
+/* last_seen = now, re-read in t (a write txn): 0 / STORE_NOTFOUND when the
+ * session was deleted meanwhile, and then it is not re-created / -1 */
+int session_touch(struct store_txn *t, const char *sid, int64_t now);
+/* Remove expired sessions, examining at most max records from cursor (all
+ * zero = from the start; updated). *more: call again for the rest. */
+int session_sweep(struct store_txn *t, int64_t now, int idle, int absolute,
+    size_t max, uint8_t cursor[CRYPTO_SHA256_LEN], int *more, size_t *removed);
 int session_delete(struct store_txn *t, const char *sid);
 /* every session of user_id except `keep` (NULL = all) */
 int session_delete_user(struct store_txn *t, const char *user_id, const char *keep);
 
-/* login.c — brute-force limiter, in memory, never sleeps. */
-/* seconds until `handle`/`ip` may try again, 0 when allowed */
-int login_locked(const char *handle, const char *ip, int64_t now);
-void login_failed(const char *handle, const char *ip, int64_t now, const struct conf *c);
-void login_succeeded(const char *handle);
+/* login.c — brute-force limiter and KDF gate, in memory, never sleeps
+ * (login_kdf_enter waits at most a second). See the file's comment. */
+#define LOGIN_HANDLE_SLOTS 4096
+#define LOGIN_ADDR_SLOTS 4096
+struct login_ticket {
+	int handle_slot;           /* -1: nothing reserved */
+	int addr_slot;             /* -1: address not tracked */
+};
+enum login_result {
+	LOGIN_OK = 0,              /* right password: the handle's failures reset */
+	LOGIN_FAILED,              /* counted against handle and address */
+	LOGIN_CANCELLED            /* never reached the check: not counted */
+};
+/* Reserve one attempt for handle from ip, before the KDF runs. 0: allowed,
+ * t filled, and exactly one login_end must follow. Otherwise the seconds
+ * to wait (>= 1): locked out, attempts in flight use up the budget, or the
+ * handle table is full; nothing reserved. */
+int login_begin(const char *handle, const char *ip, int64_t now,
+    const struct conf *c, struct login_ticket *t);
+void login_end(struct login_ticket *t, enum login_result res, int64_t now,
+    const struct conf *c);
+/* the address an attempt is counted under: IPv4 as is, IPv6 by its /64 */
+void login_addr_key(const char *ip, char *out, size_t outlen);
+void login_reset(void);                  /* forget every counter (tests) */
+/* at most login_kdf_slots() password KDFs at once: 0 entered (call
+ * login_kdf_leave after the KDF), -1 busy: answer 503 with Retry-After */
+int login_kdf_enter(void);
+void login_kdf_leave(void);
+int login_kdf_slots(void);
 
 /* api.c — authentication and authorization for routes, shared helpers. */
 struct api_ctx {

@@ -9,6 +9,8 @@
  *                     admin on anyone's. Another user's path answers 404,
  *                     exactly like a handle that does not exist.
  *   HTTP_AUTH_ADMIN   admins; others get 403
+ *   HTTP_AUTH_METRICS the metrics.token_sha256 bearer token, never a session
+ *                     or an API token; 404 while metrics.token_sha256 is ""
  *
  * A cookie-authenticated request that changes something must carry the
  * session's CSRF token in X-CSRF-Token (compared in constant time).
@@ -21,6 +23,10 @@
 #include <time.h>
 
 #include "acctd.h"
+
+/* validation_errors entries listed for one body; one more says how many
+ * were left out */
+#define API_MAX_VERRS 20
 
 struct api_ctx *
 api_ctx(struct http_req *r)
@@ -135,8 +141,22 @@ api_authenticate(struct http_req *r, struct api_ctx *c)
 		goto fail;
 	rc = session_lookup(t, sid, now, cf->sessions_idle_timeout,
 	    cf->sessions_absolute_timeout, &s, &stale);
-	if (rc == STORE_NOTFOUND) {
+	if (rc == STORE_NOTFOUND || rc == SESSION_EXPIRED) {
 		store_txn_abort(t);
+		t = NULL;
+		/* an expired session is removed when it is next presented (the
+		 * periodic sweep gets the others); only then, so a made-up
+		 * cookie never costs a write */
+		if (rc == SESSION_EXPIRED && store_txn_begin(app.store, 1, &t) == 0) {
+			if (session_lookup(t, sid, now, cf->sessions_idle_timeout,
+			    cf->sessions_absolute_timeout, &s, &stale) == SESSION_EXPIRED &&
+			    session_delete(t, sid) == 0)
+				store_txn_commit(t);
+			else
+				store_txn_abort(t);
+		}
+		crypto_wipe(&s, sizeof(s));
+		crypto_wipe(sid, sizeof(sid));
 		return 1;
 	}
 	if (rc == -1)
@@ -176,7 +196,7 @@ api_authenticate(struct http_req *r, struct api_ctx *c)
 		}
 	}
 	if (stale && store_txn_begin(app.store, 1, &t) == 0) {
-		if (session_touch(t, sid, &s, now) == 0)
+		if (session_touch(t, sid, now) == 0)
 			store_txn_commit(t);
 		else
 			store_txn_abort(t);
@@ -193,6 +213,36 @@ fail:
 	return -1;
 }
 
+/* GET /metrics names nodes and users' push state: a scraper's token only */
+static int
+api_metrics_auth(struct http_req *r)
+{
+	const char *want = app_conf()->metrics_token_sha256;
+	const char *authz = http_header(r, "Authorization");
+	uint8_t got[CRYPTO_SHA256_LEN], exp[CRYPTO_SHA256_LEN];
+	int ok;
+
+	if (want == NULL || want[0] == '\0') {
+		http_problem(r, 404, "no such resource", NULL);
+		return -1;
+	}
+	if (authz == NULL || strncasecmp(authz, "Bearer ", 7) != 0 ||
+	    secret_unhex(want, exp, sizeof(exp)) == -1) {
+		http_problem_h(r, 401, "send the metrics token as Authorization: Bearer", NULL,
+		    "WWW-Authenticate: Bearer realm=\"metrics\"\r\n");
+		return -1;
+	}
+	crypto_sha256(authz + 7, strlen(authz + 7), got);
+	ok = crypto_equal(got, exp, sizeof(got));
+	crypto_wipe(got, sizeof(got));
+	if (!ok) {
+		http_problem_h(r, 401, "the metrics token is not valid", NULL,
+		    "WWW-Authenticate: Bearer realm=\"metrics\", error=\"invalid_token\"\r\n");
+		return -1;
+	}
+	return 0;
+}
+
 int
 api_authorize(struct http_req *r)
 {
@@ -200,11 +250,14 @@ api_authorize(struct http_req *r)
 	int rc;
 
 	r->ctx = c;
+	if (r->route->auth == HTTP_AUTH_METRICS)
+		return api_metrics_auth(r);
 	rc = api_authenticate(r, c);
 	if (rc == -1)
 		return -1;
 	switch (r->route->auth) {
 	case HTTP_AUTH_ANYONE:
+	case HTTP_AUTH_METRICS:
 		return 0;
 	case HTTP_AUTH_USER:
 	case HTTP_AUTH_SELF:
@@ -277,6 +330,7 @@ api_body(struct http_req *r, const char *const *allowed, struct json **out)
 	struct json *j = NULL, *m = NULL, *verrs = NULL;
 	const char *k;
 	char err[128], loc[160];
+	size_t unknown = 0;
 
 	*out = NULL;
 	if (json_parse_at(r->body, r->body_len, &j, err, sizeof(err), loc, 100) == -1) {
@@ -301,10 +355,16 @@ api_body(struct http_req *r, const char *const *allowed, struct json **out)
 
 		for (i = 0; allowed[i] != NULL && strcmp(allowed[i], k) != 0; i++)
 			;
-		if (allowed[i] == NULL) {
+		if (allowed[i] == NULL && unknown++ < API_MAX_VERRS) {
 			snprintf(loc, sizeof(loc), "body.%.100s", k);
 			api_verr(&verrs, loc, "unknown field");
 		}
+	}
+	if (unknown > API_MAX_VERRS) {
+		/* an answer stays small whatever the body: the rest are counted */
+		snprintf(loc, sizeof(loc), "%zu more unknown fields not listed",
+		    unknown - API_MAX_VERRS);
+		api_verr(&verrs, "body", loc);
 	}
 	if (verrs != NULL) {
 		json_free(j);

@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "acctd.h"
@@ -37,13 +38,52 @@ api_field_str(struct json *body, const char *k, struct json **verrs, int *bad)
 	return json_str(v);
 }
 
+/* the limiter said wait: 429 with Retry-After, same answer whatever the cause */
 static void
-api_login_fail(struct http_req *r, const char *handle, const struct user *u)
+api_login_wait(struct http_req *r, int wait)
+{
+	char h[64], detail[96];
+
+	snprintf(h, sizeof(h), "Retry-After: %d\r\n", wait);
+	snprintf(detail, sizeof(detail),
+	    "too many failed sign-ins; try again in %d seconds", wait);
+	http_problem_h(r, 429, detail, NULL, h);
+}
+
+/* every KDF slot is taken: the request was not counted, try again soon */
+static void
+api_kdf_busy(struct http_req *r)
+{
+	http_problem_h(r, 503, "too many sign-ins at once; try again in a second",
+	    NULL, "Retry-After: 1\r\n");
+}
+
+/* the password check: 1 right, 0 wrong, -1 no KDF slot (nothing ran) */
+static int
+api_password_ok(const struct user *u, const char *pw)
+{
+	int ok;
+
+	if (login_kdf_enter() == -1)
+		return -1;
+	if (u == NULL) {
+		user_burn_password_time(pw, (unsigned)app_conf()->pbkdf2_iterations);
+		ok = 0;
+	} else {
+		ok = user_check_password(u, pw);
+	}
+	login_kdf_leave();
+	return ok;
+}
+
+static void
+api_login_fail(struct http_req *r, const char *handle, const struct user *u,
+    struct login_ticket *tk)
 {
 	struct store_txn *t;
 	struct json *d = json_object();
 
-	login_failed(handle, r->remote_ip, app_now(), app_conf());
+	login_end(tk, LOGIN_FAILED, app_now(), app_conf());
 	json_set_str(d, "handle", handle);
 	if (store_txn_begin(app.store, 1, &t) == 0) {
 		if (api_audit(r, t, "session.login_failed", u && u->id[0] ? u : NULL, d) == 0)
@@ -55,22 +95,43 @@ api_login_fail(struct http_req *r, const char *handle, const struct user *u)
 	http_problem(r, 401, "wrong handle or password", NULL);
 }
 
+/* sign-in takes JSON only: a cross-site form (urlencoded, multipart or
+ * text/plain, which need no CORS preflight) cannot sign a victim in */
+static int
+api_json_ctype(struct http_req *r)
+{
+	const char *ct = http_header(r, "Content-Type");
+	size_t n = strlen("application/json");
+
+	while (ct != NULL && (*ct == ' ' || *ct == '\t'))
+		ct++;
+	if (ct != NULL && strncasecmp(ct, "application/json", n) == 0 &&
+	    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t'))
+		return 0;
+	http_problem(r, 415, "send the request body as Content-Type: application/json", NULL);
+	return -1;
+}
+
 void
 api_login(struct http_req *r)
 {
 	static const char *const allowed[] = { "handle", "password", NULL };
 	const struct conf *c = app_conf();
-	struct json *body, *verrs = NULL, *ans;
+	struct json *body = NULL, *verrs = NULL, *ans;
 	const char *handle_in, *pw;
 	char handle[USER_HANDLE_MAX + 1], sid[SESSION_TOKEN_LEN + 1],
 	    csrf[SESSION_TOKEN_LEN + 1];
 	struct store_txn *t = NULL;
-	struct user u;
-	int bad = 0, rc, wait;
+	struct login_ticket tk = { -1, -1 };
+	struct user u, fresh;
+	int bad = 0, rc, wait, ok;
 
 	memset(&u, 0, sizeof(u));
-	if (api_body(r, allowed, &body) == -1)
-		return;
+	memset(&fresh, 0, sizeof(fresh));
+	memset(sid, 0, sizeof(sid));
+	memset(csrf, 0, sizeof(csrf));
+	if (api_json_ctype(r) == -1 || api_body(r, allowed, &body) == -1)
+		goto done;
 	handle_in = api_field_str(body, "handle", &verrs, &bad);
 	pw = api_field_str(body, "password", &verrs, &bad);
 	if (!bad && handle_in == NULL)
@@ -83,14 +144,10 @@ api_login(struct http_req *r)
 	}
 	if (api_handle_fold(handle_in, handle, sizeof(handle)) == -1)
 		snprintf(handle, sizeof(handle), "%.39s", "-invalid-");
-	wait = login_locked(handle, r->remote_ip, app_now());
+	/* counted before the KDF runs: concurrent guesses cannot overtake the count */
+	wait = login_begin(handle, r->remote_ip, app_now(), c, &tk);
 	if (wait > 0) {
-		char h[64], detail[96];
-
-		snprintf(h, sizeof(h), "Retry-After: %d\r\n", wait);
-		snprintf(detail, sizeof(detail),
-		    "too many failed sign-ins; try again in %d seconds", wait);
-		http_problem_h(r, 429, detail, NULL, h);
+		api_login_wait(r, wait);
 		goto done;
 	}
 	if (store_txn_begin(app.store, 0, &t) == -1) {
@@ -104,20 +161,35 @@ api_login(struct http_req *r)
 		http_problem(r, 500, "cannot read the user store", NULL);
 		goto done;
 	}
-	if (rc == STORE_NOTFOUND) {
-		user_burn_password_time(pw, (unsigned)c->pbkdf2_iterations);
-		api_login_fail(r, handle, NULL);
+	ok = api_password_ok(rc == 0 ? &u : NULL, pw);
+	if (ok == -1) {
+		api_kdf_busy(r);
 		goto done;
 	}
-	if (!user_check_password(&u, pw) || u.disabled) {
-		api_login_fail(r, handle, &u);
+	if (!ok || u.disabled) {
+		api_login_fail(r, handle, rc == 0 ? &u : NULL, &tk);
 		goto done;
 	}
-	login_succeeded(handle);
-	if (store_txn_begin(app.store, 1, &t) == -1 ||
-	    session_create(t, u.id, app_now_ms(), sid, csrf) == -1) {
-		store_txn_abort(t);
+	login_end(&tk, LOGIN_OK, app_now(), c);
+	if (store_txn_begin(app.store, 1, &t) == -1) {
 		http_problem(r, 500, "cannot create a session", NULL);
+		goto done;
+	}
+	/* the password or the status may have changed while the KDF ran: a
+	 * session is only created for the password that is current now */
+	rc = user_load(t, u.id, &fresh);
+	if (rc == 0 && (fresh.disabled || !crypto_equal(fresh.pw_hash, u.pw_hash,
+	    sizeof(u.pw_hash)))) {
+		store_txn_abort(t);
+		t = NULL;
+		http_problem(r, 401, "wrong handle or password", NULL);
+		goto done;
+	}
+	if (rc != 0 || session_create(t, u.id, app_now_ms(), sid, csrf) == -1) {
+		store_txn_abort(t);
+		t = NULL;
+		http_problem(r, rc == STORE_NOTFOUND ? 401 : 500, rc == STORE_NOTFOUND ?
+		    "wrong handle or password" : "cannot create a session", NULL);
 		goto done;
 	}
 	/* the record names the user who signed in */
@@ -147,9 +219,11 @@ api_login(struct http_req *r)
 	api_set_cookie(r, 200, ans, sid, c->sessions_absolute_timeout);
 	json_free(ans);
 done:
+	login_end(&tk, LOGIN_CANCELLED, app_now(), c);   /* no-op once settled */
 	crypto_wipe(sid, sizeof(sid));
 	crypto_wipe(csrf, sizeof(csrf));
 	user_clear(&u);
+	user_clear(&fresh);
 	json_free(body);
 }
 
@@ -467,8 +541,9 @@ api_user_console_password(struct http_req *r)
 	struct json *body, *verrs = NULL;
 	const char *cur, *nw, *e;
 	struct store_txn *t = NULL;
+	struct login_ticket tk = { -1, -1 };
 	struct user u, fresh;
-	int bad = 0, wait;
+	int bad = 0, wait, ok;
 
 	memset(&u, 0, sizeof(u));
 	memset(&fresh, 0, sizeof(fresh));
@@ -497,13 +572,21 @@ api_user_console_password(struct http_req *r)
 	store_txn_abort(t);
 	t = NULL;
 	/* the current password is a sign-in secret: same limiter as login */
-	wait = login_locked(u.handle, r->remote_ip, app_now());
+	wait = login_begin(u.handle, r->remote_ip, app_now(), cf, &tk);
 	if (wait > 0) {
-		http_problem(r, 429, "too many wrong passwords; try again later", NULL);
+		char h[64];
+
+		snprintf(h, sizeof(h), "Retry-After: %d\r\n", wait);
+		http_problem_h(r, 429, "too many wrong passwords; try again later", NULL, h);
 		goto done;
 	}
-	if (!user_check_password(&u, cur)) {
-		login_failed(u.handle, r->remote_ip, app_now(), cf);
+	ok = api_password_ok(&u, cur);
+	if (ok == -1) {
+		api_kdf_busy(r);
+		goto done;
+	}
+	login_end(&tk, ok ? LOGIN_OK : LOGIN_FAILED, app_now(), cf);
+	if (!ok) {
 		api_verr(&verrs, "body.current_password", "is wrong");
 		http_problem(r, 400, "the current password is wrong", verrs);
 		goto done;
@@ -528,6 +611,7 @@ api_user_console_password(struct http_req *r)
 	if (api_commit(r, t) == 0)
 		http_reply(r, 204, "text/plain", "Cache-Control: no-store\r\n", "", 0);
 done:
+	login_end(&tk, LOGIN_CANCELLED, app_now(), cf);   /* no-op once settled */
 	user_clear(&u);
 	user_clear(&fresh);
 	json_free(body);

@@ -1,7 +1,8 @@
 /*
  * The bootstrap administrator's password file (DESIGN.md, bootstrap_admin):
  * if the file exists its first line is the password; otherwise a random one
- * is written there, 0600, and the caller prints it once. The file is refused
+ * is written there, 0600; the caller shows it only on a terminal, never in
+ * a log (main.c). The file is refused
  * when group or world can read it.
  */
 #include <errno.h>

@@ -48,6 +48,7 @@
  *   must not be less than sessions.idle_timeout
  *   required when push.client_cert is set
  *   required when push.client_key is set
+ *   must be 64 lowercase hex digits (the SHA-256 of the token)
  *
  * libconfig 1.5 reads a decimal literal without L suffix with atoi(): one
  * beyond the int range wraps before we see it (4294967304 reads as 8).
@@ -297,6 +298,13 @@ conf_check_node_name(const char *s)
 }
 
 static const char *
+conf_check_sha256(const char *s)
+{
+	return strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64 ? NULL :
+	    "must be 64 lowercase hex digits (the SHA-256 of the token)";
+}
+
+static const char *
 conf_check_ws_handle(const char *s)
 {
 	return conf_word(s, CONF_LD, CONF_LD, 23) ? NULL :
@@ -387,6 +395,13 @@ static const struct conf_rule conf_http_rules[] = {
 	    120000, 10000),
 	R_END
 };
+/* /metrics: off ("") unless a bearer token's SHA-256 is set; the file
+ * holds no usable secret */
+static const struct conf_rule conf_metrics_rules[] = {
+	R_STR(C, "token_sha256", metrics_token_sha256, CONF_EMPTY,
+	    conf_check_sha256, ""),
+	R_END
+};
 static const struct conf_rule conf_node_rules[] = {
 	R_STR(N, "name", name, CONF_REQ, conf_check_node_name, NULL),
 	R_STR(N, "url", url, CONF_REQ, conf_check_url, NULL),
@@ -425,6 +440,7 @@ static const struct conf_rule conf_rules[] = {
 	R_LIST(C, "workspaces", workspaces, nworkspaces, W,
 	    conf_workspace_rules),
 	R_GROUP("http", 0, conf_http_rules),
+	R_GROUP("metrics", 0, conf_metrics_rules),
 	R_END
 };
 

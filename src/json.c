@@ -130,12 +130,48 @@ json_utf8_valid(const char *s, size_t len)
 	return 1;
 }
 
+static int
+json_key_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* 1 when two members of object c share a key: O(n log n), so a body of
+ * thousands of keys costs little before anyone is authenticated */
+static int
+json_has_dup(const cJSON *c)
+{
+	const char *few[16], **keys = few;
+	const cJSON *a;
+	size_t n = 0, cap = sizeof(few) / sizeof(few[0]);
+	int dup = 0;
+
+	for (a = c->child; a != NULL; a = a->next) {
+		if (n == cap) {
+			cap *= 4;
+			if (keys == few) {
+				keys = x_malloc(cap * sizeof(*keys));
+				memcpy(keys, few, sizeof(few));
+			} else {
+				keys = x_realloc(keys, cap * sizeof(*keys));
+			}
+		}
+		keys[n++] = a->string;
+	}
+	qsort(keys, n, sizeof(*keys), json_key_cmp);
+	for (size_t i = 1; i < n && !dup; i++)
+		dup = strcmp(keys[i - 1], keys[i]) == 0;
+	if (keys != few)
+		free(keys);
+	return dup;
+}
+
 /* depth and duplicate keys; strings decoded by cJSON are re-checked for
  * UTF-8 since \u escapes can produce lone surrogates */
 static int
 json_check(const cJSON *c, int depth, char *err, size_t errlen)
 {
-	const cJSON *a, *b;
+	const cJSON *a;
 
 	/* depth counts containers: 16 nested objects/arrays are fine */
 	if ((cJSON_IsObject(c) || cJSON_IsArray(c)) && depth > JSON_MAX_DEPTH) {
@@ -146,18 +182,15 @@ json_check(const cJSON *c, int depth, char *err, size_t errlen)
 		snprintf(err, errlen, "string is not valid UTF-8");
 		return -1;
 	}
+	if (cJSON_IsObject(c) && json_has_dup(c)) {
+		snprintf(err, errlen, "duplicate key");
+		return -1;
+	}
 	for (a = c->child; a != NULL; a = a->next) {
-		if (cJSON_IsObject(c)) {
-			if (!json_utf8_valid(a->string, strlen(a->string))) {
-				snprintf(err, errlen, "key is not valid UTF-8");
-				return -1;
-			}
-			for (b = c->child; b != a; b = b->next) {
-				if (strcmp(a->string, b->string) == 0) {
-					snprintf(err, errlen, "duplicate key");
-					return -1;
-				}
-			}
+		if (cJSON_IsObject(c) &&
+		    !json_utf8_valid(a->string, strlen(a->string))) {
+			snprintf(err, errlen, "key is not valid UTF-8");
+			return -1;
 		}
 		if (json_check(a, depth + 1, err, errlen) == -1)
 			return -1;

@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "acctd.h"
@@ -101,14 +102,58 @@ main_bootstrap(const struct conf *c)
 		fatalx("bootstrap_admin: cannot create \"%s\" in the store", c->admin_handle);
 	}
 	log_info("created the bootstrap admin \"%s\"", c->admin_handle);
-	if (created) {
-		/* printed once, on the terminal only: never to syslog */
+	if (created && isatty(STDERR_FILENO)) {
+		/* an operator at a terminal (make run): show it once */
 		fprintf(stderr,
 		    "acctd: bootstrap admin \"%s\" one-time password: %s\n"
 		    "acctd: (also in %s, mode 0600; change it after signing in)\n",
 		    c->admin_handle, pw, c->admin_password_file);
+	} else if (created) {
+		/* stderr is a journal (systemd, procd) or a file: the secret
+		 * stays in the 0600 file, the log says where */
+		fprintf(stderr,
+		    "acctd: bootstrap admin \"%s\": one-time password written to %s "
+		    "(mode 0600); read it there and change it after signing in\n",
+		    c->admin_handle, c->admin_password_file);
 	}
 	crypto_wipe(pw, sizeof(pw));
+}
+
+/*
+ * Expired sessions are removed when presented (api.c) and by this sweep,
+ * which runs every MAIN_SWEEP_EVERY seconds on the main thread and looks at
+ * no more than MAIN_SWEEP_MAX records per run (one short write txn), going
+ * on where the previous run stopped.
+ */
+#define MAIN_SWEEP_EVERY 60
+#define MAIN_SWEEP_MAX 512
+
+static void
+main_sweep(void)
+{
+	static uint8_t cursor[CRYPTO_SHA256_LEN];
+	const struct conf *c = app_conf();
+	struct store_txn *t;
+	size_t removed;
+	int more;
+
+	if (store_txn_begin(app.store, 1, &t) == -1)
+		return;
+	if (session_sweep(t, app_now(), c->sessions_idle_timeout,
+	    c->sessions_absolute_timeout, MAIN_SWEEP_MAX, cursor, &more, &removed) == -1) {
+		store_txn_abort(t);
+		log_warnx("cannot sweep expired sessions");
+		return;
+	}
+	if (removed == 0) {
+		store_txn_abort(t);
+		return;
+	}
+	if (store_txn_commit(t) == -1) {
+		log_warnx("cannot sweep expired sessions");
+		return;
+	}
+	log_debug("removed %zu expired session(s)%s", removed, more ? ", more to check" : "");
 }
 
 static void
@@ -165,7 +210,7 @@ main(int argc, char *argv[])
 	log_init("acctd", !use_syslog, debug ? LOG_LEVEL_DEBUG : c->log_level);
 	app.started_at = app_now();
 
-	/* every thread inherits this mask; the main thread takes signals with sigwait */
+	/* every thread inherits this mask; the main thread takes signals with sigtimedwait */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
@@ -215,8 +260,14 @@ main(int argc, char *argv[])
 	main_ready_line(c);
 
 	for (;;) {
-		if (sigwait(&set, &sig) != 0)
+		struct timespec every = { MAIN_SWEEP_EVERY, 0 };
+
+		sig = sigtimedwait(&set, NULL, &every);
+		if (sig == -1) {
+			if (errno == EAGAIN)
+				main_sweep();
 			continue;
+		}
 		if (sig == SIGHUP) {
 			main_notify("RELOADING=1");
 			if (app_reload(path) == 0) {

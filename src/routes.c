@@ -66,7 +66,7 @@ const struct http_route routes[] = {
 	{ "GET", "/", HTTP_AUTH_ANYONE, web_index, "The admin page" },
 	{ "GET", "/assets/{name}", HTTP_AUTH_ANYONE, web_asset, "The admin page's scripts, styles and images" },
 	{ "GET", "/healthz", HTTP_AUTH_ANYONE, routes_healthz, "Liveness" },
-	{ "GET", "/metrics", HTTP_AUTH_ANYONE, routes_metrics, "Prometheus text metrics" },
+	{ "GET", "/metrics", HTTP_AUTH_METRICS, routes_metrics, "Prometheus text metrics" },
 	{ "GET", "/api/v0/openapi.json", HTTP_AUTH_ANYONE, api_openapi, "This API's OpenAPI 3 description" },
 	{ "POST", "/api/v0/login", HTTP_AUTH_ANYONE, api_login, "Console sign-in" },
 	{ "POST", "/api/v0/logout", HTTP_AUTH_USER, api_logout, "Sign out" },

@@ -92,6 +92,12 @@ session_create(struct store_txn *t, const char *user_id, int64_t now_ms,
 	return rc;
 }
 
+static int
+session_expired(const struct session *s, int64_t now, int idle, int absolute)
+{
+	return now - s->last_seen > idle || now - s->created_ms / 1000 > absolute;
+}
+
 int
 session_lookup(struct store_txn *t, const char *sid, int64_t now, int idle,
     int absolute, struct session *s, int *stale)
@@ -113,21 +119,43 @@ session_lookup(struct store_txn *t, const char *sid, int64_t now, int idle,
 	free(v);
 	if (rc == -1)
 		return -1;
-	if (now - s->last_seen > idle || now - s->created_ms / 1000 > absolute)
-		return STORE_NOTFOUND;     /* expired: removed at the next write */
+	if (session_expired(s, now, idle, absolute)) {
+		crypto_wipe(s, sizeof(*s));
+		return SESSION_EXPIRED;
+	}
 	*stale = now - s->last_seen >= SESSION_TOUCH_EVERY;
 	return 0;
 }
 
+/*
+ * Read-modify-write inside the caller's write txn: the record is re-read
+ * there, so a session deleted after the caller's lookup (logout, password
+ * change, reset) stays deleted instead of being written back.
+ */
 int
-session_touch(struct store_txn *t, const char *sid, const struct session *s, int64_t now)
+session_touch(struct store_txn *t, const char *sid, int64_t now)
 {
 	uint8_t key[CRYPTO_SHA256_LEN];
-	struct session n = *s;
+	struct session cur;
+	void *v = NULL;
+	size_t vl;
+	int rc;
 
-	n.last_seen = now;
+	if (strlen(sid) != SESSION_TOKEN_LEN)
+		return STORE_NOTFOUND;
 	session_key(sid, key);
-	return session_put(t, key, &n);
+	rc = store_get(t, STORE_DB_SESSION, key, sizeof(key), &v, &vl);
+	if (rc != 0)
+		return rc;
+	rc = session_parse(v, vl, &cur);
+	crypto_wipe(v, vl);
+	free(v);
+	if (rc == 0 && cur.last_seen < now) {
+		cur.last_seen = now;
+		rc = session_put(t, key, &cur);
+	}
+	crypto_wipe(&cur, sizeof(cur));
+	return rc;
 }
 
 int
@@ -184,6 +212,75 @@ session_delete_user(struct store_txn *t, const char *user_id, const char *keep)
 	for (size_t i = 0; rc == 0 && i < w.n; i++)
 		if (store_del(t, STORE_DB_SESSION, w.victims[i], CRYPTO_SHA256_LEN) == -1)
 			rc = -1;
+	free(w.victims);
+	return rc;
+}
+
+struct session_sweep {
+	int64_t now;
+	int idle, absolute;
+	size_t seen, max;
+	uint8_t (*victims)[CRYPTO_SHA256_LEN];
+	size_t n;
+	uint8_t next[CRYPTO_SHA256_LEN];
+};
+
+static int
+session_sweep_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	struct session_sweep *w = arg;
+	struct session s;
+
+	if (kl != CRYPTO_SHA256_LEN)
+		return 0;
+	if (w->seen == w->max) {
+		memcpy(w->next, k, kl);   /* where the next pass starts */
+		return 1;
+	}
+	w->seen++;
+	if (session_parse(v, vl, &s) == 0 &&
+	    session_expired(&s, w->now, w->idle, w->absolute)) {
+		w->victims = x_realloc(w->victims, (w->n + 1) * sizeof(*w->victims));
+		memcpy(w->victims[w->n++], k, kl);
+	}
+	crypto_wipe(&s, sizeof(s));
+	return 0;
+}
+
+int
+session_sweep(struct store_txn *t, int64_t now, int idle, int absolute,
+    size_t max, uint8_t cursor[CRYPTO_SHA256_LEN], int *more, size_t *removed)
+{
+	static const uint8_t zero[CRYPTO_SHA256_LEN];
+	struct session_sweep w;
+	int rc, start = memcmp(cursor, zero, CRYPTO_SHA256_LEN) != 0;
+
+	memset(&w, 0, sizeof(w));
+	w.now = now;
+	w.idle = idle;
+	w.absolute = absolute;
+	w.max = max ? max : 1;
+	*more = 0;
+	*removed = 0;
+	rc = store_iter(t, STORE_DB_SESSION, start ? cursor : NULL,
+	    start ? CRYPTO_SHA256_LEN : 0, 0, session_sweep_cb, &w);
+	if (rc == -1)
+		goto done;
+	for (size_t i = 0; i < w.n; i++) {
+		if (store_del(t, STORE_DB_SESSION, w.victims[i], CRYPTO_SHA256_LEN) == -1) {
+			rc = -1;
+			goto done;
+		}
+	}
+	*removed = w.n;
+	if (rc > 0) {
+		memcpy(cursor, w.next, CRYPTO_SHA256_LEN);
+		*more = 1;
+	} else {
+		memset(cursor, 0, CRYPTO_SHA256_LEN);
+	}
+	rc = 0;
+done:
 	free(w.victims);
 	return rc;
 }

@@ -168,6 +168,34 @@ class Login(DaemonCase, unittest.TestCase):
             r = with_cookie(self.d, v).get(API + "/actor")
             assert_problem(self, r, 401)
 
+    def test_login_needs_json_content_type(self):
+        """Issue 9, finding 11: a cross-site form (urlencoded, multipart or
+        text/plain: no CORS preflight) must not sign the victim's browser
+        into another account (login CSRF). Only application/json is read."""
+        import json as _json
+        raw = _json.dumps({"handle": "bob", "password": self.bob_pw}).encode()
+        for ct in ("text/plain", "text/plain;charset=UTF-8",
+                   "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+                   "application/jsonx", "application/json-patch+json", None):
+            with self.subTest(content_type=ct):
+                c = client(self.d)
+                c._connect()
+                c.conn.request("POST", API + "/login", body=raw,
+                               headers={"Content-Type": ct} if ct else {})
+                resp = c.conn.getresponse()
+                from harness import Response
+                r = Response(resp.status, resp.getheaders(), resp.read())
+                c.close()
+                p = assert_problem(self, r, 415)
+                self.assertIn("application/json", p["detail"])
+                self.assertEqual(set_cookies(r), [])
+        for ct in ("application/json", "application/json; charset=utf-8", "Application/JSON"):
+            with self.subTest(content_type=ct):
+                c = client(self.d)
+                r = c.request("POST", API + "/login", raw=raw, headers={"Content-Type": ct})
+                self.assertEqual(r.status, 200, r)
+                remember(self.d, r.json["csrf_token"], c.cookies.get(COOKIE))
+
     # --- CSRF -----------------------------------------------------------
 
     def csrf_user(self):
@@ -353,3 +381,124 @@ class LoginWindow(DaemonCase, unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def audit_failures(tc, admin, handle):
+    """How many session.login_failed records name `handle`: the sign-ins
+    whose password reached the KDF and was wrong."""
+    from accounts import all_audit
+    return sum(1 for a in all_audit(tc, admin)
+               if a["action_type"] == "session.login_failed"
+               and (a.get("data") or {}).get("handle") == handle)
+
+
+def parallel_logins(d, jobs):
+    """Run the sign-ins `jobs` ([(handle, password, source)]) at the same
+    moment: every client has its TLS connection up before any request is
+    sent. Returns the responses in job order."""
+    clients = [client(d, src) for _, _, src in jobs]
+    for c in clients:
+        c._connect()
+        c.conn.connect()
+    barrier = threading.Barrier(len(jobs))
+    out = [None] * len(jobs)
+
+    def run(i):
+        h, pw, _ = jobs[i]
+        barrier.wait()
+        out[i] = clients[i].post(API + "/login", {"handle": h, "password": pw})
+
+    ts = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    for c in clients:
+        c.close()
+    return out
+
+
+LOCK_SPRAY = 2
+
+
+class AddressSpray(DaemonCase, unittest.TestCase):
+    """Issue 9 finding 4: locking out ~512 source addresses used to fill the
+    limiter's one table with locked entries, after which no failure was
+    counted at all. Handles and addresses now have separate tables, and an
+    address spray never frees a handle's counter."""
+    extra = {"login": {"max_failures": LOCK_SPRAY, "window": 600, "lockout": 600}}
+
+    def test_spray_of_locked_addresses_then_handle_still_counted(self):
+        d = self.d
+        _, pw = make_user(d, self.admin, "bob")
+        for i in range(520):
+            c = client(d, "127.1.%d.%d" % (i // 250, i % 250 + 1))
+            for _ in range(2):
+                r = c.post(API + "/login", {"handle": "ghost%d" % i, "password": "wrong-pw-1"})
+                assert_problem(self, r, 401)
+            c.close()
+        statuses = []
+        for i in range(20):
+            r, _ = try_login(d, "bob", new_password("Wrong"), source="127.2.0.%d" % (i + 1))
+            statuses.append(r.status)
+        self.assertEqual(statuses.count(401), LOCK_SPRAY, statuses)
+        self.assertEqual(statuses.count(429), 20 - LOCK_SPRAY, statuses)
+        r, _ = try_login(d, "bob", pw, source="127.2.1.1")
+        assert_locked(self, r, 600)
+        self.assertEqual(audit_failures(self, self.admin, "bob"), LOCK_SPRAY)
+
+
+class ParallelBurst(DaemonCase, unittest.TestCase):
+    """Issue 9 finding 4: concurrent sign-ins passed the lockout check before
+    PBKDF2 and were counted after it, so http.threads - 1 extra guesses got
+    through. Now each attempt is reserved before its KDF: of 12 parallel
+    wrong passwords for one handle with max_failures = 3, at most 3 reach
+    the KDF (401 and an audit record); the rest are refused (429, or 503
+    when the KDF slots are busy) without running it."""
+    extra = {"login": {"max_failures": 3, "window": 600, "lockout": 600},
+             "passwords": {"pbkdf2_iterations": 200000}}
+
+    def test_parallel_wrong_passwords_one_handle(self):
+        d = self.d
+        _, pw = make_user(d, self.admin, "bob")
+        jobs = [("bob", new_password("Wrong"), "127.3.0.%d" % (i + 1)) for i in range(12)]
+        for j in jobs:
+            remember(d, j[1])
+        rs = parallel_logins(d, jobs)
+        statuses = [r.status for r in rs]
+        self.assertLessEqual(statuses.count(401), 3, statuses)
+        for r in rs:
+            if r.status != 401:
+                self.assertIn(r.status, (429, 503), r)
+                self.assertRegex(r.header("Retry-After") or "", r"^\d+$", r)
+        self.assertLessEqual(audit_failures(self, self.admin, "bob"), 3)
+        # three counted failures lock bob
+        if statuses.count(401) == 3:
+            r, _ = try_login(d, "bob", pw, source="127.3.1.1")
+            assert_locked(self, r, 600)
+
+    def test_kdf_flood_is_refused_not_queued(self):
+        """12 sign-ins at once for 12 handles from 12 addresses: only a few
+        KDFs run at once (one per CPU, as many again wait a moment); the
+        others get 503 with Retry-After at once, and /healthz answers."""
+        d = self.d
+        jobs = [("flood%d" % i, new_password("Wrong"), "127.4.0.%d" % (i + 1))
+                for i in range(12)]
+        for j in jobs:
+            remember(d, j[1])
+        t0 = time.monotonic()
+        rs = parallel_logins(d, jobs)
+        took = time.monotonic() - t0
+        busy = [r for r in rs if r.status == 503]
+        self.assertTrue(busy, [r.status for r in rs])
+        for r in busy:
+            p = assert_problem(self, r, 503)
+            self.assertEqual(r.header("Retry-After"), "1")
+            self.assertIn("try again", p["detail"])
+        for r in rs:
+            self.assertIn(r.status, (401, 503), r)
+        self.assertLess(took, 30)
+        # a refused attempt never reached the KDF and was not counted
+        for (h, _, _), r in zip(jobs, rs):
+            self.assertEqual(audit_failures(self, self.admin, h), 1 if r.status == 401 else 0)
+        self.assertEqual(client(d).get("/healthz").status, 200)

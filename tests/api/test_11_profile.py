@@ -4,7 +4,8 @@ import unittest
 
 from harness import assert_problem
 from accounts import (API, DaemonCase, login, try_login, make_user, create_user, remember,
-                      patch, put, upath, check_user, assert_invalid, new_password, uniq, rand)
+                      patch, put, upath, check_user, assert_invalid, new_password, uniq, rand,
+                      ApiClient)
 
 
 class ProfileBase(DaemonCase):
@@ -257,6 +258,37 @@ class ConsolePassword(ProfileBase, unittest.TestCase):
         # the user record is otherwise untouched
         r = self.c.get(upath(self.h))
         self.assertEqual(r.json["handle"], self.h)
+
+    def test_password_change_and_reset_policy(self):
+        """docs/api.md "Password changes": the user's own change ends their
+        other sessions and keeps the caller's; an admin reset ends every
+        session; API tokens are separate credentials and stay in both cases
+        (POST /user/{handle}/token_reset ends everything)."""
+        r = self.c.post(upath(self.h, "/token"), {"title": "ci"})
+        self.assertEqual(r.status, 201, r)
+        tok = r.json["token"]
+        remember(self.d, tok)
+        bearer = ApiClient(self.d)
+        bearer.bearer = tok
+        other = login(self.d, self.h, self.pw)
+        new = new_password("New")
+        remember(self.d, new)
+        r = put(self.c, upath(self.h, "/console_password"),
+                {"current_password": self.pw, "new_password": new})
+        self.assertEqual(r.status, 204, r)
+        self.assertEqual(self.c.get(API + "/actor").status, 200)
+        assert_problem(self, other.get(API + "/actor"), 401)
+        self.assertEqual(bearer.get(API + "/actor").status, 200)
+        # an admin reset: every session ends, the token stays
+        r = self.admin.post(API + "/admin/user/%s/console_password_reset" % self.h)
+        self.assertEqual(r.status, 200, r)
+        remember(self.d, r.json["initial_password"])
+        assert_problem(self, self.c.get(API + "/actor"), 401)
+        self.assertEqual(bearer.get(API + "/actor").status, 200)
+        # token_reset is the way to end tokens too
+        c = login(self.d, self.h, r.json["initial_password"])
+        self.assertEqual(c.post(upath(self.h, "/token_reset")).status, 200)
+        assert_problem(self, bearer.get(API + "/actor"), 401)
 
 
 if __name__ == "__main__":

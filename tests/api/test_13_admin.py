@@ -1,6 +1,7 @@
 """Admin user management (/admin/user …) and the authorization matrix of
 every route in docs/api.md: anonymous, a user on their own and on another
 user's resources, a user on /admin/…, an admin on anyone's."""
+import hashlib
 import random
 import unittest
 
@@ -301,9 +302,8 @@ class Authorization(DaemonCase, unittest.TestCase):
         self.assertEqual(r.status, 200, r)
         self.assertTrue(r.json["openapi"].startswith("3."))
         self.assertEqual(c.get("/healthz").status, 200)
-        r = c.get("/metrics")
-        self.assertEqual(r.status, 200, r)
-        self.assertTrue(r.header("Content-Type").startswith("text/plain"))
+        # /metrics is off unless metrics.token_sha256 is set (MetricsAccess)
+        assert_problem(self, c.get("/metrics"), 404)
 
     def test_anonymous_401(self):
         c = client(self.d)
@@ -417,6 +417,42 @@ class Authorization(DaemonCase, unittest.TestCase):
                 self.assertIn(r.status, (200, 201), r)
                 if r.status == 201 or path.endswith("reset"):
                     remember(self.d, r.json.get("initial_password"))
+
+
+METRICS_TOKEN = "metrics-" + "k" * 40
+
+
+class MetricsAccess(DaemonCase, unittest.TestCase):
+    """Issue 9, finding 11: /metrics answered anyone and names the nodes.
+    With metrics.token_sha256 set only that bearer token reads it; not a
+    session, not an API token, not a wrong token."""
+    extra = {"metrics": {"token_sha256": hashlib.sha256(METRICS_TOKEN.encode()).hexdigest()}}
+
+    def test_metrics_needs_its_token(self):
+        remember(self.d, METRICS_TOKEN)
+        c = client(self.d)
+        for headers in ({}, {"Authorization": "Bearer " + METRICS_TOKEN + "x"},
+                        {"Authorization": "Bearer " + METRICS_TOKEN[:-1]},
+                        {"Authorization": "Basic " + METRICS_TOKEN},
+                        {"Authorization": "Bearer "}):
+            with self.subTest(headers=headers):
+                r = c.get("/metrics", headers=headers)
+                assert_problem(self, r, 401)
+                self.assertTrue(r.header("WWW-Authenticate").startswith("Bearer"), r.headers)
+                self.assertNotIn(b"acctd_", r.body)
+        # the admin's session is not the metrics token, nor is an API token
+        assert_problem(self, self.admin.get("/metrics"), 401)
+        r = self.admin.post(upath("admin", "/token"), {"title": "not metrics"})
+        self.assertEqual(r.status, 201, r)
+        remember(self.d, r.json["token"])
+        b = client(self.d)
+        b.bearer = r.json["token"]
+        assert_problem(self, b.get("/metrics"), 401)
+        self.assertEqual(b.get(API + "/actor").status, 200)
+        r = c.get("/metrics", headers={"Authorization": "Bearer " + METRICS_TOKEN})
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.header("Content-Type").startswith("text/plain"))
+        self.assertIn(b"acctd_up 1", r.body)
 
 
 if __name__ == "__main__":

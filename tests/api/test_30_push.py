@@ -3,6 +3,7 @@ started here: two PostgreSQL 15 clusters (one per node), an acctd-agent in
 front of each, and acctd pushing to both over mutual TLS.
 
 Requires: Debian's postgresql (make test installs it) and build/<t>/acctd-agent."""
+import hashlib
 import json
 import os
 import pwd
@@ -22,6 +23,8 @@ from harness import Daemon, BIN, ROOT, free_port, conf_text
 AGENT = os.path.join(os.path.dirname(BIN), "acctd-agent")
 PGBIN = "/usr/lib/postgresql/15/bin"
 HOOK = os.path.join(ROOT, "platform", "linux", "apply-postgres")
+
+METRICS_TOKEN = "push-test-metrics-token-0123456789"
 
 
 def mkcert(prefix, cn):
@@ -149,6 +152,7 @@ class Push(unittest.TestCase):
             "push": {"client_cert": client_cert,
                      "client_key": os.path.join(cls.base, "acctd-client.key"),
                      "retry_max_seconds": 2},
+            "metrics": {"token_sha256": hashlib.sha256(METRICS_TOKEN.encode()).hexdigest()},
         }).start()
         pw = open(os.path.join(cls.d.dir, "data", "admin.password")).read().strip()
         cls.admin = cls.d.client()
@@ -241,7 +245,8 @@ class Push(unittest.TestCase):
         self.assertEqual(st["node2"]["status"], "pending")
         nodes = {n["name"]: n for n in self.admin.get("/api/v0/admin/nodes").json["items"]}
         self.assertEqual(nodes["node2"]["status"], "failing")
-        self.assertIn('acctd_push_pending{node="node2"} 1', self.admin.get("/metrics").body.decode())
+        self.assertIn('acctd_push_pending{node="node2"} 1', self.admin.get(
+            "/metrics", headers={"Authorization": "Bearer " + METRICS_TOKEN}).body.decode())
         # a second rotation while down: only the newest reaches the node
         self.assertEqual(self.admin.post("/api/v0/user/alice/password").status, 200)
         newest = self.password()

@@ -681,6 +681,38 @@ test_dns_domain(void **state)
 }
 
 static void
+test_metrics_token(void **state)
+{
+	static const char *const bad[] = { "abc",
+	    "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef",
+	    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde",
+	    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0",
+	    "g123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" };
+	static const char good[] =
+	    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	struct conf *c;
+	char *text;
+	size_t i;
+
+	(void)state;
+	c = t_ok(BASE);
+	assert_string_equal(c->metrics_token_sha256, "");    /* off */
+	conf_free(c);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		text = x_asprintf(BASE "metrics = { token_sha256 = \"%s\"; };\n", bad[i]);
+		t_expect(text, "F:3: metrics.token_sha256: must be 64 lowercase hex "
+		    "digits (the SHA-256 of the token)\n");
+		free(text);
+	}
+	text = x_asprintf(BASE "metrics = { token_sha256 = \"%s\"; };\n", good);
+	c = t_ok(text);
+	assert_string_equal(c->metrics_token_sha256, good);
+	conf_free(c);
+	free(text);
+	t_expect(BASE "metrics = { token = \"x\"; };\n", "F:3: metrics.token: unknown setting\n");
+}
+
+static void
 test_absolute_paths(void **state)
 {
 	(void)state;
@@ -1085,6 +1117,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_admin_handle),
 		cmocka_unit_test(test_admin_email),
 		cmocka_unit_test(test_dns_domain),
+		cmocka_unit_test(test_metrics_token),
 		cmocka_unit_test(test_absolute_paths),
 		cmocka_unit_test(test_empty_strings),
 		cmocka_unit_test(test_push_pair),

@@ -1,0 +1,238 @@
+/*
+ * session.c against a real LMDB environment: a session deleted while a
+ * request still holds it is never written back, and expired sessions are
+ * found and swept in bounded passes.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "acctd.h"
+
+#define IDLE 1800
+#define ABSOLUTE 43200
+#define NOW 1800000000LL
+#define USER "u_0123456789abcdefghij"
+
+struct fixture {
+	char dir[64];
+	struct store *s;
+};
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = x_calloc(1, sizeof(*f));
+	char err[512];
+
+	strcpy(f->dir, "/tmp/test_session.XXXXXX");
+	if (mkdtemp(f->dir) == NULL || crypto_init() == -1 ||
+	    crypto_random(app.key, sizeof(app.key)) == -1)
+		return -1;
+	if (store_open(f->dir, 16, &f->s, err, sizeof(err)) != 0) {
+		fprintf(stderr, "store_open: %s\n", err);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	int rc;
+
+	store_close(f->s);
+	rc = nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return rc;
+}
+
+/* a committed session created at now_ms; sid filled */
+static void
+make(struct fixture *f, int64_t now_ms, char sid[SESSION_TOKEN_LEN + 1])
+{
+	char csrf[SESSION_TOKEN_LEN + 1];
+	struct store_txn *t;
+
+	assert_int_equal(store_txn_begin(f->s, 1, &t), 0);
+	assert_int_equal(session_create(t, USER, now_ms, sid, csrf), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+}
+
+static int
+lookup(struct fixture *f, const char *sid, int64_t now, struct session *s, int *stale)
+{
+	struct store_txn *t;
+	int rc;
+
+	assert_int_equal(store_txn_begin(f->s, 0, &t), 0);
+	rc = session_lookup(t, sid, now, IDLE, ABSOLUTE, s, stale);
+	store_txn_abort(t);
+	return rc;
+}
+
+static size_t
+count(struct fixture *f)
+{
+	struct store_txn *t;
+	size_t n;
+
+	assert_int_equal(store_txn_begin(f->s, 0, &t), 0);
+	assert_int_equal(store_count(t, STORE_DB_SESSION, &n), 0);
+	store_txn_abort(t);
+	return n;
+}
+
+/*
+ * Issue 9 finding 8: a request looks its session up, a logout deletes it,
+ * then the request writes last_seen back. The session must stay deleted.
+ */
+static void
+test_touch_after_logout_does_not_resurrect(void **state)
+{
+	struct fixture *f = *state;
+	char sid[SESSION_TOKEN_LEN + 1];
+	struct store_txn *t;
+	struct session s;
+	int stale;
+
+	make(f, NOW * 1000, sid);
+	/* the request: its lookup finds the session due for a touch */
+	assert_int_equal(lookup(f, sid, NOW + 120, &s, &stale), 0);
+	assert_int_equal(stale, 1);
+	/* the logout commits first */
+	assert_int_equal(store_txn_begin(f->s, 1, &t), 0);
+	assert_int_equal(session_delete(t, sid), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	/* then the request's write-back */
+	assert_int_equal(store_txn_begin(f->s, 1, &t), 0);
+	assert_int_equal(session_touch(t, sid, NOW + 120), STORE_NOTFOUND);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(lookup(f, sid, NOW + 121, &s, &stale), STORE_NOTFOUND);
+	assert_int_equal(count(f), 0);
+}
+
+/* a touch on a live session moves last_seen and keeps the rest */
+static void
+test_touch_updates_last_seen(void **state)
+{
+	struct fixture *f = *state;
+	char sid[SESSION_TOKEN_LEN + 1];
+	struct store_txn *t;
+	struct session a, b;
+	int stale;
+
+	make(f, NOW * 1000, sid);
+	assert_int_equal(lookup(f, sid, NOW, &a, &stale), 0);
+	assert_int_equal(store_txn_begin(f->s, 1, &t), 0);
+	assert_int_equal(session_touch(t, sid, NOW + 100), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(lookup(f, sid, NOW + 100, &b, &stale), 0);
+	assert_int_equal(b.last_seen, NOW + 100);
+	assert_int_equal(stale, 0);
+	assert_string_equal(a.csrf, b.csrf);
+	assert_int_equal(a.created_ms, b.created_ms);
+	/* never backwards (a slow request touching late) */
+	assert_int_equal(store_txn_begin(f->s, 1, &t), 0);
+	assert_int_equal(session_touch(t, sid, NOW + 50), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(lookup(f, sid, NOW + 100, &b, &stale), 0);
+	assert_int_equal(b.last_seen, NOW + 100);
+}
+
+/* idle and absolute expiry are told apart from an unknown session */
+static void
+test_lookup_reports_expired(void **state)
+{
+	struct fixture *f = *state;
+	char idle[SESSION_TOKEN_LEN + 1], old[SESSION_TOKEN_LEN + 1];
+	struct store_txn *t;
+	struct session s;
+	int stale;
+
+	make(f, NOW * 1000, idle);
+	make(f, (NOW - ABSOLUTE) * 1000, old);
+	/* old: touched recently, but older than the absolute timeout */
+	assert_int_equal(store_txn_begin(f->s, 1, &t), 0);
+	assert_int_equal(session_touch(t, old, NOW + IDLE), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(lookup(f, idle, NOW + IDLE + 1, &s, &stale), SESSION_EXPIRED);
+	assert_int_equal(lookup(f, old, NOW + IDLE, &s, &stale), SESSION_EXPIRED);
+	assert_int_equal(lookup(f, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", NOW, &s, &stale),
+	    STORE_NOTFOUND);
+}
+
+/* Issue 9 finding 5: expired sessions are deleted, a bounded number of
+ * records per pass, live ones kept */
+static void
+test_sweep_bounded(void **state)
+{
+	struct fixture *f = *state;
+	char sid[SESSION_TOKEN_LEN + 1], live[3][SESSION_TOKEN_LEN + 1];
+	uint8_t cursor[CRYPTO_SHA256_LEN] = { 0 };
+	struct store_txn *t;
+	struct session s;
+	size_t removed, total = 0;
+	int more, passes = 0, stale;
+
+	for (int i = 0; i < 10; i++)
+		make(f, (NOW - IDLE - 10) * 1000, sid);      /* idle-expired */
+	for (int i = 0; i < 3; i++)
+		make(f, NOW * 1000, live[i]);
+	assert_int_equal(count(f), 13);
+	do {
+		assert_int_equal(store_txn_begin(f->s, 1, &t), 0);
+		assert_int_equal(session_sweep(t, NOW, IDLE, ABSOLUTE, 4, cursor,
+		    &more, &removed), 0);
+		assert_int_equal(store_txn_commit(t), 0);
+		assert_true(removed <= 4);
+		total += removed;
+		passes++;
+	} while (more && passes < 20);
+	assert_int_equal(total, 10);
+	assert_int_equal(passes, 4);       /* 13 records, 4 per pass */
+	assert_int_equal(count(f), 3);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(lookup(f, live[i], NOW, &s, &stale), 0);
+	/* the cursor is back at the start: the next pass sees everything */
+	assert_int_equal(store_txn_begin(f->s, 1, &t), 0);
+	assert_int_equal(session_sweep(t, NOW + IDLE + 1, IDLE, ABSOLUTE, 100, cursor,
+	    &more, &removed), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(removed, 3);
+	assert_int_equal(more, 0);
+	assert_int_equal(count(f), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_touch_after_logout_does_not_resurrect, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_touch_updates_last_seen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lookup_reports_expired, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sweep_bounded, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
