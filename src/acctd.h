@@ -422,18 +422,24 @@ struct user {
 void user_clear(struct user *u);               /* frees strings, wipes the verifier */
 int user_load(struct store_txn *t, const char *id, struct user *u);          /* 0 / STORE_NOTFOUND / -1 */
 int user_load_handle(struct store_txn *t, const char *handle, struct user *u);
-/* old_handle: the handle the index holds for u now (NULL for a new user);
- * keep_alias: it stays u's former handle (an alias), else it is released */
+/* old_handle: the handle the index holds for u now (NULL for a new user),
+ * kept as u's former handle (an alias); old_chosen: u chose it (see
+ * user_handle_member) */
 int user_save(struct store_txn *t, const struct user *u, const char *old_handle,
-    int keep_alias);
+    int old_chosen);
 int user_remove(struct store_txn *t, const struct user *u);
 /* who holds `handle`, now or as a former handle (an alias): the config's
  * workspaces name handles, and they follow a renamed user. 0 / STORE_NOTFOUND */
 int user_handle_owner(struct store_txn *t, const char *handle, char id[SECRET_ID_LEN + 1]);
 /* the user a config handle (workspace owner or member) means: as
- * user_handle_owner, but never a handle its holder chose (handle_self):
- * membership is given by an admin, never gained by renaming */
+ * user_handle_owner, but never a handle its holder chose, now or before
+ * (handle_self): membership is given by an admin, never gained by renaming */
 int user_handle_member(struct store_txn *t, const char *handle, char id[SECRET_ID_LEN + 1]);
+/* an admin creates a user: a former handle another user chose gives way
+ * (1 released, 0 nothing to release, -1) */
+int user_handle_release_chosen(struct store_txn *t, const char *handle);
+/* *chosen: whoever holds handle (now or before) chose it; 0 / NOTFOUND / -1 */
+int user_handle_chosen(struct store_txn *t, const char *handle, int *chosen);
 int user_set_password(struct user *u, const char *pw, unsigned iterations);
 int user_check_password(const struct user *u, const char *pw);   /* 1 = right */
 void user_burn_password_time(const char *pw, unsigned iterations); /* unknown handle */

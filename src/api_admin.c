@@ -32,9 +32,11 @@ admin_user_insert(struct store_txn *t, struct user *u)
 {
 	char owner[SECRET_ID_LEN + 1];
 	int64_t version;
-	int rc = user_handle_owner(t, u->handle, owner);
+	int rc = user_handle_release_chosen(t, u->handle);
 
-	if (rc == 0)
+	if (rc == -1)
+		return -1;
+	if ((rc = user_handle_owner(t, u->handle, owner)) == 0)
 		return 1;
 	if (rc == -1 || secret_id(u->id, "u_") == -1)
 		return -1;

@@ -296,7 +296,7 @@ api_user_patch(struct http_req *r)
 	char handle[USER_HANDLE_MAX + 1] = "", old_handle[USER_HANDLE_MAX + 1];
 	struct store_txn *t = NULL;
 	struct user u;
-	int bad = 0, set_url = 0, keep_alias = 0, rc;
+	int bad = 0, set_url = 0, old_chosen = 0, rc;
 
 	memset(&u, 0, sizeof(u));
 	if (api_body(r, allowed, &body) == -1)
@@ -386,18 +386,24 @@ api_user_patch(struct http_req *r)
 			http_problem(r, 409, "that handle is reserved", v);
 			goto abort;
 		}
-		/* the old handle stays this user's (an alias) only when an
-		 * admin gave it and a workspace names it: it carries that
-		 * membership; any other former handle is free again */
-		keep_alias = !u.handle_self && conf_names_handle(app_conf(), old_handle);
-		u.handle_self = rc == STORE_NOTFOUND && !by_admin;
+		old_chosen = u.handle_self;
+		if (rc == 0) {
+			/* back to a former handle: chosen as it was before */
+			if (user_handle_chosen(t, handle, &u.handle_self) != 0) {
+				http_problem(r, 500, "cannot read the user store", NULL);
+				goto abort;
+			}
+		} else
+			u.handle_self = 1;
+		if (by_admin)
+			u.handle_self = 0;
 		api_change(data, "handle", u.handle, handle);
 		snprintf(u.handle, sizeof(u.handle), "%s", handle);
 	}
 	if (json_next(data, NULL, NULL) != NULL) {
 		u.version_id++;
 		u.updated_at = app_now();
-		if (user_save(t, &u, old_handle, keep_alias) == -1 ||
+		if (user_save(t, &u, old_handle, old_chosen) == -1 ||
 		    (strcmp(old_handle, u.handle) != 0 && outbox_user_changed(t, u.id) == -1) ||
 		    api_audit(r, t, "user.update", &u, data) == -1) {
 			http_problem(r, 500, "the change could not be saved; nothing was changed", NULL);

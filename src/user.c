@@ -118,7 +118,7 @@ user_load_handle(struct store_txn *t, const char *handle, struct user *u)
 
 int
 user_save(struct store_txn *t, const struct user *u, const char *old_handle,
-    int keep_alias)
+    int old_chosen)
 {
 	struct json *j = json_object();
 	char salt[33], hash[65], *s;
@@ -146,13 +146,18 @@ user_save(struct store_txn *t, const struct user *u, const char *old_handle,
 	if (old_handle != NULL && strcmp(old_handle, u->handle) != 0) {
 		char alias[USER_HANDLE_MAX + 2];
 
-		/* keep_alias: the old handle becomes this user's alias, so the
-		 * workspaces the config gives to it follow the user and nobody
-		 * else can take it; otherwise it is free again */
+		/* the old handle becomes this user's alias: nobody else can
+		 * take it, and the workspaces the config gives to it follow
+		 * the user, unless old_chosen (the user chose it: an 's' after
+		 * the id, and it carries no membership) */
+		char val[SECRET_ID_LEN + 1];
+
+		memcpy(val, u->id, SECRET_ID_LEN);
+		val[SECRET_ID_LEN] = 's';
 		snprintf(alias, sizeof(alias), "~%s", old_handle);
 		if (store_del(t, STORE_DB_HANDLE, old_handle, strlen(old_handle)) == -1 ||
-		    (keep_alias && store_put(t, STORE_DB_HANDLE, alias, strlen(alias),
-		    u->id, SECRET_ID_LEN) == -1))
+		    store_put(t, STORE_DB_HANDLE, alias, strlen(alias), val,
+		    SECRET_ID_LEN + (old_chosen ? 1 : 0)) == -1)
 			goto done;
 		snprintf(alias, sizeof(alias), "~%s", u->handle);
 		if (store_del(t, STORE_DB_HANDLE, alias, strlen(alias)) == -1)
@@ -185,7 +190,8 @@ user_alias_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 
 	if (kl < 2 || kl > USER_HANDLE_MAX + 1 || ((const char *)k)[0] != '~')
 		return 0;
-	if (vl == SECRET_ID_LEN && memcmp(v, w->id, vl) == 0) {
+	if ((vl == SECRET_ID_LEN || vl == SECRET_ID_LEN + 1) &&
+	    memcmp(v, w->id, SECRET_ID_LEN) == 0) {
 		w->keys = x_realloc(w->keys, (w->n + 1) * sizeof(*w->keys));
 		memcpy(w->keys[w->n], k, kl);
 		w->keys[w->n][kl] = '\0';
@@ -213,46 +219,86 @@ user_remove(struct store_txn *t, const struct user *u)
 	return rc;
 }
 
+/* who holds handle, now or as a former handle; *chosen: that user chose it
+ * (a current handle with handle_self, or an alias marked 's') */
+static int
+user_handle_lookup(struct store_txn *t, const char *handle,
+    char id[SECRET_ID_LEN + 1], int *chosen)
+{
+	char alias[USER_HANDLE_MAX + 2];
+	struct user u;
+	void *v = NULL;
+	size_t vl;
+	int rc, is_alias = 0;
+
+	rc = store_get(t, STORE_DB_HANDLE, handle, strlen(handle), &v, &vl);
+	if (rc == STORE_NOTFOUND) {
+		snprintf(alias, sizeof(alias), "~%s", handle);
+		rc = store_get(t, STORE_DB_HANDLE, alias, strlen(alias), &v, &vl);
+		is_alias = 1;
+	}
+	if (rc != 0)
+		return rc;
+	if (vl != SECRET_ID_LEN && !(is_alias && vl == SECRET_ID_LEN + 1 &&
+	    ((char *)v)[SECRET_ID_LEN] == 's')) {
+		free(v);
+		return -1;
+	}
+	memcpy(id, v, SECRET_ID_LEN);
+	id[SECRET_ID_LEN] = '\0';
+	free(v);
+	if (chosen == NULL)
+		return 0;
+	if (is_alias) {
+		*chosen = vl == SECRET_ID_LEN + 1;
+		return 0;
+	}
+	if ((rc = user_load(t, id, &u)) == 0)
+		*chosen = u.handle_self;
+	user_clear(&u);
+	return rc;
+}
+
 int
 user_handle_owner(struct store_txn *t, const char *handle, char id[SECRET_ID_LEN + 1])
+{
+	return user_handle_lookup(t, handle, id, NULL);
+}
+
+int
+user_handle_chosen(struct store_txn *t, const char *handle, int *chosen)
+{
+	char id[SECRET_ID_LEN + 1];
+
+	return user_handle_lookup(t, handle, id, chosen);
+}
+
+int
+user_handle_release_chosen(struct store_txn *t, const char *handle)
 {
 	char alias[USER_HANDLE_MAX + 2];
 	void *v = NULL;
 	size_t vl;
 	int rc;
 
-	rc = store_get(t, STORE_DB_HANDLE, handle, strlen(handle), &v, &vl);
-	if (rc == STORE_NOTFOUND) {
-		snprintf(alias, sizeof(alias), "~%s", handle);
-		rc = store_get(t, STORE_DB_HANDLE, alias, strlen(alias), &v, &vl);
-	}
+	snprintf(alias, sizeof(alias), "~%s", handle);
+	rc = store_get(t, STORE_DB_HANDLE, alias, strlen(alias), &v, &vl);
 	if (rc != 0)
-		return rc;
-	if (vl != SECRET_ID_LEN) {
-		free(v);
-		return -1;
-	}
-	memcpy(id, v, vl);
-	id[vl] = '\0';
+		return rc == STORE_NOTFOUND ? 0 : -1;
 	free(v);
-	return 0;
+	if (vl != SECRET_ID_LEN + 1)
+		return 0;
+	return store_del(t, STORE_DB_HANDLE, alias, strlen(alias)) == -1 ? -1 : 1;
 }
 
 int
 user_handle_member(struct store_txn *t, const char *handle, char id[SECRET_ID_LEN + 1])
 {
-	struct user u;
-	int rc = user_handle_owner(t, handle, id);
+	int chosen = 0, rc = user_handle_lookup(t, handle, id, &chosen);
 
-	if (rc != 0)
-		return rc;
-	if ((rc = user_load(t, id, &u)) != 0)
-		return rc;
-	/* a handle its holder chose is never a membership; a former handle
-	 * is an alias only when it was given by an admin (user_save) */
-	if (strcmp(u.handle, handle) == 0 && u.handle_self)
+	/* a handle its holder chose, now or before, is never a membership */
+	if (rc == 0 && chosen)
 		rc = STORE_NOTFOUND;
-	user_clear(&u);
 	if (rc != 0)
 		id[0] = '\0';
 	return rc;

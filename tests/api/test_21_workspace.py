@@ -192,10 +192,15 @@ class HandleChange(CredCase, unittest.TestCase):
         self.assertEqual(self.ws(self.carol, "carol"), {})
 
     def test_rename_into_a_configured_handle(self):
-        # the config names a member "erin2" before anyone has that handle
+        # the config names a member "erin2" before anyone has that handle:
+        # only an admin gives it (issue 9: membership is never gained by renaming)
         h, erin, _ = self.user("erin")
         self.assertEqual(self.ws(erin, "erin"), {})
-        self.rename(erin, "erin", "erin2")
+        r = erin.request("PATCH", API + "/user/erin", body={"handle": "erin2"})
+        assert_problem(self, r, 409)
+        self.assertEqual(self.ws(erin, "erin"), {})
+        r = self.admin.request("PATCH", API + "/user/erin", body={"handle": "erin2"})
+        self.assertEqual(r.status, 200, r)
         pw = self.dbpass(erin, "erin2")["password"]
         items = self.ws(erin, "erin2")
         self.assertEqual(list(items), ["stage"])

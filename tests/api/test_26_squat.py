@@ -79,10 +79,16 @@ class Squat(unittest.TestCase):
         self.assertEqual([w["role"] for w in self.workspaces(bob, "bob")], ["member"])
         self.assertEqual(self.workspaces(self.mallory, "mallory"), [])
 
-    def test_a_chosen_former_handle_is_released(self):
+    def test_a_chosen_former_handle_gives_way_to_the_admin(self):
         self.assertEqual(self.rename(self.mallory, "mallory", "carol").status, 200)
         self.assertEqual(self.rename(self.mallory, "carol", "mallory").status, 200)
-        # carol is free again: nobody keeps a handle they only passed through
+        # carol stays mallory's former handle: no other user takes it …
+        r = self.admin.post("/api/v0/admin/user", {"handle": "erin", "email": "e@x.test",
+                                                   "password": "pw-erin-12345"})
+        self.assertEqual(r.status, 201, r)
+        erin = self.login("erin", "pw-erin-12345")
+        self.assertEqual(self.rename(erin, "erin", "carol").status, 409)
+        # … but a handle she only chose never blocks the admin
         r = self.admin.post("/api/v0/admin/user", {"handle": "carol", "email": "c@x.test"})
         self.assertEqual(r.status, 201, r)
 
@@ -94,8 +100,10 @@ class Squat(unittest.TestCase):
                                        "node": "node1", "database": "d2", "port": 9194})
         self.reload(settings)
         self.assertEqual(self.workspaces(self.mallory, "dave"), [])
-        # renaming away releases it; the admin creates the real dave
+        # the admin creates the real dave once mallory has moved on: her
+        # former handle never blocks that, nor gives her the workspace
         self.assertEqual(self.rename(self.mallory, "dave", "mallory").status, 200)
+        self.assertEqual(self.workspaces(self.mallory, "mallory"), [])
         r = self.admin.post("/api/v0/admin/user", {"handle": "dave", "email": "d@x.test",
                                                    "password": "pw-dave-12345"})
         self.assertEqual(r.status, 201, r)
