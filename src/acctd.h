@@ -640,22 +640,30 @@ void agent_conf_free(struct agent_conf *c);
 struct agent_change {
 	char user_id[SECRET_ID_LEN + 1];
 	int64_t version;                          /* >= 1 */
-	int present;                              /* 0: "absent" */
+	int present;                              /* 0: "absent" or "disabled" */
+	int disabled;                             /* "disabled": no LOGIN, role kept */
 	char role[USER_HANDLE_MAX + 1];           /* present only */
 	char verifier[DBPASS_VERIFIER_MAX + 1];   /* present only; wipe after use */
 };
 /*
- * The hook: make the node match. action "present" or "absent"; old_role ""
- * or the role this user had before; verifier NULL for absent. 0 when
- * applied, else -1 with a one-line reason (never a secret) in err.
+ * The hook: make the node match. action "present", "disabled" or
+ * "absent"; old_role "" or the role this user had before; verifier NULL
+ * unless present. 0 when applied; -1 with a one-line reason (never a
+ * secret) in err; or a refusal, with its reason: the node will not apply
+ * this state while it stands, so retrying it does not help.
  */
+#define AGENT_HOOK_NOT_MANAGED 4   /* role exists and acctd did not create it */
+#define AGENT_HOOK_PRIVILEGED 5    /* a managed role became privileged */
 typedef int (*agent_hook_fn)(void *arg, const char *action, const char *role,
     const char *old_role, const char *verifier, char *err, size_t errlen);
 enum agent_apply {
 	AGENT_APPLIED = 0,    /* newer: the hook ran, then the version was saved */
 	AGENT_REPLAY,         /* the version already applied: nothing done */
 	AGENT_OLDER,          /* older than the applied one: nothing done */
-	AGENT_FAILED          /* hook or save failed (err): nothing saved */
+	AGENT_FAILED,         /* hook or save failed (err): nothing saved */
+	AGENT_REUSED,         /* the applied version, but another state: nothing done */
+	AGENT_NOT_MANAGED,    /* the hook refused (err): nothing saved */
+	AGENT_PRIVILEGED      /* the hook refused (err): nothing saved */
 };
 struct agent_state;
 /* load path ("{}" written when it does not exist); -1 with a sentence in err */
