@@ -595,6 +595,9 @@ int outbox_user_changed(struct store_txn *t, const char *user_id);
 int outbox_put_json(struct store_txn *t, char kind, const char *node,
     const char *user_id, const struct json *j);
 int outbox_del(struct store_txn *t, char kind, const char *node, const char *user_id);
+/* the node holds `held` > the queued `version`: re-version the entry past it */
+int outbox_requeue_past(struct store_txn *t, const char *node, const char *user_id,
+    int64_t version, int64_t held, int64_t *now_version);
 struct json *outbox_propagation(struct store_txn *t, const char *user_id);
 int outbox_resync_all(void);    /* after a config reload */
 
