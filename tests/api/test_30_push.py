@@ -21,7 +21,8 @@ from harness import Daemon, BIN, ROOT, free_port, conf_text
 
 AGENT = os.path.join(os.path.dirname(BIN), "acctd-agent")
 PGBIN = "/usr/lib/postgresql/15/bin"
-HOOK = os.path.join(ROOT, "platform", "linux", "apply-postgres")
+# ACCTD_HOOK: another hook, e.g. an older apply-postgres, to compare against
+HOOK = os.environ.get("ACCTD_HOOK", os.path.join(ROOT, "platform", "linux", "apply-postgres"))
 
 
 def mkcert(prefix, cn):
