@@ -711,22 +711,53 @@ int agent_req_serve(const struct agent_io *io, struct agent_state *s,
 /*
  * agent_tls.c — the mbedTLS server side: TLS 1.2, the node certificate, and
  * a client certificate required to be byte for byte acctd_cert. One struct
- * agent_tls per worker thread (mbedTLS is built without threading support).
+ * agent_tls for the process: handshakes run on agent_conn.c's poll thread
+ * only (mbedTLS is built without threading support); an authenticated
+ * connection is then read and written by one worker.
  */
-#define AGENT_TLS_TIMEOUT_MS 10000   /* the handshake, then the request */
+#define AGENT_TLS_TIMEOUT_MS 10000   /* accept to end of request; an answer's write */
+#define AGENT_TLS_DONE 0
+#define AGENT_TLS_WANT_READ 1
+#define AGENT_TLS_WANT_WRITE 2
 struct agent_tls;
 struct agent_tls_conn;
 /* reads the key (as root, before dropping privileges); -1 with err */
 int agent_tls_new(const struct agent_conf *c, struct agent_tls **out,
     char *err, size_t errlen);
 void agent_tls_free(struct agent_tls *t);          /* NULL ok */
-/* handshake on fd (taken over: closed by agent_tls_close or on -1); peer
- * ("ip:port") names the connection in log lines */
-int agent_tls_accept(struct agent_tls *t, int fd, const char *peer,
-    struct agent_tls_conn **out, char *err, size_t errlen);
-/* agent_io functions; they log their own failures and timeouts */
+int64_t agent_tls_now_ms(void);                    /* CLOCK_MONOTONIC */
+/* a connection on fd (non-blocking; taken over: closed by agent_tls_close),
+ * to be done by deadline (agent_tls_now_ms); peer ("ip:port") names it in
+ * log lines. Nothing of TLS is allocated before its first bytes. */
+int agent_tls_conn_new(struct agent_tls *t, int fd, const char *peer,
+    int64_t deadline, struct agent_tls_conn **out);
+int agent_tls_fd(const struct agent_tls_conn *c);
+const char *agent_tls_peer(const struct agent_tls_conn *c);
+/* one step, never blocking: AGENT_TLS_DONE (the client is acctd),
+ * AGENT_TLS_WANT_READ / _WRITE (poll, call again), -1 with err */
+int agent_tls_handshake(struct agent_tls_conn *c, char *err, size_t errlen);
+/* agent_io functions, after AGENT_TLS_DONE: they wait up to the deadline
+ * and log their own failures and timeouts */
 int agent_tls_read(void *conn, void *buf, size_t len);
 int agent_tls_write(void *conn, const void *buf, size_t len);
-void agent_tls_close(struct agent_tls_conn *c);    /* close_notify; NULL ok */
+void agent_tls_close(struct agent_tls_conn *c);    /* close_notify if done; NULL ok */
+
+/*
+ * agent_conn.c — connections: one poll thread accepts and runs every
+ * handshake without blocking; only a connection whose client certificate is
+ * acctd_cert reaches a worker (AGENT_WORKERS), which reads its request and
+ * applies it. Connections still in their handshake are bounded (in all and
+ * per client address); when full, the oldest of them is dropped, never the
+ * newcomer, so acctd's next connection always gets in.
+ */
+#define AGENT_WORKERS 4
+#define AGENT_MAX_PENDING 256        /* connections before their handshake ends */
+#define AGENT_MAX_PER_ADDR 32        /* of those, from one client address */
+/* listen_fd is bound and listening; threads start; -1 with err */
+int agent_conn_start(int listen_fd, struct agent_tls *tls, struct agent_state *st,
+    agent_hook_fn hook, void *hook_arg, char *err, size_t errlen);
+/* stop accepting, drop handshakes, cut requests still being read, let one
+ * being applied finish and answer; returns when every thread has ended */
+void agent_conn_stop(void);
 
 #endif /* ACCTD_H */

@@ -130,19 +130,21 @@ class Roles(unittest.TestCase):
         j, _ = self.wait_status("applied")
         for c in self.clusters:
             self.assertTrue(c.login("bob", j["password"]))
-            # bob is acctd's: a member of the marker, and of nothing else
-            self.assertEqual(c.sql("select string_agg(g.rolname, ',') from pg_auth_members m "
-                                   "join pg_roles g on g.oid = m.roleid "
-                                   "where m.member = 'bob'::regrole"), "acctd_managed")
         self.rename("ops")
+        time.sleep(1.5)    # ample for a push to land (median 0.3 s)
+        for c in self.clusters:
+            self.assertFalse(c.login("ops", j["password"]), "ops was taken over")
+        self.assert_ops_untouched()
         j, st = self.wait_status("refused")
         for p in st.values():
             self.assertEqual(p["last_error"], REFUSAL)
             self.assertEqual(p["error_code"], "role_not_managed")
             self.assertEqual(p["state"], "present")
-        self.assert_ops_untouched()
         for c in self.clusters:
-            self.assertFalse(c.login("ops", j["password"]))
+            # bob is acctd's: a member of the marker, and of nothing else
+            self.assertEqual(c.sql("select string_agg(g.rolname, ',') from pg_auth_members m "
+                                   "join pg_roles g on g.oid = m.roleid "
+                                   "where m.member = 'bob'::regrole"), "acctd_managed")
             # the user keeps the role they had: the rename did not happen there
             self.assertTrue(c.login("bob", j["password"]))
         # shown for the admin too
@@ -204,6 +206,9 @@ class Roles(unittest.TestCase):
                              % "carol")
         r = self.admin.post("/api/v0/admin/user/carol/disable")
         self.assertEqual(r.status, 200, r)
+        time.sleep(1.5)    # ample for a push to land (median 0.3 s)
+        for c in self.clusters:
+            self.assertFalse(c.login("carol", j["password"]), "disabled, and still logs in")
         _, st = self.wait_status("applied", handle="carol")
         self.assertEqual({p["state"] for p in st.values()}, {"disabled"})
         for c in self.clusters:
@@ -263,11 +268,11 @@ class Roles(unittest.TestCase):
             r = self.admin.post("/api/v0/user/carol/password")
             self.assertEqual(r.status, 200)
             j, st = self.wait_status("applied", handle="carol")
-            # the node was ahead (version reused, then older), and said so
-            self.assertEqual(self.d.logtext().count("was acctd's store restored?"), seen + 2)
             for c in self.clusters:
                 self.assertTrue(c.login("carol", j["password"]),
                                 "node holds another state than acctd: %s" % st)
+            # the node was ahead (version reused, then older), and said so
+            self.assertEqual(self.d.logtext().count("was acctd's store restored?"), seen + 2)
             for p, v in zip(sorted(st.values(), key=lambda p: p["node"]), held):
                 self.assertGreater(p["applied_version"], v)
 
