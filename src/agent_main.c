@@ -107,7 +107,7 @@ agent_bind(const char *listen_addr)
 		fatal("listen: SO_REUSEADDR");
 	if (bind(fd, (struct sockaddr *)&ss, sl) == -1)
 		fatal("listen: cannot bind %s", listen_addr);
-	if (listen(fd, 16) == -1)
+	if (listen(fd, SOMAXCONN) == -1)   /* the poll loop drains it */
 		fatal("listen: %s", listen_addr);
 	return fd;
 }
