@@ -646,6 +646,9 @@ int outbox_user_changed(struct store_txn *t, const char *user_id);
 int outbox_put_json(struct store_txn *t, char kind, const char *node,
     const char *user_id, const struct json *j);
 int outbox_del(struct store_txn *t, char kind, const char *node, const char *user_id);
+/* the node holds `held` > the queued `version`: re-version the entry past it */
+int outbox_requeue_past(struct store_txn *t, const char *node, const char *user_id,
+    int64_t version, int64_t held, int64_t *now_version);
 struct json *outbox_propagation(struct store_txn *t, const char *user_id);
 int outbox_resync_all(void);    /* after a config reload */
 
@@ -691,22 +694,30 @@ void agent_conf_free(struct agent_conf *c);
 struct agent_change {
 	char user_id[SECRET_ID_LEN + 1];
 	int64_t version;                          /* >= 1 */
-	int present;                              /* 0: "absent" */
+	int present;                              /* 0: "absent" or "disabled" */
+	int disabled;                             /* "disabled": no LOGIN, role kept */
 	char role[USER_HANDLE_MAX + 1];           /* present only */
 	char verifier[DBPASS_VERIFIER_MAX + 1];   /* present only; wipe after use */
 };
 /*
- * The hook: make the node match. action "present" or "absent"; old_role ""
- * or the role this user had before; verifier NULL for absent. 0 when
- * applied, else -1 with a one-line reason (never a secret) in err.
+ * The hook: make the node match. action "present", "disabled" or
+ * "absent"; old_role "" or the role this user had before; verifier NULL
+ * unless present. 0 when applied; -1 with a one-line reason (never a
+ * secret) in err; or a refusal, with its reason: the node will not apply
+ * this state while it stands, so retrying it does not help.
  */
+#define AGENT_HOOK_NOT_MANAGED 4   /* role exists and acctd did not create it */
+#define AGENT_HOOK_PRIVILEGED 5    /* a managed role became privileged */
 typedef int (*agent_hook_fn)(void *arg, const char *action, const char *role,
     const char *old_role, const char *verifier, char *err, size_t errlen);
 enum agent_apply {
 	AGENT_APPLIED = 0,    /* newer: the hook ran, then the version was saved */
 	AGENT_REPLAY,         /* the version already applied: nothing done */
 	AGENT_OLDER,          /* older than the applied one: nothing done */
-	AGENT_FAILED          /* hook or save failed (err): nothing saved */
+	AGENT_FAILED,         /* hook or save failed (err): nothing saved */
+	AGENT_REUSED,         /* the applied version, but another state: nothing done */
+	AGENT_NOT_MANAGED,    /* the hook refused (err): nothing saved */
+	AGENT_PRIVILEGED      /* the hook refused (err): nothing saved */
 };
 struct agent_state;
 /* load path ("{}" written when it does not exist); -1 with a sentence in err */
@@ -751,22 +762,53 @@ int agent_req_serve(const struct agent_io *io, struct agent_state *s,
 /*
  * agent_tls.c — the mbedTLS server side: TLS 1.2, the node certificate, and
  * a client certificate required to be byte for byte acctd_cert. One struct
- * agent_tls per worker thread (mbedTLS is built without threading support).
+ * agent_tls for the process: handshakes run on agent_conn.c's poll thread
+ * only (mbedTLS is built without threading support); an authenticated
+ * connection is then read and written by one worker.
  */
-#define AGENT_TLS_TIMEOUT_MS 10000   /* the handshake, then the request */
+#define AGENT_TLS_TIMEOUT_MS 10000   /* accept to end of request; an answer's write */
+#define AGENT_TLS_DONE 0
+#define AGENT_TLS_WANT_READ 1
+#define AGENT_TLS_WANT_WRITE 2
 struct agent_tls;
 struct agent_tls_conn;
 /* reads the key (as root, before dropping privileges); -1 with err */
 int agent_tls_new(const struct agent_conf *c, struct agent_tls **out,
     char *err, size_t errlen);
 void agent_tls_free(struct agent_tls *t);          /* NULL ok */
-/* handshake on fd (taken over: closed by agent_tls_close or on -1); peer
- * ("ip:port") names the connection in log lines */
-int agent_tls_accept(struct agent_tls *t, int fd, const char *peer,
-    struct agent_tls_conn **out, char *err, size_t errlen);
-/* agent_io functions; they log their own failures and timeouts */
+int64_t agent_tls_now_ms(void);                    /* CLOCK_MONOTONIC */
+/* a connection on fd (non-blocking; taken over: closed by agent_tls_close),
+ * to be done by deadline (agent_tls_now_ms); peer ("ip:port") names it in
+ * log lines. Nothing of TLS is allocated before its first bytes. */
+int agent_tls_conn_new(struct agent_tls *t, int fd, const char *peer,
+    int64_t deadline, struct agent_tls_conn **out);
+int agent_tls_fd(const struct agent_tls_conn *c);
+const char *agent_tls_peer(const struct agent_tls_conn *c);
+/* one step, never blocking: AGENT_TLS_DONE (the client is acctd),
+ * AGENT_TLS_WANT_READ / _WRITE (poll, call again), -1 with err */
+int agent_tls_handshake(struct agent_tls_conn *c, char *err, size_t errlen);
+/* agent_io functions, after AGENT_TLS_DONE: they wait up to the deadline
+ * and log their own failures and timeouts */
 int agent_tls_read(void *conn, void *buf, size_t len);
 int agent_tls_write(void *conn, const void *buf, size_t len);
-void agent_tls_close(struct agent_tls_conn *c);    /* close_notify; NULL ok */
+void agent_tls_close(struct agent_tls_conn *c);    /* close_notify if done; NULL ok */
+
+/*
+ * agent_conn.c — connections: one poll thread accepts and runs every
+ * handshake without blocking; only a connection whose client certificate is
+ * acctd_cert reaches a worker (AGENT_WORKERS), which reads its request and
+ * applies it. Connections still in their handshake are bounded (in all and
+ * per client address); when full, the oldest of them is dropped, never the
+ * newcomer, so acctd's next connection always gets in.
+ */
+#define AGENT_WORKERS 4
+#define AGENT_MAX_PENDING 256        /* connections before their handshake ends */
+#define AGENT_MAX_PER_ADDR 32        /* of those, from one client address */
+/* listen_fd is bound and listening; threads start; -1 with err */
+int agent_conn_start(int listen_fd, struct agent_tls *tls, struct agent_state *st,
+    agent_hook_fn hook, void *hook_arg, char *err, size_t errlen);
+/* stop accepting, drop handshakes, cut requests still being read, let one
+ * being applied finish and answer; returns when every thread has ended */
+void agent_conn_stop(void);
 
 #endif /* ACCTD_H */

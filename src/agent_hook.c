@@ -4,7 +4,7 @@
  * own environment.
  *
  *   argv    the hook's path, nothing else
- *   env     ACCTD_ACTION=present|absent, ACCTD_ROLE=<role>,
+ *   env     ACCTD_ACTION=present|disabled|absent, ACCTD_ROLE=<role>,
  *           ACCTD_OLD_ROLE=<former role or "">, PATH (a fixed default
  *           unless hook_env sets it), then every hook_env entry
  *   stdin   present: the SCRAM verifier and a newline; absent: empty.
@@ -12,6 +12,8 @@
  *           local users can read (/proc/PID/cmdline).
  *   stdout  /dev/null
  *   stderr  a pipe: its first line is the reason a failure reports
+ *   exit    0 applied; 4 and 5 refusals (AGENT_HOOK_NOT_MANAGED,
+ *           AGENT_HOOK_PRIVILEGED), returned as such; anything else -1
  *
  * The hook runs in its own process group; after timeout_ms the whole group
  * is killed (psql under a shell must not outlive it). Callers serialise
@@ -224,7 +226,14 @@ agent_hook_run(void *arg, const char *action, const char *role,
 		    h->timeout_ms / 1000);
 	else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		rc = 0;
-	else if (reason[0] != '\0')
+	else if (WIFEXITED(status) && (WEXITSTATUS(status) ==
+	    AGENT_HOOK_NOT_MANAGED || WEXITSTATUS(status) ==
+	    AGENT_HOOK_PRIVILEGED)) {
+		rc = WEXITSTATUS(status);
+		snprintf(err, errlen, "%s", reason[0] != '\0' ? reason :
+		    rc == AGENT_HOOK_NOT_MANAGED ? "the role is not managed by "
+		    "acctd" : "the role is privileged");
+	} else if (reason[0] != '\0')
 		snprintf(err, errlen, "%s", reason);
 	else if (WIFEXITED(status))
 		snprintf(err, errlen, "hook exited with status %d",

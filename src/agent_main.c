@@ -1,19 +1,20 @@
 /*
- * acctd-agent: start-up, signals, the accept loop (docs/agent.md).
+ * acctd-agent: start-up and signals (docs/agent.md).
  *
  *   acctd-agent -c FILE [-d] [-s]   run in the foreground (-d debug, -s syslog)
  *   acctd-agent -t -c FILE          check FILE: every error as FILE:LINE: setting: reason
  *   acctd-agent -V                  version
  *
  * Start-up order: check the config; as root, read the TLS key and
- * certificates (one set per worker: mbedTLS is built without threading),
+ * certificates (once: only agent_conn.c's poll thread runs handshakes),
  * bind the listen address, make the state file's directory, and drop to
  * `user` (failure is fatal); then, as that user, load the state file and
  * check the hook. Only then "acctd-agent: ready on HOST:PORT".
  *
- * AGENT_WORKERS threads each accept and serve one connection at a time; a
- * silent client holds one worker for at most the TLS deadlines (10 s for
- * the handshake, 10 s for the request). Changes are applied one at a time
+ * Connections are agent_conn.c's: one poll thread accepts and runs the
+ * handshakes without blocking, AGENT_WORKERS threads serve the requests of
+ * connections that proved to be acctd, so silent or slow clients cost a
+ * descriptor each, not a thread. Changes are applied one at a time
  * (agent_state_apply holds a lock around hook and save). SIGTERM/SIGINT
  * stop accepting, cut requests still being read, let those being applied
  * finish and answer (the hook has 30 s), and exit 0. SIGHUP is logged and
@@ -36,16 +37,7 @@
 
 #include "acctd.h"
 
-#define AGENT_WORKERS 4
-
-struct agent_worker {
-	pthread_t tid;
-	struct agent_tls *tls;
-	atomic_int fd;			/* the connection served, or -1 */
-};
-
 static int agent_listen_fd = -1;
-static atomic_int agent_stopping;
 static struct agent_state *agent_st;
 static struct agent_hook agent_hk;
 
@@ -115,85 +107,21 @@ agent_bind(const char *listen_addr)
 		fatal("listen: SO_REUSEADDR");
 	if (bind(fd, (struct sockaddr *)&ss, sl) == -1)
 		fatal("listen: cannot bind %s", listen_addr);
-	if (listen(fd, 16) == -1)
+	if (listen(fd, SOMAXCONN) == -1)   /* the poll loop drains it */
 		fatal("listen: %s", listen_addr);
 	return fd;
-}
-
-static void
-agent_peer_name(const struct sockaddr_storage *ss, char *out, size_t outlen)
-{
-	char ip[INET6_ADDRSTRLEN] = "?";
-
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
-
-		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
-		snprintf(out, outlen, "%s:%u", ip, ntohs(s4->sin_port));
-	} else if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
-		snprintf(out, outlen, "[%s]:%u", ip, ntohs(s6->sin6_port));
-	} else
-		snprintf(out, outlen, "?");
-}
-
-static void *
-agent_worker_main(void *arg)
-{
-	struct agent_worker *w = arg;
-	struct sockaddr_storage ss;
-	struct agent_tls_conn *c;
-	struct agent_io io;
-	char peer[64], err[320];
-	socklen_t sl;
-	int fd;
-
-	for (;;) {
-		sl = sizeof(ss);
-		fd = accept4(agent_listen_fd, (struct sockaddr *)&ss, &sl,
-		    SOCK_CLOEXEC);
-		if (atomic_load(&agent_stopping)) {
-			if (fd >= 0)
-				close(fd);
-			break;
-		}
-		if (fd < 0) {
-			if (errno != EINTR && errno != ECONNABORTED) {
-				log_warn("accept");
-				usleep(100000);   /* EMFILE and friends: no spin */
-			}
-			continue;
-		}
-		agent_peer_name(&ss, peer, sizeof(peer));
-		atomic_store(&w->fd, fd);
-		if (agent_tls_accept(w->tls, fd, peer, &c, err, sizeof(err)) == -1) {
-			atomic_store(&w->fd, -1);
-			log_warnx("%s: %s", peer, err);
-			continue;
-		}
-		io.ctx = c;
-		io.read = agent_tls_read;
-		io.write = agent_tls_write;
-		agent_req_serve(&io, agent_st, agent_hook_run, &agent_hk, peer);
-		atomic_store(&w->fd, -1);
-		agent_tls_close(c);
-	}
-	return NULL;
 }
 
 int
 main(int argc, char *argv[])
 {
-	struct agent_worker workers[AGENT_WORKERS];
+	struct agent_tls *tls;
 	struct agent_conf *c;
 	struct passwd *pw = NULL;
 	const char *path = NULL;
 	int ch, check = 0, debug = 0, use_syslog = 0, sig;
 	char err[512];
 	sigset_t set;
-	size_t i;
 
 	while ((ch = getopt(argc, argv, "c:dstV")) != -1) {
 		switch (ch) {
@@ -236,12 +164,8 @@ main(int argc, char *argv[])
 	} else if (geteuid() == 0)
 		log_warnx("running as root: set `user` to drop privileges");
 
-	memset(workers, 0, sizeof(workers));
-	for (i = 0; i < AGENT_WORKERS; i++) {
-		atomic_init(&workers[i].fd, -1);
-		if (agent_tls_new(c, &workers[i].tls, err, sizeof(err)) == -1)
-			fatalx("%s", err);
-	}
+	if (agent_tls_new(c, &tls, err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	agent_listen_fd = agent_bind(c->listen);
 	agent_prepare_state_dir(c->state_file, pw);
 	if (pw != NULL)
@@ -257,10 +181,9 @@ main(int argc, char *argv[])
 	log_info("state: %zu user ids from %s", agent_state_count(agent_st),
 	    c->state_file);
 
-	for (i = 0; i < AGENT_WORKERS; i++)
-		if ((errno = pthread_create(&workers[i].tid, NULL,
-		    agent_worker_main, &workers[i])) != 0)
-			fatal("pthread_create");
+	if (agent_conn_start(agent_listen_fd, tls, agent_st, agent_hook_run,
+	    &agent_hk, err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	log_notice("ready on %s", c->listen);
 
 	for (;;) {
@@ -274,25 +197,8 @@ main(int argc, char *argv[])
 		break;
 	}
 	log_notice("stopping (signal %d)", sig);
-	atomic_store(&agent_stopping, 1);
-	/*
-	 * Wake every accept(), and end the reading of requests in progress
-	 * (a silent client would hold a worker for its 10 s). A request that
-	 * is being applied still finishes and gets its answer: SHUT_RD leaves
-	 * the write side. A number gone stale by now can only name another
-	 * connection being served, whose reading this loop ends anyway.
-	 */
-	shutdown(agent_listen_fd, SHUT_RDWR);
-	for (i = 0; i < AGENT_WORKERS; i++) {
-		int fd = atomic_load(&workers[i].fd);
-
-		if (fd >= 0)
-			shutdown(fd, SHUT_RD);
-	}
-	for (i = 0; i < AGENT_WORKERS; i++) {
-		pthread_join(workers[i].tid, NULL);
-		agent_tls_free(workers[i].tls);
-	}
+	agent_conn_stop();
+	agent_tls_free(tls);
 	close(agent_listen_fd);
 	agent_state_free(agent_st);
 	crypto_shutdown();

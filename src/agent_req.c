@@ -7,7 +7,7 @@
  *
  *   {"user_id":"u_…","version":7,"state":"present","role":"alice",
  *    "verifier":"SCRAM-SHA-256$4096:…$…:…"}
- *   {"user_id":"u_…","version":8,"state":"absent"}
+ *   {"user_id":"u_…","version":8,"state":"absent"}     (or "disabled")
  *
  * Everything is validated before the state is looked at: the request line,
  * the headers (no Transfer-Encoding, one Content-Length), and the body
@@ -15,7 +15,10 @@
  * agent_state_apply decides and the answer is one JSON object:
  *
  *   200 {"applied_version":N}                        applied or already so
- *   409 {"applied_version":N,"error":"older version"}
+ *   409 {"applied_version":N,"error":"older version","code":"older_version"}
+ *   409 {"applied_version":N,"error":"…","code":"version_reused"}
+ *   422 {"applied_version":N,"error":"role \"ops\" exists and is not managed
+ *        by acctd","code":"role_not_managed" | "role_privileged"}
  *   400/404/405/411/413/431 {"error":"…"}            nothing looked at
  *   500 {"error":"<the hook's first stderr line>"}   nothing saved
  *
@@ -88,18 +91,20 @@ agent_req_body(const char *body, size_t len, struct agent_change *ch,
 	}
 	s = json_str(json_get(j, "state"));
 	if (s == NULL || (strcmp(s, "present") != 0 &&
-	    strcmp(s, "absent") != 0)) {
+	    strcmp(s, "absent") != 0 && strcmp(s, "disabled") != 0)) {
 		snprintf(err, errlen, "state: %s", json_get(j, "state") ?
-		    "must be \"present\" or \"absent\"" : "required");
+		    "must be \"present\", \"disabled\" or \"absent\"" :
+		    "required");
 		goto done;
 	}
 	ch->present = strcmp(s, "present") == 0;
+	ch->disabled = strcmp(s, "disabled") == 0;
 	role = json_get(j, "role");
 	ver = json_get(j, "verifier");
 	if (!ch->present) {
 		if (role != NULL || ver != NULL) {
 			snprintf(err, errlen, "%s: not allowed when state is "
-			    "absent", role != NULL ? "role" : "verifier");
+			    "%s", role != NULL ? "role" : "verifier", s);
 			goto done;
 		}
 		rc = 0;
@@ -128,10 +133,10 @@ done:
 
 /* --- the answer --------------------------------------------------------- */
 
-/* applied < 0: no applied_version; error NULL: none */
+/* applied < 0: no applied_version; error, code NULL: none */
 static int
 agent_req_reply(const struct agent_io *io, int status, int64_t applied,
-    const char *error, const char *extra)
+    const char *error, const char *code, const char *extra)
 {
 	struct json *j = json_object();
 	char *body, *msg;
@@ -141,6 +146,8 @@ agent_req_reply(const struct agent_io *io, int status, int64_t applied,
 		json_set_int(j, "applied_version", applied);
 	if (error != NULL)
 		json_set_str(j, "error", error);
+	if (code != NULL)
+		json_set_str(j, "code", code);
 	body = json_print(j);
 	json_free(j);
 	msg = x_asprintf("HTTP/1.1 %d %s\r\n"
@@ -162,7 +169,7 @@ agent_req_fail(const struct agent_io *io, const char *peer, int status,
     const char *error, const char *extra)
 {
 	log_warnx("%s: %d %s", peer, status, error);
-	return agent_req_reply(io, status, -1, error, extra);
+	return agent_req_reply(io, status, -1, error, NULL, extra);
 }
 
 /* --- the request -------------------------------------------------------- */
@@ -256,7 +263,7 @@ agent_req_serve(const struct agent_io *io, struct agent_state *s,
 	size_t len = 0, headlen, clen = 0;
 	struct agent_change ch;
 	enum agent_apply res;
-	const char *extra;
+	const char *extra, *what;
 	int64_t applied;
 	int r, status;
 
@@ -309,30 +316,47 @@ agent_req_serve(const struct agent_io *io, struct agent_state *s,
 		return agent_req_fail(io, peer, 400, err, NULL);
 
 	res = agent_state_apply(s, &ch, hook, arg, &applied, err, sizeof(err));
+	what = ch.present ? "present" : ch.disabled ? "disabled" : "absent";
 	switch (res) {
 	case AGENT_APPLIED:
 		log_info("%s: %s v%lld %s%s%s: applied", peer, ch.user_id,
-		    (long long)ch.version, ch.present ? "present " : "absent",
-		    ch.present ? "role " : "", ch.role);
-		status = agent_req_reply(io, 200, applied, NULL, NULL);
+		    (long long)ch.version, what, ch.present ? " role " : "",
+		    ch.role);
+		status = agent_req_reply(io, 200, applied, NULL, NULL, NULL);
 		break;
 	case AGENT_REPLAY:
 		log_info("%s: %s v%lld: already applied", peer, ch.user_id,
 		    (long long)ch.version);
-		status = agent_req_reply(io, 200, applied, NULL, NULL);
+		status = agent_req_reply(io, 200, applied, NULL, NULL, NULL);
 		break;
 	case AGENT_OLDER:
 		log_warnx("%s: %s v%lld: older than the applied v%lld",
 		    peer, ch.user_id, (long long)ch.version,
 		    (long long)applied);
 		status = agent_req_reply(io, 409, applied, "older version",
-		    NULL);
+		    "older_version", NULL);
+		break;
+	case AGENT_REUSED:
+		log_warnx("%s: %s v%lld: that version was applied with "
+		    "another state", peer, ch.user_id, (long long)ch.version);
+		status = agent_req_reply(io, 409, applied, "version already "
+		    "applied with another state", "version_reused", NULL);
+		break;
+	case AGENT_NOT_MANAGED:
+	case AGENT_PRIVILEGED:
+		log_warnx("%s: %s v%lld %s%s%s: refused: %s", peer,
+		    ch.user_id, (long long)ch.version, what,
+		    ch.present ? " role " : "", ch.role, err);
+		status = agent_req_reply(io, 422, applied, err,
+		    res == AGENT_NOT_MANAGED ? "role_not_managed" :
+		    "role_privileged", NULL);
 		break;
 	default:
 		log_warnx("%s: %s v%lld %s%s%s: failed: %s", peer, ch.user_id,
-		    (long long)ch.version, ch.present ? "present " : "absent",
-		    ch.present ? "role " : "", ch.role, err);
-		status = agent_req_reply(io, 500, -1, err, NULL);
+		    (long long)ch.version, what, ch.present ? " role " : "",
+		    ch.role, err);
+		status = agent_req_reply(io, 500, -1, err, NULL,
+		    NULL);
 		break;
 	}
 	crypto_wipe(&ch, sizeof(ch));

@@ -4,14 +4,19 @@
  * and replay-proof lives here:
  *
  *   version <  applied   refused (AGENT_OLDER), nothing runs
- *   version == applied   AGENT_REPLAY, nothing runs
+ *   version == applied   AGENT_REPLAY, nothing runs, when it is the same
+ *                        state (its digest); else AGENT_REUSED (refused)
  *   version >  applied   the hook runs, then the new version is saved;
- *                        a failed hook or save leaves the old one
+ *                        a failed or refusing hook, or a failed save,
+ *                        leaves the old one
+ *
+ * "disabled" and "absent" act on the role this node holds for the user
+ * (not on a name sent with them); "disabled" keeps it as the user's role.
  *
  * The file is one JSON object, one user per line:
  *
  *   {
- *   "u_0123456789abcdefghij": {"version": 7, "role": "alice"},
+ *   "u_0123456789abcdefghij": {"version": 7, "role": "alice", "digest": "…"},
  *   "u_0123456789abcdefghik": {"version": 3, "role": ""}
  *   }
  *
@@ -39,10 +44,13 @@
 
 #define AGENT_STATE_MAX_FILE (16 * 1024 * 1024)
 
+#define AGENT_DIGEST_HEX 32		/* 16 bytes of SHA-256, hex */
+
 struct agent_entry {
 	char user_id[SECRET_ID_LEN + 1];
 	int64_t version;
 	char role[USER_HANDLE_MAX + 1];          /* "" = absent */
+	char digest[AGENT_DIGEST_HEX + 1];       /* of the state; "" = unknown */
 };
 
 struct agent_state {
@@ -131,9 +139,10 @@ agent_state_save(const char *path, const struct agent_entry *v, size_t n,
 	}
 	fputs("{\n", m);
 	for (i = 0; i < n; i++) {
-		line = x_asprintf("\"%s\": {\"version\": %lld, \"role\": \"%s\"}%s\n",
+		line = x_asprintf("\"%s\": {\"version\": %lld, \"role\": \"%s\"%s%s%s}%s\n",
 		    v[i].user_id, (long long)v[i].version, v[i].role,
-		    i + 1 < n ? "," : "");
+		    v[i].digest[0] ? ", \"digest\": \"" : "", v[i].digest,
+		    v[i].digest[0] ? "\"" : "", i + 1 < n ? "," : "");
 		fputs(line, m);
 		free(line);
 	}
@@ -237,7 +246,7 @@ agent_state_parse(struct agent_state *s, const char *buf, size_t len,
 {
 	struct json *j = NULL, *m, *f;
 	struct agent_entry *e;
-	const char *id, *key, *role;
+	const char *id, *key, *role, *digest;
 	char why[128];
 	int64_t version;
 	int rc = -1;
@@ -263,7 +272,8 @@ agent_state_parse(struct agent_state *s, const char *buf, size_t len,
 		for (f = json_next(m, NULL, &key); f != NULL;
 		    f = json_next(m, f, &key)) {
 			if (strcmp(key, "version") != 0 &&
-			    strcmp(key, "role") != 0) {
+			    strcmp(key, "role") != 0 &&
+			    strcmp(key, "digest") != 0) {
 				snprintf(err, errlen, "%s: %s: unknown field "
 				    "\"%.40s\"", s->path, id, key);
 				goto done;
@@ -282,10 +292,21 @@ agent_state_parse(struct agent_state *s, const char *buf, size_t len,
 			s->cap = s->cap ? 2 * s->cap : 64;
 			s->v = x_realloc(s->v, s->cap * sizeof(*s->v));
 		}
+		digest = json_str(json_get(m, "digest"));
+		if (json_get(m, "digest") != NULL && (digest == NULL ||
+		    strlen(digest) != AGENT_DIGEST_HEX ||
+		    strspn(digest, "0123456789abcdef") != AGENT_DIGEST_HEX)) {
+			snprintf(err, errlen, "%s: %s: digest: must be %d "
+			    "hex digits", s->path, id, AGENT_DIGEST_HEX);
+			goto done;
+		}
 		e = &s->v[s->n++];
+		memset(e, 0, sizeof(*e));
 		memcpy(e->user_id, id, sizeof(e->user_id));
 		e->version = version;
 		memcpy(e->role, role, strlen(role) + 1);
+		if (digest != NULL)
+			memcpy(e->digest, digest, AGENT_DIGEST_HEX + 1);
 	}
 	rc = 0;
 done:
@@ -369,12 +390,15 @@ agent_state_count(struct agent_state *s)
 	return n;
 }
 
-/* save s->v with entry (user_id, version, role) set; memory only on success */
+/* save s->v with entry (user_id, version, role, digest) set; memory only
+ * on success */
 static int
 agent_state_commit(struct agent_state *s, const char *user_id,
-    int64_t version, const char *role, char *err, size_t errlen)
+    int64_t version, const char *role, const char *digest, char *err,
+    size_t errlen)
 {
 	struct agent_entry *e = agent_state_find(s, user_id), saved;
+	int added = 0;
 
 	if (e == NULL) {
 		if (s->n == s->cap) {
@@ -384,21 +408,40 @@ agent_state_commit(struct agent_state *s, const char *user_id,
 		e = &s->v[s->n];
 		memset(e, 0, sizeof(*e));
 		memcpy(e->user_id, user_id, sizeof(e->user_id));
-		e->version = version;
-		snprintf(e->role, sizeof(e->role), "%s", role);
-		if (agent_state_save(s->path, s->v, s->n + 1, err, errlen) == -1)
-			return -1;
-		s->n++;
-		return 0;
+		added = 1;
 	}
 	saved = *e;
 	e->version = version;
 	snprintf(e->role, sizeof(e->role), "%s", role);
-	if (agent_state_save(s->path, s->v, s->n, err, errlen) == -1) {
+	snprintf(e->digest, sizeof(e->digest), "%s", digest);
+	if (agent_state_save(s->path, s->v, s->n + (size_t)added, err,
+	    errlen) == -1) {
 		*e = saved;
 		return -1;
 	}
+	s->n += (size_t)added;
 	return 0;
+}
+
+/*
+ * What the change asks for, in short: a replay of the applied version must
+ * be the same state. After acctd's store is restored from an old copy, its
+ * versions start again below the node's, and one may meet the node's
+ * applied version with another state: that is refused (AGENT_REUSED), not
+ * taken for a replay.
+ */
+static void
+agent_state_digest(const struct agent_change *ch, char out[AGENT_DIGEST_HEX + 1])
+{
+	uint8_t h[CRYPTO_SHA256_LEN];
+	char *text;
+
+	text = x_asprintf("%s\n%s\n%s", ch->present ? "present" :
+	    ch->disabled ? "disabled" : "absent", ch->role, ch->verifier);
+	crypto_sha256(text, strlen(text), h);
+	crypto_wipe(text, strlen(text));
+	free(text);
+	secret_hex(h, AGENT_DIGEST_HEX / 2, out);
 }
 
 enum agent_apply
@@ -407,14 +450,19 @@ agent_state_apply(struct agent_state *s, const struct agent_change *ch,
 {
 	const struct agent_entry *e, *other;
 	char old[USER_HANDLE_MAX + 1] = "", why[256];
+	char digest[AGENT_DIGEST_HEX + 1], had[AGENT_DIGEST_HEX + 1] = "";
+	const char *keep;
 	enum agent_apply rc = AGENT_FAILED;
 	int64_t stored = 0;
+	int h;
 
 	err[0] = '\0';
+	agent_state_digest(ch, digest);
 	pthread_mutex_lock(&s->mtx);
 	if ((e = agent_state_find(s, ch->user_id)) != NULL) {
 		stored = e->version;
 		memcpy(old, e->role, sizeof(old));
+		memcpy(had, e->digest, sizeof(had));
 	}
 	*applied = stored;
 	if (ch->version < stored) {
@@ -422,9 +470,13 @@ agent_state_apply(struct agent_state *s, const struct agent_change *ch,
 		goto done;
 	}
 	if (ch->version == stored) {
-		rc = AGENT_REPLAY;
+		rc = had[0] == '\0' || strcmp(had, digest) == 0 ?
+		    AGENT_REPLAY : AGENT_REUSED;
 		goto done;
 	}
+	/* the role the node holds for this user afterwards */
+	keep = ch->present ? ch->role : ch->disabled ? old : "";
+	h = 0;
 	if (ch->present) {
 		if ((other = agent_state_holder(s, ch->role, ch->user_id)) !=
 		    NULL) {
@@ -435,25 +487,27 @@ agent_state_apply(struct agent_state *s, const struct agent_change *ch,
 		}
 		if (strcmp(old, ch->role) == 0)
 			old[0] = '\0';
-		if (hook(arg, "present", ch->role, old, ch->verifier, why,
-		    sizeof(why)) == -1) {
-			snprintf(err, errlen, "%s", why);
-			goto done;
-		}
+		h = hook(arg, "present", ch->role, old, ch->verifier, why,
+		    sizeof(why));
 	} else if (old[0] != '\0' &&
 	    (other = agent_state_holder(s, old, ch->user_id)) != NULL) {
-		/* cannot happen through agent_state_apply; never drop theirs */
-		log_warnx("%s: absent v%lld: role \"%s\" is held by %s; "
-		    "not dropped", ch->user_id, (long long)ch->version, old,
-		    other->user_id);
+		/* cannot happen through agent_state_apply; never touch theirs */
+		log_warnx("%s: %s v%lld: role \"%s\" is held by %s; "
+		    "left alone", ch->user_id, ch->disabled ? "disabled" :
+		    "absent", (long long)ch->version, old, other->user_id);
 	} else if (old[0] != '\0') {
-		if (hook(arg, "absent", old, "", NULL, why, sizeof(why)) == -1) {
-			snprintf(err, errlen, "%s", why);
-			goto done;
-		}
+		/* disabled and absent act on the role this node holds */
+		h = hook(arg, ch->disabled ? "disabled" : "absent", old, "",
+		    NULL, why, sizeof(why));
 	}
-	if (agent_state_commit(s, ch->user_id, ch->version,
-	    ch->present ? ch->role : "", why, sizeof(why)) == -1) {
+	if (h != 0) {
+		snprintf(err, errlen, "%s", why);
+		rc = h == AGENT_HOOK_NOT_MANAGED ? AGENT_NOT_MANAGED :
+		    h == AGENT_HOOK_PRIVILEGED ? AGENT_PRIVILEGED : AGENT_FAILED;
+		goto done;
+	}
+	if (agent_state_commit(s, ch->user_id, ch->version, keep, digest,
+	    why, sizeof(why)) == -1) {
 		snprintf(err, errlen, "cannot save the state: %s", why);
 		goto done;
 	}

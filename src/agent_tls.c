@@ -11,18 +11,25 @@
  *   certificate verifies as its own anchor), and then be byte for byte the
  *   DER of acctd_cert: a certificate another key signed under the same name
  *   is refused as well.
- * - Deadlines, not per-read timeouts: the handshake must end within
- *   AGENT_TLS_TIMEOUT_MS of the accept and the request within as much again
- *   after it, so a client trickling one byte at a time cannot hold a worker.
- *   Writes time out through SO_SNDTIMEO.
+ * - The handshake is non-blocking (agent_tls_handshake, driven by the
+ *   poll loop of agent_conn.c): a connection that has not proved it is
+ *   acctd holds no thread. Its mbedTLS context is set up only when its
+ *   first bytes arrive, so a silent connection costs a descriptor.
+ * - One deadline per connection (agent_conn.c sets it at the accept): the
+ *   handshake and the whole request must be done by then, so a client
+ *   trickling one byte at a time is cut as well. An answer being written
+ *   has AGENT_TLS_TIMEOUT_MS from its first byte.
  *
- * mbedTLS is built without MBEDTLS_THREADING_C: nothing here is shared
- * between threads. Each worker owns a struct agent_tls (its own parsed
- * key and certificates); random numbers come from crypto_random, which
- * serialises its DRBG.
+ * mbedTLS is built without MBEDTLS_THREADING_C. One struct agent_tls (the
+ * key, whose EC group mbedTLS writes to when it signs) is used for
+ * handshakes by the poll thread alone; after its handshake a connection
+ * moves to one worker thread, which only encrypts and decrypts records
+ * with its own context (the shared configuration is then only read).
+ * Random numbers come from crypto_random, which serialises its DRBG.
  */
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,13 +54,17 @@ struct agent_tls {
 };
 
 struct agent_tls_conn {
+	struct agent_tls *t;
 	mbedtls_ssl_context ssl;
-	mbedtls_net_context net;
-	int64_t deadline;		/* CLOCK_MONOTONIC ms */
+	int fd;				/* non-blocking */
+	int setup;			/* ssl set up (at the first bytes) */
+	int done;			/* handshake done, client is acctd */
+	int64_t deadline;		/* CLOCK_MONOTONIC ms: handshake + request */
+	int64_t wdeadline;		/* for the answer being written */
 	char peer[64];			/* for log lines */
 };
 
-static int64_t
+int64_t
 agent_tls_now_ms(void)
 {
 	struct timespec ts;
@@ -76,26 +87,80 @@ agent_tls_rng(void *p, unsigned char *buf, size_t len)
 	    MBEDTLS_ERR_SSL_INTERNAL_ERROR;
 }
 
-/* reads stop at the connection's deadline, whatever mbedTLS asks for */
+/*
+ * Until the handshake is done these never wait (WANT_READ / WANT_WRITE: the
+ * poll loop comes back); afterwards, on a worker, they wait in poll() up to
+ * the connection's deadline (reads) or the answer's (writes).
+ */
 static int
-agent_tls_recv(void *ctx, unsigned char *buf, size_t len, uint32_t timeout)
+agent_tls_wait(struct agent_tls_conn *c, short events, int64_t deadline)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = events };
+	int64_t left;
+	int r;
+
+	for (;;) {
+		left = deadline - agent_tls_now_ms();
+		if (left <= 0)
+			return MBEDTLS_ERR_SSL_TIMEOUT;
+		r = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return MBEDTLS_ERR_NET_POLL_FAILED;
+	}
+}
+
+static int
+agent_tls_recv(void *ctx, unsigned char *buf, size_t len)
 {
 	struct agent_tls_conn *c = ctx;
-	int64_t left = c->deadline - agent_tls_now_ms();
+	ssize_t r;
+	int w;
 
-	if (left <= 0)
-		return MBEDTLS_ERR_SSL_TIMEOUT;
-	if (timeout == 0 || (int64_t)timeout > left)
-		timeout = (uint32_t)left;
-	return mbedtls_net_recv_timeout(&c->net, buf, len, timeout);
+	if (len > INT_MAX)
+		len = INT_MAX;
+	for (;;) {
+		if (agent_tls_now_ms() >= c->deadline)
+			return MBEDTLS_ERR_SSL_TIMEOUT;
+		r = recv(c->fd, buf, len, 0);
+		if (r >= 0)
+			return (int)r;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return errno == ECONNRESET ? MBEDTLS_ERR_NET_CONN_RESET :
+			    MBEDTLS_ERR_NET_RECV_FAILED;
+		if (!c->done)
+			return MBEDTLS_ERR_SSL_WANT_READ;
+		if ((w = agent_tls_wait(c, POLLIN, c->deadline)) != 0)
+			return w;
+	}
 }
 
 static int
 agent_tls_send(void *ctx, const unsigned char *buf, size_t len)
 {
 	struct agent_tls_conn *c = ctx;
+	ssize_t r;
+	int w;
 
-	return mbedtls_net_send(&c->net, buf, len);
+	if (len > INT_MAX)
+		len = INT_MAX;
+	for (;;) {
+		r = send(c->fd, buf, len, MSG_NOSIGNAL);
+		if (r >= 0)
+			return (int)r;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return errno == EPIPE || errno == ECONNRESET ?
+			    MBEDTLS_ERR_NET_CONN_RESET : MBEDTLS_ERR_NET_SEND_FAILED;
+		if (!c->done)
+			return MBEDTLS_ERR_SSL_WANT_WRITE;
+		if ((w = agent_tls_wait(c, POLLOUT, c->wdeadline)) != 0)
+			return w;
+	}
 }
 
 int
@@ -159,7 +224,6 @@ agent_tls_new(const struct agent_conf *c, struct agent_tls **out, char *err,
 	mbedtls_ssl_conf_rng(&t->conf, agent_tls_rng, NULL);
 	mbedtls_ssl_conf_ca_chain(&t->conf, &t->acctd, NULL);
 	mbedtls_ssl_conf_authmode(&t->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
-	mbedtls_ssl_conf_read_timeout(&t->conf, AGENT_TLS_TIMEOUT_MS);
 	*out = t;
 	return 0;
 fail:
@@ -180,39 +244,60 @@ agent_tls_free(struct agent_tls *t)
 }
 
 int
-agent_tls_accept(struct agent_tls *t, int fd, const char *peer,
-    struct agent_tls_conn **out, char *err, size_t errlen)
+agent_tls_conn_new(struct agent_tls *t, int fd, const char *peer,
+    int64_t deadline, struct agent_tls_conn **out)
 {
 	struct agent_tls_conn *c;
+
+	c = x_calloc(1, sizeof(*c));
+	c->t = t;
+	c->fd = fd;
+	c->deadline = deadline;
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	mbedtls_ssl_init(&c->ssl);
+	*out = c;
+	return 0;
+}
+
+int
+agent_tls_fd(const struct agent_tls_conn *c)
+{
+	return c->fd;
+}
+
+const char *
+agent_tls_peer(const struct agent_tls_conn *c)
+{
+	return c->peer;
+}
+
+int
+agent_tls_handshake(struct agent_tls_conn *c, char *err, size_t errlen)
+{
 	const mbedtls_x509_crt *crt;
-	struct timeval tv = { AGENT_TLS_TIMEOUT_MS / 1000, 0 };
 	char why[256];
 	uint32_t flags;
 	int ret;
 
-	*out = NULL;
-	c = x_calloc(1, sizeof(*c));
-	mbedtls_ssl_init(&c->ssl);
-	mbedtls_net_init(&c->net);
-	c->net.fd = fd;
-	snprintf(c->peer, sizeof(c->peer), "%s", peer);
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1)
-		log_warn("SO_SNDTIMEO");
-	if ((ret = mbedtls_ssl_setup(&c->ssl, &t->conf)) != 0) {
-		agent_tls_strerror(ret, why, sizeof(why));
-		snprintf(err, errlen, "tls setup: %s", why);
-		goto fail;
+	if (!c->setup) {
+		if ((ret = mbedtls_ssl_setup(&c->ssl, &c->t->conf)) != 0) {
+			agent_tls_strerror(ret, why, sizeof(why));
+			snprintf(err, errlen, "tls setup: %s", why);
+			return -1;
+		}
+		mbedtls_ssl_set_bio(&c->ssl, c, agent_tls_send, agent_tls_recv,
+		    NULL);
+		c->setup = 1;
 	}
-	mbedtls_ssl_set_bio(&c->ssl, c, agent_tls_send, NULL, agent_tls_recv);
-	c->deadline = agent_tls_now_ms() + AGENT_TLS_TIMEOUT_MS;
-	do
-		ret = mbedtls_ssl_handshake(&c->ssl);
-	while (ret == MBEDTLS_ERR_SSL_WANT_READ ||
-	    ret == MBEDTLS_ERR_SSL_WANT_WRITE);
+	ret = mbedtls_ssl_handshake(&c->ssl);
+	if (ret == MBEDTLS_ERR_SSL_WANT_READ)
+		return AGENT_TLS_WANT_READ;
+	if (ret == MBEDTLS_ERR_SSL_WANT_WRITE)
+		return AGENT_TLS_WANT_WRITE;
 	if (ret == MBEDTLS_ERR_SSL_TIMEOUT) {
 		snprintf(err, errlen, "handshake timed out after %d s",
 		    AGENT_TLS_TIMEOUT_MS / 1000);
-		goto fail;
+		return -1;
 	}
 	if (ret == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
 		flags = mbedtls_ssl_get_verify_result(&c->ssl);
@@ -220,29 +305,23 @@ agent_tls_accept(struct agent_tls *t, int fd, const char *peer,
 			snprintf(why, sizeof(why), "not verified");
 		why[strcspn(why, "\n")] = '\0';
 		snprintf(err, errlen, "client certificate refused: %s", why);
-		goto fail;
+		return -1;
 	}
 	if (ret != 0) {
 		agent_tls_strerror(ret, why, sizeof(why));
 		snprintf(err, errlen, "handshake: %s", why);
-		goto fail;
+		return -1;
 	}
 	/* verified against acctd_cert; now it must be acctd_cert itself */
 	crt = mbedtls_ssl_get_peer_cert(&c->ssl);
-	if (crt == NULL || crt->raw.len != t->acctd.raw.len ||
-	    !crypto_equal(crt->raw.p, t->acctd.raw.p, crt->raw.len)) {
+	if (crt == NULL || crt->raw.len != c->t->acctd.raw.len ||
+	    !crypto_equal(crt->raw.p, c->t->acctd.raw.p, crt->raw.len)) {
 		snprintf(err, errlen, "client certificate refused: not "
 		    "acctd_cert");
-		goto fail;
+		return -1;
 	}
-	c->deadline = agent_tls_now_ms() + AGENT_TLS_TIMEOUT_MS;
-	*out = c;
-	return 0;
-fail:
-	mbedtls_ssl_free(&c->ssl);
-	mbedtls_net_free(&c->net);
-	free(c);
-	return -1;
+	c->done = 1;
+	return AGENT_TLS_DONE;
 }
 
 int
@@ -282,6 +361,7 @@ agent_tls_write(void *conn, const void *buf, size_t len)
 	char why[128];
 	int ret;
 
+	c->wdeadline = agent_tls_now_ms() + AGENT_TLS_TIMEOUT_MS;
 	while (len > 0) {
 		ret = mbedtls_ssl_write(&c->ssl, p, len);
 		if (ret == MBEDTLS_ERR_SSL_WANT_READ ||
@@ -303,8 +383,11 @@ agent_tls_close(struct agent_tls_conn *c)
 {
 	if (c == NULL)
 		return;
-	(void)mbedtls_ssl_close_notify(&c->ssl);
+	if (c->done) {
+		c->wdeadline = agent_tls_now_ms() + 1000;
+		(void)mbedtls_ssl_close_notify(&c->ssl);
+	}
 	mbedtls_ssl_free(&c->ssl);
-	mbedtls_net_free(&c->net);
+	close(c->fd);
 	free(c);
 }

@@ -207,12 +207,18 @@ admin_user_change(struct http_req *r, const char *action)
 		goto fail;
 	u.version_id++;
 	u.updated_at = app_now();
+	/* disable/enable also take away / give back the database LOGIN on
+	 * every node: pushed like a rotation (outbox.c, state "disabled") */
 	if (user_save(t, &u, NULL, 0) == -1 ||
 	    ((disable || reset) && session_delete_user(t, u.id, NULL) == -1) ||
+	    (!reset && outbox_user_changed(t, u.id) == -1) ||
 	    api_audit(r, t, action, &u, NULL) == -1)
 		goto fail;
-	if (api_commit(r, t) == 0)
+	if (api_commit(r, t) == 0) {
+		if (!reset)
+			push_wake();
 		admin_reply_user(r, 200, &u, reset ? gen : NULL, reset);
+	}
 	crypto_wipe(gen, sizeof(gen));
 	user_clear(&u);
 	return;

@@ -8,16 +8,27 @@
  *
  * STORE_DB_OUTBOX keys (node names and user ids contain no '/'):
  *   q/<node>/<user id>  the state to deliver, with attempts, next attempt
- *                       time, last error
+ *                       time, last error; "refused" (the agent's code)
+ *                       when the node refused it for good: not retried,
+ *                       shown until a newer state replaces it
  *   a/<node>/<user id>  the state the node last confirmed
+ *
+ * States: "present" (role + verifier), "disabled" (the user is disabled:
+ * no LOGIN, role kept), "absent" (deleted, or no workspace there).
+ *
+ * Versions survive a restore of the store from an old copy: an agent that
+ * holds a newer version answers 409 with it, and outbox_requeue_past gives
+ * the entry a version past it (and moves the counter there), so the node
+ * converges on the state acctd holds now.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "acctd.h"
 
+/* the next version; the counter first moves to floor when it is below */
 static int
-outbox_next_version(struct store_txn *t, int64_t *v)
+outbox_next_version_past(struct store_txn *t, int64_t floor, int64_t *v)
 {
 	void *p = NULL;
 	size_t n;
@@ -31,6 +42,8 @@ outbox_next_version(struct store_txn *t, int64_t *v)
 		for (int i = 0; i < 8; i++)
 			x = x << 8 | ((uint8_t *)p)[i];
 	free(p);
+	if (floor > 0 && x < (uint64_t)floor)
+		x = (uint64_t)floor;
 	x++;
 	for (int i = 7; i >= 0; i--) {
 		b[i] = (uint8_t)x;
@@ -107,6 +120,12 @@ outbox_del(struct store_txn *t, char kind, const char *node, const char *user_id
 	return store_del(t, STORE_DB_OUTBOX, key, strlen(key)) == -1 ? -1 : 0;
 }
 
+static int
+outbox_next_version(struct store_txn *t, int64_t *v)
+{
+	return outbox_next_version_past(t, 0, v);
+}
+
 int
 outbox_user_changed(struct store_txn *t, const char *user_id)
 {
@@ -128,35 +147,36 @@ outbox_user_changed(struct store_txn *t, const char *user_id)
 	}
 	for (size_t i = 0; i < c->nnodes; i++) {
 		const char *node = c->nodes[i].name;
-		int present = exists && outbox_serves(t, c, node, user_id);
-		struct json *applied = NULL, *q;
+		int serves = exists && outbox_serves(t, c, node, user_id);
+		const char *want = !serves ? "absent" : u.disabled ? "disabled" :
+		    "present";
+		struct json *applied = NULL, *q = NULL;
 
-		if (!present) {
-			/* absent only where it may exist: applied, or queued */
+		if (strcmp(want, "present") != 0) {
+			/* only where a role may exist: applied, or queued */
 			int had = outbox_get(t, 'a', node, user_id, &applied);
 			int queued = outbox_get(t, 'q', node, user_id, &q);
+			const char *ast = json_str(json_get(applied, "state"));
+			int skip;
 
+			json_free(q);
 			if (had == -1 || queued == -1) {
 				json_free(applied);
-				json_free(q);
 				goto fail;
 			}
-			json_free(q);
-			if (had == STORE_NOTFOUND && queued == STORE_NOTFOUND)
-				continue;
-			if (had == 0 && queued == STORE_NOTFOUND &&
-			    strcmp(json_str(json_get(applied, "state")) ? json_str(json_get(applied, "state")) : "", "absent") == 0) {
-				json_free(applied);
-				continue;
-			}
+			skip = queued == STORE_NOTFOUND && (had == STORE_NOTFOUND ||
+			    (ast != NULL && (strcmp(ast, want) == 0 ||
+			    strcmp(ast, "absent") == 0)));
 			json_free(applied);
+			if (skip)
+				continue;
 		}
 		if (version == 0 && outbox_next_version(t, &version) == -1)
 			goto fail;
 		q = json_object();
 		json_set_int(q, "version", version);
-		json_set_str(q, "state", present ? "present" : "absent");
-		if (present) {
+		json_set_str(q, "state", want);
+		if (strcmp(want, "present") == 0) {
 			json_set_str(q, "role", u.handle);
 			json_set_str(q, "verifier", d.verifier);
 		}
@@ -175,7 +195,39 @@ fail:
 	return -1;
 }
 
-/* for the API: {node, state, applied_version, pending_version, last_error, last_attempt} */
+/*
+ * The node holds `held`, newer than the queued version it was sent (acctd's
+ * store was restored from an old copy): give the entry, if it still holds
+ * `version`, a version past `held`, due now. 0 also when it moved on.
+ */
+int
+outbox_requeue_past(struct store_txn *t, const char *node, const char *user_id,
+    int64_t version, int64_t held, int64_t *now_version)
+{
+	struct json *q = NULL;
+	int64_t cur = -1, v;
+	int rc = outbox_get(t, 'q', node, user_id, &q);
+
+	*now_version = 0;
+	if (rc != 0)
+		return rc == STORE_NOTFOUND ? 0 : -1;
+	if (json_int(json_get(q, "version"), &cur) == -1 || cur != version ||
+	    outbox_next_version_past(t, held, &v) == -1) {
+		json_free(q);
+		return cur == version ? -1 : 0;
+	}
+	json_set_int(q, "version", v);
+	json_set_int(q, "next_at", 0);
+	rc = outbox_put_json(t, 'q', node, user_id, q);
+	json_free(q);
+	if (rc == 0)
+		*now_version = v;
+	return rc;
+}
+
+/* for the API: {node, status (applied|pending|refused), state (the newest:
+ * present|disabled|absent), applied_version, pending_version, last_error,
+ * error_code (when refused), last_attempt, applied_at} */
 struct json *
 outbox_propagation(struct store_txn *t, const char *user_id)
 {
@@ -197,7 +249,11 @@ outbox_propagation(struct store_txn *t, const char *user_id)
 		}
 		j = json_object();
 		json_set_str(j, "node", node);
-		json_set_str(j, "status", q ? "pending" : "applied");
+		json_set_str(j, "status", q == NULL ? "applied" :
+		    json_str(json_get(q, "refused")) ? "refused" : "pending");
+		json_set_str(j, "state", json_str(json_get(q ? q : a, "state")));
+		if (q && json_str(json_get(q, "refused")))
+			json_set_str(j, "error_code", json_str(json_get(q, "refused")));
 		if (a && json_int(json_get(a, "version"), &v) == 0)
 			json_set_int(j, "applied_version", v);
 		else

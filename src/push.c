@@ -6,6 +6,18 @@
  * 1 s up to push.retry_max_seconds, with ±25 % jitter so nodes that come
  * back together are not hit in lockstep. Delivery is idempotent by version:
  * an entry is removed only if it still holds the version the node confirmed.
+ *
+ * The agent's answer (docs/agent.md "Answer") is parsed as JSON:
+ *   200 with applied_version == the version sent    applied
+ *   409 with applied_version past it, or code        the node holds a newer
+ *       "version_reused"                             version (acctd's store
+ *                                                    was restored): re-sent
+ *                                                    with a version past it
+ *   422 code "role_not_managed" / "role_privileged"  refused for good: kept
+ *                                                    and shown, not retried;
+ *                                                    a newer state is tried
+ *   anything else                                    retried with backoff
+ * Only the first counts as delivered.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -26,7 +38,9 @@ struct push_node {
 	char last_error[200];
 	uint64_t delivered;
 	uint64_t failures;
-	size_t pending;
+	size_t pending;            /* waiting for delivery */
+	size_t refused;            /* refused for good by the node */
+	char last_refusal[200];
 };
 
 static pthread_mutex_t push_mtx = PTHREAD_MUTEX_INITIALIZER;
@@ -47,6 +61,7 @@ push_wake(void)
 
 struct push_due {
 	char user_id[SECRET_ID_LEN + 1];
+	char state[16];            /* present, disabled, absent */
 	char *body;
 	int64_t version;
 	int64_t attempts;
@@ -59,6 +74,8 @@ struct push_scan {
 	int64_t now;
 	int64_t next_at;           /* earliest future attempt */
 	size_t pending;
+	size_t refused;
+	char last_refusal[200];
 	struct push_due due[PUSH_BATCH];
 	size_t ndue;
 };
@@ -74,9 +91,18 @@ push_scan_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 
 	if (kl <= s->plen || memcmp(k, s->prefix, s->plen) != 0)
 		return 1;
-	s->pending++;
 	if (kl - s->plen != SECRET_ID_LEN || json_parse(v, vl, &j, err, sizeof(err)) == -1)
 		return 0;
+	if (json_str(json_get(j, "refused")) != NULL) {
+		/* refused for good: shown, not retried until replaced */
+		s->refused++;
+		snprintf(s->last_refusal, sizeof(s->last_refusal), "%s",
+		    json_str(json_get(j, "last_error")) ?
+		    json_str(json_get(j, "last_error")) : "refused");
+		json_free(j);
+		return 0;
+	}
+	s->pending++;
 	json_int(json_get(j, "next_at"), &next);
 	json_int(json_get(j, "version"), &ver);
 	json_int(json_get(j, "attempts"), &att);
@@ -94,8 +120,12 @@ push_scan_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 		json_set_str(b, "user_id", d->user_id);
 		json_set_int(b, "version", ver);
 		st = json_str(json_get(j, "state"));
-		json_set_str(b, "state", st ? st : "absent");
-		if (st && strcmp(st, "present") == 0) {
+		if (st == NULL || (strcmp(st, "present") != 0 &&
+		    strcmp(st, "disabled") != 0))
+			st = "absent";
+		snprintf(d->state, sizeof(d->state), "%s", st);
+		json_set_str(b, "state", st);
+		if (strcmp(st, "present") == 0) {
 			json_set_str(b, "role", json_str(json_get(j, "role")));
 			json_set_str(b, "verifier", json_str(json_get(j, "verifier")));
 		}
@@ -123,10 +153,17 @@ push_backoff(int64_t attempts, int max)
 	return d < 1 ? 1 : d;
 }
 
+enum push_outcome {
+	PUSH_APPLIED,              /* the node holds this version */
+	PUSH_RETRY,                /* failed: back off and send it again */
+	PUSH_REFUSED,              /* refused for good (code) */
+	PUSH_AHEAD                 /* the node holds a newer version: re-version */
+};
+
 /* record the outcome in the outbox, if the entry still holds `version` */
 static void
-push_record(const char *node, const struct push_due *d, int ok, const char *error,
-    int64_t confirmed, const char *state)
+push_record(const char *node, const struct push_due *d, enum push_outcome o,
+    const char *error, const char *code, int64_t confirmed)
 {
 	const struct conf *c = app_conf();
 	struct store_txn *t;
@@ -134,7 +171,8 @@ push_record(const char *node, const struct push_due *d, int ok, const char *erro
 	char key[96], errbuf[64];
 	void *v = NULL;
 	size_t vl;
-	int64_t cur = -1, now = app_now();
+	int64_t cur = -1, now = app_now(), nv = 0;
+	int rc = 0;
 
 	if (store_txn_begin(app.store, 1, &t) == -1)
 		return;
@@ -143,32 +181,78 @@ push_record(const char *node, const struct push_due *d, int ok, const char *erro
 	    json_parse(v, vl, &q, errbuf, sizeof(errbuf)) == 0)
 		json_int(json_get(q, "version"), &cur);
 	free(v);
-	if (ok) {
+	if (o == PUSH_APPLIED) {
 		a = json_object();
 		json_set_int(a, "version", confirmed);
-		json_set_str(a, "state", state);
+		json_set_str(a, "state", d->state);
 		json_set_int(a, "at", now);
-		if (outbox_put_json(t, 'a', node, d->user_id, a) == -1 ||
-		    (cur == d->version && outbox_del(t, 'q', node, d->user_id) == -1)) {
-			json_free(a);
-			json_free(q);
-			store_txn_abort(t);
-			return;
-		}
+		rc = outbox_put_json(t, 'a', node, d->user_id, a);
+		if (rc == 0 && cur == d->version)
+			rc = outbox_del(t, 'q', node, d->user_id);
 		json_free(a);
+	} else if (o == PUSH_AHEAD) {
+		rc = outbox_requeue_past(t, node, d->user_id, d->version,
+		    confirmed, &nv);
 	} else if (q != NULL && cur == d->version) {
 		json_set_int(q, "attempts", d->attempts + 1);
 		json_set_int(q, "last_attempt", now);
-		json_set_int(q, "next_at", now + push_backoff(d->attempts + 1, c->push_retry_max_seconds));
 		json_set_str(q, "last_error", error);
-		if (outbox_put_json(t, 'q', node, d->user_id, q) == -1) {
-			json_free(q);
-			store_txn_abort(t);
-			return;
-		}
+		if (o == PUSH_REFUSED)
+			json_set_str(q, "refused", code);
+		else
+			json_set_int(q, "next_at", now + push_backoff(d->attempts + 1,
+			    c->push_retry_max_seconds));
+		rc = outbox_put_json(t, 'q', node, d->user_id, q);
 	}
 	json_free(q);
-	store_txn_commit(t);
+	if (rc == -1) {
+		store_txn_abort(t);
+		return;
+	}
+	if (store_txn_commit(t) == 0 && nv > 0)
+		log_warnx("push: %s: %s: the node holds version %lld, newer "
+		    "than %lld (was acctd's store restored?): sending the "
+		    "current state as version %lld", node, d->user_id,
+		    (long long)confirmed, (long long)d->version, (long long)nv);
+}
+
+/* what the agent's answer means (see the top of this file) */
+static enum push_outcome
+push_answer(int status, const char *resp, const struct push_due *d,
+    int64_t *applied, char *err, size_t errlen, char *code, size_t codelen)
+{
+	struct json *j = NULL;
+	const char *e = NULL, *cd = NULL;
+	char perr[64];
+	enum push_outcome o = PUSH_RETRY;
+
+	*applied = 0;
+	code[0] = '\0';
+	if (json_parse(resp, strlen(resp), &j, perr, sizeof(perr)) == 0 &&
+	    json_is_object(j)) {
+		if (json_int(json_get(j, "applied_version"), applied) == -1)
+			*applied = 0;
+		e = json_str(json_get(j, "error"));
+		cd = json_str(json_get(j, "code"));
+	}
+	if (status == 200 && *applied == d->version)
+		o = PUSH_APPLIED;
+	else if (status == 409 && (*applied > d->version || (cd != NULL &&
+	    strcmp(cd, "version_reused") == 0 && *applied == d->version)))
+		o = PUSH_AHEAD;
+	else if (status == 422 && cd != NULL &&
+	    (strcmp(cd, "role_not_managed") == 0 ||
+	    strcmp(cd, "role_privileged") == 0)) {
+		o = PUSH_REFUSED;
+		snprintf(code, codelen, "%s", cd);
+	}
+	if (o == PUSH_REFUSED && e != NULL)
+		snprintf(err, errlen, "%s", e);
+	else if (o != PUSH_APPLIED)
+		snprintf(err, errlen, "agent answered %d%s%s", status,
+		    e ? ": " : "", e ? e : "");
+	json_free(j);
+	return o;
 }
 
 static void
@@ -176,9 +260,9 @@ push_deliver(struct push_node *pn, struct push_due *d)
 {
 	const struct conf *c = app_conf();
 	const struct conf_node *cn = NULL;
-	char resp[2048], err[200] = "", state[16] = "";
-	struct json *j = NULL;
-	int status = 0, ok = 0;
+	char resp[2048], err[200] = "", code[32] = "";
+	enum push_outcome o = PUSH_RETRY;
+	int status = 0;
 	int64_t applied = 0;
 
 	for (size_t i = 0; i < c->nnodes; i++)
@@ -190,40 +274,32 @@ push_deliver(struct push_node *pn, struct push_due *d)
 		snprintf(err, sizeof(err), "push.client_cert and push.client_key are not set");
 	} else if (tls_post(cn->url, cn->cert, c->push_client_cert, c->push_client_key,
 	    "/v1/state", d->body, &status, resp, sizeof(resp), err, sizeof(err)) == 0) {
-		char perr[64];
-
-		if (json_parse(resp, strlen(resp), &j, perr, sizeof(perr)) == 0)
-			json_int(json_get(j, "applied_version"), &applied);
-		/* 200: applied now or before; 409: the node holds a newer state */
-		if ((status == 200 || status == 409) && applied >= d->version) {
-			ok = 1;
-		} else {
-			const char *e = json_str(json_get(j, "error"));
-
-			snprintf(err, sizeof(err), "agent answered %d%s%s", status,
-			    e ? ": " : "", e ? e : "");
-		}
+		o = push_answer(status, resp, d, &applied, err, sizeof(err),
+		    code, sizeof(code));
 	}
-	snprintf(state, sizeof(state), "%s", strstr(d->body, "\"state\":\"present\"") ? "present" : "absent");
-	json_free(j);
-	push_record(pn->name, d, ok, err, applied, state);
+	push_record(pn->name, d, o, err, code, applied);
 	pthread_mutex_lock(&push_mtx);
 	pn->last_attempt = app_now();
-	if (ok) {
+	if (o == PUSH_APPLIED) {
 		pn->last_success = pn->last_attempt;
 		pn->last_error[0] = '\0';
 		pn->delivered++;
-	} else {
+	} else if (o == PUSH_RETRY) {
 		snprintf(pn->last_error, sizeof(pn->last_error), "%s", err);
 		pn->failures++;
+	} else if (o == PUSH_REFUSED) {
+		/* reachable and answering: not failing, but shown as refused */
+		snprintf(pn->last_refusal, sizeof(pn->last_refusal), "%s", err);
+		pn->last_error[0] = '\0';
 	}
 	pthread_mutex_unlock(&push_mtx);
-	if (ok)
+	if (o == PUSH_APPLIED)
 		log_debug("push: %s: %s version %lld applied", pn->name, d->user_id,
 		    (long long)d->version);
-	else
-		log_warnx("push: %s: %s version %lld: %s", pn->name, d->user_id,
-		    (long long)d->version, err);
+	else if (o != PUSH_AHEAD)
+		log_warnx("push: %s: %s version %lld: %s%s", pn->name, d->user_id,
+		    (long long)d->version, o == PUSH_REFUSED ? "refused: " : "",
+		    err);
 }
 
 static void *
@@ -255,6 +331,10 @@ push_thread(void *arg)
 		}
 		pthread_mutex_lock(&push_mtx);
 		pn->pending = s.pending;
+		pn->refused = s.refused;
+		if (s.refused > 0)
+			snprintf(pn->last_refusal, sizeof(pn->last_refusal), "%s",
+			    s.last_refusal);
 		pthread_mutex_unlock(&push_mtx);
 		for (size_t i = 0; i < s.ndue; i++) {
 			if (!push_stopping)
@@ -334,8 +414,11 @@ push_nodes_json(void)
 			if (strcmp(c->nodes[n].name, pn->name) == 0)
 				json_set_str(j, "url", c->nodes[n].url);
 		json_set_int(j, "pending", (int64_t)pn->pending);
-		json_set_str(j, "status", pn->last_error[0] ? "failing" : pn->pending ? "pending" : "ok");
-		json_set_str(j, "last_error", pn->last_error[0] ? pn->last_error : NULL);
+		json_set_int(j, "refused", (int64_t)pn->refused);
+		json_set_str(j, "status", pn->last_error[0] ? "failing" :
+		    pn->pending ? "pending" : pn->refused ? "refused" : "ok");
+		json_set_str(j, "last_error", pn->last_error[0] ? pn->last_error :
+		    pn->refused ? pn->last_refusal : NULL);
 		if (pn->last_attempt) {
 			time_rfc3339(pn->last_attempt, ts, sizeof(ts));
 			json_set_str(j, "last_attempt", ts);
@@ -365,6 +448,12 @@ push_metrics(FILE *f)
 	for (size_t i = 0; i < push_nnodes; i++)
 		fprintf(f, "acctd_push_pending{node=\"%s\"} %zu\n", push_nodes[i].name,
 		    push_nodes[i].pending);
+	fprintf(f, "# HELP acctd_push_refused States a node refused for good "
+	    "(a role acctd does not manage).\n"
+	    "# TYPE acctd_push_refused gauge\n");
+	for (size_t i = 0; i < push_nnodes; i++)
+		fprintf(f, "acctd_push_refused{node=\"%s\"} %zu\n", push_nodes[i].name,
+		    push_nodes[i].refused);
 	fprintf(f, "# HELP acctd_push_delivered_total States a node confirmed.\n"
 	    "# TYPE acctd_push_delivered_total counter\n");
 	for (size_t i = 0; i < push_nnodes; i++)

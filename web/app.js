@@ -413,9 +413,10 @@ async function viewProfile(c, gen) {
 		pwInfo.replaceChildren("Version ", h("strong", { class: "pw-version" }, String(p.version)), " · created ", fmtTime(p.created_at));
 		prop.hidden = !l.length;
 		prop.replaceChildren(...l.map((n) => h("li", { "data-node": n.node }, h("strong", {}, n.node), ": ",
-			h("span", { class: "st-" + n.status }, n.status === "applied" ? "applied (version " + n.applied_version + ")" : "pending"),
+			h("span", { class: "st-" + n.status }, n.status === "applied" ? (n.state === "disabled" ? "disabled" : "applied") + " (version " + n.applied_version + ")" : n.status === "refused" ? "refused" : "pending"),
 			n.status !== "applied" && n.last_error ? h("span", { class: "meta" }, " — " + n.last_error) : null)));
-		return l.every((n) => n.status === "applied");
+		// a refusal is final until a newer state: stop polling
+		return l.every((n) => n.status === "applied" || n.status === "refused");
 	};
 	let poll = null;
 	function watch(until) {

@@ -22,7 +22,8 @@ from harness import Daemon, BIN, ROOT, free_port, conf_text
 
 AGENT = os.path.join(os.path.dirname(BIN), "acctd-agent")
 PGBIN = "/usr/lib/postgresql/15/bin"
-HOOK = os.path.join(ROOT, "platform", "linux", "apply-postgres")
+# ACCTD_HOOK: another hook, e.g. an older apply-postgres, to compare against
+HOOK = os.environ.get("ACCTD_HOOK", os.path.join(ROOT, "platform", "linux", "apply-postgres"))
 
 METRICS_TOKEN = "push-test-metrics-token-0123456789"
 
@@ -314,13 +315,93 @@ class Push(unittest.TestCase):
         out = post(own + ".crt", own + ".key", stale)
         self.assertTrue(out.startswith("HTTP/1.1 409"), out)
         self.assertTrue(self.clusters[0].login(self.handle, j["password"]))
-        # a replay of the version the node holds is answered, not re-applied
+        # the version the node holds, with another state: refused too (after a
+        # restore of acctd's store, a version number can come back)
         applied = [p for p in j["propagation"] if p["node"] == "node1"][0]["applied_version"]
-        replay = json.dumps({"user_id": uid, "version": applied, "state": "absent"})
-        out = post(own + ".crt", own + ".key", replay)
-        self.assertTrue(out.startswith("HTTP/1.1 200"), out)
+        reused = json.dumps({"user_id": uid, "version": applied, "state": "absent"})
+        out = post(own + ".crt", own + ".key", reused)
+        self.assertTrue(out.startswith("HTTP/1.1 409"), out)
         self.assertIn('"applied_version":%d' % applied, out)
+        self.assertIn('"code":"version_reused"', out)
         self.assertTrue(self.clusters[0].login(self.handle, j["password"]))
+        # a replay of the very state the node holds is answered, not re-applied
+        other = json.dumps({"user_id": "u_0000000000000000000v", "version": 5,
+                            "state": "absent"})
+        for _ in range(2):
+            out = post(own + ".crt", own + ".key", other)
+            self.assertTrue(out.startswith("HTTP/1.1 200"), out)
+            self.assertIn('"applied_version":5', out)
+        self.assertEqual(sum("u_0000000000000000000v v5: already applied" in l
+                             for l in a.log), 1)
+
+    def test_6b_silent_and_slow_connections_do_not_stop_pushes(self):
+        """Anyone on the node network can connect to an agent. 50 silent TCP
+        connections and 10 that trickle a TLS record a byte at a time, kept
+        open (re-opened whenever the agent drops one) on both agents: a
+        rotation still lands on both PostgreSQL clusters within seconds."""
+        self.wait_applied()
+        stop = threading.Event()
+        opened = [0]
+
+        def connect(port):
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(("127.0.0.1", port))   # never waits on a full backlog
+            opened[0] += 1
+            return s
+
+        def alive(s):
+            try:
+                return s.recv(1, socket.MSG_PEEK) != b""
+            except BlockingIOError:
+                return True
+            except OSError:
+                return False
+
+        def flood(port):
+            silent = [connect(port) for _ in range(50)]
+            slow = [[connect(port), 0] for _ in range(10)]
+            # a TLS handshake record header, then its body a byte at a time
+            hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + os.urandom(500)
+            while not stop.wait(0.25):
+                for i, s in enumerate(silent):
+                    if not alive(s):
+                        s.close()
+                        silent[i] = connect(port)
+                for t in slow:
+                    try:
+                        t[0].send(hello[t[1]:t[1] + 1])
+                        t[1] += 1
+                    except OSError:
+                        t[0].close()
+                        t[0], t[1] = connect(port), 0
+            for s in silent + [t[0] for t in slow]:
+                s.close()
+
+        threads = [threading.Thread(target=flood, args=(a.port,), daemon=True)
+                   for a in self.agents]
+        for t in threads:
+            t.start()
+        took = []
+        try:
+            for at in (2, 13):      # early, and after the agents' 10 s deadlines
+                time.sleep(max(0, at - sum(took) - (2 if took else 0)))
+                t0 = time.monotonic()
+                self.assertEqual(self.admin.post("/api/v0/user/%s/password"
+                                                 % self.handle).status, 200)
+                j, _ = self.wait_applied(timeout=10)
+                took.append(time.monotonic() - t0)
+                for c in self.clusters:
+                    self.assertTrue(c.login(self.handle, j["password"]))
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(10)
+        print("\n  with 2 x (50 silent + 10 trickling) connections held open "
+              "(%d opened): rotate -> applied on both nodes: %s"
+              % (opened[0], ", ".join("%.0f ms" % (x * 1000) for x in took)))
+        for x in took:
+            self.assertLess(x, 3.0)
 
     def test_7_deletion_drops_the_role(self):
         h = self.handle

@@ -94,7 +94,9 @@ test_body_rules(void **state)
 	    "version: must be a positive integer");
 	t_body_err("{\"user_id\":\"" U1 "\",\"version\":1}", "state: required");
 	t_body_err("{\"user_id\":\"" U1 "\",\"version\":1,\"state\":\"gone\"}",
-	    "state: must be \"present\" or \"absent\"");
+	    "state: must be \"present\", \"disabled\" or \"absent\"");
+	t_body_err("{\"user_id\":\"" U1 "\",\"version\":1,\"state\":\"disabled\","
+	    "\"role\":\"alice\"}", "role: not allowed when state is disabled");
 	t_body_err("{\"user_id\":\"" U1 "\",\"version\":1,\"state\":\"absent\","
 	    "\"role\":\"alice\"}", "role: not allowed when state is absent");
 	t_body_err("{\"user_id\":\"" U1 "\",\"version\":1,\"state\":\"absent\","
@@ -173,6 +175,11 @@ fake_hook(void *arg, const char *action, const char *role,
 	f->calls++;
 	snprintf(f->role, sizeof(f->role), "%s", role);
 	snprintf(f->verifier, sizeof(f->verifier), "%s", verifier ? verifier : "");
+	if (strcmp(role, "ops") == 0) {
+		snprintf(err, errlen, "role \"ops\" exists and is not managed "
+		    "by acctd");
+		return AGENT_HOOK_NOT_MANAGED;
+	}
 	if (strcmp(role, "broken") == 0) {
 		snprintf(err, errlen, "psql:<stdin>:3: ERROR:  \"quoted\" reason");
 		return -1;
@@ -251,9 +258,36 @@ test_serve_versions(void **state)
 	older = t_post("{\"user_id\":\"" U1 "\",\"version\":6,"
 	    "\"state\":\"absent\"}");
 	t_serve(older, 0, &f, 409, "HTTP/1.1 409 Conflict\r\n",
-	    "{\"applied_version\":7,\"error\":\"older version\"}");
+	    "{\"applied_version\":7,\"error\":\"older version\","
+	    "\"code\":\"older_version\"}");
 	assert_int_equal(f.calls, 1);
 	free(older);
+	/* the applied version with another state: refused, not a replay */
+	older = t_post("{\"user_id\":\"" U1 "\",\"version\":7,"
+	    "\"state\":\"disabled\"}");
+	t_serve(older, 0, &f, 409, "HTTP/1.1 409 Conflict\r\n",
+	    "{\"applied_version\":7,\"error\":\"version already applied "
+	    "with another state\",\"code\":\"version_reused\"}");
+	assert_int_equal(f.calls, 1);
+	free(older);
+	free(req);
+}
+
+/* a refusing hook: 422 with the reason and a code; nothing saved */
+static void
+test_serve_refused(void **state)
+{
+	struct fake f = { 0 };
+	char *req = t_post("{\"user_id\":\"" U1 "\",\"version\":3,\"state\":"
+	    "\"present\",\"role\":\"ops\",\"verifier\":\"" V1 "\"}");
+	int64_t v;
+	char role[USER_HANDLE_MAX + 1];
+
+	(void)state;
+	t_serve(req, 0, &f, 422, "HTTP/1.1 422 ",
+	    "{\"applied_version\":0,\"error\":\"role \\\"ops\\\" exists and "
+	    "is not managed by acctd\",\"code\":\"role_not_managed\"}");
+	assert_int_equal(agent_state_get(st, U1, &v, role), 1);
 	free(req);
 }
 
@@ -340,6 +374,7 @@ main(void)
 		cmocka_unit_test(test_body_rules),
 		cmocka_unit_test_setup_teardown(test_serve_versions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_serve_hook_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_serve_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_serve_framing, setup, teardown),
 	};
 

@@ -29,7 +29,7 @@ static char dir[64], path[128];
 /* a hook that records its calls and fails on demand */
 struct fake {
 	int calls;
-	int fail;
+	int fail;               /* 1: fails; or a refusal (AGENT_HOOK_*) */
 	char action[16], role[64], old[64], verifier[256];
 };
 
@@ -45,6 +45,11 @@ fake_hook(void *arg, const char *action, const char *role,
 	snprintf(f->old, sizeof(f->old), "%s", old_role);
 	snprintf(f->verifier, sizeof(f->verifier), "%s",
 	    verifier ? verifier : "(null)");
+	if (f->fail == AGENT_HOOK_NOT_MANAGED || f->fail == AGENT_HOOK_PRIVILEGED) {
+		snprintf(err, errlen, "role \"%s\" exists and is not managed "
+		    "by acctd", role);
+		return f->fail;
+	}
 	if (f->fail) {
 		snprintf(err, errlen, "psql: error: connection refused");
 		return -1;
@@ -175,7 +180,8 @@ test_newer_runs_hook_then_saves(void **state)
 	assert_string_equal(role, "alice");
 	text = slurp(path);
 	assert_string_equal(text, "{\n\"" U1 "\": {\"version\": 3, "
-	    "\"role\": \"alice\"}\n}\n");
+	    "\"role\": \"alice\", \"digest\": "
+	    "\"6fffcf7fa6acaa8b030311db41f6a9d4\"}\n}\n");
 	assert_null(strstr(text, "SCRAM"));	/* no verifier at rest */
 	free(text);
 	text = x_asprintf("%s.tmp", path);
@@ -399,6 +405,115 @@ test_bad_files_refused(void **state)
 	    U1 ": needs a positive version and a role (\"\" or a user handle)");
 	t_bad_file("{\"" U1 "\": {\"version\": 1, \"role\": \"a\"}, \""
 	    U1 "\": {\"version\": 2, \"role\": \"a\"}}", "duplicate key");
+	t_bad_file("{\"" U1 "\": {\"version\": 1, \"role\": \"a\", \"digest\": \"x\"}}",
+	    U1 ": digest: must be 32 hex digits");
+}
+
+/* the applied version again with another state: after a restore of acctd */
+static void
+test_reused_version_refused(void **state)
+{
+	struct agent_state *s = open_ok();
+	struct fake f = { 0 };
+	struct agent_change ch;
+	char err[256];
+	int64_t applied;
+
+	(void)state;
+	assert_int_equal(apply(s, &f, U1, 5, "alice", &applied, err,
+	    sizeof(err)), AGENT_APPLIED);
+	change(&ch, U1, 5, "alice");
+	ch.verifier[20] = ch.verifier[20] == 'A' ? 'B' : 'A';
+	assert_int_equal(agent_state_apply(s, &ch, fake_hook, &f, &applied,
+	    err, sizeof(err)), AGENT_REUSED);
+	assert_int_equal(applied, 5);
+	assert_int_equal(apply(s, &f, U1, 5, NULL, &applied, err,
+	    sizeof(err)), AGENT_REUSED);
+	assert_int_equal(f.calls, 1);
+	agent_state_free(s);
+	/* the digest survives a restart */
+	s = open_ok();
+	assert_int_equal(apply(s, &f, U1, 5, NULL, &applied, err,
+	    sizeof(err)), AGENT_REUSED);
+	assert_int_equal(apply(s, &f, U1, 5, "alice", &applied, err,
+	    sizeof(err)), AGENT_REPLAY);
+	agent_state_free(s);
+	/* a file from before digests: equal versions are replays */
+	spit(path, "{\"" U1 "\": {\"version\": 5, \"role\": \"alice\"}}\n");
+	s = open_ok();
+	assert_int_equal(apply(s, &f, U1, 5, NULL, &applied, err,
+	    sizeof(err)), AGENT_REPLAY);
+	agent_state_free(s);
+}
+
+/* disabled: the hook gets the stored role; the role stays the user's */
+static void
+test_disabled_keeps_role(void **state)
+{
+	struct agent_state *s = open_ok();
+	struct fake f = { 0 };
+	struct agent_change ch;
+	char err[256], role[USER_HANDLE_MAX + 1];
+	int64_t applied, v;
+
+	(void)state;
+	assert_int_equal(apply(s, &f, U1, 1, "alice", &applied, err,
+	    sizeof(err)), AGENT_APPLIED);
+	change(&ch, U1, 2, NULL);
+	ch.disabled = 1;
+	assert_int_equal(agent_state_apply(s, &ch, fake_hook, &f, &applied,
+	    err, sizeof(err)), AGENT_APPLIED);
+	assert_string_equal(f.action, "disabled");
+	assert_string_equal(f.role, "alice");
+	assert_string_equal(f.verifier, "(null)");
+	assert_int_equal(agent_state_get(s, U1, &v, role), 0);
+	assert_string_equal(role, "alice");
+	/* enabled under a new handle: a rename from the kept role */
+	assert_int_equal(apply(s, &f, U1, 3, "alice2", &applied, err,
+	    sizeof(err)), AGENT_APPLIED);
+	assert_string_equal(f.action, "present");
+	assert_string_equal(f.old, "alice");
+	/* disabled with no role held: nothing runs, the version is kept */
+	change(&ch, U2, 4, NULL);
+	ch.disabled = 1;
+	f.calls = 0;
+	assert_int_equal(agent_state_apply(s, &ch, fake_hook, &f, &applied,
+	    err, sizeof(err)), AGENT_APPLIED);
+	assert_int_equal(f.calls, 0);
+	agent_state_free(s);
+}
+
+/* a refusing hook: its own result, the reason, nothing saved */
+static void
+test_refusal_saves_nothing(void **state)
+{
+	struct agent_state *s = open_ok();
+	struct fake f = { 0 };
+	char err[256], role[USER_HANDLE_MAX + 1];
+	int64_t applied, v;
+
+	(void)state;
+	assert_int_equal(apply(s, &f, U1, 1, "alice", &applied, err,
+	    sizeof(err)), AGENT_APPLIED);
+	f.fail = AGENT_HOOK_NOT_MANAGED;
+	assert_int_equal(apply(s, &f, U1, 2, "ops", &applied, err,
+	    sizeof(err)), AGENT_NOT_MANAGED);
+	assert_string_equal(err, "role \"ops\" exists and is not managed by "
+	    "acctd");
+	assert_int_equal(applied, 1);
+	assert_string_equal(f.old, "alice");
+	f.fail = AGENT_HOOK_PRIVILEGED;
+	assert_int_equal(apply(s, &f, U1, 3, "ops", &applied, err,
+	    sizeof(err)), AGENT_PRIVILEGED);
+	assert_int_equal(agent_state_get(s, U1, &v, role), 0);
+	assert_int_equal(v, 1);
+	assert_string_equal(role, "alice");
+	/* a later version is tried */
+	f.fail = 0;
+	assert_int_equal(apply(s, &f, U1, 4, "carol", &applied, err,
+	    sizeof(err)), AGENT_APPLIED);
+	assert_string_equal(f.old, "alice");
+	agent_state_free(s);
 }
 
 static void
@@ -434,6 +549,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_one_role_one_user, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_save_failure_keeps_memory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_files_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reused_version_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_disabled_keeps_role, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refusal_saves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hand_edited_file_loads, setup, teardown),
 	};
 
