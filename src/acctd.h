@@ -267,7 +267,7 @@ struct json *json_next(const struct json *o, struct json *prev, const char **key
 #define HTTP_MAX_BODY (64 * 1024)
 #define HTTP_MAX_PARAMS 4
 enum http_auth { HTTP_AUTH_ANYONE = 0, HTTP_AUTH_USER, HTTP_AUTH_SELF, HTTP_AUTH_ADMIN,
-	HTTP_AUTH_METRICS };       /* the metrics.token_sha256 bearer token only */
+	HTTP_AUTH_METRICS };       /* admins, or the metrics.token_sha256 bearer token */
 struct http_req;
 typedef void (*http_handler_fn)(struct http_req *r);
 struct http_route {

@@ -9,8 +9,8 @@
  *                     admin on anyone's. Another user's path answers 404,
  *                     exactly like a handle that does not exist.
  *   HTTP_AUTH_ADMIN   admins; others get 403
- *   HTTP_AUTH_METRICS the metrics.token_sha256 bearer token, never a session
- *                     or an API token; 404 while metrics.token_sha256 is ""
+ *   HTTP_AUTH_METRICS the scraper's bearer token (its SHA-256 is
+ *                     metrics.token_sha256), or an admin as HTTP_AUTH_ADMIN
  *
  * A cookie-authenticated request that changes something must carry the
  * session's CSRF token in X-CSRF-Token (compared in constant time).
@@ -213,34 +213,26 @@ fail:
 	return -1;
 }
 
-/* GET /metrics names nodes and users' push state: a scraper's token only */
+/* GET /metrics names nodes and users' push state: the scraper's token
+ * (metrics.token_sha256, when set), else an admin like any admin route.
+ * 1 = it is the scraper's token */
 static int
-api_metrics_auth(struct http_req *r)
+api_metrics_token(struct http_req *r)
 {
 	const char *want = app_conf()->metrics_token_sha256;
 	const char *authz = http_header(r, "Authorization");
 	uint8_t got[CRYPTO_SHA256_LEN], exp[CRYPTO_SHA256_LEN];
 	int ok;
 
-	if (want == NULL || want[0] == '\0') {
-		http_problem(r, 404, "no such resource", NULL);
-		return -1;
-	}
-	if (authz == NULL || strncasecmp(authz, "Bearer ", 7) != 0 ||
-	    secret_unhex(want, exp, sizeof(exp)) == -1) {
-		http_problem_h(r, 401, "send the metrics token as Authorization: Bearer", NULL,
-		    "WWW-Authenticate: Bearer realm=\"metrics\"\r\n");
-		return -1;
-	}
+	if (want == NULL || want[0] == '\0' || authz == NULL ||
+	    strncasecmp(authz, "Bearer ", 7) != 0 ||
+	    secret_unhex(want, exp, sizeof(exp)) == -1)
+		return 0;
 	crypto_sha256(authz + 7, strlen(authz + 7), got);
 	ok = crypto_equal(got, exp, sizeof(got));
 	crypto_wipe(got, sizeof(got));
-	if (!ok) {
-		http_problem_h(r, 401, "the metrics token is not valid", NULL,
-		    "WWW-Authenticate: Bearer realm=\"metrics\", error=\"invalid_token\"\r\n");
-		return -1;
-	}
-	return 0;
+	crypto_wipe(exp, sizeof(exp));
+	return ok;
 }
 
 int
@@ -250,25 +242,26 @@ api_authorize(struct http_req *r)
 	int rc;
 
 	r->ctx = c;
-	if (r->route->auth == HTTP_AUTH_METRICS)
-		return api_metrics_auth(r);
+	if (r->route->auth == HTTP_AUTH_METRICS && api_metrics_token(r))
+		return 0;
 	rc = api_authenticate(r, c);
 	if (rc == -1)
 		return -1;
 	switch (r->route->auth) {
 	case HTTP_AUTH_ANYONE:
-	case HTTP_AUTH_METRICS:
 		return 0;
 	case HTTP_AUTH_USER:
 	case HTTP_AUTH_SELF:
 	case HTTP_AUTH_ADMIN:
+	case HTTP_AUTH_METRICS:
 		if (!c->authed) {
 			http_problem(r, 401, "sign in first", NULL);
 			return -1;
 		}
 		break;
 	}
-	if (r->route->auth == HTTP_AUTH_ADMIN && !c->actor.admin) {
+	if ((r->route->auth == HTTP_AUTH_ADMIN || r->route->auth == HTTP_AUTH_METRICS) &&
+	    !c->actor.admin) {
 		http_problem(r, 403, "administrators only", NULL);
 		return -1;
 	}

@@ -86,8 +86,8 @@ doc = {
 doc["components"]["schemas"]["Workspace"]["properties"]["port"] = {"type": "integer"}
 WHO = {"HTTP_AUTH_ANYONE": "anyone", "HTTP_AUTH_USER": "any signed-in user",
        "HTTP_AUTH_SELF": "the user themself, or an admin", "HTTP_AUTH_ADMIN": "administrators",
-       "HTTP_AUTH_METRICS": "a scraper with the bearer token whose SHA-256 is metrics.token_sha256 "
-                            "(404 while that setting is empty, the default)"}
+       "HTTP_AUTH_METRICS": "administrators, or a scraper with the bearer token whose SHA-256 "
+                            "is metrics.token_sha256"}
 obj = lambda props, req=(): {"type": "object", "additionalProperties": False,
                              "required": list(req), "properties": props} if req else \
     {"type": "object", "additionalProperties": False, "properties": props}
@@ -126,8 +126,7 @@ STATUS = {"api_admin_user_create": "201", "api_token_create": "201", "api_user_d
 for m, p, a, fn, summ in rows:
     p = path(p)
     op = {"operationId": fn, "summary": summ, "description": "Who may call: %s." % WHO[a],
-          "security": [] if a == "HTTP_AUTH_ANYONE" else [{"bearer": []}] if a == "HTTP_AUTH_METRICS"
-          else [{"session": []}, {"bearer": []}],
+          "security": [] if a == "HTTP_AUTH_ANYONE" else [{"session": []}, {"bearer": []}],
           "responses": {"default": {"$ref": "#/components/responses/Problem"}}}
     params = [{"$ref": "#/components/parameters/" + n} for n in ("handle", "id") if "{%s}" % n in p]
     if fn in PAGED:

@@ -302,8 +302,8 @@ class Authorization(DaemonCase, unittest.TestCase):
         self.assertEqual(r.status, 200, r)
         self.assertTrue(r.json["openapi"].startswith("3."))
         self.assertEqual(c.get("/healthz").status, 200)
-        # /metrics is off unless metrics.token_sha256 is set (MetricsAccess)
-        assert_problem(self, c.get("/metrics"), 404)
+        # /metrics is for admins and the scraper's token (MetricsAccess)
+        assert_problem(self, c.get("/metrics"), 401)
 
     def test_anonymous_401(self):
         c = client(self.d)
@@ -424,11 +424,11 @@ METRICS_TOKEN = "metrics-" + "k" * 40
 
 class MetricsAccess(DaemonCase, unittest.TestCase):
     """Issue 9, finding 11: /metrics answered anyone and names the nodes.
-    With metrics.token_sha256 set only that bearer token reads it; not a
-    session, not an API token, not a wrong token."""
+    It answers the scraper's bearer token (metrics.token_sha256) and admins
+    (session or API token); nobody else."""
     extra = {"metrics": {"token_sha256": hashlib.sha256(METRICS_TOKEN.encode()).hexdigest()}}
 
-    def test_metrics_needs_its_token(self):
+    def test_metrics_needs_its_token_or_an_admin(self):
         remember(self.d, METRICS_TOKEN)
         c = client(self.d)
         for headers in ({}, {"Authorization": "Bearer " + METRICS_TOKEN + "x"},
@@ -438,21 +438,29 @@ class MetricsAccess(DaemonCase, unittest.TestCase):
             with self.subTest(headers=headers):
                 r = c.get("/metrics", headers=headers)
                 assert_problem(self, r, 401)
-                self.assertTrue(r.header("WWW-Authenticate").startswith("Bearer"), r.headers)
                 self.assertNotIn(b"acctd_", r.body)
-        # the admin's session is not the metrics token, nor is an API token
-        assert_problem(self, self.admin.get("/metrics"), 401)
-        r = self.admin.post(upath("admin", "/token"), {"title": "not metrics"})
-        self.assertEqual(r.status, 201, r)
-        remember(self.d, r.json["token"])
-        b = client(self.d)
-        b.bearer = r.json["token"]
-        assert_problem(self, b.get("/metrics"), 401)
-        self.assertEqual(b.get(API + "/actor").status, 200)
         r = c.get("/metrics", headers={"Authorization": "Bearer " + METRICS_TOKEN})
         self.assertEqual(r.status, 200, r)
         self.assertTrue(r.header("Content-Type").startswith("text/plain"))
         self.assertIn(b"acctd_up 1", r.body)
+        # an admin reads it with a session or an API token; a user does not
+        self.assertIn(b"acctd_up 1", self.admin.get("/metrics").body)
+        r = self.admin.post(upath("admin", "/token"), {"title": "metrics"})
+        self.assertEqual(r.status, 201, r)
+        remember(self.d, r.json["token"])
+        b = client(self.d)
+        b.bearer = r.json["token"]
+        self.assertEqual(b.get("/metrics").status, 200)
+        u, upw = make_user(self.d, self.admin, uniq("met"))
+        assert_problem(self, login(self.d, u["handle"], upw).get("/metrics"), 403)
+
+
+class MetricsDefault(DaemonCase, unittest.TestCase):
+    """Without metrics.token_sha256 only admins read /metrics."""
+
+    def test_anonymous_401_admin_200(self):
+        assert_problem(self, client(self.d).get("/metrics"), 401)
+        self.assertEqual(self.admin.get("/metrics").status, 200)
 
 
 if __name__ == "__main__":
