@@ -180,6 +180,7 @@ int crypto_secret_file_check(const char *path, char *err, size_t errlen);
  * inside a txn, the only valid call on it is store_txn_abort.
  */
 #define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_OLDEST 1    /* the oldest store_open accepts: migrated at start */
 #define STORE_NOTFOUND 1
 enum store_db {
 	STORE_DB_META = 0,        /* "schema_version" and other singletons */
@@ -225,6 +226,23 @@ int store_iter(struct store_txn *t, enum store_db db, const void *start,
     size_t startlen, int reverse, store_iter_fn fn, void *arg);
 int store_count(struct store_txn *t, enum store_db db, size_t *n);
 uint32_t store_schema_version(struct store *s);
+/* write the schema version in t (a migration); store_schema_version tells
+ * it once t has committed */
+int store_schema_set(struct store_txn *t, uint32_t version);
+/*
+ * 1 when the last failed write call of this thread (put, del, commit) failed
+ * because the map is full (MDB_MAP_FULL, MDB_TXN_FULL): the change cannot be
+ * made until an operator raises map_size_mb. Reset by store_txn_begin(write).
+ */
+int store_full(void);
+struct store_usage {
+	uint64_t map_bytes;        /* the map's size (map_size_mb, or the file's) */
+	uint64_t page_bytes;
+	uint64_t high_water_bytes; /* pages ever used: the file's extent */
+	uint64_t used_bytes;       /* high water minus LMDB's free list */
+};
+int store_usage(struct store *s, struct store_usage *u);   /* thread-safe */
+void store_metrics(struct store *s, FILE *f);   /* acctd_store_* for /metrics */
 
 /* json.c — request and response bodies (cJSON, included only here). */
 struct json;                                /* an object, array or value */
@@ -475,7 +493,10 @@ int api_limit(struct http_req *r, unsigned *limit);
 void api_verr(struct json **verrs, const char *location, const char *message);
 /* load the {handle} path user (case-folded) inside t; -1 after a 404/500 */
 int api_path_user(struct http_req *r, struct store_txn *t, struct user *u);
-int api_commit(struct http_req *r, struct store_txn *t);  /* -1 after a 500 */
+int api_commit(struct http_req *r, struct store_txn *t);  /* -1 after a 5xx */
+/* after a failed write in this thread's txn (already aborted or to be): 507
+ * "the store is full: detail" when store_full(), else 500 detail */
+void api_write_failed(struct http_req *r, const char *detail);
 /* the audit record of a change, in its transaction; -1: abort the change */
 int api_audit(struct http_req *r, struct store_txn *t, const char *action,
     const struct user *subject, const struct json *data);

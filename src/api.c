@@ -375,11 +375,29 @@ api_path_user(struct http_req *r, struct store_txn *t, struct user *u)
 	return 0;
 }
 
+/*
+ * A full map (507 Insufficient Storage, RFC 4918) is the one write failure
+ * an operator can fix, so it is named; reads keep working meanwhile.
+ */
+void
+api_write_failed(struct http_req *r, const char *detail)
+{
+	char msg[256];
+
+	if (!store_full()) {
+		http_problem(r, 500, detail, NULL);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "the store is full: %s; an administrator "
+	    "must raise map_size_mb", detail);
+	http_problem(r, 507, msg, NULL);
+}
+
 int
 api_commit(struct http_req *r, struct store_txn *t)
 {
 	if (store_txn_commit(t) == -1) {
-		http_problem(r, 500, "the change could not be saved; nothing was changed", NULL);
+		api_write_failed(r, "the change could not be saved; nothing was changed");
 		return -1;
 	}
 	return 0;

@@ -83,7 +83,7 @@ api_password_rotate(struct http_req *r)
 	    outbox_user_changed(t, u.id) == -1 ||
 	    (json_set_int(data, "version", version), api_audit(r, t, "user.password.rotate", &u, data)) == -1) {
 		store_txn_abort(t);
-		http_problem(r, 500, "the password could not be rotated; nothing was changed", NULL);
+		api_write_failed(r, "the password could not be rotated; nothing was changed");
 		goto done;
 	}
 	if (api_commit(r, t) == 0) {
@@ -348,7 +348,7 @@ api_token_create(struct http_req *r)
 	json_set_str(data, "last4", k.last4);
 	if (token_save(t, &k) == -1 || api_audit(r, t, "token.create", &u, data) == -1) {
 		json_free(data);
-		http_problem(r, 500, "the token could not be created; nothing was changed", NULL);
+		api_write_failed(r, "the token could not be created; nothing was changed");
 		goto abort;
 	}
 	json_free(data);
@@ -430,7 +430,7 @@ api_token_patch(struct http_req *r)
 		if (token_save(t, &k) == -1 || api_audit(r, t, "token.update", &u, data) == -1) {
 			json_free(data);
 			store_txn_abort(t);
-			http_problem(r, 500, "the token could not be changed; nothing was changed", NULL);
+			api_write_failed(r, "the token could not be changed; nothing was changed");
 			goto done;
 		}
 		json_free(data);
@@ -467,7 +467,7 @@ api_token_delete(struct http_req *r)
 	json_set_str(data, "last4", k.last4);
 	if (token_remove(t, &k) == -1 || api_audit(r, t, "token.delete", &u, data) == -1) {
 		store_txn_abort(t);
-		http_problem(r, 500, "the token could not be deleted; nothing was changed", NULL);
+		api_write_failed(r, "the token could not be deleted; nothing was changed");
 	} else if (api_commit(r, t) == 0) {
 		http_reply(r, 204, "text/plain", "Cache-Control: no-store\r\n", "", 0);
 	}

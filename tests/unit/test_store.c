@@ -459,10 +459,13 @@ test_map_full(void **state)
 	}
 	assert_int_equal(rc, -1);
 	assert_true(i > 10 && i < 1000);     /* ~8 MB of 64 KB values */
+	assert_int_equal(store_full(), 1);   /* why it failed: the map is full */
 	store_txn_abort(t);
+	assert_int_equal(store_full(), 1);   /* still known after the abort */
 
 	/* the env is still usable: small writes commit, nothing of the above stayed */
 	assert_int_equal(store_txn_begin(f->s, 1, &t), 0);
+	assert_int_equal(store_full(), 0);   /* a new write txn starts clean */
 	put_str(t, STORE_DB_META, "after", "ok");
 	assert_int_equal(store_txn_commit(t), 0);
 	assert_int_equal(store_txn_begin(f->s, 0, &t), 0);
@@ -471,6 +474,16 @@ test_map_full(void **state)
 	assert_int_equal(n, 0);
 	store_txn_abort(t);
 	free(val);
+	/* what /metrics shows: the map's size and the part in use */
+	{
+		struct store_usage u;
+
+		assert_int_equal(store_usage(f->s, &u), 0);
+		assert_int_equal(u.map_bytes, 8 << 20);
+		assert_true(u.page_bytes >= 4096);
+		assert_true(u.used_bytes > 0 && u.used_bytes <= u.high_water_bytes);
+		assert_true(u.high_water_bytes <= u.map_bytes);
+	}
 }
 
 int
