@@ -381,7 +381,14 @@ extern const struct http_route routes[];
  * user's page costs O(page). audit_append writes inside the caller's write
  * transaction: if it fails the caller aborts, so no change commits without
  * its record. When the ring holds `capacity` records the oldest is dropped
- * (and the chain's anchor moves to the next one). */
+ * (and the chain's anchor moves to the next one).
+ *
+ * A stored record is at most AUDIT_RECORD_MAX bytes (long strings are
+ * shortened, see audit.c), so that LMDB keeps it in a leaf page, two to a
+ * 4 KiB page. AUDIT_RECORD_COST is what conf.c budgets per record in the
+ * map: the record's half page plus its index entry and the B-trees' slack. */
+#define AUDIT_RECORD_MAX 2000
+#define AUDIT_RECORD_COST 2176
 struct audit_actor {
 	const char *id;            /* NULL for an anonymous caller */
 	const char *handle;

@@ -40,6 +40,22 @@
 /* the tail of a stored record: ,"hash":"<64 hex>"} */
 #define AUDIT_HASH_TAIL_LEN (sizeof(",\"hash\":\"") - 1 + AUDIT_HEX_LEN + 2)
 
+/*
+ * Record size. A record is at most AUDIT_RECORD_MAX bytes, so that LMDB
+ * keeps it in a leaf page (data up to 2022 bytes with an 8-byte key at 4 KiB
+ * pages) and the ring's size is capacity times a known worst case, which
+ * conf.c checks against map_size_mb. Most records are a few hundred bytes;
+ * one that would be longer has its free-text strings (the actor's display
+ * name and avatar URL, every string in data) shortened to the first of
+ * these caps that makes it fit. A shortened string keeps its start and says
+ * what was cut: "https://example.com/a…[2048 bytes, sha256 0123456789abcdef]",
+ * the digest matching the full value (which the user record still holds).
+ */
+static const size_t audit_caps[] = { 1024, 512, 256, 128, 64 };
+
+_Static_assert(AUDIT_RECORD_MAX <= 2022,
+    "an audit record must fit in an LMDB leaf page (see conf.c's budget)");
+
 /* a point on the chain: a seq and a hash (audit_last, audit_anchor) */
 struct audit_link {
 	uint64_t seq;
@@ -141,6 +157,79 @@ audit_link_put(struct store_txn *t, const char *name, const struct audit_link *l
 	return store_put(t, STORE_DB_META, name, strlen(name), v, sizeof(v));
 }
 
+/* bytes cJSON prints for the character at p (escapes included) */
+static size_t
+audit_printed(unsigned char c)
+{
+	if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' ||
+	    c == '\r' || c == '\t')
+		return 2;
+	return c < 0x20 ? 6 : 1;
+}
+
+/* s, or when it prints longer than cap, its start (at most cap printed
+ * bytes, cut between UTF-8 characters) and a mark; caller frees */
+static char *
+audit_shorten_str(const char *s, size_t cap)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t h[CRYPTO_SHA256_LEN];
+	char digest[17];
+	size_t i, n = 0, cut = 0, len = strlen(s);
+
+	for (i = 0; i < len; i++) {
+		/* a UTF-8 character starts here: the cut may go before it */
+		if (((unsigned char)s[i] & 0xc0) != 0x80)
+			cut = i;
+		n += audit_printed((unsigned char)s[i]);
+		if (n > cap)
+			break;
+	}
+	if (i == len)
+		return x_strdup(s);
+	crypto_sha256(s, len, h);
+	for (i = 0; i < 8; i++) {
+		digest[2 * i] = hex[h[i] >> 4];
+		digest[2 * i + 1] = hex[h[i] & 0xf];
+	}
+	digest[16] = '\0';
+	return x_asprintf("%.*s\u2026[%zu bytes, sha256 %s]", (int)cut, s, len,
+	    digest);
+}
+
+/* a deep copy of v with the strings of objects shortened to cap (0: not
+ * at all); NULL when v cannot be copied (reason in err) */
+static struct json *
+audit_copy(const struct json *v, size_t cap, char *err, size_t errlen)
+{
+	struct json *out, *m = NULL, *c;
+	const char *k;
+	char *text;
+	int rc;
+
+	if (cap == 0 || !json_is_object(v)) {
+		text = json_print(v);
+		rc = json_parse(text, strlen(text), &out, err, errlen);
+		free(text);
+		return rc == 0 ? out : NULL;
+	}
+	out = json_object();
+	while ((m = json_next(v, m, &k)) != NULL) {
+		if (json_str(m) != NULL) {
+			text = audit_shorten_str(json_str(m), cap);
+			json_set_str(out, k, text);
+			free(text);
+			continue;
+		}
+		if ((c = audit_copy(m, cap, err, errlen)) == NULL) {
+			json_free(out);
+			return NULL;
+		}
+		json_set(out, k, c);
+	}
+	return out;
+}
+
 /* identity_id || NUL || seq into key[AUDIT_KEY_MAX]; -1 when too long */
 static int
 audit_idx_key(const char *id, uint64_t seq, uint8_t *key, size_t *klen)
@@ -227,15 +316,104 @@ audit_trim(struct store_txn *t, unsigned capacity)
 	return dropped ? audit_link_put(t, AUDIT_META_ANCHOR, &anchor) : 0;
 }
 
+/*
+ * The record of e without "hash", its strings shortened to cap (0: as
+ * given). NULL when data cannot be copied (reason in err).
+ */
+static struct json *
+audit_record(const struct audit_event *e, const struct audit_link *last,
+    const char *ts, size_t cap, char *err, size_t errlen)
+{
+	static const struct audit_actor nobody;
+	const struct audit_actor *a = e->actor != NULL ? e->actor : &nobody;
+	struct json *rec, *data;
+	char *dn = NULL, *av = NULL;
+
+	if (e->data == NULL)
+		data = json_object();
+	else if ((data = audit_copy(e->data, cap, err, errlen)) == NULL)
+		return NULL;
+	if (cap != 0 && a->display_name != NULL)
+		dn = audit_shorten_str(a->display_name, cap);
+	if (cap != 0 && a->avatar_url != NULL)
+		av = audit_shorten_str(a->avatar_url, cap);
+	rec = json_object();
+	json_set_int(rec, "id", (int64_t)(last->seq + 1));
+	json_set_str(rec, "created_at", ts);
+	json_set_str(rec, "action_type", e->action);
+	json_set_str(rec, "actor_id", a->id);
+	json_set_str(rec, "actor_handle", a->handle);
+	json_set_str(rec, "actor_display_name", cap ? dn : a->display_name);
+	json_set_str(rec, "actor_avatar_url", cap ? av : a->avatar_url);
+	json_set_str(rec, "actor_ip", a->ip);
+	json_set_str(rec, "identity_id", e->identity_id);
+	json_set_str(rec, "identity_handle", e->identity_handle);
+	json_set_str(rec, "target_id", e->target_id);
+	json_set_str(rec, "target_handle", e->target_handle);
+	json_set(rec, "data", data);
+	json_set_str(rec, "prev_hash", last->hash);
+	free(dn);
+	free(av);
+	return rec;
+}
+
+/* the compact record of e, hash appended, at most AUDIT_RECORD_MAX bytes
+ * (caller frees); last becomes the new head. NULL on failure (logged). */
+static char *
+audit_seal(const struct audit_event *e, struct audit_link *last, int64_t now)
+{
+	struct json *rec = NULL, *back = NULL;
+	char *body = NULL, *text = NULL, ts[32], err[128];
+	size_t i, len;
+
+	time_rfc3339(now, ts, sizeof(ts));
+	for (i = 0; i <= sizeof(audit_caps) / sizeof(audit_caps[0]); i++) {
+		rec = audit_record(e, last, ts, i ? audit_caps[i - 1] : 0, err,
+		    sizeof(err));
+		if (rec == NULL) {
+			log_warnx("audit: %s: data cannot be recorded: %s",
+			    e->action, err);
+			return NULL;
+		}
+		body = json_print(rec);
+		/* the stored text: body minus '}' plus ,"hash":"…"} */
+		len = strlen(body) - 1 + AUDIT_HASH_TAIL_LEN;
+		if (len <= AUDIT_RECORD_MAX)
+			break;
+		json_free(rec);
+		free(body);
+		rec = NULL;
+		body = NULL;
+	}
+	if (rec == NULL) {
+		log_warnx("audit: %s: the record does not fit in %d bytes",
+		    e->action, AUDIT_RECORD_MAX);
+		return NULL;
+	}
+	last->seq++;
+	audit_chain_hash(last->hash, body, strlen(body), last->hash);
+	json_set_str(rec, "hash", last->hash);
+	text = json_print(rec);
+	/* never store what audit_page and audit_verify could not read back
+	 * (a string that is not UTF-8, data nested too deep) */
+	if (json_parse(text, strlen(text), &back, err, sizeof(err)) == -1) {
+		log_warnx("audit: %s: the record would not read back: %s",
+		    e->action, err);
+		free(text);
+		text = NULL;
+	}
+	json_free(back);
+	json_free(rec);
+	free(body);
+	return text;
+}
+
 int
 audit_append(struct store_txn *t, unsigned capacity, const struct audit_event *e,
     int64_t now, uint64_t *seq_out)
 {
-	static const struct audit_actor nobody;
-	const struct audit_actor *a;
 	struct audit_link last;
-	struct json *rec = NULL, *data = NULL, *back = NULL;
-	char *body = NULL, *text = NULL, ts[32], err[128];
+	char *text = NULL;
 	uint8_t key[AUDIT_KEY_MAX];
 	size_t n, klen;
 	int rc, ret = -1;
@@ -246,7 +424,6 @@ audit_append(struct store_txn *t, unsigned capacity, const struct audit_event *e
 		log_warnx("audit: append needs an action and a capacity >= 1");
 		return -1;
 	}
-	a = e->actor != NULL ? e->actor : &nobody;
 
 	rc = audit_link_get(t, AUDIT_META_LAST, &last);
 	if (rc == -1)
@@ -262,52 +439,8 @@ audit_append(struct store_txn *t, unsigned capacity, const struct audit_event *e
 		last.seq = 0;
 		audit_zero_hash(last.hash);
 	}
-
-	/* the deep copy of data: print and parse back */
-	if (e->data != NULL) {
-		body = json_print(e->data);
-		rc = json_parse(body, strlen(body), &data, err, sizeof(err));
-		free(body);
-		body = NULL;
-		if (rc == -1) {
-			log_warnx("audit: %s: data cannot be recorded: %s",
-			    e->action, err);
-			return -1;
-		}
-	} else {
-		data = json_object();
-	}
-
-	time_rfc3339(now, ts, sizeof(ts));
-	rec = json_object();
-	json_set_int(rec, "id", (int64_t)(last.seq + 1));
-	json_set_str(rec, "created_at", ts);
-	json_set_str(rec, "action_type", e->action);
-	json_set_str(rec, "actor_id", a->id);
-	json_set_str(rec, "actor_handle", a->handle);
-	json_set_str(rec, "actor_display_name", a->display_name);
-	json_set_str(rec, "actor_avatar_url", a->avatar_url);
-	json_set_str(rec, "actor_ip", a->ip);
-	json_set_str(rec, "identity_id", e->identity_id);
-	json_set_str(rec, "identity_handle", e->identity_handle);
-	json_set_str(rec, "target_id", e->target_id);
-	json_set_str(rec, "target_handle", e->target_handle);
-	json_set(rec, "data", data);
-	json_set_str(rec, "prev_hash", last.hash);
-
-	body = json_print(rec);
-	last.seq++;
-	audit_chain_hash(last.hash, body, strlen(body), last.hash);
-	json_set_str(rec, "hash", last.hash);
-	text = json_print(rec);
-
-	/* never store what audit_page and audit_verify could not read back
-	 * (a string that is not UTF-8, data nested too deep) */
-	if (json_parse(text, strlen(text), &back, err, sizeof(err)) == -1) {
-		log_warnx("audit: %s: the record would not read back: %s",
-		    e->action, err);
-		goto fail;
-	}
+	if ((text = audit_seal(e, &last, now)) == NULL)
+		return -1;
 
 	audit_be64_put(key, last.seq);
 	if (store_put(t, STORE_DB_AUDIT, key, 8, text, strlen(text)) == -1)
@@ -328,9 +461,6 @@ audit_append(struct store_txn *t, unsigned capacity, const struct audit_event *e
 		*seq_out = last.seq;
 	ret = 0;
  fail:
-	json_free(back);
-	json_free(rec);
-	free(body);
 	free(text);
 	return ret;
 }

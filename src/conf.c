@@ -48,6 +48,7 @@
  *   must not be less than sessions.idle_timeout
  *   required when push.client_cert is set
  *   required when push.client_key is set
+ *   N records do not fit map_size_mb = M (...)   (on audit.capacity)
  *
  * libconfig 1.5 reads a decimal literal without L suffix with atoi(): one
  * beyond the int range wraps before we see it (4294967304 reads as 8).
@@ -822,6 +823,45 @@ conf_check_push(struct conf_ctx *x, const config_t *cfg, const struct conf *c)
 	conf_err(x, s, missing, "required when %s is set", other);
 }
 
+/*
+ * The audit ring must fit in the map and leave room: capacity records at
+ * their worst case (AUDIT_RECORD_COST, acctd.h) plus headroom for users,
+ * sessions, tokens, the outbox and LMDB's copy-on-write pages, an eighth
+ * of the map and at least CONF_HEADROOM_MIN_MB. Otherwise the map fills
+ * before the ring ever drops a record. docs/config.md states the rule.
+ */
+#define CONF_MIB		(1024ULL * 1024)
+#define CONF_HEADROOM_MIN_MB	4
+
+static void
+conf_check_audit(struct conf_ctx *x, const config_t *cfg, const struct conf *c)
+{
+	const config_setting_t *s;
+	unsigned long long map, room, ring, fit, need;
+
+	if (c->audit_capacity < 0 || c->map_size_mb < 0)
+		return;
+	map = (unsigned long long)c->map_size_mb * CONF_MIB;
+	room = map / 8;
+	if (room < CONF_HEADROOM_MIN_MB * CONF_MIB)
+		room = CONF_HEADROOM_MIN_MB * CONF_MIB;
+	ring = (unsigned long long)c->audit_capacity * AUDIT_RECORD_COST;
+	if (ring + room <= map)
+		return;
+	fit = map > room ? (map - room) / AUDIT_RECORD_COST : 0;
+	need = (ring * 8 / 7 + CONF_MIB - 1) / CONF_MIB;
+	if (need < 8 * CONF_HEADROOM_MIN_MB)
+		need = (ring + (CONF_HEADROOM_MIN_MB + 1) * CONF_MIB - 1) / CONF_MIB;
+	if ((s = config_lookup(cfg, "audit.capacity")) == NULL &&
+	    (s = config_lookup(cfg, "map_size_mb")) == NULL)
+		s = config_root_setting(cfg);
+	conf_err(x, s, "audit.capacity", "%d records do not fit map_size_mb = "
+	    "%d (%d bytes each at worst, plus %llu MB for users, sessions and "
+	    "tokens): at most %llu fit; lower audit.capacity or raise "
+	    "map_size_mb to at least %llu", c->audit_capacity, c->map_size_mb,
+	    AUDIT_RECORD_COST, room / CONF_MIB, fit, need);
+}
+
 static const struct conf_node *
 conf_node_find(const struct conf *c, const char *name)
 {
@@ -954,6 +994,7 @@ conf_load(const char *path, FILE *errs, struct conf **out)
 	conf_check_sessions(&x, &cfg, c);
 	conf_check_push(&x, &cfg, c);
 	conf_check_nodes(&x, &cfg, c);
+	conf_check_audit(&x, &cfg, c);
 	if (x.nerr > 0)
 		goto fail;
 	if (c->key_file == NULL)

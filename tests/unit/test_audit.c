@@ -408,6 +408,73 @@ test_capacity(void **state)
 	assert_verify(f, "{\"ok\":true,\"records\":100}");
 }
 
+/*
+ * The longest record the API can cause (a 2048-byte avatar URL replaced by
+ * another, the actor with a long name and URL) is shortened to fit
+ * AUDIT_RECORD_MAX; each shortened string keeps its start and names its
+ * length and digest; the record verifies. A short record is left alone.
+ */
+static void
+test_record_bound(void **state)
+{
+	struct fixture *f = *state;
+	char url1[2049], url2[2049], name[401], *r, *v, *want;
+	struct audit_actor a = { "u_alice", "alice", name, url1, "127.0.0.1" };
+	struct audit_event e = { "user.update", &a, "u_alice", "alice",
+	    "u_alice", "alice", NULL };
+	struct json *d = json_object(), *c = json_object();
+	struct store_txn *t;
+	uint8_t h[CRYPTO_SHA256_LEN];
+
+	memcpy(url1, "https://example.com/", 20);
+	memset(url1 + 20, 'a', sizeof(url1) - 21);
+	url1[2048] = '\0';
+	memcpy(url2, url1, sizeof(url2));
+	url2[25] = 'b';
+	for (int i = 0; i < 100; i++)       /* 100 characters, 400 bytes */
+		memcpy(name + 4 * i, "\xf0\x9f\x98\x80", 4);
+	name[400] = '\0';
+	json_set_str(c, "old", url1);
+	json_set_str(c, "new", url2);
+	json_set(d, "avatar_url", c);
+	c = json_object();
+	json_set_str(c, "old", "x");
+	json_set_str(c, "new", name);
+	json_set(d, "display_name", c);
+	e.data = d;
+	t = begin(f, 1);
+	assert_int_equal(audit_append(t, 100, &e, NOW, NULL), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	json_free(d);
+
+	r = raw_get(f, 1);
+	assert_true(strlen(r) <= AUDIT_RECORD_MAX);
+	assert_true(strlen(r) > AUDIT_RECORD_MAX / 2);   /* no cut too short */
+	v = field(r, "actor_avatar_url");
+	crypto_sha256(url1, 2048, h);
+	want = x_asprintf("\xe2\x80\xa6[2048 bytes, sha256 %02x%02x%02x%02x"
+	    "%02x%02x%02x%02x]", h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]);
+	assert_memory_equal(v, url1, 40);
+	assert_non_null(strstr(v, want));
+	assert_true(strlen(v) < 300);
+	free(v);
+	v = field(r, "actor_display_name");
+	assert_memory_equal(v, name, 16);        /* cut between characters */
+	assert_non_null(strstr(v, "\xe2\x80\xa6[400 bytes, sha256 "));
+	free(v);
+	/* old and new stay told apart: url2 differs from url1 at byte 25 */
+	assert_non_null(strstr(r, "https://example.com/aaaaab"));
+	assert_non_null(strstr(r, "\"old\":\"x\""));
+	free(r);
+	free(want);
+
+	append(f, 100, "user.update", "u_alice", NULL);
+	r = raw_get(f, 2);
+	assert_null(strstr(r, "\xe2\x80\xa6"));
+	free(r);
+	assert_verify(f, "{\"ok\":true,\"records\":2}");
+}
+
 /* "u_a" is a prefix of "u_ab": the index must still keep them apart */
 static void
 test_identity_paging(void **state)
@@ -728,6 +795,7 @@ main(void)
 		T(test_append_read_back),
 		T(test_chain_links),
 		T(test_capacity),
+		T(test_record_bound),
 		T(test_identity_paging),
 		T(test_paging_after_drop),
 		T(test_verify_modified),
