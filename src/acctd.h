@@ -412,8 +412,11 @@ int audit_append(struct store_txn *t, unsigned capacity, const struct audit_even
  * *next the seq to pass as `before` for the next page, 0 when none. */
 int audit_page(struct store_txn *t, const char *identity_id, uint64_t before,
     unsigned limit, struct json **items, uint64_t *next);
-/* Walk the whole chain. *report (caller frees): {"ok":true,"records":N} or
- * {"ok":false,"records":N,"first_broken":seq,"reason":"…"}. -1 on store error. */
+/* Walk the whole chain. *report (caller frees):
+ * {"ok":true,"records":N,"first_seq":F,"last_seq":L,"trimmed":M} or
+ * {"ok":false,"records":N,"first_seq":F,"trimmed":M,"first_broken":seq,"reason":"…"}:
+ * records F..L are held; M = F - 1 records were dropped by the ring before
+ * them. -1 on store error. */
 int audit_verify(struct store_txn *t, struct json **report);
 
 /* util: RFC 3339 UTC time ("2026-11-28T04:10:00Z") into buf (>= 21 bytes) */

@@ -276,7 +276,7 @@ audit_oldest_fn(void *arg, const void *k, size_t kl, const void *v, size_t vl)
  * broken link until that record ages out too.
  */
 static int
-audit_trim(struct store_txn *t, unsigned capacity)
+audit_trim(struct store_txn *t, unsigned capacity, uint64_t *first)
 {
 	struct audit_link anchor = { 0, "" };
 	uint8_t key[AUDIT_KEY_MAX];
@@ -313,7 +313,51 @@ audit_trim(struct store_txn *t, unsigned capacity)
 			return -1;
 		dropped = 1;
 	}
+	*first = anchor.seq;
 	return dropped ? audit_link_put(t, AUDIT_META_ANCHOR, &anchor) : 0;
+}
+
+/*
+ * The ring's drop report: a line when it first drops in this process, then
+ * at most one a minute while it keeps dropping, saying how many records
+ * went; a warning when a whole ring's worth went between two lines (the
+ * history was flushed). State is guarded by LMDB's writer lock: only a
+ * write txn appends. A line may count drops of a txn that is then aborted.
+ */
+#define AUDIT_DROP_LOG_EVERY 60
+static struct {
+	int64_t at;               /* the last line, 0 = none yet */
+	uint64_t first;           /* the first kept seq then */
+} audit_drops;
+
+static void
+audit_drop_report(unsigned capacity, uint64_t first, int64_t now)
+{
+	uint64_t since;
+
+	if (first <= audit_drops.first)
+		audit_drops.at = 0;      /* another store (unit tests) */
+	if (audit_drops.at != 0 && now - audit_drops.at < AUDIT_DROP_LOG_EVERY)
+		return;
+	if (audit_drops.at == 0) {
+		log_notice("audit: the ring is at its capacity (%u records) and "
+		    "drops its oldest: records before seq %llu are gone (%llu "
+		    "dropped in all)", capacity, (unsigned long long)first,
+		    (unsigned long long)(first - 1));
+	} else {
+		since = first - audit_drops.first;
+		log_info("audit: dropped %llu oldest record(s) in the last %lld "
+		    "s; records before seq %llu are gone (%llu dropped in all)",
+		    (unsigned long long)since, (long long)(now - audit_drops.at),
+		    (unsigned long long)first, (unsigned long long)(first - 1));
+		if (since >= capacity)
+			log_warnx("audit: the whole ring (%u records) was replaced "
+			    "in %lld s: the history before seq %llu is gone",
+			    capacity, (long long)(now - audit_drops.at),
+			    (unsigned long long)first);
+	}
+	audit_drops.at = now;
+	audit_drops.first = first;
 }
 
 /*
@@ -414,6 +458,7 @@ audit_append(struct store_txn *t, unsigned capacity, const struct audit_event *e
 {
 	struct audit_link last;
 	char *text = NULL;
+	uint64_t first = 0;
 	uint8_t key[AUDIT_KEY_MAX];
 	size_t n, klen;
 	int rc, ret = -1;
@@ -455,8 +500,10 @@ audit_append(struct store_txn *t, unsigned capacity, const struct audit_event *e
 			goto fail;
 	}
 	if (audit_link_put(t, AUDIT_META_LAST, &last) == -1 ||
-	    audit_trim(t, capacity) == -1)
+	    audit_trim(t, capacity, &first) == -1)
 		goto fail;
+	if (first != 0)
+		audit_drop_report(capacity, first, now);
 	if (seq_out != NULL)
 		*seq_out = last.seq;
 	ret = 0;
@@ -715,9 +762,15 @@ audit_verify(struct store_txn *t, struct json **report)
 	if (!w.bad && audit_verify_head(t, &w) == -1)
 		return -1;
 
+	/* what the ring no longer holds is reported, not hidden: records
+	 * before first_seq were dropped (trimmed), oldest first */
 	*report = json_object();
 	json_set_bool(*report, "ok", !w.bad);
 	json_set_int(*report, "records", (int64_t)n);
+	json_set_int(*report, "first_seq", (int64_t)w.start);
+	if (!w.bad)
+		json_set_int(*report, "last_seq", (int64_t)(w.expect - 1));
+	json_set_int(*report, "trimmed", (int64_t)(w.start - 1));
 	if (w.bad) {
 		json_set_int(*report, "first_broken", (int64_t)w.broken);
 		json_set_str(*report, "reason", w.reason);

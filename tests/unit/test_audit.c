@@ -342,7 +342,7 @@ test_append_read_back(void **state)
 	json_free(items);
 	store_txn_abort(t);
 
-	assert_verify(f, "{\"ok\":true,\"records\":3}");
+	assert_verify(f, "{\"ok\":true,\"records\":3,\"first_seq\":1,\"last_seq\":3,\"trimmed\":0}");
 	free(r1);
 	free(r2);
 	free(r3);
@@ -400,12 +400,15 @@ test_capacity(void **state)
 		assert_int_equal(ids[i], 250 - i);
 	s = raw_get(f, 150);
 	assert_null(s);
-	assert_verify(f, "{\"ok\":true,\"records\":100}");
+	/* the report says honestly what is gone */
+	assert_verify(f, "{\"ok\":true,\"records\":100,\"first_seq\":151,"
+	    "\"last_seq\":250,\"trimmed\":150}");
 
 	/* one more moves the window and the anchor by one */
 	assert_int_equal(append(f, 100, "user.update", "u_a", NULL), 251);
 	assert_null(raw_get(f, 151));
-	assert_verify(f, "{\"ok\":true,\"records\":100}");
+	assert_verify(f, "{\"ok\":true,\"records\":100,\"first_seq\":152,"
+	    "\"last_seq\":251,\"trimmed\":151}");
 }
 
 /*
@@ -472,7 +475,118 @@ test_record_bound(void **state)
 	r = raw_get(f, 2);
 	assert_null(strstr(r, "\xe2\x80\xa6"));
 	free(r);
-	assert_verify(f, "{\"ok\":true,\"records\":2}");
+	assert_verify(f, "{\"ok\":true,\"records\":2,\"first_seq\":1,\"last_seq\":2,\"trimmed\":0}");
+}
+
+/* what the process wrote to stderr while fn ran (caller frees) */
+static char *
+stderr_of(void (*fn)(struct fixture *), struct fixture *f)
+{
+	char path[] = "/tmp/test_audit_log.XXXXXX", *buf;
+	int fd = mkstemp(path), saved;
+	FILE *fp;
+	long n;
+
+	assert_true(fd >= 0);
+	fflush(stderr);
+	saved = dup(2);
+	assert_int_equal(dup2(fd, 2), 2);
+	fn(f);
+	fflush(stderr);
+	assert_int_equal(dup2(saved, 2), 2);
+	close(saved);
+	close(fd);
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	fseek(fp, 0, SEEK_END);
+	n = ftell(fp);
+	rewind(fp);
+	buf = x_calloc(1, (size_t)n + 1);
+	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+	fclose(fp);
+	unlink(path);
+	return buf;
+}
+
+static void
+append_at(struct fixture *f, int64_t now, int n)
+{
+	struct audit_event e = { "user.update", NULL, "u_a", "a", "u_a", "a", NULL };
+	struct store_txn *t = begin(f, 1);
+
+	for (int i = 0; i < n; i++)
+		assert_int_equal(audit_append(t, 100, &e, now, NULL), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+}
+
+static void
+trim_fill(struct fixture *f)
+{
+	append_at(f, NOW, 100);           /* full, nothing dropped */
+}
+
+static void
+trim_first(struct fixture *f)
+{
+	append_at(f, NOW + 1000, 1);      /* the first drop: said at once */
+	append_at(f, NOW + 1010, 5);      /* within the minute: quiet */
+}
+
+static void
+trim_summary(struct fixture *f)
+{
+	append_at(f, NOW + 1070, 10);     /* a minute on: said at the first */
+}
+
+static void
+trim_flush(struct fixture *f)
+{
+	append_at(f, NOW + 1100, 150);    /* more than the ring, quietly */
+	append_at(f, NOW + 1200, 1);      /* the next report names a flush */
+}
+
+/*
+ * The ring says when it drops records, how many, and which are gone; the
+ * whole ring replaced between two reports is a warning; verify reports the
+ * same range.
+ */
+static void
+test_trim_report(void **state)
+{
+	struct fixture *f = *state;
+	char *log;
+
+	log_set_level(LOG_LEVEL_INFO);
+	log = stderr_of(trim_fill, f);
+	assert_null(strstr(log, "drop"));
+	free(log);
+	assert_verify(f, "{\"ok\":true,\"records\":100,\"first_seq\":1,"
+	    "\"last_seq\":100,\"trimmed\":0}");
+
+	log = stderr_of(trim_first, f);
+	assert_string_equal(log, "test_audit: audit: the ring is at its capacity "
+	    "(100 records) and drops its oldest: records before seq 2 are gone "
+	    "(1 dropped in all)\n");
+	free(log);
+
+	log = stderr_of(trim_summary, f);
+	assert_string_equal(log, "test_audit: audit: dropped 6 oldest "
+	    "record(s) in the last 70 s; records before seq 8 are gone (7 "
+	    "dropped in all)\n");
+	free(log);
+	assert_verify(f, "{\"ok\":true,\"records\":100,\"first_seq\":17,"
+	    "\"last_seq\":116,\"trimmed\":16}");
+
+	log = stderr_of(trim_flush, f);
+	assert_string_equal(log, "test_audit: audit: dropped 160 oldest "
+	    "record(s) in the last 130 s; records before seq 168 are gone (167 "
+	    "dropped in all)\n"
+	    "test_audit: warning: audit: the whole ring (100 records) was "
+	    "replaced in 130 s: the history before seq 168 is gone\n");
+	free(log);
+	assert_verify(f, "{\"ok\":true,\"records\":100,\"first_seq\":168,"
+	    "\"last_seq\":267,\"trimmed\":167}");
+	log_set_level(LOG_LEVEL_ERROR);
 }
 
 /* "u_a" is a prefix of "u_ab": the index must still keep them apart */
@@ -571,7 +685,7 @@ fill5(struct fixture *f)
 {
 	for (int i = 0; i < 5; i++)
 		append(f, 100, "user.update", "u_a", NULL);
-	assert_verify(f, "{\"ok\":true,\"records\":5}");
+	assert_verify(f, "{\"ok\":true,\"records\":5,\"first_seq\":1,\"last_seq\":5,\"trimmed\":0}");
 }
 
 static void
@@ -587,7 +701,7 @@ test_verify_modified(void **state)
 	memcpy(p, "user.delete", 11);
 	raw_put(f, 3, r);
 	free(r);
-	assert_verify(f, "{\"ok\":false,\"records\":5,\"first_broken\":3,"
+	assert_verify(f, "{\"ok\":false,\"records\":5,\"first_seq\":1,\"trimmed\":0,\"first_broken\":3,"
 	    "\"reason\":\"record 3 was modified\"}");
 }
 
@@ -604,7 +718,7 @@ test_verify_reordered(void **state)
 	s = x_asprintf("{\"hash\":\"%s\",%s", h, r + 1);
 	strcpy(strstr(s, ",\"hash\""), "}");
 	raw_put(f, 2, s);
-	assert_verify(f, "{\"ok\":false,\"records\":5,\"first_broken\":2,"
+	assert_verify(f, "{\"ok\":false,\"records\":5,\"first_seq\":1,\"trimmed\":0,\"first_broken\":2,"
 	    "\"reason\":\"record 2 was modified\"}");
 	free(r);
 	free(h);
@@ -623,7 +737,7 @@ test_verify_deleted(void **state)
 	key_of(3, k);
 	assert_int_equal(store_del(t, STORE_DB_AUDIT, k, 8), 0);
 	assert_int_equal(store_txn_commit(t), 0);
-	assert_verify(f, "{\"ok\":false,\"records\":4,\"first_broken\":3,"
+	assert_verify(f, "{\"ok\":false,\"records\":4,\"first_seq\":1,\"trimmed\":0,\"first_broken\":3,"
 	    "\"reason\":\"record 3 missing\"}");
 }
 
@@ -640,7 +754,7 @@ test_verify_tail_deleted(void **state)
 	key_of(5, k);
 	assert_int_equal(store_del(t, STORE_DB_AUDIT, k, 8), 0);
 	assert_int_equal(store_txn_commit(t), 0);
-	assert_verify(f, "{\"ok\":false,\"records\":4,\"first_broken\":5,"
+	assert_verify(f, "{\"ok\":false,\"records\":4,\"first_seq\":1,\"trimmed\":0,\"first_broken\":5,"
 	    "\"reason\":\"record 5 missing\"}");
 }
 
@@ -660,7 +774,7 @@ test_verify_tail_rehashed(void **state)
 	memcpy(p, "user.delete", 11);
 	s = sealed(body, prev);
 	raw_put(f, 5, s);
-	assert_verify(f, "{\"ok\":false,\"records\":5,\"first_broken\":5,"
+	assert_verify(f, "{\"ok\":false,\"records\":5,\"first_seq\":1,\"trimmed\":0,\"first_broken\":5,"
 	    "\"reason\":\"record 5 was modified\"}");
 	free(r);
 	free(prev);
@@ -685,7 +799,7 @@ test_verify_wrong_prev(void **state)
 	memcpy(p, other, 64);
 	s = sealed(body, other);
 	raw_put(f, 3, s);
-	assert_verify(f, "{\"ok\":false,\"records\":5,\"first_broken\":3,"
+	assert_verify(f, "{\"ok\":false,\"records\":5,\"first_seq\":1,\"trimmed\":0,\"first_broken\":3,"
 	    "\"reason\":\"record 3: prev_hash does not match the hash of the "
 	    "record before it\"}");
 	free(r);
@@ -701,14 +815,14 @@ test_verify_garbage(void **state)
 
 	fill5(f);
 	raw_put(f, 4, "{\"id\":4,");
-	assert_verify(f, "{\"ok\":false,\"records\":5,\"first_broken\":4,"
+	assert_verify(f, "{\"ok\":false,\"records\":5,\"first_seq\":1,\"trimmed\":0,\"first_broken\":4,"
 	    "\"reason\":\"record 4 is not valid JSON\"}");
 }
 
 static void
 test_verify_empty(void **state)
 {
-	assert_verify(*state, "{\"ok\":true,\"records\":0}");
+	assert_verify(*state, "{\"ok\":true,\"records\":0,\"first_seq\":1,\"last_seq\":0,\"trimmed\":0}");
 }
 
 static void
@@ -733,11 +847,11 @@ test_aborted_append(void **state)
 	store_txn_abort(t);
 	assert_int_equal(page(f, "u_a", 0, 4, ids, 4, &next), 0);
 	assert_int_equal(page(f, NULL, 0, 4, ids, 4, &next), 0);
-	assert_verify(f, "{\"ok\":true,\"records\":0}");
+	assert_verify(f, "{\"ok\":true,\"records\":0,\"first_seq\":1,\"last_seq\":0,\"trimmed\":0}");
 
 	/* the next committed append starts the chain afresh */
 	assert_int_equal(append(f, 100, "user.create", "u_a", NULL), 1);
-	assert_verify(f, "{\"ok\":true,\"records\":1}");
+	assert_verify(f, "{\"ok\":true,\"records\":1,\"first_seq\":1,\"last_seq\":1,\"trimmed\":0}");
 }
 
 static void
@@ -762,7 +876,7 @@ test_data_copied(void **state)
 	assert_non_null(strstr(r, ",\"data\":{\"email\":{\"old\":\"x\",\"n\":42}},"));
 	assert_null(strstr(r, "later"));
 	free(r);
-	assert_verify(f, "{\"ok\":true,\"records\":1}");
+	assert_verify(f, "{\"ok\":true,\"records\":1,\"first_seq\":1,\"last_seq\":1,\"trimmed\":0}");
 }
 
 /* what could not be read back is refused, and the caller aborts */
@@ -782,7 +896,7 @@ test_append_refused(void **state)
 	assert_int_equal(audit_append(t, 100, &none, NOW, NULL), -1);
 	assert_int_equal(audit_append(t, 0, &e, NOW, NULL), -1);
 	store_txn_abort(t);
-	assert_verify(f, "{\"ok\":true,\"records\":0}");
+	assert_verify(f, "{\"ok\":true,\"records\":0,\"first_seq\":1,\"last_seq\":0,\"trimmed\":0}");
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -796,6 +910,7 @@ main(void)
 		T(test_chain_links),
 		T(test_capacity),
 		T(test_record_bound),
+		T(test_trim_report),
 		T(test_identity_paging),
 		T(test_paging_after_drop),
 		T(test_verify_modified),
