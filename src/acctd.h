@@ -106,6 +106,9 @@ struct conf {
 	int http_threads;
 	int http_keepalive_timeout_ms;
 	int http_request_timeout_ms;
+	/* rate_limit: every user's write budget (rate.c) */
+	int rate_writes_per_minute;
+	int rate_writes_burst;
 };
 
 /*
@@ -484,6 +487,11 @@ int login_locked(const char *handle, const char *ip, int64_t now);
 void login_failed(const char *handle, const char *ip, int64_t now, const struct conf *c);
 void login_succeeded(const char *handle);
 
+/* rate.c — every user's write budget: a token bucket, in memory, never sleeps. */
+/* spend one of user_id's tokens: 0 when there was one, else the seconds
+ * until there is (nothing spent). NULL or "" user_id: always 0. */
+int rate_take(const char *user_id, int64_t now_ms, int per_minute, int burst);
+
 /* api.c — authentication and authorization for routes, shared helpers. */
 struct api_ctx {
 	int authed;
@@ -503,7 +511,9 @@ int api_limit(struct http_req *r, unsigned *limit);
 void api_verr(struct json **verrs, const char *location, const char *message);
 /* load the {handle} path user (case-folded) inside t; -1 after a 404/500 */
 int api_path_user(struct http_req *r, struct store_txn *t, struct user *u);
-int api_commit(struct http_req *r, struct store_txn *t);  /* -1 after a 5xx */
+/* commit a change or an audited read; -1 after a 5xx, or a 429 when the
+ * signed-in user's write budget (rate.c) is spent (t aborted) */
+int api_commit(struct http_req *r, struct store_txn *t);
 /* after a failed write in this thread's txn (already aborted or to be): 507
  * "the store is full: detail" when store_full(), else 500 detail */
 void api_write_failed(struct http_req *r, const char *detail);

@@ -373,6 +373,11 @@ static const struct conf_rule conf_http_rules[] = {
 	    120000, 10000),
 	R_END
 };
+static const struct conf_rule conf_rate_rules[] = {
+	R_INT(C, "writes_per_minute", rate_writes_per_minute, 0, 1, 60000, 60),
+	R_INT(C, "writes_burst", rate_writes_burst, 0, 1, 10000, 30),
+	R_END
+};
 static const struct conf_rule conf_node_rules[] = {
 	R_STR(N, "name", name, CONF_REQ, conf_check_node_name, NULL),
 	R_STR(N, "url", url, CONF_REQ, conf_check_url, NULL),
@@ -411,6 +416,7 @@ static const struct conf_rule conf_rules[] = {
 	R_LIST(C, "workspaces", workspaces, nworkspaces, W,
 	    conf_workspace_rules),
 	R_GROUP("http", 0, conf_http_rules),
+	R_GROUP("rate_limit", 0, conf_rate_rules),
 	R_END
 };
 

@@ -197,6 +197,8 @@ test_defaults(void **state)
 	assert_int_equal(c->http_threads, 32);
 	assert_int_equal(c->http_keepalive_timeout_ms, 2000);
 	assert_int_equal(c->http_request_timeout_ms, 10000);
+	assert_int_equal(c->rate_writes_per_minute, 60);
+	assert_int_equal(c->rate_writes_burst, 30);
 	assert_non_null(c->path);
 	conf_free(c);
 }
@@ -256,7 +258,10 @@ test_all_settings(void **state)
 	    " node = \"n1\"; database = \"db\"; port = 65535; }\n"
 	    ");\n"
 	    "http = { threads = 4; keepalive_timeout_ms = 0;"
-	    " request_timeout_ms = 120000; };\n");
+	    " request_timeout_ms = 120000; };\n"
+	    "rate_limit = { writes_per_minute = 6; writes_burst = 2; };\n");
+	assert_int_equal(c->rate_writes_per_minute, 6);
+	assert_int_equal(c->rate_writes_burst, 2);
 	assert_int_equal(c->nlisten, 2);
 	assert_string_equal(c->listen[0], "0.0.0.0:443");
 	assert_string_equal(c->listen[1], "[::]:443");
@@ -526,6 +531,16 @@ test_range_http(void **state)
 	    "http.keepalive_timeout_ms", 0, 60000);
 	t_range("http = { request_timeout_ms = %d; };",
 	    "http.request_timeout_ms", 1000, 120000);
+}
+
+static void
+test_range_rate(void **state)
+{
+	(void)state;
+	t_range("rate_limit = { writes_per_minute = %d; };",
+	    "rate_limit.writes_per_minute", 1, 60000);
+	t_range("rate_limit = { writes_burst = %d; };",
+	    "rate_limit.writes_burst", 1, 10000);
 }
 
 static void
@@ -1116,6 +1131,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_range_push),
 		cmocka_unit_test(test_range_http),
 		cmocka_unit_test(test_range_workspace_port),
+		cmocka_unit_test(test_range_rate),
 		cmocka_unit_test(test_log_level),
 		cmocka_unit_test(test_listen),
 		cmocka_unit_test(test_handle_valid),
