@@ -156,7 +156,8 @@ class Audit(DaemonCase, unittest.TestCase):
         types = {"user.create", "user.update", "user.delete", "user.disable", "user.enable",
                  "user.console_password.change", "user.console_password.reset",
                  "user.token_reset", "session.login", "session.login_failed", "session.logout",
-                 "user.password.rotate", "token.create", "token.update", "token.delete"}
+                 "user.password.rotate", "token.create", "token.update", "token.delete",
+                 "user.password.read", "user.workspace.reveal"}
         for rec in recs:
             self.assertTrue(keys <= set(rec), sorted(set(rec) ^ keys))
             self.assertIn(rec["action_type"], types)
