@@ -182,7 +182,7 @@ int crypto_secret_file_check(const char *path, char *err, size_t errlen);
  * bytes (memcmp), so integers in keys are stored big-endian. After any -1
  * inside a txn, the only valid call on it is store_txn_abort.
  */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2   /* 2: the audit chain is keyed (audit_init) */
 #define STORE_SCHEMA_OLDEST 1    /* the oldest store_open accepts: migrated at start */
 #define STORE_NOTFOUND 1
 enum store_db {
@@ -377,7 +377,7 @@ int bootstrap_password(const char *path, char *out, size_t outlen, int *created,
 /* routes.c — the route table (method, path, who may call it, handler). */
 extern const struct http_route routes[];
 
-/* audit.c — the append-only audit ring with a SHA-256 hash chain.
+/* audit.c — the append-only audit ring with a keyed (HMAC-SHA256) hash chain.
  *
  * Records live in STORE_DB_AUDIT under their sequence number (8 bytes,
  * big-endian), as JSON; STORE_DB_AUDIT_IDX indexes them by identity so one
@@ -421,6 +421,15 @@ int audit_page(struct store_txn *t, const char *identity_id, uint64_t before,
  * records F..L are held; M = F - 1 records were dropped by the ring before
  * them. -1 on store error. */
 int audit_verify(struct store_txn *t, struct json **report);
+/* At start, after store_open: migrate a schema-1 store (SHA-256 chain) to a
+ * keyed chain once, then log the head. -1: do not start. */
+int audit_init(struct store *s);
+/* the head: its seq (0: none) and hash, and the oldest seq held; -1 when
+ * unreadable. Thread-safe (own read txn). */
+int audit_head(struct store *s, uint64_t *seq, char hash[65], uint64_t *first);
+/* publish the head outside the store: a log line; acctd_audit_* metrics */
+void audit_head_log(struct store *s, const char *when);
+void audit_metrics(struct store *s, FILE *f);
 
 /* util: RFC 3339 UTC time ("2026-11-28T04:10:00Z") into buf (>= 21 bytes) */
 void time_rfc3339(int64_t t, char *buf, size_t len);

@@ -24,9 +24,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "acctd.h"
+
+#define MAIN_HEAD_EVERY 3600     /* s between audit head log lines */
 
 static void
 main_usage(void)
@@ -206,6 +209,8 @@ main(int argc, char *argv[])
 	if (store_open(c->data_dir, (unsigned)c->map_size_mb, &app.store, err,
 	    sizeof(err)) == -1)
 		fatalx("%s", err);
+	if (audit_init(app.store) == -1)
+		fatalx("%s: cannot open the audit log", c->data_dir);
 	main_bootstrap(c);
 	dns_refresh();
 	if (push_start() == -1)
@@ -215,8 +220,15 @@ main(int argc, char *argv[])
 	main_ready_line(c);
 
 	for (;;) {
-		if (sigwait(&set, &sig) != 0)
+		/* the audit head, published hourly (audit.c) */
+		struct timespec hour = { MAIN_HEAD_EVERY, 0 };
+
+		sig = sigtimedwait(&set, NULL, &hour);
+		if (sig == -1) {
+			if (errno == EAGAIN)
+				audit_head_log(app.store, "hourly check");
 			continue;
+		}
 		if (sig == SIGHUP) {
 			main_notify("RELOADING=1");
 			if (app_reload(path) == 0) {
@@ -233,6 +245,7 @@ main(int argc, char *argv[])
 	main_notify("STOPPING=1");
 	http_stop(app.http);
 	push_stop();
+	audit_head_log(app.store, "stop");
 	store_close(app.store);
 	crypto_wipe(app.key, sizeof(app.key));
 	crypto_shutdown();

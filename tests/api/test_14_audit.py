@@ -257,7 +257,8 @@ class Audit(DaemonCase, unittest.TestCase):
         self.assertEqual(r.status, 200, r)
         # nothing dropped yet: the ring holds every record since the first
         self.assertEqual(r.json, {"ok": True, "records": len(every), "first_seq": 1,
-                                  "last_seq": every[0]["id"], "trimmed": 0})
+                                  "last_seq": every[0]["id"], "trimmed": 0,
+                                  "head_hash": every[0]["hash"]})
 
     def test_failed_request_writes_nothing(self):
         before = all_audit(self, self.admin)

@@ -42,6 +42,7 @@ setup(void **state)
 	char err[512], *path;
 	int rc;
 
+	memset(app.key, 0x42, sizeof(app.key));   /* the appliance key */
 	strcpy(f->dir, "/tmp/test_audit.XXXXXX");
 	if (mkdtemp(f->dir) == NULL)
 		return -1;
@@ -132,14 +133,24 @@ raw_put(struct fixture *f, uint64_t seq, const char *s)
 	assert_int_equal(store_txn_commit(t), 0);
 }
 
-/* the chain hash computed here, independently of audit.c */
+/*
+ * The chain hash computed here, independently of audit.c: HMAC-SHA256
+ * under HKDF(appliance key, "acctd audit chain v1") (keyed), or the plain
+ * SHA-256 of schema-1 stores and of a forger without the key.
+ */
 static void
-hash_hex(const char *prev, const char *body, char out[65])
+hash_hex_as(int keyed, const char *prev, const char *body, char out[65])
 {
 	char *buf = x_asprintf("%s\n%s", prev, body);
-	uint8_t h[CRYPTO_SHA256_LEN];
+	uint8_t h[CRYPTO_SHA256_LEN], k[CRYPTO_KEY_LEN];
 
-	crypto_sha256(buf, strlen(buf), h);
+	if (keyed) {
+		assert_int_equal(crypto_hkdf_sha256(app.key, sizeof(app.key),
+		    "acctd audit chain v1", k, sizeof(k)), 0);
+		crypto_hmac_sha256(k, sizeof(k), buf, strlen(buf), h);
+	} else {
+		crypto_sha256(buf, strlen(buf), h);
+	}
 	for (int i = 0; i < CRYPTO_SHA256_LEN; i++)
 		snprintf(out + 2 * i, 3, "%02x", h[i]);
 	free(buf);
@@ -147,12 +158,18 @@ hash_hex(const char *prev, const char *body, char out[65])
 
 /* body (a record without hash) with its hash appended; caller frees */
 static char *
-sealed(const char *body, const char *prev)
+sealed_as(int keyed, const char *body, const char *prev)
 {
 	char h[65];
 
-	hash_hex(prev, body, h);
+	hash_hex_as(keyed, prev, body, h);
 	return x_asprintf("%.*s,\"hash\":\"%s\"}", (int)strlen(body) - 1, body, h);
+}
+
+static char *
+sealed(const char *body, const char *prev)
+{
+	return sealed_as(1, body, prev);
 }
 
 static char *
@@ -199,9 +216,19 @@ verify(struct fixture *f)
 	struct json *rep;
 	char *s;
 
+	const char *h;
+	char *p;
+
 	assert_int_equal(audit_verify(t, &rep), 0);
 	store_txn_abort(t);
 	s = json_print(rep);
+	/* head_hash is checked in test_head_published: cut it here */
+	if ((h = json_str(json_get(rep, "head_hash"))) != NULL) {
+		assert_int_equal(strlen(h), 64);
+		p = strstr(s, ",\"head_hash\":\"");
+		assert_non_null(p);
+		memmove(p, p + 79, strlen(p + 79) + 1);
+	}
 	json_free(rep);
 	return s;
 }
@@ -589,6 +616,237 @@ test_trim_report(void **state)
 	log_set_level(LOG_LEVEL_ERROR);
 }
 
+static void
+fill5(struct fixture *f)
+{
+	for (int i = 0; i < 5; i++)
+		append(f, 100, "user.update", "u_a", NULL);
+	assert_verify(f, "{\"ok\":true,\"records\":5,\"first_seq\":1,\"last_seq\":5,\"trimmed\":0}");
+}
+
+/* the meta link (audit_last) set to seq and hash */
+static void
+link_put(struct fixture *f, const char *name, uint64_t seq, const char *hash)
+{
+	struct store_txn *t = begin(f, 1);
+	uint8_t v[72];
+
+	key_of(seq, v);
+	memcpy(v + 8, hash, 64);
+	assert_int_equal(store_put(t, STORE_DB_META, name, strlen(name), v, 72), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+}
+
+/*
+ * What a forger with write access to data.mdb but not the key does:
+ * records from..to rewritten in place (edit applied to `from`), each hash
+ * recomputed (keyed or plain SHA-256) and relinked, and the head moved.
+ */
+static void
+reseal(struct fixture *f, uint64_t from, uint64_t to, int keyed,
+    const char *edit_from, const char *edit_to)
+{
+	char prev[65] = "", *r, *body, *p, *out;
+
+	for (uint64_t seq = from; seq <= to; seq++) {
+		r = raw_get(f, seq);
+		body = x_strdup(r);
+		strcpy(strstr(body, ",\"hash\":"), "}");
+		p = strstr(body, "\"prev_hash\":\"") + 13;
+		if (seq == from) {
+			memcpy(prev, p, 64);
+			if (edit_from != NULL)
+				memcpy(strstr(body, edit_from), edit_to, strlen(edit_to));
+		}
+		memcpy(p, prev, 64);
+		out = sealed_as(keyed, body, prev);
+		raw_put(f, seq, out);
+		memcpy(prev, strstr(out, ",\"hash\":\"") + 9, 64);
+		free(out);
+		free(body);
+		free(r);
+	}
+	link_put(f, "audit_last", to, prev);
+}
+
+/*
+ * The finding: whoever can write data.mdb rewrote a record and recomputed
+ * the plain SHA-256 chain after it, and verify said ok. Keyed, it cannot.
+ */
+static void
+test_sha256_rewrite_detected(void **state)
+{
+	struct fixture *f = *state;
+
+	fill5(f);
+	reseal(f, 3, 5, 0, "user.update", "user.delete");
+	assert_verify(f, "{\"ok\":false,\"records\":5,\"first_seq\":1,"
+	    "\"trimmed\":0,\"first_broken\":3,\"reason\":\"record 3 was "
+	    "modified\"}");
+	/* the same forgery with the key verifies: the key is what protects */
+	reseal(f, 3, 5, 1, NULL, NULL);
+	assert_verify(f, "{\"ok\":true,\"records\":5,\"first_seq\":1,"
+	    "\"last_seq\":5,\"trimmed\":0}");
+	/* another appliance key: nothing verifies */
+	app.key[0] ^= 1;
+	assert_verify(f, "{\"ok\":false,\"records\":5,\"first_seq\":1,"
+	    "\"trimmed\":0,\"first_broken\":1,\"reason\":\"record 1 was "
+	    "modified\"}");
+	app.key[0] ^= 1;
+}
+
+static void
+set_schema1(struct fixture *f)
+{
+	struct store_txn *t = begin(f, 1);
+
+	assert_int_equal(store_put(t, STORE_DB_META, "schema_version", 14,
+	    "\0\0\0\1", 4), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+}
+
+static void
+reopen(struct fixture *f)
+{
+	char err[512], *path = x_asprintf("%s/db", f->dir);
+
+	store_close(f->s);
+	assert_int_equal(store_open(path, 16, &f->s, err, sizeof(err)), 0);
+	free(path);
+}
+
+/*
+ * A schema-1 store (plain SHA-256 chain) is migrated once at open: its
+ * records keep verifying as they are, the next ones are keyed, and the
+ * boundary can neither be moved nor used to rewrite the old records.
+ */
+static void
+test_migrate_schema1(void **state)
+{
+	struct fixture *f = *state;
+	struct store_txn *t;
+	char *r1, *r;
+	void *v;
+	size_t vl;
+
+	fill5(f);
+	reseal(f, 1, 3, 0, NULL, NULL);        /* records 1-3 as schema 1 wrote them */
+	t = begin(f, 1);
+	for (uint64_t seq = 4; seq <= 5; seq++) {
+		uint8_t k[8];
+
+		key_of(seq, k);
+		assert_int_equal(store_del(t, STORE_DB_AUDIT, k, 8), 0);
+	}
+	assert_int_equal(store_txn_commit(t), 0);
+	set_schema1(f);
+	reopen(f);
+	assert_int_equal(store_schema_version(f->s), 1);
+	r1 = raw_get(f, 1);
+
+	assert_int_equal(audit_init(f->s), 0);
+	assert_int_equal(store_schema_version(f->s), 2);
+	append(f, 100, "user.update", "u_a", NULL);
+	append(f, 100, "user.update", "u_a", NULL);
+	assert_verify(f, "{\"ok\":true,\"records\":5,\"first_seq\":1,"
+	    "\"last_seq\":5,\"trimmed\":0,\"keyed_from\":4}");
+	r = raw_get(f, 1);
+	assert_string_equal(r, r1);             /* the old records are untouched */
+	free(r);
+	free(r1);
+	/* once: a second start changes nothing */
+	reopen(f);
+	assert_int_equal(store_schema_version(f->s), 2);
+	assert_int_equal(audit_init(f->s), 0);
+	assert_verify(f, "{\"ok\":true,\"records\":5,\"first_seq\":1,"
+	    "\"last_seq\":5,\"trimmed\":0,\"keyed_from\":4}");
+
+	/* an old record rewritten with SHA-256: the first keyed one objects */
+	reseal(f, 2, 3, 0, "user.update", "user.delete");
+	link_put(f, "audit_last", 5, "0000000000000000000000000000000000000000000000000000000000000000");
+	t = begin(f, 0);
+	assert_int_equal(store_get(t, STORE_DB_META, "audit_keyed", 11, &v, &vl), 0);
+	store_txn_abort(t);
+	assert_int_equal(vl, 40);
+	/* the marker moved past the head, to make every record "old" */
+	((uint8_t *)v)[7] = 6;
+	t = begin(f, 1);
+	assert_int_equal(store_put(t, STORE_DB_META, "audit_keyed", 11, v, vl), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	free(v);
+	assert_verify(f, "{\"ok\":false,\"records\":5,\"first_seq\":1,"
+	    "\"trimmed\":0,\"first_broken\":6,\"reason\":\"the chain's key "
+	    "marker (meta audit_keyed) does not verify: moved, or another "
+	    "key_file\"}");
+}
+
+static void
+test_migrate_schema1_record_detected(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t k[8];
+	struct store_txn *t;
+
+	fill5(f);
+	reseal(f, 1, 3, 0, NULL, NULL);
+	t = begin(f, 1);
+	for (uint64_t seq = 4; seq <= 5; seq++) {
+		key_of(seq, k);
+		assert_int_equal(store_del(t, STORE_DB_AUDIT, k, 8), 0);
+	}
+	assert_int_equal(store_txn_commit(t), 0);
+	set_schema1(f);
+	reopen(f);
+	assert_int_equal(audit_init(f->s), 0);
+	append(f, 100, "user.update", "u_a", NULL);
+	reseal(f, 2, 3, 0, "user.update", "user.delete");
+	assert_verify(f, "{\"ok\":false,\"records\":4,\"first_seq\":1,"
+	    "\"trimmed\":0,\"keyed_from\":4,\"first_broken\":4,\"reason\":\"record 4: "
+	    "prev_hash does not match the hash of the record before it\"}");
+}
+
+/* what is published outside the store: the head's seq and hash prefix */
+static void
+test_head_published(void **state)
+{
+	struct fixture *f = *state;
+	char hash[65], *r, *m = NULL, *h, *want;
+	uint64_t seq, first;
+	size_t mlen = 0;
+	FILE *mf;
+
+	assert_int_equal(audit_head(f->s, &seq, hash, &first), 0);
+	assert_int_equal(seq, 0);
+	fill5(f);
+	assert_int_equal(audit_head(f->s, &seq, hash, &first), 0);
+	assert_int_equal(seq, 5);
+	assert_int_equal(first, 1);
+	r = raw_get(f, 5);
+	h = field(r, "hash");
+	assert_string_equal(hash, h);
+	mf = open_memstream(&m, &mlen);
+	audit_metrics(f->s, mf);
+	fclose(mf);
+	assert_non_null(strstr(m, "\nacctd_audit_head_seq 5\n"));
+	want = x_asprintf("\nacctd_audit_head_info{hash_prefix=\"%.16s\"} 1\n", h);
+	assert_non_null(strstr(m, want));
+	assert_non_null(strstr(m, "\nacctd_audit_first_seq 1\n"));
+	free(want);
+	free(m);
+	/* and verify names the same head */
+	{
+		struct store_txn *t = begin(f, 0);
+		struct json *rep;
+
+		assert_int_equal(audit_verify(t, &rep), 0);
+		store_txn_abort(t);
+		assert_string_equal(json_str(json_get(rep, "head_hash")), h);
+		json_free(rep);
+	}
+	free(h);
+	free(r);
+}
+
 /* "u_a" is a prefix of "u_ab": the index must still keep them apart */
 static void
 test_identity_paging(void **state)
@@ -678,14 +936,6 @@ test_paging_after_drop(void **state)
 	assert_int_equal(next, 0);
 	assert_int_equal(page(f, NULL, 40, 7, ids, 128, &next), 0);
 	assert_int_equal(next, 0);
-}
-
-static void
-fill5(struct fixture *f)
-{
-	for (int i = 0; i < 5; i++)
-		append(f, 100, "user.update", "u_a", NULL);
-	assert_verify(f, "{\"ok\":true,\"records\":5,\"first_seq\":1,\"last_seq\":5,\"trimmed\":0}");
 }
 
 static void
@@ -911,6 +1161,10 @@ main(void)
 		T(test_capacity),
 		T(test_record_bound),
 		T(test_trim_report),
+		T(test_sha256_rewrite_detected),
+		T(test_migrate_schema1),
+		T(test_migrate_schema1_record_detected),
+		T(test_head_published),
 		T(test_identity_paging),
 		T(test_paging_after_drop),
 		T(test_verify_modified),
