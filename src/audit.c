@@ -237,7 +237,7 @@ audit_link_put(struct store_txn *t, const char *name, const struct audit_link *l
 	return store_put(t, STORE_DB_META, name, strlen(name), v, sizeof(v));
 }
 
-/* bytes cJSON prints for the character at p (escapes included) */
+/* bytes cJSON prints for the byte c of a string (escapes included) */
 static size_t
 audit_printed(unsigned char c)
 {
