@@ -109,6 +109,9 @@ struct conf {
 	/* acctd extension: GET /metrics needs a bearer token with this
 	 * SHA-256 (64 hex digits); "" = /metrics is off (404) */
 	char *metrics_token_sha256;
+	/* rate_limit: every user's write budget (rate.c) */
+	int rate_writes_per_minute;
+	int rate_writes_burst;
 };
 
 /*
@@ -184,7 +187,8 @@ int crypto_secret_file_check(const char *path, char *err, size_t errlen);
  * bytes (memcmp), so integers in keys are stored big-endian. After any -1
  * inside a txn, the only valid call on it is store_txn_abort.
  */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2   /* 2: the audit chain is keyed (audit_init) */
+#define STORE_SCHEMA_OLDEST 1    /* the oldest store_open accepts: migrated at start */
 #define STORE_NOTFOUND 1
 enum store_db {
 	STORE_DB_META = 0,        /* "schema_version" and other singletons */
@@ -230,6 +234,23 @@ int store_iter(struct store_txn *t, enum store_db db, const void *start,
     size_t startlen, int reverse, store_iter_fn fn, void *arg);
 int store_count(struct store_txn *t, enum store_db db, size_t *n);
 uint32_t store_schema_version(struct store *s);
+/* write the schema version in t (a migration); store_schema_version tells
+ * it once t has committed */
+int store_schema_set(struct store_txn *t, uint32_t version);
+/*
+ * 1 when the last failed write call of this thread (put, del, commit) failed
+ * because the map is full (MDB_MAP_FULL, MDB_TXN_FULL): the change cannot be
+ * made until an operator raises map_size_mb. Reset by store_txn_begin(write).
+ */
+int store_full(void);
+struct store_usage {
+	uint64_t map_bytes;        /* the map's size (map_size_mb, or the file's) */
+	uint64_t page_bytes;
+	uint64_t high_water_bytes; /* pages ever used: the file's extent */
+	uint64_t used_bytes;       /* high water minus LMDB's free list */
+};
+int store_usage(struct store *s, struct store_usage *u);   /* thread-safe */
+void store_metrics(struct store *s, FILE *f);   /* acctd_store_* for /metrics */
 
 /* json.c — request and response bodies (cJSON, included only here). */
 struct json;                                /* an object, array or value */
@@ -362,14 +383,21 @@ int bootstrap_password(const char *path, char *out, size_t outlen, int *created,
 /* routes.c — the route table (method, path, who may call it, handler). */
 extern const struct http_route routes[];
 
-/* audit.c — the append-only audit ring with a SHA-256 hash chain.
+/* audit.c — the append-only audit ring with a keyed (HMAC-SHA256) hash chain.
  *
  * Records live in STORE_DB_AUDIT under their sequence number (8 bytes,
  * big-endian), as JSON; STORE_DB_AUDIT_IDX indexes them by identity so one
  * user's page costs O(page). audit_append writes inside the caller's write
  * transaction: if it fails the caller aborts, so no change commits without
  * its record. When the ring holds `capacity` records the oldest is dropped
- * (and the chain's anchor moves to the next one). */
+ * (and the chain's anchor moves to the next one).
+ *
+ * A stored record is at most AUDIT_RECORD_MAX bytes (long strings are
+ * shortened, see audit.c), so that LMDB keeps it in a leaf page, two to a
+ * 4 KiB page. AUDIT_RECORD_COST is what conf.c budgets per record in the
+ * map: the record's half page plus its index entry and the B-trees' slack. */
+#define AUDIT_RECORD_MAX 2000
+#define AUDIT_RECORD_COST 2176
 struct audit_actor {
 	const char *id;            /* NULL for an anonymous caller */
 	const char *handle;
@@ -393,9 +421,21 @@ int audit_append(struct store_txn *t, unsigned capacity, const struct audit_even
  * *next the seq to pass as `before` for the next page, 0 when none. */
 int audit_page(struct store_txn *t, const char *identity_id, uint64_t before,
     unsigned limit, struct json **items, uint64_t *next);
-/* Walk the whole chain. *report (caller frees): {"ok":true,"records":N} or
- * {"ok":false,"records":N,"first_broken":seq,"reason":"…"}. -1 on store error. */
+/* Walk the whole chain. *report (caller frees):
+ * {"ok":true,"records":N,"first_seq":F,"last_seq":L,"trimmed":M} or
+ * {"ok":false,"records":N,"first_seq":F,"trimmed":M,"first_broken":seq,"reason":"…"}:
+ * records F..L are held; M = F - 1 records were dropped by the ring before
+ * them. -1 on store error. */
 int audit_verify(struct store_txn *t, struct json **report);
+/* At start, after store_open: migrate a schema-1 store (SHA-256 chain) to a
+ * keyed chain once, then log the head. -1: do not start. */
+int audit_init(struct store *s);
+/* the head: its seq (0: none) and hash, and the oldest seq held; -1 when
+ * unreadable. Thread-safe (own read txn). */
+int audit_head(struct store *s, uint64_t *seq, char hash[65], uint64_t *first);
+/* publish the head outside the store: a log line; acctd_audit_* metrics */
+void audit_head_log(struct store *s, const char *when);
+void audit_metrics(struct store *s, FILE *f);
 
 /* util: RFC 3339 UTC time ("2026-11-28T04:10:00Z") into buf (>= 21 bytes) */
 void time_rfc3339(int64_t t, char *buf, size_t len);
@@ -507,6 +547,11 @@ int login_kdf_enter(void);
 void login_kdf_leave(void);
 int login_kdf_slots(void);
 
+/* rate.c — every user's write budget: a token bucket, in memory, never sleeps. */
+/* spend one of user_id's tokens: 0 when there was one, else the seconds
+ * until there is (nothing spent). NULL or "" user_id: always 0. */
+int rate_take(const char *user_id, int64_t now_ms, int per_minute, int burst);
+
 /* api.c — authentication and authorization for routes, shared helpers. */
 struct api_ctx {
 	int authed;
@@ -526,7 +571,12 @@ int api_limit(struct http_req *r, unsigned *limit);
 void api_verr(struct json **verrs, const char *location, const char *message);
 /* load the {handle} path user (case-folded) inside t; -1 after a 404/500 */
 int api_path_user(struct http_req *r, struct store_txn *t, struct user *u);
-int api_commit(struct http_req *r, struct store_txn *t);  /* -1 after a 500 */
+/* commit a change or an audited read; -1 after a 5xx, or a 429 when the
+ * signed-in user's write budget (rate.c) is spent (t aborted) */
+int api_commit(struct http_req *r, struct store_txn *t);
+/* after a failed write in this thread's txn (already aborted or to be): 507
+ * "the store is full: detail" when store_full(), else 500 detail */
+void api_write_failed(struct http_req *r, const char *detail);
 /* the audit record of a change, in its transaction; -1: abort the change */
 int api_audit(struct http_req *r, struct store_txn *t, const char *action,
     const struct user *subject, const struct json *data);

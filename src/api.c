@@ -428,11 +428,62 @@ api_path_user(struct http_req *r, struct store_txn *t, struct user *u)
 	return 0;
 }
 
+/*
+ * A full map (507 Insufficient Storage, RFC 4918) is the one write failure
+ * an operator can fix, so it is named; reads keep working meanwhile.
+ */
+void
+api_write_failed(struct http_req *r, const char *detail)
+{
+	char msg[256];
+
+	if (!store_full()) {
+		http_problem(r, 500, detail, NULL);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "the store is full: %s; an administrator "
+	    "must raise map_size_mb", detail);
+	http_problem(r, 507, msg, NULL);
+}
+
+/*
+ * Every change a signed-in user makes, and every audited read of a secret,
+ * spends from their write budget (rate.c), administrators' too. Routes
+ * anyone may call (sign-in) have no budget to spend from, and signing out
+ * is never refused.
+ */
+static int
+api_rate(struct http_req *r)
+{
+	const struct conf *cf = app_conf();
+	struct api_ctx *c = r->ctx;
+	char hdr[64], detail[160];
+	int wait;
+
+	if (c == NULL || !c->authed || r->route == NULL ||
+	    r->route->auth == HTTP_AUTH_ANYONE || r->route->fn == api_logout)
+		return 0;
+	wait = rate_take(c->actor.id, app_now_ms(), cf->rate_writes_per_minute,
+	    cf->rate_writes_burst);
+	if (wait == 0)
+		return 0;
+	snprintf(hdr, sizeof(hdr), "Retry-After: %d\r\n", wait);
+	snprintf(detail, sizeof(detail), "too many changes: at most %d a minute "
+	    "(bursts of %d); try again in %d seconds; nothing was changed",
+	    cf->rate_writes_per_minute, cf->rate_writes_burst, wait);
+	http_problem_h(r, 429, detail, NULL, hdr);
+	return -1;
+}
+
 int
 api_commit(struct http_req *r, struct store_txn *t)
 {
+	if (api_rate(r) == -1) {
+		store_txn_abort(t);
+		return -1;
+	}
 	if (store_txn_commit(t) == -1) {
-		http_problem(r, 500, "the change could not be saved; nothing was changed", NULL);
+		api_write_failed(r, "the change could not be saved; nothing was changed");
 		return -1;
 	}
 	return 0;

@@ -123,7 +123,7 @@ api_admin_user_create(struct http_req *r)
 	if (rc == -1 || api_audit(r, t, "user.create", &u, data) == -1) {
 		json_free(data);
 		store_txn_abort(t);
-		http_problem(r, 500, "cannot create the user; nothing was changed", NULL);
+		api_write_failed(r, "cannot create the user; nothing was changed");
 		goto done;
 	}
 	json_free(data);
@@ -223,7 +223,7 @@ admin_user_change(struct http_req *r, const char *action)
 	user_clear(&u);
 	return;
 fail:
-	http_problem(r, 500, "the change could not be saved; nothing was changed", NULL);
+	api_write_failed(r, "the change could not be saved; nothing was changed");
 abort:
 	store_txn_abort(t);
 	crypto_wipe(gen, sizeof(gen));

@@ -3,6 +3,12 @@
  * workspaces with their connection strings, and API tokens. Every change
  * commits with its audit record; no audit record carries a secret (tokens
  * are named by id and last4 only, the password by its version).
+ *
+ * Reading the database password is audited like a change, as Vault audits
+ * reads of secrets: GET …/password and GET …/workspace?reveal=1 write
+ * "user.password.read" / "user.workspace.reveal" in their own write txn and
+ * show the secret only once that record has committed. A read whose record
+ * cannot be written fails closed (5xx, no secret).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +43,27 @@ cred_password_json(const struct dbpass *d, const char *pw)
 	return j;
 }
 
+/* the audit record of a read of u's database password (version), in t;
+ * -1 after a 5xx, t aborted */
+static int
+cred_read_audit(struct http_req *r, struct store_txn *t, const char *action,
+    const struct user *u, int64_t version)
+{
+	struct json *data = json_object();
+	int rc;
+
+	json_set_int(data, "version", version);
+	rc = api_audit(r, t, action, u, data);
+	json_free(data);
+	if (rc == -1) {
+		store_txn_abort(t);
+		api_write_failed(r, "the read could not be recorded in the audit "
+		    "log; the password is not shown");
+		return -1;
+	}
+	return api_commit(r, t);
+}
+
 void
 api_password_get(struct http_req *r)
 {
@@ -47,7 +74,7 @@ api_password_get(struct http_req *r)
 	struct json *j;
 	int rc;
 
-	if (cred_begin(r, 0, &t, &u) == -1)
+	if (cred_begin(r, 1, &t, &u) == -1)
 		return;
 	rc = dbpass_get(t, u.id, &d, pw, sizeof(pw));
 	if (rc != 0) {
@@ -57,12 +84,12 @@ api_password_get(struct http_req *r)
 		return;
 	}
 	j = cred_password_json(&d, pw);
-	json_set(j, "propagation", outbox_propagation(t, u.id));
-	store_txn_abort(t);
-	user_clear(&u);
-	http_reply_json(r, 200, j);
-	json_free(j);
 	crypto_wipe(pw, sizeof(pw));
+	json_set(j, "propagation", outbox_propagation(t, u.id));
+	if (cred_read_audit(r, t, "user.password.read", &u, d.version) == 0)
+		http_reply_json(r, 200, j);
+	user_clear(&u);
+	json_free(j);
 }
 
 void
@@ -83,7 +110,7 @@ api_password_rotate(struct http_req *r)
 	    outbox_user_changed(t, u.id) == -1 ||
 	    (json_set_int(data, "version", version), api_audit(r, t, "user.password.rotate", &u, data)) == -1) {
 		store_txn_abort(t);
-		http_problem(r, 500, "the password could not be rotated; nothing was changed", NULL);
+		api_write_failed(r, "the password could not be rotated; nothing was changed");
 		goto done;
 	}
 	if (api_commit(r, t) == 0) {
@@ -138,7 +165,7 @@ api_workspace_list(struct http_req *r)
 	struct dbpass d;
 	struct json *items;
 	char pw[DBPASS_LEN + 8], masked[DBPASS_LEN + 8], reveal[8] = "";
-	int rc, show;
+	int rc, show, shown = 0;
 
 	rc = http_query(r, "reveal", reveal, sizeof(reveal));
 	if (rc == -2 || (rc == 0 && strcmp(reveal, "0") && strcmp(reveal, "1") &&
@@ -150,7 +177,7 @@ api_workspace_list(struct http_req *r)
 		return;
 	}
 	show = strcmp(reveal, "1") == 0 || strcmp(reveal, "true") == 0;
-	if (cred_begin(r, 0, &t, &u) == -1)
+	if (cred_begin(r, show, &t, &u) == -1)
 		return;
 	rc = dbpass_get(t, u.id, &d, pw, sizeof(pw));
 	if (rc != 0) {
@@ -183,11 +210,20 @@ api_workspace_list(struct http_req *r)
 		crypto_wipe(cs, strlen(cs));
 		free(cs);
 		json_push(items, j);
+		shown++;
 	}
-	store_txn_abort(t);
 	crypto_wipe(pw, sizeof(pw));
+	/* the password is in the answer: recorded first, or not shown */
+	if (show && shown > 0) {
+		if (cred_read_audit(r, t, "user.workspace.reveal", &u, d.version) == 0)
+			api_reply_list(r, items, NULL);
+		else
+			json_free(items);
+	} else {
+		store_txn_abort(t);
+		api_reply_list(r, items, NULL);
+	}
 	user_clear(&u);
-	api_reply_list(r, items, NULL);
 }
 
 /* tokens ------------------------------------------------------------------ */
@@ -348,7 +384,7 @@ api_token_create(struct http_req *r)
 	json_set_str(data, "last4", k.last4);
 	if (token_save(t, &k) == -1 || api_audit(r, t, "token.create", &u, data) == -1) {
 		json_free(data);
-		http_problem(r, 500, "the token could not be created; nothing was changed", NULL);
+		api_write_failed(r, "the token could not be created; nothing was changed");
 		goto abort;
 	}
 	json_free(data);
@@ -430,7 +466,7 @@ api_token_patch(struct http_req *r)
 		if (token_save(t, &k) == -1 || api_audit(r, t, "token.update", &u, data) == -1) {
 			json_free(data);
 			store_txn_abort(t);
-			http_problem(r, 500, "the token could not be changed; nothing was changed", NULL);
+			api_write_failed(r, "the token could not be changed; nothing was changed");
 			goto done;
 		}
 		json_free(data);
@@ -467,7 +503,7 @@ api_token_delete(struct http_req *r)
 	json_set_str(data, "last4", k.last4);
 	if (token_remove(t, &k) == -1 || api_audit(r, t, "token.delete", &u, data) == -1) {
 		store_txn_abort(t);
-		http_problem(r, 500, "the token could not be deleted; nothing was changed", NULL);
+		api_write_failed(r, "the token could not be deleted; nothing was changed");
 	} else if (api_commit(r, t) == 0) {
 		http_reply(r, 204, "text/plain", "Cache-Control: no-store\r\n", "", 0);
 	}

@@ -240,7 +240,7 @@ api_logout(struct http_req *r)
 	if ((c->via_cookie && session_delete(t, c->sid) == -1) ||
 	    api_audit(r, t, "session.logout", &c->actor, NULL) == -1) {
 		store_txn_abort(t);
-		http_problem(r, 500, "cannot end the session", NULL);
+		api_write_failed(r, "cannot end the session");
 		return;
 	}
 	if (api_commit(r, t) == -1)
@@ -406,7 +406,7 @@ api_user_patch(struct http_req *r)
 		if (user_save(t, &u, old_handle, old_chosen) == -1 ||
 		    (strcmp(old_handle, u.handle) != 0 && outbox_user_changed(t, u.id) == -1) ||
 		    api_audit(r, t, "user.update", &u, data) == -1) {
-			http_problem(r, 500, "the change could not be saved; nothing was changed", NULL);
+			api_write_failed(r, "the change could not be saved; nothing was changed");
 			goto abort;
 		}
 		if (api_commit(r, t) == -1) {
@@ -476,7 +476,7 @@ api_user_delete(struct http_req *r)
 	    outbox_user_changed(t, u.id) == -1 ||
 	    api_audit(r, t, "user.delete", &u, data) == -1) {
 		json_free(data);
-		http_problem(r, 500, "the account could not be deleted; nothing was changed", NULL);
+		api_write_failed(r, "the account could not be deleted; nothing was changed");
 		goto abort;
 	}
 	json_free(data);
@@ -523,7 +523,7 @@ api_user_token_reset(struct http_req *r)
 	    api_audit(r, t, "user.token_reset", &u, NULL) == -1) {
 		store_txn_abort(t);
 		user_clear(&u);
-		http_problem(r, 500, "the reset could not be saved; nothing was changed", NULL);
+		api_write_failed(r, "the reset could not be saved; nothing was changed");
 		return;
 	}
 	if (api_commit(r, t) == 0) {
@@ -611,7 +611,7 @@ api_user_console_password(struct http_req *r)
 		strcmp(c->actor.id, fresh.id) == 0 && c->via_cookie ? c->sid : NULL) == -1 ||
 	    api_audit(r, t, "user.console_password.change", &fresh, NULL) == -1) {
 		store_txn_abort(t);
-		http_problem(r, 500, "cannot change the password; nothing was changed", NULL);
+		api_write_failed(r, "cannot change the password; nothing was changed");
 		goto done;
 	}
 	if (api_commit(r, t) == 0)

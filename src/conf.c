@@ -49,6 +49,7 @@
  *   required when push.client_cert is set
  *   required when push.client_key is set
  *   must be 64 lowercase hex digits (the SHA-256 of the token)
+ *   N records do not fit map_size_mb = M (...)   (on audit.capacity)
  *
  * libconfig 1.5 reads a decimal literal without L suffix with atoi(): one
  * beyond the int range wraps before we see it (4294967304 reads as 8).
@@ -395,11 +396,16 @@ static const struct conf_rule conf_http_rules[] = {
 	    120000, 10000),
 	R_END
 };
-/* /metrics: off ("") unless a bearer token's SHA-256 is set; the file
- * holds no usable secret */
+/* /metrics: a scraper's bearer token, by its SHA-256 (the file holds no
+ * usable secret); "" = admins only */
 static const struct conf_rule conf_metrics_rules[] = {
 	R_STR(C, "token_sha256", metrics_token_sha256, CONF_EMPTY,
 	    conf_check_sha256, ""),
+	R_END
+};
+static const struct conf_rule conf_rate_rules[] = {
+	R_INT(C, "writes_per_minute", rate_writes_per_minute, 0, 1, 60000, 60),
+	R_INT(C, "writes_burst", rate_writes_burst, 0, 1, 10000, 30),
 	R_END
 };
 static const struct conf_rule conf_node_rules[] = {
@@ -441,6 +447,7 @@ static const struct conf_rule conf_rules[] = {
 	    conf_workspace_rules),
 	R_GROUP("http", 0, conf_http_rules),
 	R_GROUP("metrics", 0, conf_metrics_rules),
+	R_GROUP("rate_limit", 0, conf_rate_rules),
 	R_END
 };
 
@@ -853,6 +860,45 @@ conf_check_push(struct conf_ctx *x, const config_t *cfg, const struct conf *c)
 	conf_err(x, s, missing, "required when %s is set", other);
 }
 
+/*
+ * The audit ring must fit in the map and leave room: capacity records at
+ * their worst case (AUDIT_RECORD_COST, acctd.h) plus headroom for users,
+ * sessions, tokens, the outbox and LMDB's copy-on-write pages, an eighth
+ * of the map and at least CONF_HEADROOM_MIN_MB. Otherwise the map fills
+ * before the ring ever drops a record. docs/config.md states the rule.
+ */
+#define CONF_MIB		(1024ULL * 1024)
+#define CONF_HEADROOM_MIN_MB	4
+
+static void
+conf_check_audit(struct conf_ctx *x, const config_t *cfg, const struct conf *c)
+{
+	const config_setting_t *s;
+	unsigned long long map, room, ring, fit, need;
+
+	if (c->audit_capacity < 0 || c->map_size_mb < 0)
+		return;
+	map = (unsigned long long)c->map_size_mb * CONF_MIB;
+	room = map / 8;
+	if (room < CONF_HEADROOM_MIN_MB * CONF_MIB)
+		room = CONF_HEADROOM_MIN_MB * CONF_MIB;
+	ring = (unsigned long long)c->audit_capacity * AUDIT_RECORD_COST;
+	if (ring + room <= map)
+		return;
+	fit = map > room ? (map - room) / AUDIT_RECORD_COST : 0;
+	need = (ring * 8 / 7 + CONF_MIB - 1) / CONF_MIB;
+	if (need < 8 * CONF_HEADROOM_MIN_MB)
+		need = (ring + (CONF_HEADROOM_MIN_MB + 1) * CONF_MIB - 1) / CONF_MIB;
+	if ((s = config_lookup(cfg, "audit.capacity")) == NULL &&
+	    (s = config_lookup(cfg, "map_size_mb")) == NULL)
+		s = config_root_setting(cfg);
+	conf_err(x, s, "audit.capacity", "%d records do not fit map_size_mb = "
+	    "%d (%d bytes each at worst, plus %llu MB for users, sessions and "
+	    "tokens): at most %llu fit; lower audit.capacity or raise "
+	    "map_size_mb to at least %llu", c->audit_capacity, c->map_size_mb,
+	    AUDIT_RECORD_COST, room / CONF_MIB, fit, need);
+}
+
 static const struct conf_node *
 conf_node_find(const struct conf *c, const char *name)
 {
@@ -985,6 +1031,7 @@ conf_load(const char *path, FILE *errs, struct conf **out)
 	conf_check_sessions(&x, &cfg, c);
 	conf_check_push(&x, &cfg, c);
 	conf_check_nodes(&x, &cfg, c);
+	conf_check_audit(&x, &cfg, c);
 	if (x.nerr > 0)
 		goto fail;
 	if (c->key_file == NULL)

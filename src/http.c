@@ -78,6 +78,7 @@ http_status_title(int status)
 	case 500: return "Internal Server Error";
 	case 503: return "Service Unavailable";
 	case 505: return "HTTP Version Not Supported";
+	case 507: return "Insufficient Storage";
 	default: return status < 500 ? "Bad Request" : "Internal Server Error";
 	}
 }

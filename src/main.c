@@ -29,6 +29,8 @@
 
 #include "acctd.h"
 
+#define MAIN_HEAD_EVERY 3600     /* s between audit head log lines */
+
 static void
 main_usage(void)
 {
@@ -251,6 +253,8 @@ main(int argc, char *argv[])
 	if (store_open(c->data_dir, (unsigned)c->map_size_mb, &app.store, err,
 	    sizeof(err)) == -1)
 		fatalx("%s", err);
+	if (audit_init(app.store) == -1)
+		fatalx("%s: cannot open the audit log", c->data_dir);
 	main_bootstrap(c);
 	dns_refresh();
 	if (push_start() == -1)
@@ -259,13 +263,17 @@ main(int argc, char *argv[])
 	http_set_ready(app.http, 1);
 	main_ready_line(c);
 
-	for (;;) {
+	for (unsigned sweeps = 0;;) {
 		struct timespec every = { MAIN_SWEEP_EVERY, 0 };
 
 		sig = sigtimedwait(&set, NULL, &every);
 		if (sig == -1) {
-			if (errno == EAGAIN)
+			if (errno == EAGAIN) {
 				main_sweep();
+				/* the audit head, published hourly (audit.c) */
+				if (++sweeps % (MAIN_HEAD_EVERY / MAIN_SWEEP_EVERY) == 0)
+					audit_head_log(app.store, "hourly check");
+			}
 			continue;
 		}
 		if (sig == SIGHUP) {
@@ -284,6 +292,7 @@ main(int argc, char *argv[])
 	main_notify("STOPPING=1");
 	http_stop(app.http);
 	push_stop();
+	audit_head_log(app.store, "stop");
 	store_close(app.store);
 	crypto_wipe(app.key, sizeof(app.key));
 	crypto_shutdown();

@@ -43,6 +43,8 @@ routes_metrics(struct http_req *r)
 	    "acctd_http_requests_total %" PRIu64 "\n",
 	    app.started_at, http_requests_total());
 	push_metrics(f);
+	store_metrics(app.store, f);
+	audit_metrics(app.store, f);
 	fclose(f);
 	http_reply(r, 200, "text/plain; version=0.0.4", "Cache-Control: no-store\r\n",
 	    buf, len);

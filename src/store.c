@@ -61,7 +61,15 @@ struct store {
 struct store_txn {
 	struct store *s;
 	MDB_txn *txn;
+	uint32_t schema;          /* store_schema_set: written on commit */
 };
+
+/*
+ * Set when a write call on this thread failed because the map is full,
+ * cleared when the thread begins a write txn: like errno, and per thread
+ * because a write txn lives on one thread (see store_full).
+ */
+static _Thread_local int store_full_flag;
 
 /*
  * Log an LMDB error. A full map gets its own sentence because it is the one
@@ -70,6 +78,8 @@ struct store_txn {
 static void
 store_mdb_warn(const struct store *s, const char *what, int rc)
 {
+	if (rc == MDB_MAP_FULL || rc == MDB_TXN_FULL)
+		store_full_flag = 1;
 	if (rc == MDB_MAP_FULL)
 		log_warnx("store: %s: %s (map size %zu MB); raise map_size_mb",
 		    what, mdb_strerror(rc), s->map_size >> 20);
@@ -192,12 +202,11 @@ store_init_dbs(struct store *s, const char *dir, char *err, size_t errlen)
 		    (unsigned)STORE_SCHEMA_VERSION);
 		goto fail;
 	}
-	if (s->schema < STORE_SCHEMA_VERSION) {
-		/* no migrations exist yet: version 1 is the first one */
+	if (s->schema < STORE_SCHEMA_OLDEST) {
 		snprintf(err, errlen, "%s: store schema version %u is older "
 		    "than this acctd supports (%u) and cannot be migrated; "
 		    "restore a backup made by a matching acctd", dir,
-		    (unsigned)s->schema, (unsigned)STORE_SCHEMA_VERSION);
+		    (unsigned)s->schema, (unsigned)STORE_SCHEMA_OLDEST);
 		goto fail;
 	}
 
@@ -295,6 +304,92 @@ store_schema_version(struct store *s)
 	return s->schema;
 }
 
+int
+store_schema_set(struct store_txn *t, uint32_t version)
+{
+	uint8_t be[4];
+
+	if (version < STORE_SCHEMA_OLDEST || version > STORE_SCHEMA_VERSION) {
+		log_warnx("store: no schema version %u", (unsigned)version);
+		return -1;
+	}
+	store_be32_put(be, version);
+	if (store_put(t, STORE_DB_META, STORE_SCHEMA_KEY,
+	    sizeof(STORE_SCHEMA_KEY) - 1, be, sizeof(be)) == -1)
+		return -1;
+	t->schema = version;
+	return 0;
+}
+
+int
+store_full(void)
+{
+	return store_full_flag;
+}
+
+/*
+ * Pages in use = pages up to the file's high-water mark minus the pages on
+ * LMDB's free list (reusable by later writes). The free list is walked the
+ * way mdb_stat -f does: each record of the FREE_DBI (dbi 0) holds a page
+ * number list whose first word is its length.
+ */
+int
+store_usage(struct store *s, struct store_usage *u)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	MDB_txn *txn = NULL;
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	size_t free_pages = 0;
+	int rc;
+
+	memset(u, 0, sizeof(*u));
+	if ((rc = mdb_env_info(s->env, &info)) != 0 ||
+	    (rc = mdb_env_stat(s->env, &st)) != 0) {
+		store_mdb_warn(s, "env_info", rc);
+		return -1;
+	}
+	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	if (rc == 0)
+		rc = mdb_cursor_open(txn, 0, &c);
+	while (rc == 0 && (rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0)
+		if (v.mv_size >= sizeof(size_t))
+			free_pages += *(const size_t *)v.mv_data;
+	if (c != NULL)
+		mdb_cursor_close(c);
+	mdb_txn_abort(txn);
+	if (rc != MDB_NOTFOUND) {
+		store_mdb_warn(s, "free list", rc);
+		return -1;
+	}
+	u->map_bytes = info.me_mapsize;
+	u->page_bytes = st.ms_psize;
+	u->high_water_bytes = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+	u->used_bytes = u->high_water_bytes - (uint64_t)free_pages * st.ms_psize;
+	return 0;
+}
+
+void
+store_metrics(struct store *s, FILE *f)
+{
+	struct store_usage u;
+
+	if (s == NULL || store_usage(s, &u) == -1)
+		return;
+	fprintf(f, "# HELP acctd_store_map_bytes Size of the LMDB map (map_size_mb).\n"
+	    "# TYPE acctd_store_map_bytes gauge\n"
+	    "acctd_store_map_bytes %llu\n"
+	    "# HELP acctd_store_used_bytes Bytes of the map in use (free pages not counted).\n"
+	    "# TYPE acctd_store_used_bytes gauge\n"
+	    "acctd_store_used_bytes %llu\n"
+	    "# HELP acctd_store_high_water_bytes Bytes of the map ever written (the file's extent).\n"
+	    "# TYPE acctd_store_high_water_bytes gauge\n"
+	    "acctd_store_high_water_bytes %llu\n",
+	    (unsigned long long)u.map_bytes, (unsigned long long)u.used_bytes,
+	    (unsigned long long)u.high_water_bytes);
+}
+
 /*
  * Blocks while another thread holds the write txn. A write txn begun twice
  * on one thread deadlocks (LMDB's writer lock is not recursive).
@@ -306,8 +401,11 @@ store_txn_begin(struct store *s, int write, struct store_txn **out)
 	int rc;
 
 	*out = NULL;
+	if (write)
+		store_full_flag = 0;
 	t = x_malloc(sizeof(*t));
 	t->s = s;
+	t->schema = 0;
 	rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
 	if (rc) {
 		store_mdb_warn(s, write ? "begin write" : "begin read", rc);
@@ -327,6 +425,8 @@ store_txn_commit(struct store_txn *t)
 	rc = mdb_txn_commit(t->txn);
 	if (rc)
 		store_mdb_warn(t->s, "commit", rc);
+	else if (t->schema != 0)
+		t->s->schema = t->schema;
 	free(t);
 	return rc ? -1 : 0;
 }

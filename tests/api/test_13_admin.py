@@ -12,6 +12,10 @@ from accounts import (API, DaemonCase, login, try_login, make_user, create_user,
 
 
 class AdminUsers(DaemonCase, unittest.TestCase):
+    # the admin provisions more users at once than the default write burst
+    # (30) allows; test_16_store checks the budget itself
+    extra = {"rate_limit": {"writes_burst": 200}}
+
     def test_create_without_password(self):
         h = uniq("new")
         r = create_user(self.d, self.admin, h, display_name="New One")

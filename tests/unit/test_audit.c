@@ -42,6 +42,7 @@ setup(void **state)
 	char err[512], *path;
 	int rc;
 
+	memset(app.key, 0x42, sizeof(app.key));   /* the appliance key */
 	strcpy(f->dir, "/tmp/test_audit.XXXXXX");
 	if (mkdtemp(f->dir) == NULL)
 		return -1;
@@ -132,14 +133,24 @@ raw_put(struct fixture *f, uint64_t seq, const char *s)
 	assert_int_equal(store_txn_commit(t), 0);
 }
 
-/* the chain hash computed here, independently of audit.c */
+/*
+ * The chain hash computed here, independently of audit.c: HMAC-SHA256
+ * under HKDF(appliance key, "acctd audit chain v1") (keyed), or the plain
+ * SHA-256 of schema-1 stores and of a forger without the key.
+ */
 static void
-hash_hex(const char *prev, const char *body, char out[65])
+hash_hex_as(int keyed, const char *prev, const char *body, char out[65])
 {
 	char *buf = x_asprintf("%s\n%s", prev, body);
-	uint8_t h[CRYPTO_SHA256_LEN];
+	uint8_t h[CRYPTO_SHA256_LEN], k[CRYPTO_KEY_LEN];
 
-	crypto_sha256(buf, strlen(buf), h);
+	if (keyed) {
+		assert_int_equal(crypto_hkdf_sha256(app.key, sizeof(app.key),
+		    "acctd audit chain v1", k, sizeof(k)), 0);
+		crypto_hmac_sha256(k, sizeof(k), buf, strlen(buf), h);
+	} else {
+		crypto_sha256(buf, strlen(buf), h);
+	}
 	for (int i = 0; i < CRYPTO_SHA256_LEN; i++)
 		snprintf(out + 2 * i, 3, "%02x", h[i]);
 	free(buf);
@@ -147,12 +158,18 @@ hash_hex(const char *prev, const char *body, char out[65])
 
 /* body (a record without hash) with its hash appended; caller frees */
 static char *
-sealed(const char *body, const char *prev)
+sealed_as(int keyed, const char *body, const char *prev)
 {
 	char h[65];
 
-	hash_hex(prev, body, h);
+	hash_hex_as(keyed, prev, body, h);
 	return x_asprintf("%.*s,\"hash\":\"%s\"}", (int)strlen(body) - 1, body, h);
+}
+
+static char *
+sealed(const char *body, const char *prev)
+{
+	return sealed_as(1, body, prev);
 }
 
 static char *
@@ -199,9 +216,19 @@ verify(struct fixture *f)
 	struct json *rep;
 	char *s;
 
+	const char *h;
+	char *p;
+
 	assert_int_equal(audit_verify(t, &rep), 0);
 	store_txn_abort(t);
 	s = json_print(rep);
+	/* head_hash is checked in test_head_published: cut it here */
+	if ((h = json_str(json_get(rep, "head_hash"))) != NULL) {
+		assert_int_equal(strlen(h), 64);
+		p = strstr(s, ",\"head_hash\":\"");
+		assert_non_null(p);
+		memmove(p, p + 79, strlen(p + 79) + 1);
+	}
 	json_free(rep);
 	return s;
 }
@@ -342,7 +369,7 @@ test_append_read_back(void **state)
 	json_free(items);
 	store_txn_abort(t);
 
-	assert_verify(f, "{\"ok\":true,\"records\":3}");
+	assert_verify(f, "{\"ok\":true,\"records\":3,\"first_seq\":1,\"last_seq\":3,\"trimmed\":0}");
 	free(r1);
 	free(r2);
 	free(r3);
@@ -400,12 +427,424 @@ test_capacity(void **state)
 		assert_int_equal(ids[i], 250 - i);
 	s = raw_get(f, 150);
 	assert_null(s);
-	assert_verify(f, "{\"ok\":true,\"records\":100}");
+	/* the report says honestly what is gone */
+	assert_verify(f, "{\"ok\":true,\"records\":100,\"first_seq\":151,"
+	    "\"last_seq\":250,\"trimmed\":150}");
 
 	/* one more moves the window and the anchor by one */
 	assert_int_equal(append(f, 100, "user.update", "u_a", NULL), 251);
 	assert_null(raw_get(f, 151));
-	assert_verify(f, "{\"ok\":true,\"records\":100}");
+	assert_verify(f, "{\"ok\":true,\"records\":100,\"first_seq\":152,"
+	    "\"last_seq\":251,\"trimmed\":151}");
+}
+
+/*
+ * The longest record the API can cause (a 2048-byte avatar URL replaced by
+ * another, the actor with a long name and URL) is shortened to fit
+ * AUDIT_RECORD_MAX; each shortened string keeps its start and names its
+ * length and digest; the record verifies. A short record is left alone.
+ */
+static void
+test_record_bound(void **state)
+{
+	struct fixture *f = *state;
+	char url1[2049], url2[2049], name[401], *r, *v, *want;
+	struct audit_actor a = { "u_alice", "alice", name, url1, "127.0.0.1" };
+	struct audit_event e = { "user.update", &a, "u_alice", "alice",
+	    "u_alice", "alice", NULL };
+	struct json *d = json_object(), *c = json_object();
+	struct store_txn *t;
+	uint8_t h[CRYPTO_SHA256_LEN];
+
+	memcpy(url1, "https://example.com/", 20);
+	memset(url1 + 20, 'a', sizeof(url1) - 21);
+	url1[2048] = '\0';
+	memcpy(url2, url1, sizeof(url2));
+	url2[25] = 'b';
+	for (int i = 0; i < 100; i++)       /* 100 characters, 400 bytes */
+		memcpy(name + 4 * i, "\xf0\x9f\x98\x80", 4);
+	name[400] = '\0';
+	json_set_str(c, "old", url1);
+	json_set_str(c, "new", url2);
+	json_set(d, "avatar_url", c);
+	c = json_object();
+	json_set_str(c, "old", "x");
+	json_set_str(c, "new", name);
+	json_set(d, "display_name", c);
+	e.data = d;
+	t = begin(f, 1);
+	assert_int_equal(audit_append(t, 100, &e, NOW, NULL), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	json_free(d);
+
+	r = raw_get(f, 1);
+	assert_true(strlen(r) <= AUDIT_RECORD_MAX);
+	assert_true(strlen(r) > AUDIT_RECORD_MAX / 2);   /* no cut too short */
+	v = field(r, "actor_avatar_url");
+	crypto_sha256(url1, 2048, h);
+	want = x_asprintf("\xe2\x80\xa6[2048 bytes, sha256 %02x%02x%02x%02x"
+	    "%02x%02x%02x%02x]", h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]);
+	assert_memory_equal(v, url1, 40);
+	assert_non_null(strstr(v, want));
+	assert_true(strlen(v) < 300);
+	free(v);
+	v = field(r, "actor_display_name");
+	assert_memory_equal(v, name, 16);        /* cut between characters */
+	assert_non_null(strstr(v, "\xe2\x80\xa6[400 bytes, sha256 "));
+	free(v);
+	/* old and new stay told apart: url2 differs from url1 at byte 25 */
+	assert_non_null(strstr(r, "https://example.com/aaaaab"));
+	assert_non_null(strstr(r, "\"old\":\"x\""));
+	free(r);
+	free(want);
+
+	append(f, 100, "user.update", "u_alice", NULL);
+	r = raw_get(f, 2);
+	assert_null(strstr(r, "\xe2\x80\xa6"));
+	free(r);
+	assert_verify(f, "{\"ok\":true,\"records\":2,\"first_seq\":1,\"last_seq\":2,\"trimmed\":0}");
+}
+
+/* what the process wrote to stderr while fn ran (caller frees) */
+static char *
+stderr_of(void (*fn)(struct fixture *), struct fixture *f)
+{
+	char path[] = "/tmp/test_audit_log.XXXXXX", *buf;
+	int fd = mkstemp(path), saved;
+	FILE *fp;
+	long n;
+
+	assert_true(fd >= 0);
+	fflush(stderr);
+	saved = dup(2);
+	assert_int_equal(dup2(fd, 2), 2);
+	fn(f);
+	fflush(stderr);
+	assert_int_equal(dup2(saved, 2), 2);
+	close(saved);
+	close(fd);
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	fseek(fp, 0, SEEK_END);
+	n = ftell(fp);
+	rewind(fp);
+	buf = x_calloc(1, (size_t)n + 1);
+	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+	fclose(fp);
+	unlink(path);
+	return buf;
+}
+
+static void
+append_at(struct fixture *f, int64_t now, int n)
+{
+	struct audit_event e = { "user.update", NULL, "u_a", "a", "u_a", "a", NULL };
+	struct store_txn *t = begin(f, 1);
+
+	for (int i = 0; i < n; i++)
+		assert_int_equal(audit_append(t, 100, &e, now, NULL), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+}
+
+static void
+trim_fill(struct fixture *f)
+{
+	append_at(f, NOW, 100);           /* full, nothing dropped */
+}
+
+static void
+trim_first(struct fixture *f)
+{
+	append_at(f, NOW + 1000, 1);      /* the first drop: said at once */
+	append_at(f, NOW + 1010, 5);      /* within the minute: quiet */
+}
+
+static void
+trim_summary(struct fixture *f)
+{
+	append_at(f, NOW + 1070, 10);     /* a minute on: said at the first */
+}
+
+static void
+trim_flush(struct fixture *f)
+{
+	append_at(f, NOW + 1100, 150);    /* more than the ring, quietly */
+	append_at(f, NOW + 1200, 1);      /* the next report names a flush */
+}
+
+/*
+ * The ring says when it drops records, how many, and which are gone; the
+ * whole ring replaced between two reports is a warning; verify reports the
+ * same range.
+ */
+static void
+test_trim_report(void **state)
+{
+	struct fixture *f = *state;
+	char *log;
+
+	log_set_level(LOG_LEVEL_INFO);
+	log = stderr_of(trim_fill, f);
+	assert_null(strstr(log, "drop"));
+	free(log);
+	assert_verify(f, "{\"ok\":true,\"records\":100,\"first_seq\":1,"
+	    "\"last_seq\":100,\"trimmed\":0}");
+
+	log = stderr_of(trim_first, f);
+	assert_string_equal(log, "test_audit: audit: the ring is at its capacity "
+	    "(100 records) and drops its oldest: records before seq 2 are gone "
+	    "(1 dropped in all)\n");
+	free(log);
+
+	log = stderr_of(trim_summary, f);
+	assert_string_equal(log, "test_audit: audit: dropped 6 oldest "
+	    "record(s) in the last 70 s; records before seq 8 are gone (7 "
+	    "dropped in all)\n");
+	free(log);
+	assert_verify(f, "{\"ok\":true,\"records\":100,\"first_seq\":17,"
+	    "\"last_seq\":116,\"trimmed\":16}");
+
+	log = stderr_of(trim_flush, f);
+	assert_string_equal(log, "test_audit: audit: dropped 160 oldest "
+	    "record(s) in the last 130 s; records before seq 168 are gone (167 "
+	    "dropped in all)\n"
+	    "test_audit: warning: audit: the whole ring (100 records) was "
+	    "replaced in 130 s: the history before seq 168 is gone\n");
+	free(log);
+	assert_verify(f, "{\"ok\":true,\"records\":100,\"first_seq\":168,"
+	    "\"last_seq\":267,\"trimmed\":167}");
+	log_set_level(LOG_LEVEL_ERROR);
+}
+
+static void
+fill5(struct fixture *f)
+{
+	for (int i = 0; i < 5; i++)
+		append(f, 100, "user.update", "u_a", NULL);
+	assert_verify(f, "{\"ok\":true,\"records\":5,\"first_seq\":1,\"last_seq\":5,\"trimmed\":0}");
+}
+
+/* the meta link (audit_last) set to seq and hash */
+static void
+link_put(struct fixture *f, const char *name, uint64_t seq, const char *hash)
+{
+	struct store_txn *t = begin(f, 1);
+	uint8_t v[72];
+
+	key_of(seq, v);
+	memcpy(v + 8, hash, 64);
+	assert_int_equal(store_put(t, STORE_DB_META, name, strlen(name), v, 72), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+}
+
+/*
+ * What a forger with write access to data.mdb but not the key does:
+ * records from..to rewritten in place (edit applied to `from`), each hash
+ * recomputed (keyed or plain SHA-256) and relinked, and the head moved.
+ */
+static void
+reseal(struct fixture *f, uint64_t from, uint64_t to, int keyed,
+    const char *edit_from, const char *edit_to)
+{
+	char prev[65] = "", *r, *body, *p, *out;
+
+	for (uint64_t seq = from; seq <= to; seq++) {
+		r = raw_get(f, seq);
+		body = x_strdup(r);
+		strcpy(strstr(body, ",\"hash\":"), "}");
+		p = strstr(body, "\"prev_hash\":\"") + 13;
+		if (seq == from) {
+			memcpy(prev, p, 64);
+			if (edit_from != NULL)
+				memcpy(strstr(body, edit_from), edit_to, strlen(edit_to));
+		}
+		memcpy(p, prev, 64);
+		out = sealed_as(keyed, body, prev);
+		raw_put(f, seq, out);
+		memcpy(prev, strstr(out, ",\"hash\":\"") + 9, 64);
+		free(out);
+		free(body);
+		free(r);
+	}
+	link_put(f, "audit_last", to, prev);
+}
+
+/*
+ * The finding: whoever can write data.mdb rewrote a record and recomputed
+ * the plain SHA-256 chain after it, and verify said ok. Keyed, it cannot.
+ */
+static void
+test_sha256_rewrite_detected(void **state)
+{
+	struct fixture *f = *state;
+
+	fill5(f);
+	reseal(f, 3, 5, 0, "user.update", "user.delete");
+	assert_verify(f, "{\"ok\":false,\"records\":5,\"first_seq\":1,"
+	    "\"trimmed\":0,\"first_broken\":3,\"reason\":\"record 3 was "
+	    "modified\"}");
+	/* the same forgery with the key verifies: the key is what protects */
+	reseal(f, 3, 5, 1, NULL, NULL);
+	assert_verify(f, "{\"ok\":true,\"records\":5,\"first_seq\":1,"
+	    "\"last_seq\":5,\"trimmed\":0}");
+	/* another appliance key: nothing verifies */
+	app.key[0] ^= 1;
+	assert_verify(f, "{\"ok\":false,\"records\":5,\"first_seq\":1,"
+	    "\"trimmed\":0,\"first_broken\":1,\"reason\":\"record 1 was "
+	    "modified\"}");
+	app.key[0] ^= 1;
+}
+
+static void
+set_schema1(struct fixture *f)
+{
+	struct store_txn *t = begin(f, 1);
+
+	assert_int_equal(store_put(t, STORE_DB_META, "schema_version", 14,
+	    "\0\0\0\1", 4), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+}
+
+static void
+reopen(struct fixture *f)
+{
+	char err[512], *path = x_asprintf("%s/db", f->dir);
+
+	store_close(f->s);
+	assert_int_equal(store_open(path, 16, &f->s, err, sizeof(err)), 0);
+	free(path);
+}
+
+/*
+ * A schema-1 store (plain SHA-256 chain) is migrated once at open: its
+ * records keep verifying as they are, the next ones are keyed, and the
+ * boundary can neither be moved nor used to rewrite the old records.
+ */
+static void
+test_migrate_schema1(void **state)
+{
+	struct fixture *f = *state;
+	struct store_txn *t;
+	char *r1, *r;
+	void *v;
+	size_t vl;
+
+	fill5(f);
+	reseal(f, 1, 3, 0, NULL, NULL);        /* records 1-3 as schema 1 wrote them */
+	t = begin(f, 1);
+	for (uint64_t seq = 4; seq <= 5; seq++) {
+		uint8_t k[8];
+
+		key_of(seq, k);
+		assert_int_equal(store_del(t, STORE_DB_AUDIT, k, 8), 0);
+	}
+	assert_int_equal(store_txn_commit(t), 0);
+	set_schema1(f);
+	reopen(f);
+	assert_int_equal(store_schema_version(f->s), 1);
+	r1 = raw_get(f, 1);
+
+	assert_int_equal(audit_init(f->s), 0);
+	assert_int_equal(store_schema_version(f->s), 2);
+	append(f, 100, "user.update", "u_a", NULL);
+	append(f, 100, "user.update", "u_a", NULL);
+	assert_verify(f, "{\"ok\":true,\"records\":5,\"first_seq\":1,"
+	    "\"last_seq\":5,\"trimmed\":0,\"keyed_from\":4}");
+	r = raw_get(f, 1);
+	assert_string_equal(r, r1);             /* the old records are untouched */
+	free(r);
+	free(r1);
+	/* once: a second start changes nothing */
+	reopen(f);
+	assert_int_equal(store_schema_version(f->s), 2);
+	assert_int_equal(audit_init(f->s), 0);
+	assert_verify(f, "{\"ok\":true,\"records\":5,\"first_seq\":1,"
+	    "\"last_seq\":5,\"trimmed\":0,\"keyed_from\":4}");
+
+	/* an old record rewritten with SHA-256: the first keyed one objects */
+	reseal(f, 2, 3, 0, "user.update", "user.delete");
+	link_put(f, "audit_last", 5, "0000000000000000000000000000000000000000000000000000000000000000");
+	t = begin(f, 0);
+	assert_int_equal(store_get(t, STORE_DB_META, "audit_keyed", 11, &v, &vl), 0);
+	store_txn_abort(t);
+	assert_int_equal(vl, 40);
+	/* the marker moved past the head, to make every record "old" */
+	((uint8_t *)v)[7] = 6;
+	t = begin(f, 1);
+	assert_int_equal(store_put(t, STORE_DB_META, "audit_keyed", 11, v, vl), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	free(v);
+	assert_verify(f, "{\"ok\":false,\"records\":5,\"first_seq\":1,"
+	    "\"trimmed\":0,\"first_broken\":6,\"reason\":\"the chain's key "
+	    "marker (meta audit_keyed) does not verify: moved, or another "
+	    "key_file\"}");
+}
+
+static void
+test_migrate_schema1_record_detected(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t k[8];
+	struct store_txn *t;
+
+	fill5(f);
+	reseal(f, 1, 3, 0, NULL, NULL);
+	t = begin(f, 1);
+	for (uint64_t seq = 4; seq <= 5; seq++) {
+		key_of(seq, k);
+		assert_int_equal(store_del(t, STORE_DB_AUDIT, k, 8), 0);
+	}
+	assert_int_equal(store_txn_commit(t), 0);
+	set_schema1(f);
+	reopen(f);
+	assert_int_equal(audit_init(f->s), 0);
+	append(f, 100, "user.update", "u_a", NULL);
+	reseal(f, 2, 3, 0, "user.update", "user.delete");
+	assert_verify(f, "{\"ok\":false,\"records\":4,\"first_seq\":1,"
+	    "\"trimmed\":0,\"keyed_from\":4,\"first_broken\":4,\"reason\":\"record 4: "
+	    "prev_hash does not match the hash of the record before it\"}");
+}
+
+/* what is published outside the store: the head's seq and hash prefix */
+static void
+test_head_published(void **state)
+{
+	struct fixture *f = *state;
+	char hash[65], *r, *m = NULL, *h, *want;
+	uint64_t seq, first;
+	size_t mlen = 0;
+	FILE *mf;
+
+	assert_int_equal(audit_head(f->s, &seq, hash, &first), 0);
+	assert_int_equal(seq, 0);
+	fill5(f);
+	assert_int_equal(audit_head(f->s, &seq, hash, &first), 0);
+	assert_int_equal(seq, 5);
+	assert_int_equal(first, 1);
+	r = raw_get(f, 5);
+	h = field(r, "hash");
+	assert_string_equal(hash, h);
+	mf = open_memstream(&m, &mlen);
+	audit_metrics(f->s, mf);
+	fclose(mf);
+	assert_non_null(strstr(m, "\nacctd_audit_head_seq 5\n"));
+	want = x_asprintf("\nacctd_audit_head_info{hash_prefix=\"%.16s\"} 1\n", h);
+	assert_non_null(strstr(m, want));
+	assert_non_null(strstr(m, "\nacctd_audit_first_seq 1\n"));
+	free(want);
+	free(m);
+	/* and verify names the same head */
+	{
+		struct store_txn *t = begin(f, 0);
+		struct json *rep;
+
+		assert_int_equal(audit_verify(t, &rep), 0);
+		store_txn_abort(t);
+		assert_string_equal(json_str(json_get(rep, "head_hash")), h);
+		json_free(rep);
+	}
+	free(h);
+	free(r);
 }
 
 /* "u_a" is a prefix of "u_ab": the index must still keep them apart */
@@ -500,14 +939,6 @@ test_paging_after_drop(void **state)
 }
 
 static void
-fill5(struct fixture *f)
-{
-	for (int i = 0; i < 5; i++)
-		append(f, 100, "user.update", "u_a", NULL);
-	assert_verify(f, "{\"ok\":true,\"records\":5}");
-}
-
-static void
 test_verify_modified(void **state)
 {
 	struct fixture *f = *state;
@@ -520,7 +951,7 @@ test_verify_modified(void **state)
 	memcpy(p, "user.delete", 11);
 	raw_put(f, 3, r);
 	free(r);
-	assert_verify(f, "{\"ok\":false,\"records\":5,\"first_broken\":3,"
+	assert_verify(f, "{\"ok\":false,\"records\":5,\"first_seq\":1,\"trimmed\":0,\"first_broken\":3,"
 	    "\"reason\":\"record 3 was modified\"}");
 }
 
@@ -537,7 +968,7 @@ test_verify_reordered(void **state)
 	s = x_asprintf("{\"hash\":\"%s\",%s", h, r + 1);
 	strcpy(strstr(s, ",\"hash\""), "}");
 	raw_put(f, 2, s);
-	assert_verify(f, "{\"ok\":false,\"records\":5,\"first_broken\":2,"
+	assert_verify(f, "{\"ok\":false,\"records\":5,\"first_seq\":1,\"trimmed\":0,\"first_broken\":2,"
 	    "\"reason\":\"record 2 was modified\"}");
 	free(r);
 	free(h);
@@ -556,7 +987,7 @@ test_verify_deleted(void **state)
 	key_of(3, k);
 	assert_int_equal(store_del(t, STORE_DB_AUDIT, k, 8), 0);
 	assert_int_equal(store_txn_commit(t), 0);
-	assert_verify(f, "{\"ok\":false,\"records\":4,\"first_broken\":3,"
+	assert_verify(f, "{\"ok\":false,\"records\":4,\"first_seq\":1,\"trimmed\":0,\"first_broken\":3,"
 	    "\"reason\":\"record 3 missing\"}");
 }
 
@@ -573,7 +1004,7 @@ test_verify_tail_deleted(void **state)
 	key_of(5, k);
 	assert_int_equal(store_del(t, STORE_DB_AUDIT, k, 8), 0);
 	assert_int_equal(store_txn_commit(t), 0);
-	assert_verify(f, "{\"ok\":false,\"records\":4,\"first_broken\":5,"
+	assert_verify(f, "{\"ok\":false,\"records\":4,\"first_seq\":1,\"trimmed\":0,\"first_broken\":5,"
 	    "\"reason\":\"record 5 missing\"}");
 }
 
@@ -593,7 +1024,7 @@ test_verify_tail_rehashed(void **state)
 	memcpy(p, "user.delete", 11);
 	s = sealed(body, prev);
 	raw_put(f, 5, s);
-	assert_verify(f, "{\"ok\":false,\"records\":5,\"first_broken\":5,"
+	assert_verify(f, "{\"ok\":false,\"records\":5,\"first_seq\":1,\"trimmed\":0,\"first_broken\":5,"
 	    "\"reason\":\"record 5 was modified\"}");
 	free(r);
 	free(prev);
@@ -618,7 +1049,7 @@ test_verify_wrong_prev(void **state)
 	memcpy(p, other, 64);
 	s = sealed(body, other);
 	raw_put(f, 3, s);
-	assert_verify(f, "{\"ok\":false,\"records\":5,\"first_broken\":3,"
+	assert_verify(f, "{\"ok\":false,\"records\":5,\"first_seq\":1,\"trimmed\":0,\"first_broken\":3,"
 	    "\"reason\":\"record 3: prev_hash does not match the hash of the "
 	    "record before it\"}");
 	free(r);
@@ -634,14 +1065,14 @@ test_verify_garbage(void **state)
 
 	fill5(f);
 	raw_put(f, 4, "{\"id\":4,");
-	assert_verify(f, "{\"ok\":false,\"records\":5,\"first_broken\":4,"
+	assert_verify(f, "{\"ok\":false,\"records\":5,\"first_seq\":1,\"trimmed\":0,\"first_broken\":4,"
 	    "\"reason\":\"record 4 is not valid JSON\"}");
 }
 
 static void
 test_verify_empty(void **state)
 {
-	assert_verify(*state, "{\"ok\":true,\"records\":0}");
+	assert_verify(*state, "{\"ok\":true,\"records\":0,\"first_seq\":1,\"last_seq\":0,\"trimmed\":0}");
 }
 
 static void
@@ -666,11 +1097,11 @@ test_aborted_append(void **state)
 	store_txn_abort(t);
 	assert_int_equal(page(f, "u_a", 0, 4, ids, 4, &next), 0);
 	assert_int_equal(page(f, NULL, 0, 4, ids, 4, &next), 0);
-	assert_verify(f, "{\"ok\":true,\"records\":0}");
+	assert_verify(f, "{\"ok\":true,\"records\":0,\"first_seq\":1,\"last_seq\":0,\"trimmed\":0}");
 
 	/* the next committed append starts the chain afresh */
 	assert_int_equal(append(f, 100, "user.create", "u_a", NULL), 1);
-	assert_verify(f, "{\"ok\":true,\"records\":1}");
+	assert_verify(f, "{\"ok\":true,\"records\":1,\"first_seq\":1,\"last_seq\":1,\"trimmed\":0}");
 }
 
 static void
@@ -695,7 +1126,7 @@ test_data_copied(void **state)
 	assert_non_null(strstr(r, ",\"data\":{\"email\":{\"old\":\"x\",\"n\":42}},"));
 	assert_null(strstr(r, "later"));
 	free(r);
-	assert_verify(f, "{\"ok\":true,\"records\":1}");
+	assert_verify(f, "{\"ok\":true,\"records\":1,\"first_seq\":1,\"last_seq\":1,\"trimmed\":0}");
 }
 
 /* what could not be read back is refused, and the caller aborts */
@@ -715,7 +1146,7 @@ test_append_refused(void **state)
 	assert_int_equal(audit_append(t, 100, &none, NOW, NULL), -1);
 	assert_int_equal(audit_append(t, 0, &e, NOW, NULL), -1);
 	store_txn_abort(t);
-	assert_verify(f, "{\"ok\":true,\"records\":0}");
+	assert_verify(f, "{\"ok\":true,\"records\":0,\"first_seq\":1,\"last_seq\":0,\"trimmed\":0}");
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -728,6 +1159,12 @@ main(void)
 		T(test_append_read_back),
 		T(test_chain_links),
 		T(test_capacity),
+		T(test_record_bound),
+		T(test_trim_report),
+		T(test_sha256_rewrite_detected),
+		T(test_migrate_schema1),
+		T(test_migrate_schema1_record_detected),
+		T(test_head_published),
 		T(test_identity_paging),
 		T(test_paging_after_drop),
 		T(test_verify_modified),

@@ -197,6 +197,8 @@ test_defaults(void **state)
 	assert_int_equal(c->http_threads, 32);
 	assert_int_equal(c->http_keepalive_timeout_ms, 2000);
 	assert_int_equal(c->http_request_timeout_ms, 10000);
+	assert_int_equal(c->rate_writes_per_minute, 60);
+	assert_int_equal(c->rate_writes_burst, 30);
 	assert_non_null(c->path);
 	conf_free(c);
 }
@@ -256,7 +258,10 @@ test_all_settings(void **state)
 	    " node = \"n1\"; database = \"db\"; port = 65535; }\n"
 	    ");\n"
 	    "http = { threads = 4; keepalive_timeout_ms = 0;"
-	    " request_timeout_ms = 120000; };\n");
+	    " request_timeout_ms = 120000; };\n"
+	    "rate_limit = { writes_per_minute = 6; writes_burst = 2; };\n");
+	assert_int_equal(c->rate_writes_per_minute, 6);
+	assert_int_equal(c->rate_writes_burst, 2);
 	assert_int_equal(c->nlisten, 2);
 	assert_string_equal(c->listen[0], "0.0.0.0:443");
 	assert_string_equal(c->listen[1], "[::]:443");
@@ -460,14 +465,17 @@ static void
 test_range_map_size(void **state)
 {
 	(void)state;
-	t_range("map_size_mb = %d;", "map_size_mb", 8, 65536);
+	/* the smallest map holds the smallest ring only (test_audit_fits) */
+	t_range("map_size_mb = %d; audit = { capacity = 100; };", "map_size_mb",
+	    8, 65536);
 }
 
 static void
 test_range_audit(void **state)
 {
 	(void)state;
-	t_range("audit = { capacity = %d; };", "audit.capacity", 100, 10000000);
+	t_range("map_size_mb = 65536; audit = { capacity = %d; };",
+	    "audit.capacity", 100, 10000000);
 }
 
 static void
@@ -523,6 +531,16 @@ test_range_http(void **state)
 	    "http.keepalive_timeout_ms", 0, 60000);
 	t_range("http = { request_timeout_ms = %d; };",
 	    "http.request_timeout_ms", 1000, 120000);
+}
+
+static void
+test_range_rate(void **state)
+{
+	(void)state;
+	t_range("rate_limit = { writes_per_minute = %d; };",
+	    "rate_limit.writes_per_minute", 1, 60000);
+	t_range("rate_limit = { writes_burst = %d; };",
+	    "rate_limit.writes_burst", 1, 10000);
 }
 
 static void
@@ -797,6 +815,40 @@ test_sessions_order(void **state)
 	c = t_ok(BASE "sessions = { idle_timeout = 900; absolute_timeout = 900; };\n");
 	assert_int_equal(c->sessions_idle_timeout, 900);
 	conf_free(c);
+}
+
+/* the ring at its worst case plus headroom must fit in the map */
+static void
+test_audit_fits(void **state)
+{
+	struct conf *c;
+
+	(void)state;
+	/* the defaults fit: 100000 records need 238 MB */
+	conf_free(t_ok(BASE));
+	conf_free(t_ok(BASE "map_size_mb = 238;\n"));
+	t_expect(BASE "map_size_mb = 237;\n",
+	    "F:3: audit.capacity: 100000 records do not fit map_size_mb = 237 "
+	    "(2176 bytes each at worst, plus 29 MB for users, sessions and "
+	    "tokens): at most 99930 fit; lower audit.capacity or raise "
+	    "map_size_mb to at least 238\n");
+	/* named at audit.capacity when it is set; 4 MB headroom at least */
+	c = t_ok(BASE "map_size_mb = 8;\naudit = { capacity = 1927; };\n");
+	assert_int_equal(c->audit_capacity, 1927);
+	conf_free(c);
+	t_expect(BASE "map_size_mb = 8;\naudit = {\n\tcapacity = 1928;\n};\n",
+	    "F:5: audit.capacity: 1928 records do not fit map_size_mb = 8 "
+	    "(2176 bytes each at worst, plus 4 MB for users, sessions and "
+	    "tokens): at most 1927 fit; lower audit.capacity or raise "
+	    "map_size_mb to at least 9\n");
+	t_expect(BASE "audit = { capacity = 10000000; };\n",
+	    "F:3: audit.capacity: 10000000 records do not fit map_size_mb = 256 "
+	    "(2176 bytes each at worst, plus 32 MB for users, sessions and "
+	    "tokens): at most 107941 fit; lower audit.capacity or raise "
+	    "map_size_mb to at least 23717\n");
+	/* a bad map_size_mb is reported once, not also as too small */
+	t_expect(BASE "map_size_mb = 4;\n",
+	    "F:3: map_size_mb: must be between 8 and 65536\n");
 }
 
 static void
@@ -1111,6 +1163,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_range_push),
 		cmocka_unit_test(test_range_http),
 		cmocka_unit_test(test_range_workspace_port),
+		cmocka_unit_test(test_range_rate),
 		cmocka_unit_test(test_log_level),
 		cmocka_unit_test(test_listen),
 		cmocka_unit_test(test_handle_valid),
@@ -1122,6 +1175,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_empty_strings),
 		cmocka_unit_test(test_push_pair),
 		cmocka_unit_test(test_sessions_order),
+		cmocka_unit_test(test_audit_fits),
 		cmocka_unit_test(test_nodes_type),
 		cmocka_unit_test(test_node_required),
 		cmocka_unit_test(test_node_unknown_setting),

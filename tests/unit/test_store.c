@@ -113,7 +113,7 @@ test_open_fresh(void **state)
 	void *val;
 	size_t vlen;
 
-	assert_int_equal(store_schema_version(f->s), 1);
+	assert_int_equal(store_schema_version(f->s), 2);
 	assert_mode(f->dir, "db", 0700);
 	assert_mode(f->path, "data.mdb", 0600);
 	assert_mode(f->path, "lock.mdb", 0600);
@@ -121,7 +121,7 @@ test_open_fresh(void **state)
 	assert_int_equal(store_get(t, STORE_DB_META, "schema_version", 14,
 	    &val, &vlen), 0);
 	assert_int_equal(vlen, 4);
-	assert_memory_equal(val, "\0\0\0\1", 4);    /* big-endian 1 */
+	assert_memory_equal(val, "\0\0\0\2", 4);    /* big-endian 2 */
 	free(val);
 	store_txn_abort(t);
 }
@@ -352,7 +352,7 @@ test_reopen_keeps_data(void **state)
 	store_close(f->s);
 	f->s = NULL;
 	assert_int_equal(store_open(f->path, 16, &f->s, err, sizeof(err)), 0);
-	assert_int_equal(store_schema_version(f->s), 1);
+	assert_int_equal(store_schema_version(f->s), 2);
 	assert_int_equal(store_txn_begin(f->s, 0, &t), 0);
 	assert_get(t, STORE_DB_PASSWORD, "u_1", "sealed");
 	store_txn_abort(t);
@@ -376,19 +376,33 @@ test_schema_newer(void **state)
 	struct store *s = (struct store *)1;
 	char err[512], *want;
 
-	set_schema(f->s, "\0\0\0\2");
+	set_schema(f->s, "\0\0\0\3");
 	store_close(f->s);
 	f->s = NULL;
 	assert_int_equal(store_open(f->path, 16, &s, err, sizeof(err)), -1);
 	assert_null(s);
-	want = x_asprintf("%s: store schema version 2 is newer than this "
-	    "acctd supports (1); upgrade acctd or restore a matching backup",
+	want = x_asprintf("%s: store schema version 3 is newer than this "
+	    "acctd supports (2); upgrade acctd or restore a matching backup",
 	    f->path);
 	assert_string_equal(err, want);
 	/* refused again: the failed open did not rewrite the record */
 	assert_int_equal(store_open(f->path, 16, &s, err, sizeof(err)), -1);
 	assert_string_equal(err, want);
 	free(want);
+}
+
+/* version 1 opens as it is: audit_init migrates it (test_audit.c) */
+static void
+test_schema_migratable(void **state)
+{
+	struct fixture *f = *state;
+	char err[512];
+
+	set_schema(f->s, "\0\0\0\1");
+	store_close(f->s);
+	f->s = NULL;
+	assert_int_equal(store_open(f->path, 16, &f->s, err, sizeof(err)), 0);
+	assert_int_equal(store_schema_version(f->s), 1);
 }
 
 static void
@@ -459,10 +473,13 @@ test_map_full(void **state)
 	}
 	assert_int_equal(rc, -1);
 	assert_true(i > 10 && i < 1000);     /* ~8 MB of 64 KB values */
+	assert_int_equal(store_full(), 1);   /* why it failed: the map is full */
 	store_txn_abort(t);
+	assert_int_equal(store_full(), 1);   /* still known after the abort */
 
 	/* the env is still usable: small writes commit, nothing of the above stayed */
 	assert_int_equal(store_txn_begin(f->s, 1, &t), 0);
+	assert_int_equal(store_full(), 0);   /* a new write txn starts clean */
 	put_str(t, STORE_DB_META, "after", "ok");
 	assert_int_equal(store_txn_commit(t), 0);
 	assert_int_equal(store_txn_begin(f->s, 0, &t), 0);
@@ -471,6 +488,16 @@ test_map_full(void **state)
 	assert_int_equal(n, 0);
 	store_txn_abort(t);
 	free(val);
+	/* what /metrics shows: the map's size and the part in use */
+	{
+		struct store_usage u;
+
+		assert_int_equal(store_usage(f->s, &u), 0);
+		assert_int_equal(u.map_bytes, 8 << 20);
+		assert_true(u.page_bytes >= 4096);
+		assert_true(u.used_bytes > 0 && u.used_bytes <= u.high_water_bytes);
+		assert_true(u.high_water_bytes <= u.map_bytes);
+	}
 }
 
 int
@@ -486,6 +513,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_schema_newer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_schema_older, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_schema_migratable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_map_full, setup, teardown),
 	};
