@@ -154,6 +154,8 @@ class Push(unittest.TestCase):
                      "client_key": os.path.join(cls.base, "acctd-client.key"),
                      "retry_max_seconds": 2},
             "metrics": {"token_sha256": hashlib.sha256(METRICS_TOKEN.encode()).hexdigest()},
+            # dozens of rotations in a row: past the default write budget
+            "rate_limit": {"writes_per_minute": 6000, "writes_burst": 1000},
         }).start()
         pw = open(os.path.join(cls.d.dir, "data", "admin.password")).read().strip()
         cls.admin = cls.d.client()
