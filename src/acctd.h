@@ -700,7 +700,7 @@ int agent_req_serve(const struct agent_io *io, struct agent_state *s,
 /*
  * agent_tls.c — the mbedTLS server side: TLS 1.2, the node certificate, and
  * a client certificate required to be byte for byte acctd_cert. One struct
- * agent_tls per worker thread (mbedTLS is built without threading support).
+ * agent_tls per worker thread (an mbedTLS key serves one thread at a time).
  */
 #define AGENT_TLS_TIMEOUT_MS 10000   /* the handshake, then the request */
 struct agent_tls;

@@ -6,7 +6,8 @@
  *   acctd-agent -V                  version
  *
  * Start-up order: check the config; as root, read the TLS key and
- * certificates (one set per worker: mbedTLS is built without threading),
+ * certificates (one set per worker: an mbedTLS key is not for two threads
+ * at once, see toolchain/mbedtls_config.h),
  * bind the listen address, make the state file's directory, and drop to
  * `user` (failure is fatal); then, as that user, load the state file and
  * check the hook. Only then "acctd-agent: ready on HOST:PORT".

@@ -16,10 +16,11 @@
  *   after it, so a client trickling one byte at a time cannot hold a worker.
  *   Writes time out through SO_SNDTIMEO.
  *
- * mbedTLS is built without MBEDTLS_THREADING_C: nothing here is shared
- * between threads. Each worker owns a struct agent_tls (its own parsed
- * key and certificates); random numbers come from crypto_random, which
- * serialises its DRBG.
+ * Nothing here is shared between threads. mbedTLS is built thread-safe
+ * (MBEDTLS_THREADING_C), but that does not cover a key used by two
+ * handshakes at once (its ECP group builds a table lazily; see
+ * toolchain/mbedtls_config.h), so each worker owns a struct agent_tls (its
+ * own parsed key and certificates); random numbers come from crypto_random.
  */
 #include <errno.h>
 #include <limits.h>

@@ -34,7 +34,8 @@ lmdb_CFLAGS := -I$(SRC)/lmdb/libraries/liblmdb -pthread
 
 MBEDTLS_CONF := -I$(TOOLCHAIN) -DMBEDTLS_CONFIG_FILE='"mbedtls_config.h"'
 mbedtls_SRCS := $(wildcard $(SRC)/mbedtls/library/*.c)
-mbedtls_CFLAGS := -I$(SRC)/mbedtls/include $(MBEDTLS_CONF)
+# MBEDTLS_THREADING_PTHREAD (mbedtls_config.h): pthread mutexes
+mbedtls_CFLAGS := -I$(SRC)/mbedtls/include $(MBEDTLS_CONF) -pthread
 
 libconfig_SRCS := $(addprefix $(SRC)/libconfig/lib/,libconfig.c grammar.c scanctx.c scanner.c strbuf.c)
 libconfig_CFLAGS := -I$(SRC)/libconfig/lib -D_GNU_SOURCE \
