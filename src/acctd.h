@@ -102,10 +102,14 @@ struct conf {
 	size_t nnodes;
 	struct conf_workspace *workspaces;
 	size_t nworkspaces;
-	/* acctd extension: the HTTPS server's worker pool and timeouts */
+	/* acctd extension: the HTTPS server's worker pool, timeouts and
+	 * limits (docs/civetweb.md "Front stage") */
 	int http_threads;
 	int http_keepalive_timeout_ms;
 	int http_request_timeout_ms;
+	int http_min_rate;                     /* bytes/s; 0 = no minimum */
+	int http_max_connections;
+	int http_max_connections_per_address;  /* IPv4 address or IPv6 /64 */
 };
 
 /*
@@ -294,7 +298,10 @@ struct http_opts {
 	const char *tls_key;
 	int threads;
 	int keepalive_timeout_ms;
-	int request_timeout_ms;
+	int request_timeout_ms;     /* handshake, head and body, all together */
+	int min_rate;               /* bytes/s a handshake or request must average */
+	int max_connections;
+	int max_connections_per_address;
 	const struct http_route *routes;   /* terminated by a NULL method */
 	/* before the handler: 0 to go on, -1 when it has replied (401/403/404) */
 	int (*authorize)(struct http_req *r);
