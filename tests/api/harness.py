@@ -23,7 +23,8 @@ SANITIZED = "-asan" in BIN
 # ThreadSanitizer build (make SANITIZE=thread): a data race report stops
 # acctd with exit status 66, and Daemon.stop() fails on any report
 TSAN = "-tsan" in BIN
-TSAN_OPTIONS = "halt_on_error=1 exitcode=66 second_deadlock_stack=1"
+TSAN_OPTIONS = ("halt_on_error=1 exitcode=66 second_deadlock_stack=1 suppressions="
+                + os.path.join(ROOT, "tests", "api", "tsan.supp"))
 _CERT_DIR = None
 
 
