@@ -102,12 +102,16 @@ struct conf {
 	size_t nnodes;
 	struct conf_workspace *workspaces;
 	size_t nworkspaces;
-	/* acctd extension: the HTTPS server's worker pool and timeouts */
+	/* acctd extension: the HTTPS server's worker pool, timeouts and
+	 * limits (docs/civetweb.md "Front stage") */
 	int http_threads;
 	int http_keepalive_timeout_ms;
 	int http_request_timeout_ms;
-	/* acctd extension: GET /metrics needs a bearer token with this
-	 * SHA-256 (64 hex digits); "" = /metrics is off (404) */
+	int http_min_rate;                     /* bytes/s; 0 = no minimum */
+	int http_max_connections;
+	int http_max_connections_per_address;  /* IPv4 address or IPv6 /64 */
+	/* acctd extension: GET /metrics also answers a bearer token with
+	 * this SHA-256 (64 hex digits); "" = admins only */
 	char *metrics_token_sha256;
 	/* rate_limit: every user's write budget (rate.c) */
 	int rate_writes_per_minute;
@@ -321,7 +325,10 @@ struct http_opts {
 	const char *tls_key;
 	int threads;
 	int keepalive_timeout_ms;
-	int request_timeout_ms;
+	int request_timeout_ms;     /* handshake, head and body, all together */
+	int min_rate;               /* bytes/s a handshake or request must average */
+	int max_connections;
+	int max_connections_per_address;
 	const struct http_route *routes;   /* terminated by a NULL method */
 	/* before the handler: 0 to go on, -1 when it has replied (401/403/404) */
 	int (*authorize)(struct http_req *r);
@@ -813,7 +820,8 @@ int agent_req_serve(const struct agent_io *io, struct agent_state *s,
  * agent_tls.c — the mbedTLS server side: TLS 1.2, the node certificate, and
  * a client certificate required to be byte for byte acctd_cert. One struct
  * agent_tls for the process: handshakes run on agent_conn.c's poll thread
- * only (mbedTLS is built without threading support); an authenticated
+ * only (an mbedTLS key is not for two handshakes at once, see
+ * toolchain/mbedtls_config.h); an authenticated
  * connection is then read and written by one worker.
  */
 #define AGENT_TLS_TIMEOUT_MS 10000   /* accept to end of request; an answer's write */

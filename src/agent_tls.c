@@ -20,8 +20,9 @@
  *   trickling one byte at a time is cut as well. An answer being written
  *   has AGENT_TLS_TIMEOUT_MS from its first byte.
  *
- * mbedTLS is built without MBEDTLS_THREADING_C. One struct agent_tls (the
- * key, whose EC group mbedTLS writes to when it signs) is used for
+ * mbedTLS is built thread-safe (MBEDTLS_THREADING_C), but that does not
+ * cover a key used by two handshakes at once (its ECP group builds a table
+ * lazily; toolchain/mbedtls_config.h). One struct agent_tls (the key) is used for
  * handshakes by the poll thread alone; after its handshake a connection
  * moves to one worker thread, which only encrypts and decrypts records
  * with its own context (the shared configuration is then only read).

@@ -55,7 +55,11 @@ app_reload_warn(const struct conf *o, const struct conf *n)
 	}
 	if (o->http_threads != n->http_threads ||
 	    o->http_keepalive_timeout_ms != n->http_keepalive_timeout_ms ||
-	    o->http_request_timeout_ms != n->http_request_timeout_ms)
+	    o->http_request_timeout_ms != n->http_request_timeout_ms ||
+	    o->http_min_rate != n->http_min_rate ||
+	    o->http_max_connections != n->http_max_connections ||
+	    o->http_max_connections_per_address !=
+	    n->http_max_connections_per_address)
 		log_warnx("reload: http changes apply at the next restart");
 }
 

@@ -394,6 +394,10 @@ static const struct conf_rule conf_http_rules[] = {
 	    60000, 2000),
 	R_INT(C, "request_timeout_ms", http_request_timeout_ms, 0, 1000,
 	    120000, 10000),
+	R_INT(C, "min_rate", http_min_rate, 0, 0, 1048576, 128),
+	R_INT(C, "max_connections", http_max_connections, 0, 16, 16384, 512),
+	R_INT(C, "max_connections_per_address", http_max_connections_per_address,
+	    0, 1, 16384, 64),
 	R_END
 };
 /* /metrics: a scraper's bearer token, by its SHA-256 (the file holds no

@@ -34,10 +34,12 @@
 #define CRYPTO_PERS "acctd"
 
 /*
- * One DRBG for the process, behind one mutex: mbedTLS is built without
- * MBEDTLS_THREADING_C, so neither the DRBG nor the entropy pool may be
- * entered by two threads at once. crypto_ready is only read or written
- * with crypto_mtx held.
+ * One DRBG for the process, behind one mutex. mbedTLS is built with
+ * MBEDTLS_THREADING_C, so the DRBG and the entropy pool also lock
+ * themselves; crypto_mtx is kept because it covers more than one call:
+ * crypto_ready, the fork check and its reseed, and a request split into
+ * MBEDTLS_CTR_DRBG_MAX_REQUEST pieces. crypto_ready is only read or
+ * written with crypto_mtx held.
  */
 static pthread_mutex_t crypto_mtx = PTHREAD_MUTEX_INITIALIZER;
 static mbedtls_entropy_context crypto_entropy;

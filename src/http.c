@@ -8,6 +8,12 @@
  * http_reply(): one mg_write() of headers and body, with the security
  * headers, so a keep-alive response never waits for a delayed ACK.
  *
+ * Connections reach a worker only with a whole request read: civetweb's
+ * master thread is an event loop (patch 0002, docs/civetweb.md "Front
+ * stage") that does the TLS handshake, reads head and body, enforces the
+ * deadline, the minimum rate and the connection caps, and takes keep-alive
+ * connections back between requests. HTTP_MAX_BODY is its body limit too.
+ *
  * civetweb on mbedTLS reads the certificate AND the private key from one PEM
  * file (mbed_sslctx_init parses "ssl_certificate" twice). acctd keeps the two
  * files of its contract: the key is read (after its permission check) and
@@ -433,6 +439,7 @@ http_start(const struct http_opts *o, struct http_server **out, char *err, size_
 	struct mg_init_data init;
 	struct mg_error_data e;
 	char threads[16], ka[16], rq[16], certpath[64], etext[256] = "";
+	char rate[16], maxc[16], maxa[16], body[16];
 	unsigned ecode = 0;
 	char *ports = NULL;
 	int pemfd;
@@ -447,6 +454,10 @@ http_start(const struct http_opts *o, struct http_server **out, char *err, size_
 	snprintf(threads, sizeof(threads), "%d", o->threads);
 	snprintf(ka, sizeof(ka), "%d", o->keepalive_timeout_ms);
 	snprintf(rq, sizeof(rq), "%d", o->request_timeout_ms);
+	snprintf(rate, sizeof(rate), "%d", o->min_rate);
+	snprintf(maxc, sizeof(maxc), "%d", o->max_connections);
+	snprintf(maxa, sizeof(maxa), "%d", o->max_connections_per_address);
+	snprintf(body, sizeof(body), "%d", HTTP_MAX_BODY);
 	ports = http_ports_option(o->listen, o->nlisten);
 	{
 		const char *opts[] = {
@@ -460,6 +471,13 @@ http_start(const struct http_opts *o, struct http_server **out, char *err, size_
 			"decode_url", "yes",
 			"max_request_size", "16384",
 			"linger_timeout_ms", "0",
+			/* the front stage (patch 0002): every open connection
+			 * fits in the queue, so the front never waits on it */
+			"connection_queue", maxc,
+			"acctd_max_connections", maxc,
+			"acctd_max_connections_per_address", maxa,
+			"acctd_min_rate", rate,
+			"acctd_max_body_size", body,
 			NULL
 		};
 

@@ -240,6 +240,9 @@ main(int argc, char *argv[])
 	ho.threads = c->http_threads;
 	ho.keepalive_timeout_ms = c->http_keepalive_timeout_ms;
 	ho.request_timeout_ms = c->http_request_timeout_ms;
+	ho.min_rate = c->http_min_rate;
+	ho.max_connections = c->http_max_connections;
+	ho.max_connections_per_address = c->http_max_connections_per_address;
 	ho.routes = routes;
 	ho.authorize = api_authorize;
 	ho.cleanup = api_cleanup;

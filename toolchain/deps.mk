@@ -14,6 +14,11 @@ SYSROOT ?= build/host/sysroot
 CC      ?= cc
 AR      ?= ar
 DEPS_CFLAGS ?= -O2 -g -fPIC -fstack-protector-strong -D_FORTIFY_SOURCE=2
+# sanitizer flags for the libraries that take them (make SANITIZE=thread):
+# all but LMDB, whose reader table is shared memory that readers and the
+# writer touch without locks by design (see the Makefile)
+SAN_CFLAGS ?=
+SAN_SKIP := lmdb
 TOOLCHAIN := $(dir $(lastword $(MAKEFILE_LIST)))
 
 ifeq ($(V),1)
@@ -34,7 +39,8 @@ lmdb_CFLAGS := -I$(SRC)/lmdb/libraries/liblmdb -pthread
 
 MBEDTLS_CONF := -I$(TOOLCHAIN) -DMBEDTLS_CONFIG_FILE='"mbedtls_config.h"'
 mbedtls_SRCS := $(wildcard $(SRC)/mbedtls/library/*.c)
-mbedtls_CFLAGS := -I$(SRC)/mbedtls/include $(MBEDTLS_CONF)
+# MBEDTLS_THREADING_PTHREAD (mbedtls_config.h): pthread mutexes
+mbedtls_CFLAGS := -I$(SRC)/mbedtls/include $(MBEDTLS_CONF) -pthread
 
 libconfig_SRCS := $(addprefix $(SRC)/libconfig/lib/,libconfig.c grammar.c scanctx.c scanner.c strbuf.c)
 libconfig_CFLAGS := -I$(SRC)/libconfig/lib -D_GNU_SOURCE \
@@ -45,10 +51,12 @@ cjson_SRCS := $(SRC)/cjson/cJSON.c
 cjson_CFLAGS := -DCJSON_NESTING_LIMIT=32
 
 # NO_FILES: acctd serves only its own handlers and embedded assets.
+# STOP_FLAG_NEEDS_LOCK: mg_stop() writes the stop flag every thread polls;
+# without it that is a plain int, a data race (ThreadSanitizer reports it).
 civetweb_SRCS := $(SRC)/civetweb/src/civetweb.c
 civetweb_CFLAGS := -std=gnu99 -I$(SRC)/civetweb/include -I$(SRC)/mbedtls/include \
 	$(MBEDTLS_CONF) -DUSE_MBEDTLS -DUSE_IPV6 -DNO_CGI -DNO_FILES -DNO_CACHING \
-	-DNO_SSL_DL -pthread
+	-DNO_SSL_DL -DSTOP_FLAG_NEEDS_LOCK -pthread
 
 cmocka_SRCS := $(SRC)/cmocka/src/cmocka.c
 cmocka_CFLAGS := -I$(SRC)/cmocka/include -D_GNU_SOURCE -DHAVE_SIGNAL_H \
@@ -62,7 +70,7 @@ $(1)_OBJS := $$(patsubst $(SRC)/%.c,$(OBJ)/%.o,$$($(1)_SRCS))
 $(OBJ)/$(1)/%.o: $(SRC)/$(1)/%.c
 	@mkdir -p $$(@D)
 	@$(if $(Q),echo "  CC      $$(@F) [$(1)]")
-	$(Q)$(CC) $(DEPS_CFLAGS) $$($(1)_CFLAGS) -c $$< -o $$@
+	$(Q)$(CC) $(DEPS_CFLAGS) $(if $(filter $(1),$(SAN_SKIP)),,$(SAN_CFLAGS)) $$($(1)_CFLAGS) -c $$< -o $$@
 endef
 $(foreach l,lmdb mbedtls libconfig cjson civetweb cmocka,$(eval $(call lib_rules,$(l))))
 
@@ -81,6 +89,9 @@ $(LIB)/libcmocka.a: $(cmocka_OBJS) ; $(archive)
 
 # $(OBJ) objects depend on the config; a changed config rebuilds mbedTLS+civetweb
 $(mbedtls_OBJS) $(civetweb_OBJS): $(TOOLCHAIN)mbedtls_config.h
+# and on the flags written here
+$(lmdb_OBJS) $(mbedtls_OBJS) $(libconfig_OBJS) $(cjson_OBJS) $(civetweb_OBJS) \
+$(cmocka_OBJS): $(TOOLCHAIN)deps.mk
 
 headers: $(INC)/.stamp
 $(INC)/.stamp: $(TOOLCHAIN)mbedtls_config.h $(SRC)/mbedtls/.ok $(SRC)/civetweb/.ok

@@ -12,6 +12,16 @@
  *   - groups: P-256 and X25519 only (P-521 first, the 2.28 default order,
  *     costs 3x the handshake time on the appliance)
  *   - no renegotiation, no compression, no SSL debug, no self tests
+ *   - thread-safe (MBEDTLS_THREADING_C, pthread): the DRBG and entropy
+ *     contexts that civetweb shares between its threads, and RSA blinding,
+ *     lock themselves.
+ *
+ * What threading does NOT cover in 2.28: an ECP group (and so a key) may
+ * not be used by two threads at once: the comb table of its base point is
+ * built lazily and stored in the group. acctd never does: civetweb's TLS
+ * handshakes all run on its front-stage thread (docs/civetweb.md), the push
+ * client builds a context per delivery (src/tls.c), and acctd-agent parses
+ * its key once per worker (src/agent_tls.c).
  */
 #ifndef ACCTD_MBEDTLS_CONFIG_H
 #define ACCTD_MBEDTLS_CONFIG_H
@@ -26,6 +36,8 @@
 #define MBEDTLS_TIMING_C
 #define MBEDTLS_ERROR_C
 #define MBEDTLS_VERSION_C
+#define MBEDTLS_THREADING_C
+#define MBEDTLS_THREADING_PTHREAD
 
 /* randomness */
 #define MBEDTLS_ENTROPY_C

@@ -20,6 +20,11 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("ACCTD_BIN", os.path.join(ROOT, "build", "host", "acctd"))
 SANITIZED = "-asan" in BIN
+# ThreadSanitizer build (make SANITIZE=thread): a data race report stops
+# acctd with exit status 66, and Daemon.stop() fails on any report
+TSAN = "-tsan" in BIN
+TSAN_OPTIONS = ("halt_on_error=1 exitcode=66 second_deadlock_stack=1 suppressions="
+                + os.path.join(ROOT, "tests", "api", "tsan.supp"))
 _CERT_DIR = None
 
 
@@ -86,6 +91,8 @@ class Daemon:
                 self.settings[k] = v
         self.conf = os.path.join(self.dir, "acctd.conf")
         self.env = dict(os.environ)
+        if TSAN:
+            self.env.setdefault("TSAN_OPTIONS", TSAN_OPTIONS)
         self.env.update(env or {})
         self.proc = None
         self.log = []           # every stderr line the daemon printed
@@ -135,17 +142,29 @@ class Daemon:
         return rc
 
     def stop(self, expect_rc=0):
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else None
+        if self.proc is None:
+            return None
+        if self.proc.poll() is not None:
+            time.sleep(0.1)      # let the reader drain stderr
+            self.assert_no_tsan_report()
+            return self.proc.returncode
         self.proc.send_signal(signal.SIGTERM)
         try:
             rc = self.wait_exit(20)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             raise AssertionError("acctd did not stop on SIGTERM:\n" + self.logtext())
+        self.assert_no_tsan_report()
         if expect_rc is not None and rc != expect_rc:
             raise AssertionError("acctd exited %d:\n%s" % (rc, self.logtext()))
         return rc
+
+    def assert_no_tsan_report(self):
+        """ThreadSanitizer prints its reports to stderr; one is a failure
+        whatever the test checked (exit status 66 when it halted acctd)."""
+        text = self.logtext()
+        if "WARNING: ThreadSanitizer" in text or "ERROR: ThreadSanitizer" in text:
+            raise AssertionError("ThreadSanitizer report:\n" + text[-20000:])
 
     def logtext(self):
         with self._log_lock:

@@ -180,8 +180,8 @@ class IdleConnections(unittest.TestCase):
 class WorkerStarvation(unittest.TestCase):
     def test_keepalive_clients_do_not_starve_others(self):
         # 8 workers, 32 clients hammering over keep-alive: every client gets
-        # its first answer quickly because busy keep-alive connections hand
-        # their worker back when others wait
+        # its first answer quickly because a keep-alive connection waits for
+        # its next request in the front stage, not in a worker
         with Daemon(extra={"log_level": "info", "http": {"threads": 8}}) as d:
             stop = threading.Event()
             first = [None] * 32

@@ -199,6 +199,9 @@ test_defaults(void **state)
 	assert_int_equal(c->http_request_timeout_ms, 10000);
 	assert_int_equal(c->rate_writes_per_minute, 60);
 	assert_int_equal(c->rate_writes_burst, 30);
+	assert_int_equal(c->http_min_rate, 128);
+	assert_int_equal(c->http_max_connections, 512);
+	assert_int_equal(c->http_max_connections_per_address, 64);
 	assert_non_null(c->path);
 	conf_free(c);
 }
@@ -258,7 +261,8 @@ test_all_settings(void **state)
 	    " node = \"n1\"; database = \"db\"; port = 65535; }\n"
 	    ");\n"
 	    "http = { threads = 4; keepalive_timeout_ms = 0;"
-	    " request_timeout_ms = 120000; };\n"
+	    " request_timeout_ms = 120000; min_rate = 0; max_connections = 16;"
+	    " max_connections_per_address = 3; };\n"
 	    "rate_limit = { writes_per_minute = 6; writes_burst = 2; };\n");
 	assert_int_equal(c->rate_writes_per_minute, 6);
 	assert_int_equal(c->rate_writes_burst, 2);
@@ -317,6 +321,9 @@ test_all_settings(void **state)
 	assert_int_equal(c->http_threads, 4);
 	assert_int_equal(c->http_keepalive_timeout_ms, 0);
 	assert_int_equal(c->http_request_timeout_ms, 120000);
+	assert_int_equal(c->http_min_rate, 0);
+	assert_int_equal(c->http_max_connections, 16);
+	assert_int_equal(c->http_max_connections_per_address, 3);
 	conf_free(c);
 }
 
@@ -531,6 +538,11 @@ test_range_http(void **state)
 	    "http.keepalive_timeout_ms", 0, 60000);
 	t_range("http = { request_timeout_ms = %d; };",
 	    "http.request_timeout_ms", 1000, 120000);
+	t_range("http = { min_rate = %d; };", "http.min_rate", 0, 1048576);
+	t_range("http = { max_connections = %d; };", "http.max_connections",
+	    16, 16384);
+	t_range("http = { max_connections_per_address = %d; };",
+	    "http.max_connections_per_address", 1, 16384);
 }
 
 static void
