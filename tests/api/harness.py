@@ -83,6 +83,9 @@ class Daemon:
             "bootstrap_admin": {"handle": "admin", "email": "admin@localhost",
                                 "password_file": os.path.join(self.dir, "data", "admin.password")},
             "dns": {"domain": "ws.test", "hosts_file": os.path.join(self.dir, "ws.hosts")},
+            # suites make hundreds of changes in a few seconds; the write
+            # budget itself is tested with its own settings (test_16_store)
+            "rate_limit": {"writes_per_minute": 60000, "writes_burst": 10000},
         }
         for k, v in (extra or {}).items():
             if v is None:

@@ -66,6 +66,9 @@ class Roles(unittest.TestCase):
             "push": {"client_cert": client_cert,
                      "client_key": os.path.join(cls.base, "acctd-client.key"),
                      "retry_max_seconds": 1},
+            # the admin renames, disables and restores in a row: past the
+            # default write budget
+            "rate_limit": {"writes_per_minute": 6000, "writes_burst": 1000},
         }).start()
         cls.login_admin()
         for h in ("bob", "carol"):
