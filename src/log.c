@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,8 @@
 #include "acctd.h"
 
 static int log_stderr = 1;
-static volatile enum log_level log_level_cur = LOG_LEVEL_INFO;
+/* set on SIGHUP while other threads log: atomic, relaxed is enough */
+static _Atomic int log_level_cur = LOG_LEVEL_INFO;
 static const char *log_ident = "acctd";
 static _Thread_local int log_force;
 
@@ -22,7 +24,7 @@ log_init(const char *ident, int to_stderr, enum log_level level)
 {
 	log_ident = ident;
 	log_stderr = to_stderr;
-	log_level_cur = level;
+	log_set_level(level);
 	if (!to_stderr)
 		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
@@ -30,13 +32,14 @@ log_init(const char *ident, int to_stderr, enum log_level level)
 void
 log_set_level(enum log_level level)
 {
-	log_level_cur = level;
+	atomic_store_explicit(&log_level_cur, (int)level, memory_order_relaxed);
 }
 
 enum log_level
 log_get_level(void)
 {
-	return log_level_cur;
+	return (enum log_level)atomic_load_explicit(&log_level_cur,
+	    memory_order_relaxed);
 }
 
 static void log_vwrite(enum log_level, int, const char *, va_list) ACCTD_PRINTF(3, 0);
@@ -50,7 +53,8 @@ log_vwrite(enum log_level lvl, int with_errno, const char *fmt, va_list ap)
 	int saved = errno;
 	size_t n;
 
-	if (lvl > log_level_cur && !(lvl == LOG_LEVEL_INFO && log_force))
+	if ((int)lvl > atomic_load_explicit(&log_level_cur, memory_order_relaxed) &&
+	    !(lvl == LOG_LEVEL_INFO && log_force))
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (with_errno) {

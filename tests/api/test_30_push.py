@@ -333,8 +333,13 @@ class Push(unittest.TestCase):
             out = post(own + ".crt", own + ".key", other)
             self.assertTrue(out.startswith("HTTP/1.1 200"), out)
             self.assertIn('"applied_version":5', out)
-        self.assertEqual(sum("u_0000000000000000000v v5: already applied" in l
-                             for l in a.log), 1)
+        # the agent's stderr is read by a thread: give it a moment
+        seen = lambda: sum("u_0000000000000000000v v5: already applied" in l for l in a.log)
+        t0 = time.monotonic()
+        while seen() < 1 and time.monotonic() - t0 < 10:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        self.assertEqual(seen(), 1)
 
     def test_6b_silent_and_slow_connections_do_not_stop_pushes(self):
         """Anyone on the node network can connect to an agent. 50 silent TCP
