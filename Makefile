@@ -9,6 +9,7 @@
 #   make SANITIZE=thread          ThreadSanitizer build (build/host-tsan/, its
 #                                 own instrumented sysroot); `make
 #                                 SANITIZE=thread all unit api` runs the suites
+#   make deps-check               each library pin beside the newest Debian version
 #   make install DESTDIR= PREFIX=
 #   make clean                    V=1 shows full command lines
 #
@@ -103,7 +104,8 @@ all: $(B)/acctd $(B)/acctd-agent
 
 # --- prerequisites (Debian packages) ---------------------------------------
 PKGS_BUILD := gcc make libc6-dev dpkg-dev patch ca-certificates
-PKGS_TEST  := openssl python3 qemu-user curl dnsmasq-base bind9-dnsutils postgresql util-linux
+PKGS_TEST  := openssl python3 qemu-user curl dnsmasq-base bind9-dnsutils postgresql util-linux \
+	sslscan
 prereqs-build:
 	$(Q)toolchain/prereqs.sh $(PKGS_BUILD) $(CROSS_PKG)
 prereqs-test: prereqs-build
@@ -121,7 +123,11 @@ $(SYSROOT)/.stamp: $(BUILD)/src/.fetched toolchain/deps.mk toolchain/mbedtls_con
 	$(Q)touch $@
 
 deps: $(SYSROOT)/.stamp
-.PHONY: deps
+# each pin of toolchain/sources.lock beside the newest version the
+# configured Debian releases offer (docs/dependencies.md)
+deps-check: prereqs-build
+	$(Q)toolchain/fetch.sh $(CURDIR)/$(BUILD) --check
+.PHONY: deps deps-check
 
 # --- acctd --------------------------------------------------------------------
 $(B)/obj/%.o: src/%.c $(SYSROOT)/.stamp
