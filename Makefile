@@ -84,11 +84,14 @@ endif
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Werror
 HARDEN := -fstack-protector-strong -D_FORTIFY_SOURCE=2
 ACCTD_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) $(HARDEN) $(SAN_FLAGS) \
+	-ffunction-sections -fdata-sections \
 	-I$(SYSROOT)/include -Isrc -I$(B)/gen \
 	-DMBEDTLS_CONFIG_FILE='"mbedtls/acctd_config.h"' -MMD -MP
 LIBS := -L$(SYSROOT)/lib -lcivetweb -lmbedtls -llmdb -lconfig -lcjson -lpthread -ldl -lm
 ifeq ($(STATIC),1)
-LDSTATIC := -static
+# the ARM binaries: drop every function neither program reaches (the agent
+# links acctd's objects but needs neither civetweb nor LMDB)
+LDSTATIC := -static -Wl,--gc-sections
 endif
 # user CFLAGS/LDFLAGS are appended, never replace ours
 ALL_CFLAGS  = $(ACCTD_CFLAGS) $(CFLAGS)

@@ -13,7 +13,10 @@ OBJ     ?= build/host/deps
 SYSROOT ?= build/host/sysroot
 CC      ?= cc
 AR      ?= ar
-DEPS_CFLAGS ?= -O2 -g -fPIC -fstack-protector-strong -D_FORTIFY_SOURCE=2
+# one section per function and object, so a static link (--gc-sections in
+# the top Makefile) keeps only what acctd or the agent reaches
+DEPS_CFLAGS ?= -O2 -g -fPIC -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
+	-ffunction-sections -fdata-sections
 # sanitizer flags for the libraries that take them (make SANITIZE=thread):
 # all but LMDB, whose reader table is shared memory that readers and the
 # writer touch without locks by design (see the Makefile)
