@@ -9,6 +9,7 @@
 #   make SANITIZE=thread          ThreadSanitizer build (build/host-tsan/, its
 #                                 own instrumented sysroot); `make
 #                                 SANITIZE=thread all unit api` runs the suites
+#   make deps-check               each library pin beside the newest Debian version
 #   make install DESTDIR= PREFIX=
 #   make clean                    V=1 shows full command lines
 #
@@ -83,11 +84,14 @@ endif
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Werror
 HARDEN := -fstack-protector-strong -D_FORTIFY_SOURCE=2
 ACCTD_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) $(HARDEN) $(SAN_FLAGS) \
+	-ffunction-sections -fdata-sections \
 	-I$(SYSROOT)/include -Isrc -I$(B)/gen \
 	-DMBEDTLS_CONFIG_FILE='"mbedtls/acctd_config.h"' -MMD -MP
 LIBS := -L$(SYSROOT)/lib -lcivetweb -lmbedtls -llmdb -lconfig -lcjson -lpthread -ldl -lm
 ifeq ($(STATIC),1)
-LDSTATIC := -static
+# the ARM binaries: drop every function neither program reaches (the agent
+# links acctd's objects but needs neither civetweb nor LMDB)
+LDSTATIC := -static -Wl,--gc-sections
 endif
 # user CFLAGS/LDFLAGS are appended, never replace ours
 ALL_CFLAGS  = $(ACCTD_CFLAGS) $(CFLAGS)
@@ -103,7 +107,8 @@ all: $(B)/acctd $(B)/acctd-agent
 
 # --- prerequisites (Debian packages) ---------------------------------------
 PKGS_BUILD := gcc make libc6-dev dpkg-dev patch ca-certificates
-PKGS_TEST  := openssl python3 qemu-user curl dnsmasq-base bind9-dnsutils postgresql util-linux
+PKGS_TEST  := openssl python3 qemu-user curl dnsmasq-base bind9-dnsutils postgresql util-linux \
+	sslscan
 prereqs-build:
 	$(Q)toolchain/prereqs.sh $(PKGS_BUILD) $(CROSS_PKG)
 prereqs-test: prereqs-build
@@ -121,7 +126,11 @@ $(SYSROOT)/.stamp: $(BUILD)/src/.fetched toolchain/deps.mk toolchain/mbedtls_con
 	$(Q)touch $@
 
 deps: $(SYSROOT)/.stamp
-.PHONY: deps
+# each pin of toolchain/sources.lock beside the newest version the
+# configured Debian releases offer (docs/dependencies.md)
+deps-check: prereqs-build
+	$(Q)toolchain/fetch.sh $(CURDIR)/$(BUILD) --check
+.PHONY: deps deps-check
 
 # --- acctd --------------------------------------------------------------------
 $(B)/obj/%.o: src/%.c $(SYSROOT)/.stamp

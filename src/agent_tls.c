@@ -2,8 +2,9 @@
  * agent_tls.c — acctd-agent's TLS server (docs/agent.md "Protocol"), the
  * agent's only user of mbedTLS's TLS layer.
  *
- * - TLS 1.2 only, with the suites toolchain/mbedtls_config.h compiles in
- *   (ECDHE, AEAD).
+ * - TLS 1.3 or 1.2 (1.3 with an acctd that has it), with the suites
+ *   toolchain/mbedtls_config.h compiles in (ECDHE, AEAD). No session
+ *   tickets: acctd makes one connection per delivery and keeps no session.
  * - The node presents tls.cert / tls.key; the key file is refused when
  *   group or world accessible, and must match the certificate.
  * - The client must present a certificate, verified with acctd_cert as the
@@ -20,9 +21,9 @@
  *   trickling one byte at a time is cut as well. An answer being written
  *   has AGENT_TLS_TIMEOUT_MS from its first byte.
  *
- * mbedTLS is built thread-safe (MBEDTLS_THREADING_C), but that does not
- * cover a key used by two handshakes at once (its ECP group builds a table
- * lazily; toolchain/mbedtls_config.h). One struct agent_tls (the key) is used for
+ * mbedTLS is built thread-safe (MBEDTLS_THREADING_C); since 3.6 a key may
+ * also sign in two handshakes at once (toolchain/mbedtls_config.h), but the
+ * design does not need it: one struct agent_tls (the key) is used for
  * handshakes by the poll thread alone; after its handshake a connection
  * moves to one worker thread, which only encrypts and decrypts records
  * with its own context (the shared configuration is then only read).
@@ -189,12 +190,13 @@ agent_tls_new(const struct agent_conf *c, struct agent_tls **out, char *err,
 		    ret > 0 ? "not every certificate parses" : why);
 		goto fail;
 	}
-	if ((ret = mbedtls_pk_parse_keyfile(&t->key, c->tls_key, NULL)) != 0) {
+	if ((ret = mbedtls_pk_parse_keyfile(&t->key, c->tls_key, NULL,
+	    agent_tls_rng, NULL)) != 0) {
 		agent_tls_strerror(ret, why, sizeof(why));
 		snprintf(err, errlen, "tls.key: %s: %s", c->tls_key, why);
 		goto fail;
 	}
-	if (mbedtls_pk_check_pair(&t->cert.pk, &t->key) != 0) {
+	if (mbedtls_pk_check_pair(&t->cert.pk, &t->key, agent_tls_rng, NULL) != 0) {
 		snprintf(err, errlen, "tls.key: %s does not match tls.cert %s",
 		    c->tls_key, c->tls_cert);
 		goto fail;
@@ -218,10 +220,8 @@ agent_tls_new(const struct agent_conf *c, struct agent_tls **out, char *err,
 		snprintf(err, errlen, "tls: %s", why);
 		goto fail;
 	}
-	mbedtls_ssl_conf_min_version(&t->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
-	    MBEDTLS_SSL_MINOR_VERSION_3);
-	mbedtls_ssl_conf_max_version(&t->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
-	    MBEDTLS_SSL_MINOR_VERSION_3);
+	mbedtls_ssl_conf_min_tls_version(&t->conf, MBEDTLS_SSL_VERSION_TLS1_2);
+	mbedtls_ssl_conf_max_tls_version(&t->conf, MBEDTLS_SSL_VERSION_TLS1_3);
 	mbedtls_ssl_conf_rng(&t->conf, agent_tls_rng, NULL);
 	mbedtls_ssl_conf_ca_chain(&t->conf, &t->acctd, NULL);
 	mbedtls_ssl_conf_authmode(&t->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
@@ -322,6 +322,8 @@ agent_tls_handshake(struct agent_tls_conn *c, char *err, size_t errlen)
 		return -1;
 	}
 	c->done = 1;
+	log_debug("tls: %s %s with acctd", mbedtls_ssl_get_version(&c->ssl),
+	    mbedtls_ssl_get_ciphersuite(&c->ssl));
 	return AGENT_TLS_DONE;
 }
 

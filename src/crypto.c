@@ -3,7 +3,7 @@
  * MACs, key derivation, authenticated encryption, and the appliance key file.
  * Only this file (and tls.c) includes mbedTLS, and only the primitives the
  * project's reduced mbedTLS config enables: CTR_DRBG, ENTROPY, SHA-256, MD,
- * HKDF, PKCS5, GCM, AES, platform_util.
+ * HKDF, PKCS5, GCM, AES, platform_util; and PSA's init (TLS 1.3 needs it).
  *
  * Failure policy: anything that could hand out predictable or partial
  * output returns -1 and wipes what it wrote (fail closed). The void hashes
@@ -28,6 +28,7 @@
 #include <mbedtls/pkcs5.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
+#include <psa/crypto.h>
 
 #include "acctd.h"
 
@@ -69,6 +70,14 @@ crypto_init(void)
 		mbedtls_entropy_free(&crypto_entropy);
 		goto out;
 	}
+	/* TLS 1.3 runs on PSA crypto (its own DRBG, seeded from the same
+	 * entropy sources): ready before any TLS context is set up */
+	if ((rc = (int)psa_crypto_init()) != PSA_SUCCESS) {
+		log_warnx("crypto: PSA crypto init failed (%d)", rc);
+		mbedtls_ctr_drbg_free(&crypto_drbg);
+		mbedtls_entropy_free(&crypto_entropy);
+		goto out;
+	}
 	crypto_pid = getpid();
 	crypto_ready = 1;
 	ret = 0;
@@ -85,6 +94,7 @@ crypto_shutdown(void)
 		/* both free functions zeroize their context */
 		mbedtls_ctr_drbg_free(&crypto_drbg);
 		mbedtls_entropy_free(&crypto_entropy);
+		mbedtls_psa_crypto_free();
 		crypto_ready = 0;
 	}
 	pthread_mutex_unlock(&crypto_mtx);
@@ -165,7 +175,7 @@ crypto_equal(const void *a, const void *b, size_t len)
 void
 crypto_sha256(const void *data, size_t len, uint8_t out[CRYPTO_SHA256_LEN])
 {
-	if (mbedtls_sha256_ret(data, len, out, 0) != 0)
+	if (mbedtls_sha256(data, len, out, 0) != 0)
 		fatalx("crypto: SHA-256 failed");
 }
 
@@ -185,11 +195,8 @@ int
 crypto_pbkdf2_sha256(const void *pw, size_t pwlen, const uint8_t *salt,
     size_t saltlen, unsigned iterations, uint8_t *out, size_t outlen)
 {
-	mbedtls_md_context_t ctx;
-	const mbedtls_md_info_t *md;
 	int rc, ret = -1;
 
-	mbedtls_md_init(&ctx);
 	if (iterations == 0 || outlen == 0) {
 		log_warnx("crypto: PBKDF2: bad arguments");
 		goto fail;
@@ -200,13 +207,9 @@ crypto_pbkdf2_sha256(const void *pw, size_t pwlen, const uint8_t *salt,
 		goto fail;
 	}
 #endif
-	md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
-	if (md == NULL || (rc = mbedtls_md_setup(&ctx, md, 1)) != 0) {
-		log_warnx("crypto: PBKDF2: no SHA-256");
-		goto fail;
-	}
-	rc = mbedtls_pkcs5_pbkdf2_hmac(&ctx, pw, pwlen, salt, saltlen,
-	    iterations, (uint32_t)outlen, out);
+	/* frees (and so zeroizes) its password-keyed HMAC state itself */
+	rc = mbedtls_pkcs5_pbkdf2_hmac_ext(MBEDTLS_MD_SHA256, pw, pwlen, salt,
+	    saltlen, iterations, (uint32_t)outlen, out);
 	if (rc != 0) {
 		log_warnx("crypto: PBKDF2 failed (mbedtls -0x%04x)",
 		    (unsigned)-rc);
@@ -216,7 +219,6 @@ crypto_pbkdf2_sha256(const void *pw, size_t pwlen, const uint8_t *salt,
  fail:
 	if (ret != 0 && out != NULL)
 		crypto_wipe(out, outlen);
-	mbedtls_md_free(&ctx);     /* zeroizes the HMAC state (password-keyed) */
 	return ret;
 }
 

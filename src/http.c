@@ -1,5 +1,5 @@
 /*
- * The HTTPS server: civetweb 1.15 built with USE_MBEDTLS (and acctd's
+ * The HTTPS server: civetweb 1.16 built with USE_MBEDTLS on mbedTLS 3.6 (and acctd's
  * patches, toolchain/patches/civetweb). Only this file includes civetweb.
  *
  * Every request goes through http_dispatch(): route lookup (404/405), body
@@ -13,6 +13,8 @@
  * stage") that does the TLS handshake, reads head and body, enforces the
  * deadline, the minimum rate and the connection caps, and takes keep-alive
  * connections back between requests. HTTP_MAX_BODY is its body limit too.
+ * The TLS settings beyond the certificate (versions, session tickets) are
+ * tls.c's, through civetweb's init_ssl callback (patch 0001).
  *
  * civetweb on mbedTLS reads the certificate AND the private key from one PEM
  * file (mbed_sslctx_init parses "ssl_certificate" twice). acctd keeps the two
@@ -431,6 +433,15 @@ http_ports_option(char **listen, size_t n)
 	return s;
 }
 
+/* civetweb's init_ssl, under mbedTLS (patch 0001): the mbedtls_ssl_config
+ * it made, for tls.c to finish */
+static int
+http_init_ssl(void *ssl_conf, void *user_data)
+{
+	(void)user_data;
+	return tls_server_setup(ssl_conf) == 0 ? 0 : -1;
+}
+
 int
 http_start(const struct http_opts *o, struct http_server **out, char *err, size_t errlen)
 {
@@ -440,7 +451,6 @@ http_start(const struct http_opts *o, struct http_server **out, char *err, size_
 	struct mg_error_data e;
 	char threads[16], ka[16], rq[16], certpath[64], etext[256] = "";
 	char rate[16], maxc[16], maxa[16], body[16];
-	unsigned ecode = 0;
 	char *ports = NULL;
 	int pemfd;
 
@@ -488,10 +498,11 @@ http_start(const struct http_opts *o, struct http_server **out, char *err, size_
 		memset(&cb, 0, sizeof(cb));
 		cb.http_error = http_error_cb;
 		cb.log_message = http_log_cb;
+		cb.init_ssl = http_init_ssl;
 		init.callbacks = &cb;
 		init.user_data = srv;
 		init.configuration_options = opts;
-		e.code = &ecode;
+		memset(&e, 0, sizeof(e));
 		e.text = etext;
 		e.text_buffer_size = sizeof(etext);
 		srv->ctx = mg_start2(&init, &e);
@@ -521,5 +532,6 @@ http_stop(struct http_server *s)
 	if (s == NULL)
 		return;
 	mg_stop(s->ctx);
+	tls_server_shutdown();
 	free(s);
 }

@@ -13,7 +13,10 @@ OBJ     ?= build/host/deps
 SYSROOT ?= build/host/sysroot
 CC      ?= cc
 AR      ?= ar
-DEPS_CFLAGS ?= -O2 -g -fPIC -fstack-protector-strong -D_FORTIFY_SOURCE=2
+# one section per function and object, so a static link (--gc-sections in
+# the top Makefile) keeps only what acctd or the agent reaches
+DEPS_CFLAGS ?= -O2 -g -fPIC -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
+	-ffunction-sections -fdata-sections
 # sanitizer flags for the libraries that take them (make SANITIZE=thread):
 # all but LMDB, whose reader table is shared memory that readers and the
 # writer touch without locks by design (see the Makefile)
@@ -37,7 +40,9 @@ all: $(LIB)/liblmdb.a $(LIB)/libmbedtls.a $(LIB)/libconfig.a \
 lmdb_SRCS := $(addprefix $(SRC)/lmdb/libraries/liblmdb/,mdb.c midl.c)
 lmdb_CFLAGS := -I$(SRC)/lmdb/libraries/liblmdb -pthread
 
-MBEDTLS_CONF := -I$(TOOLCHAIN) -DMBEDTLS_CONFIG_FILE='"mbedtls_config.h"'
+# by absolute path: a quoted "mbedtls_config.h" would find mbedTLS 3's own
+# default config next to build_info.h first
+MBEDTLS_CONF := -DMBEDTLS_CONFIG_FILE='"$(abspath $(TOOLCHAIN)mbedtls_config.h)"'
 mbedtls_SRCS := $(wildcard $(SRC)/mbedtls/library/*.c)
 # MBEDTLS_THREADING_PTHREAD (mbedtls_config.h): pthread mutexes
 mbedtls_CFLAGS := -I$(SRC)/mbedtls/include $(MBEDTLS_CONF) -pthread
@@ -95,9 +100,10 @@ $(cmocka_OBJS): $(TOOLCHAIN)deps.mk
 
 headers: $(INC)/.stamp
 $(INC)/.stamp: $(TOOLCHAIN)mbedtls_config.h $(SRC)/mbedtls/.ok $(SRC)/civetweb/.ok
-	@mkdir -p $(INC)/mbedtls $(INC)/cjson
+	@mkdir -p $(INC)/mbedtls $(INC)/psa $(INC)/cjson
 	cp $(SRC)/lmdb/libraries/liblmdb/lmdb.h $(INC)/
 	cp $(SRC)/mbedtls/include/mbedtls/*.h $(INC)/mbedtls/
+	cp $(SRC)/mbedtls/include/psa/*.h $(INC)/psa/
 	cp $(TOOLCHAIN)mbedtls_config.h $(INC)/mbedtls/acctd_config.h
 	cp $(SRC)/libconfig/lib/libconfig.h $(INC)/
 	cp $(SRC)/cjson/cJSON.h $(INC)/cjson/

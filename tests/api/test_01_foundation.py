@@ -105,10 +105,10 @@ class Foundation(unittest.TestCase):
         # P-256 or X25519 only
         self.assertRegex(out, r"Server Temp Key: (X25519|ECDH, prime256v1)")
 
-    def test_tls13_and_default_client_get_tls12(self):
+    def test_default_client_gets_tls13(self):
         rc, out = self._s_client()
         self.assertEqual(rc, 0, out)
-        self.assertIn("Protocol  : TLSv1.2", out)
+        self.assertIn("New, TLSv1.3, Cipher is TLS_", out)
 
     def test_tls11_refused(self):
         rc, out = self._s_client("-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0")

@@ -200,6 +200,10 @@ class Push(unittest.TestCase):
             self.assertTrue(c.login("alice", j["password"]))
             self.assertEqual(c.sql("select rolpassword like 'SCRAM-SHA-256$%' from pg_authid "
                                    "where rolname = 'alice'"), "t")
+        # mutual TLS, the node's certificate pinned, over TLS 1.3 (both sides have it)
+        for a in self.agents:
+            self.assertTrue(any("tls: TLSv1.3 TLS1-3-" in l and "with acctd" in l
+                                for l in a.log), "\n".join(a.log[-20:]))
 
     def test_2_rotation_applies_and_keeps_open_sessions(self):
         old, _ = self.wait_applied()

@@ -5,7 +5,10 @@ keep-alive TLS on loopback, requests/s of:
   - GET /healthz                      the baseline (no auth, no store)
   - GET /api/v0/actor, session cookie
   - GET /api/v0/actor, Bearer token
-and the latency of POST /api/v0/login at the configured iterations; then
+and the latency of POST /api/v0/login at the configured iterations; the
+TLS handshakes per second, full and resumed, over TLS 1.3 and 1.2 (two
+client threads, a new connection and one GET /healthz each) with the
+daemon's CPU time per handshake; then
 GET /healthz p99 alone and during a sign-in flood (wrong passwords for ever
 new handles, the limiter relaxed as if they came from many addresses, so
 every attempt wants a PBKDF2): the KDF gate should keep /healthz answering.
@@ -14,10 +17,13 @@ never as pass/fail thresholds: the absolute numbers depend on the machine."""
 import json
 import os
 import re
+import socket
+import ssl
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "api"))
@@ -68,6 +74,54 @@ def healthz_p99(d):
     return ms(p99.group(1)), float(rps.group(1))
 
 
+def handshakes(d, version, resume):
+    """(handshakes/s, daemon CPU ms per handshake, share resumed) of new
+    connections, each one GET /healthz, for DURATION seconds on 2 threads.
+    A version the daemon refuses gives None."""
+    ctx = ssl.create_default_context(cafile=d.cafile)
+    ctx.minimum_version = ctx.maximum_version = version
+    stop = time.monotonic() + float(DURATION)
+    counts = []
+    lock = threading.Lock()
+
+    def one(session):
+        with socket.create_connection(("127.0.0.1", d.port), timeout=10) as raw:
+            # as browsers do: else the request after a 1.2 resumption (whose
+            # last flight is the client's) waits ~40 ms for a delayed ACK
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with ctx.wrap_socket(raw, server_hostname="127.0.0.1", session=session) as s:
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                while s.recv(4096):
+                    pass
+                return s.session, s.session_reused
+
+    def loop():
+        n = reused = 0
+        session = None
+        while time.monotonic() < stop:
+            sess, was = one(session if resume else None)
+            if resume and (session is None or not was):
+                session = sess
+            n += 1
+            reused += was
+        with lock:
+            counts.append((n, reused))
+
+    try:
+        one(None)
+    except (ssl.SSLError, OSError):
+        return None
+    cpu0, t0 = d.cpu_seconds(), time.monotonic()
+    threads = [threading.Thread(target=loop) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall, cpu = time.monotonic() - t0, d.cpu_seconds() - cpu0
+    n = sum(c[0] for c in counts)
+    return n / wall, cpu * 1000 / n, sum(c[1] for c in counts) / n
+
+
 def flood_rows(d):
     """/healthz without, then during, a sign-in flood on 16 connections."""
     quiet = healthz_p99(d)
@@ -112,6 +166,16 @@ def main():
             print("%-34s %10.0f %8s %8.2f" % (name, rps, p50, rps / base))
         print("%-34s %10s %8.0fms" % ("POST /api/v0/login (600000 it.)", "",
                                       statistics.median(times) * 1000))
+        print("\n%-34s %10s %8s %8s" % ("TLS handshakes (new conn. + GET)", "conn/s",
+                                        "CPU/hs", "resumed"))
+        for vname, v in (("1.3", ssl.TLSVersion.TLSv1_3), ("1.2", ssl.TLSVersion.TLSv1_2)):
+            for kind, resume in (("full", False), ("resumed", True)):
+                r = handshakes(d, v, resume)
+                name = "TLS %s %s" % (vname, kind)
+                if r is None:
+                    print("%-34s %10s" % (name, "refused"))
+                else:
+                    print("%-34s %10.0f %6.2fms %7.0f%%" % (name, r[0], r[1], r[2] * 100))
         quiet, busy, frps = flood_rows(d)
         print("\n%-34s %10s %8s %8s" % ("GET /healthz p99", "req/s", "p99", "ratio"))
         print("%-34s %10.0f %6.1fms %8.2f" % ("no flood (baseline)", quiet[1], quiet[0], 1.0))
