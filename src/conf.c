@@ -51,8 +51,9 @@
  *   must be 64 lowercase hex digits (the SHA-256 of the token)
  *   N records do not fit map_size_mb = M (...)   (on audit.capacity)
  *
- * libconfig 1.5 reads a decimal literal without L suffix with atoi(): one
- * beyond the int range wraps before we see it (4294967304 reads as 8).
+ * libconfig 1.7 reads a decimal literal beyond the int range as a 64-bit
+ * integer (1.5 wrapped it with atoi(): 4294967304 read as 8); conf_int
+ * range-checks the 64-bit value.
  */
 #include <sys/stat.h>
 

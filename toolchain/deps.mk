@@ -47,7 +47,7 @@ mbedtls_SRCS := $(wildcard $(SRC)/mbedtls/library/*.c)
 # MBEDTLS_THREADING_PTHREAD (mbedtls_config.h): pthread mutexes
 mbedtls_CFLAGS := -I$(SRC)/mbedtls/include $(MBEDTLS_CONF) -pthread
 
-libconfig_SRCS := $(addprefix $(SRC)/libconfig/lib/,libconfig.c grammar.c scanctx.c scanner.c strbuf.c)
+libconfig_SRCS := $(addprefix $(SRC)/libconfig/lib/,libconfig.c grammar.c scanctx.c scanner.c strbuf.c strvec.c util.c)
 libconfig_CFLAGS := -I$(SRC)/libconfig/lib -D_GNU_SOURCE \
 	-DHAVE_NEWLOCALE -DHAVE_USELOCALE -DHAVE_FREELOCALE
 

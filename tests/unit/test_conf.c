@@ -529,6 +529,18 @@ test_range_push(void **state)
 	    1, 86400);
 }
 
+/* libconfig 1.5 read 4294967304 as 8 (atoi) and it passed as in range;
+ * 1.7 reads it as a 64-bit integer, which the range refuses */
+static void
+test_int_beyond_32_bits(void **state)
+{
+	(void)state;
+	t_expect(BASE "http = { threads = 4294967304; };\n",
+	    "F:3: http.threads: must be between 2 and 256\n");
+	t_expect(BASE "http = { threads = -4294967294; };\n",
+	    "F:3: http.threads: must be between 2 and 256\n");
+}
+
 static void
 test_range_http(void **state)
 {
@@ -1174,6 +1186,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_range_login),
 		cmocka_unit_test(test_range_push),
 		cmocka_unit_test(test_range_http),
+		cmocka_unit_test(test_int_beyond_32_bits),
 		cmocka_unit_test(test_range_workspace_port),
 		cmocka_unit_test(test_range_rate),
 		cmocka_unit_test(test_log_level),
