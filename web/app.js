@@ -221,8 +221,10 @@ function dialog(title, ...body) {
 	const back = document.activeElement;
 	d.addEventListener("close", () => {
 		d.remove();
-		// focus back where it was, when that is still on the page
-		if (back && back.isConnected && document.activeElement === document.body) back.focus();
+		// focus back where it was, when that is still on the page, else to
+		// the page's heading (a redraw may have replaced the button)
+		if (document.activeElement === document.body || !document.activeElement)
+			(back && back.isConnected ? back : main.querySelector("h1") || main).focus();
 	});
 	document.body.append(d);
 	d.showModal();
@@ -232,6 +234,8 @@ function dialog(title, ...body) {
  * "I have copied it" button closes it. */
 function keepOpen(d) {
 	d._keep = true;
+	// closing it takes the secret out of the page at once (not a task later)
+	d.close = () => { HTMLDialogElement.prototype.close.call(d); d.remove(); };
 	d.addEventListener("cancel", (e) => e.preventDefault());
 	d.addEventListener("keydown", (e) => { if (e.key === "Escape") e.preventDefault(); });
 }
@@ -275,7 +279,9 @@ function menu(trigger, items, cls) {
 		list.querySelector("[role=menuitem]").focus();
 	}
 	trigger.addEventListener("click", () => (list.hidden ? open() : close(true)));
-	trigger.addEventListener("keydown", (e) => { if (e.key === "ArrowDown" && list.hidden) { e.preventDefault(); open(); } });
+	// ArrowDown on the closed button opens the menu on its first item (and
+	// stops there: the list's own ArrowDown must not move on at once)
+	trigger.addEventListener("keydown", (e) => { if (e.key === "ArrowDown" && list.hidden) { e.preventDefault(); e.stopPropagation(); open(); } });
 	wrap.addEventListener("keydown", (e) => {
 		if (list.hidden) return;
 		const all = [...list.querySelectorAll("[role=menuitem]")];
@@ -603,6 +609,11 @@ async function viewTokens(c, gen) {
 		newBtn.disabled = full;
 		limitNote.hidden = !full;
 		limitNote.textContent = "You can have up to " + S.tokenLimit + " tokens. Delete one to create a new one.";
+		// (after a confirmation has closed: a modal dialog keeps focus in itself)
+		if (focusRow !== undefined) setTimeout(() => {
+			const b = list.querySelector('tr[data-token="' + CSS.escape(focusRow) + '"] [aria-haspopup]');
+			(b || (!newBtn.disabled ? newBtn : c.querySelector("h1"))).focus();
+		});
 		if (!r.items.length) { list.replaceChildren(h("p", { class: "meta empty" }, "You have no tokens yet.")); return; }
 		list.replaceChildren(table(["Title", "Token", "Status", "Created", "Last used", ""], r.items.map((t) => {
 			const name = (t.title ? t.title + " " : "") + "…" + t.last4;
@@ -619,10 +630,6 @@ async function viewTokens(c, gen) {
 						run: async () => { await api("DELETE", U() + "/token/" + t.id); toast("Token …" + t.last4 + " deleted"); await load(""); } }) },
 				], "menu-right")];
 		}), { cls: "tokens", row: (t, i) => ({ "data-token": r.items[i].last4 }) }));
-		if (focusRow !== undefined) {
-			const b = list.querySelector('tr[data-token="' + CSS.escape(focusRow) + '"] [aria-haspopup]');
-			(b || (newBtn.getAttribute("aria-disabled") !== "true" && !newBtn.disabled ? newBtn : c.querySelector("h1"))).focus();
-		}
 	}
 	async function change(t, status) {
 		alert.hidden = true;

@@ -114,12 +114,12 @@ class Daemon {
 	}
 }
 
-async function launch() {
+async function launch(extraArgs = []) {
 	return chromium.launch({
 		executablePath: CHROMIUM,
 		headless: true,
 		args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-			"--disable-component-update", "--disable-sync"],
+			"--disable-component-update", "--disable-sync"].concat(extraArgs),
 	});
 }
 
