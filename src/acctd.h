@@ -428,6 +428,20 @@ int audit_append(struct store_txn *t, unsigned capacity, const struct audit_even
  * *next the seq to pass as `before` for the next page, 0 when none. */
 int audit_page(struct store_txn *t, const char *identity_id, uint64_t before,
     unsigned limit, struct json **items, uint64_t *next);
+/* The same, keeping only records that match f (every non-empty field):
+ * action exact, or a prefix when it ends in "." ("token."); actor the
+ * actor's handle; since/until RFC 3339 UTC, inclusive. Such a page examines
+ * at most AUDIT_FILTER_BUDGET records, so it may hold fewer than limit with
+ * a *next to go on from; it stops at the first record older than since. */
+#define AUDIT_FILTER_BUDGET 20000
+struct audit_filter {
+	char action[64];
+	char actor[40];           /* USER_HANDLE_MAX + 1 */
+	char since[24];
+	char until[24];
+};
+int audit_page_filtered(struct store_txn *t, const char *identity_id, uint64_t before,
+    unsigned limit, const struct audit_filter *f, struct json **items, uint64_t *next);
 /* Walk the whole chain. *report (caller frees):
  * {"ok":true,"records":N,"first_seq":F,"last_seq":L,"trimmed":M} or
  * {"ok":false,"records":N,"first_seq":F,"trimmed":M,"first_broken":seq,"reason":"…"}:
@@ -458,6 +472,8 @@ struct user {
 	int admin;
 	int disabled;
 	int handle_self;           /* the user chose this handle (not an admin) */
+	int must_change_pw;        /* a one-time password (bootstrap, set or reset
+	                            * by an admin): its sessions may only change it */
 	unsigned pw_iter;          /* console password: PBKDF2-HMAC-SHA256 */
 	uint8_t pw_salt[16];
 	uint8_t pw_hash[32];
@@ -492,8 +508,14 @@ int user_check_password(const struct user *u, const char *pw);   /* 1 = right */
 void user_burn_password_time(const char *pw, unsigned iterations); /* unknown handle */
 struct json *user_json(const struct user *u);
 int user_count_admins(struct store_txn *t, size_t *n);   /* active admins */
-/* handles in order after `after` ("" = from the start); *next "" when done */
-int user_list(struct store_txn *t, const char *after, unsigned limit,
+/* handles in order after `after` ("" = from the start); *next "" when done.
+ * Every page costs O(limit): the handle index is ordered and the walk
+ * starts at `after`. q (lower case; NULL or "" = everyone): only users
+ * whose handle or e-mail contains it; such a page examines at most
+ * USER_SEARCH_BUDGET handles and may then hold fewer than limit items with
+ * a *next to go on from (the answer stays fast on a large appliance). */
+#define USER_SEARCH_BUDGET 100000
+int user_list(struct store_txn *t, const char *after, const char *q, unsigned limit,
     struct json **items, char *next, size_t nextlen);
 
 /* session.c — console sessions; the id is stored only as an HMAC. */
@@ -565,6 +587,7 @@ struct api_ctx {
 	int via_cookie;
 	struct user actor;
 	char sid[SESSION_TOKEN_LEN + 1];
+	char csrf[SESSION_TOKEN_LEN + 1];   /* the cookie session's CSRF token */
 };
 int api_authorize(struct http_req *r);           /* 0 go on; -1 replied */
 void api_cleanup(struct http_req *r);
@@ -591,10 +614,13 @@ void api_reply_list(struct http_req *r, struct json *items, const char *next);
 void api_set_cookie(struct http_req *r, int status, const struct json *body,
     const char *sid, int64_t max_age);
 int api_handle_fold(const char *in, char *out, size_t outlen);  /* lower-case + validate */
+/* "" is allowed by this check: callers store it as NULL (no display name) */
 const char *api_display_name_error(const char *s);
 const char *api_avatar_url_error(const char *s);
 const char *api_email_error(const char *s);
 const char *api_password_error(const char *s);
+/* RFC 3339 UTC ("…Z" or "+00:00", optional fraction) -> unix seconds; -1 */
+int64_t api_time_parse(const char *s);
 
 /* api_user.c, api_admin.c — handlers (see routes.c) */
 void api_login(struct http_req *r);
@@ -683,16 +709,23 @@ int token_touch_due(const char *id, int64_t now);
 
 /* web.c — the admin page, embedded at build time (tools/embed-web.sh). */
 struct web_asset {
-	const char *path;          /* "/index.html", "/app.js", … */
+	const char *path;          /* "/index.html", "/app.js", "/app.<hash>.js", … */
 	const char *ctype;
-	const char *etag;          /* quoted */
+	const char *etag;          /* quoted; the gzip form's is this + "-gz" */
 	const unsigned char *data;
 	size_t len;
+	const unsigned char *gz;   /* the same, gzip-compressed at build time; NULL */
+	size_t gzlen;
+	int immutable;             /* a content-hashed name: cached for a year */
 };
 extern const struct web_asset web_assets[];
 void web_index(struct http_req *r);
 void web_asset(struct http_req *r);
 size_t web_total_size(void);
+/* If-None-Match (RFC 9110 13.1.2, weak comparison): 1 when it matches etag */
+int web_etag_match(const char *inm, const char *etag);
+/* Accept-Encoding allows gzip (q > 0) */
+int web_accepts_gzip(const char *ae);
 
 /* dns.c — workspace names for the appliance's DNS server (hosts format). */
 int dns_refresh(void);       /* after any change that moves a name; cheap when nothing moved */

@@ -177,12 +177,14 @@ api_authenticate(struct http_req *r, struct api_ctx *c)
 	if (strlen(sid) != SESSION_TOKEN_LEN)
 		goto fail;
 	memcpy(c->sid, sid, SESSION_TOKEN_LEN + 1);
+	memcpy(c->csrf, s.csrf, SESSION_TOKEN_LEN + 1);
 	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
 		const char *tok = http_header(r, "X-CSRF-Token");
 
 		if (tok == NULL || strlen(tok) != SESSION_TOKEN_LEN ||
 		    !crypto_equal(tok, s.csrf, SESSION_TOKEN_LEN)) {
 			crypto_wipe(&s, sizeof(s));
+			crypto_wipe(c->csrf, sizeof(c->csrf));
 			if (r->route->auth == HTTP_AUTH_ANYONE) {
 				/* e.g. signing in again after a reload lost the
 				 * token: such a request is simply anonymous */
@@ -235,6 +237,33 @@ api_metrics_token(struct http_req *r)
 	return ok;
 }
 
+/*
+ * A session signed in with a one-time password (the bootstrap admin's, or
+ * one an admin set or reset) may only read who it is, change that password
+ * and sign out, until the password is changed. API tokens are separate
+ * credentials (docs/api.md "Password changes") and are not held back.
+ */
+static int
+api_password_gate(struct http_req *r, struct api_ctx *c)
+{
+	http_handler_fn fn = r->route->fn;
+
+	if (!c->authed || !c->via_cookie || !c->actor.must_change_pw ||
+	    fn == api_logout || fn == api_actor_get)
+		return 0;
+	if (fn == api_user_console_password) {
+		char h[USER_HANDLE_MAX + 1];
+
+		if (r->nparams >= 1 && api_handle_fold(r->params[0], h, sizeof(h)) == 0 &&
+		    strcmp(h, c->actor.handle) == 0)
+			return 0;
+	}
+	http_problem(r, 403, "password change required: this account signed in "
+	    "with a one-time password; set a new console password first (PUT "
+	    "/api/v0/user/{handle}/console_password)", NULL);
+	return -1;
+}
+
 int
 api_authorize(struct http_req *r)
 {
@@ -260,6 +289,8 @@ api_authorize(struct http_req *r)
 		}
 		break;
 	}
+	if (api_password_gate(r, c) == -1)
+		return -1;
 	if ((r->route->auth == HTTP_AUTH_ADMIN || r->route->auth == HTTP_AUTH_METRICS) &&
 	    !c->actor.admin) {
 		http_problem(r, 403, "administrators only", NULL);
@@ -463,14 +494,19 @@ api_rate(struct http_req *r)
 	if (c == NULL || !c->authed || r->route == NULL ||
 	    r->route->auth == HTTP_AUTH_ANYONE || r->route->fn == api_logout)
 		return 0;
+	/* replacing a one-time password is the way in, not a routine change:
+	 * it is never refused for the budget (once done, the flag is gone) */
+	if (r->route->fn == api_user_console_password && c->actor.must_change_pw)
+		return 0;
 	wait = rate_take(c->actor.id, app_now_ms(), cf->rate_writes_per_minute,
 	    cf->rate_writes_burst);
 	if (wait == 0)
 		return 0;
 	snprintf(hdr, sizeof(hdr), "Retry-After: %d\r\n", wait);
 	snprintf(detail, sizeof(detail), "too many changes: at most %d a minute "
-	    "(bursts of %d); try again in %d seconds; nothing was changed",
-	    cf->rate_writes_per_minute, cf->rate_writes_burst, wait);
+	    "(bursts of %d); try again in %d second%s; nothing was changed",
+	    cf->rate_writes_per_minute, cf->rate_writes_burst, wait,
+	    wait == 1 ? "" : "s");
 	http_problem_h(r, 429, detail, NULL, hdr);
 	return -1;
 }
@@ -534,8 +570,8 @@ api_display_name_error(const char *s)
 {
 	size_t n = api_utf8_chars(s);
 
-	if (n < 1 || n > 100)
-		return "must be 1 to 100 characters";
+	if (n > 100)
+		return "must be at most 100 characters";
 	if (api_has_ctl(s))
 		return "must not contain control characters";
 	return NULL;

@@ -53,13 +53,13 @@ void
 api_admin_user_create(struct http_req *r)
 {
 	static const char *const allowed[] = { "handle", "email", "display_name",
-		"role", "password", NULL };
+		"role", "password", "must_change_password", NULL };
 	struct json *body, *verrs = NULL, *v, *data;
 	const char *hin, *email, *dn = NULL, *role = "user", *pw = NULL, *e;
 	char handle[USER_HANDLE_MAX + 1], gen[64] = "";
 	struct store_txn *t;
 	struct user u;
-	int rc;
+	int rc, must_change = 1;
 
 	memset(&u, 0, sizeof(u));
 	if (api_body(r, allowed, &body) == -1)
@@ -75,7 +75,14 @@ api_admin_user_create(struct http_req *r)
 		dn = json_str(v);
 		if (dn == NULL || (e = api_display_name_error(dn)) != NULL)
 			api_verr(&verrs, "body.display_name", dn ? e : "must be a string");
+		if (dn != NULL && dn[0] == '\0')
+			dn = NULL;      /* "" means no display name, as null does */
 	}
+	/* a password an admin knows is one-time unless the admin says
+	 * otherwise (a service account, scripted set-ups) */
+	if ((v = json_get(body, "must_change_password")) != NULL &&
+	    json_bool(v, &must_change) == -1)
+		api_verr(&verrs, "body.must_change_password", "must be true or false");
 	if ((v = json_get(body, "role")) != NULL) {
 		role = json_str(v);
 		if (role == NULL || (strcmp(role, "admin") && strcmp(role, "user")))
@@ -101,6 +108,7 @@ api_admin_user_create(struct http_req *r)
 	u.email = x_strdup(email);
 	u.display_name = dn ? x_strdup(dn) : NULL;
 	u.admin = strcmp(role, "admin") == 0;
+	u.must_change_pw = must_change != 0;
 	/* the slow part before the write lock */
 	if (user_set_password(&u, pw, (unsigned)app_conf()->pbkdf2_iterations) == -1 ||
 	    store_txn_begin(app.store, 1, &t) == -1) {
@@ -142,18 +150,25 @@ void
 api_admin_user_list(struct http_req *r)
 {
 	struct store_txn *t;
-	struct json *items;
-	char after[64] = "", next[USER_HANDLE_MAX + 1];
+	struct json *items, *ans, *verrs = NULL;
+	char after[64] = "", next[USER_HANDLE_MAX + 1], q[256] = "";
 	unsigned limit;
+	size_t total;
+	int rc;
 
 	if (api_limit(r, &limit) == -1)
 		return;
-	int rc = http_query(r, "next_token", after, sizeof(after));
-
-	if (rc == -2 || (rc == 0 && !conf_handle_valid(after))) {
-		struct json *verrs = NULL;
-
+	rc = http_query(r, "next_token", after, sizeof(after));
+	if (rc == -2 || (rc == 0 && !conf_handle_valid(after)))
 		api_verr(&verrs, "query.next_token", "is not a token this API gave");
+	/* ?q=: part of a handle or an e-mail address, case-insensitive */
+	rc = http_query(r, "q", q, sizeof(q));
+	if (rc == -2 || (rc == 0 && strlen(q) > 254))
+		api_verr(&verrs, "query.q", "must be at most 254 characters");
+	for (char *p = q; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p + 32);
+	if (verrs != NULL) {
 		http_problem(r, 400, "invalid query parameter", verrs);
 		return;
 	}
@@ -161,13 +176,21 @@ api_admin_user_list(struct http_req *r)
 		http_problem(r, 500, "cannot open the store", NULL);
 		return;
 	}
-	if (user_list(t, after, limit, &items, next, sizeof(next)) == -1) {
+	if (user_list(t, after, q, limit, &items, next, sizeof(next)) == -1 ||
+	    store_count(t, STORE_DB_USER, &total) == -1) {
 		store_txn_abort(t);
 		http_problem(r, 500, "cannot read the user store", NULL);
 		return;
 	}
 	store_txn_abort(t);
-	api_reply_list(r, items, next);
+	/* the list answer, plus how many users the appliance has */
+	ans = json_object();
+	json_set(ans, "items", items);
+	if (next[0])
+		json_set_str(ans, "next_token", next);
+	json_set_int(ans, "total", (int64_t)total);
+	http_reply_json(r, 200, ans);
+	json_free(ans);
 }
 
 /* disable / enable / reset: one user, one change, one record */
@@ -193,6 +216,11 @@ admin_user_change(struct http_req *r, const char *action)
 		store_txn_abort(t);
 		return;
 	}
+	if (disable && strcmp(u.id, api_ctx(r)->actor.id) == 0) {
+		http_problem(r, 409, "you cannot disable your own account; another "
+		    "administrator can", NULL);
+		goto abort;
+	}
 	if (disable && u.admin && !u.disabled) {
 		if (user_count_admins(t, &admins) == -1 || admins <= 1) {
 			http_problem(r, 409, "the last administrator cannot be disabled", NULL);
@@ -205,6 +233,8 @@ admin_user_change(struct http_req *r, const char *action)
 		u.disabled = 0;
 	else if (user_set_password(&u, gen, (unsigned)app_conf()->pbkdf2_iterations) == -1)
 		goto fail;
+	else
+		u.must_change_pw = 1;     /* the admin saw it: one-time */
 	u.version_id++;
 	u.updated_at = app_now();
 	/* disable/enable also take away / give back the database LOGIN on
@@ -309,6 +339,7 @@ api_bootstrap_admin(const struct conf *c, const char *password)
 	snprintf(u.handle, sizeof(u.handle), "%s", c->admin_handle);
 	u.email = x_strdup(c->admin_email);
 	u.admin = 1;
+	u.must_change_pw = 1;     /* it sits in a file: changed at first sign-in */
 	if (user_set_password(&u, password, (unsigned)c->pbkdf2_iterations) == -1 ||
 	    store_txn_begin(app.store, 1, &t) == -1) {
 		user_clear(&u);

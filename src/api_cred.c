@@ -280,8 +280,8 @@ api_token_list(struct http_req *r)
 
 /* RFC 3339 UTC "YYYY-MM-DDTHH:MM:SS[.fff]Z" -> unix seconds; -1 when
  * malformed or not a real date (2099-02-30 is refused, not normalised) */
-static int64_t
-cred_parse_time(const char *s)
+int64_t
+api_time_parse(const char *s)
 {
 	struct tm tm, back;
 	int y, mo, d, h, mi, sec, n = -1;
@@ -345,7 +345,7 @@ api_token_create(struct http_req *r)
 	}
 	if ((v = json_get(body, "expires_at")) != NULL && !json_is_null(v)) {
 		exp = json_str(v);
-		expires = exp ? cred_parse_time(exp) : -1;
+		expires = exp ? api_time_parse(exp) : -1;
 		if (expires == -1)
 			api_verr(&verrs, "body.expires_at", "must be an RFC 3339 UTC time like 2027-01-31T00:00:00Z");
 		else if (expires <= app_now())

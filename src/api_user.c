@@ -46,7 +46,8 @@ api_login_wait(struct http_req *r, int wait)
 
 	snprintf(h, sizeof(h), "Retry-After: %d\r\n", wait);
 	snprintf(detail, sizeof(detail),
-	    "too many failed sign-ins; try again in %d seconds", wait);
+	    "too many failed sign-ins; try again in %d second%s", wait,
+	    wait == 1 ? "" : "s");
 	http_problem_h(r, 429, detail, NULL, h);
 }
 
@@ -248,10 +249,29 @@ api_logout(struct http_req *r)
 	api_set_cookie(r, 204, NULL, NULL, 0);
 }
 
+/*
+ * The signed-in user. For a cookie session the answer also carries the
+ * session's CSRF token (X-CSRF-Token header): a second tab, or a tab whose
+ * token went stale when another tab signed in again, gets it from here with
+ * the cookie alone. A cross-site page cannot read the answer (no CORS, and
+ * the cookie is SameSite=Strict), so this gives an attacker nothing.
+ */
 void
 api_actor_get(struct http_req *r)
 {
-	api_reply_user(r, 200, &api_ctx(r)->actor);
+	struct api_ctx *c = api_ctx(r);
+	struct json *j = user_json(&c->actor);
+	char hdr[96] = "Cache-Control: no-store\r\n";
+	char *s;
+
+	if (c->via_cookie && c->csrf[0])
+		snprintf(hdr, sizeof(hdr), "Cache-Control: no-store\r\nX-CSRF-Token: %s\r\n",
+		    c->csrf);
+	s = json_print(j);
+	http_reply(r, 200, "application/json", hdr, s, strlen(s));
+	crypto_wipe(hdr, sizeof(hdr));
+	free(s);
+	json_free(j);
 }
 
 void
@@ -292,18 +312,26 @@ api_user_patch(struct http_req *r)
 {
 	static const char *const allowed[] = { "display_name", "avatar_url", "handle", NULL };
 	struct json *body, *verrs = NULL, *data = NULL, *av;
-	const char *dn, *url = NULL, *hin, *e, *im;
+	const char *dn = NULL, *url = NULL, *hin, *e, *im;
 	char handle[USER_HANDLE_MAX + 1] = "", old_handle[USER_HANDLE_MAX + 1];
 	struct store_txn *t = NULL;
 	struct user u;
-	int bad = 0, set_url = 0, old_chosen = 0, rc;
+	int bad = 0, set_url = 0, set_dn = 0, old_chosen = 0, rc;
 
 	memset(&u, 0, sizeof(u));
 	if (api_body(r, allowed, &body) == -1)
 		return;
-	dn = api_field_str(body, "display_name", &verrs, &bad);
-	if (dn && (e = api_display_name_error(dn)) != NULL)
-		api_verr(&verrs, "body.display_name", e);
+	/* "" and null both mean: no display name */
+	if ((av = json_get(body, "display_name")) != NULL) {
+		set_dn = 1;
+		if (!json_is_null(av)) {
+			dn = api_field_str(body, "display_name", &verrs, &bad);
+			if (dn && (e = api_display_name_error(dn)) != NULL)
+				api_verr(&verrs, "body.display_name", e);
+			if (dn && dn[0] == '\0')
+				dn = NULL;
+		}
+	}
 	if ((av = json_get(body, "avatar_url")) != NULL) {
 		set_url = 1;
 		if (!json_is_null(av)) {
@@ -343,10 +371,10 @@ api_user_patch(struct http_req *r)
 	}
 	data = json_object();
 	snprintf(old_handle, sizeof(old_handle), "%s", u.handle);
-	if (dn && !api_str_eq(dn, u.display_name)) {
+	if (set_dn && !api_str_eq(dn, u.display_name)) {
 		api_change(data, "display_name", u.display_name, dn);
 		free(u.display_name);
-		u.display_name = x_strdup(dn);
+		u.display_name = dn ? x_strdup(dn) : NULL;
 	}
 	if (set_url && !api_str_eq(url, u.avatar_url)) {
 		api_change(data, "avatar_url", u.avatar_url, url);
@@ -597,6 +625,11 @@ api_user_console_password(struct http_req *r)
 		http_problem(r, 400, "the current password is wrong", verrs);
 		goto done;
 	}
+	if (u.must_change_pw && strcmp(cur, nw) == 0) {
+		api_verr(&verrs, "body.new_password", "must differ from the one-time password");
+		http_problem(r, 400, "choose a new password", verrs);
+		goto done;
+	}
 	if (store_txn_begin(app.store, 1, &t) == -1 ||
 	    user_load(t, u.id, &fresh) != 0 ||
 	    user_set_password(&fresh, nw, (unsigned)cf->pbkdf2_iterations) == -1) {
@@ -606,6 +639,10 @@ api_user_console_password(struct http_req *r)
 	}
 	fresh.version_id++;
 	fresh.updated_at = app_now();
+	/* the user chose it: no longer one-time. An admin who knows a user's
+	 * current password and changes it here leaves the flag as it was. */
+	if (strcmp(c->actor.id, fresh.id) == 0)
+		fresh.must_change_pw = 0;
 	if (user_save(t, &fresh, NULL, 0) == -1 ||
 	    session_delete_user(t, fresh.id,
 		strcmp(c->actor.id, fresh.id) == 0 && c->via_cookie ? c->sid : NULL) == -1 ||
@@ -621,6 +658,18 @@ done:
 	user_clear(&u);
 	user_clear(&fresh);
 	json_free(body);
+}
+
+/* lower-case letters, digits, '_' and dots, not starting with a dot */
+static int
+api_action_valid(const char *a)
+{
+	if (a[0] == '.')
+		return 0;
+	for (; *a; a++)
+		if (!((*a >= 'a' && *a <= 'z') || (*a >= '0' && *a <= '9') || *a == '_' || *a == '.'))
+			return 0;
+	return 1;
 }
 
 /* ?next_token= is the sequence number to continue below */
@@ -648,22 +697,62 @@ api_audit_cursor(struct http_req *r, uint64_t *before)
 	return 0;
 }
 
+/* ?action= ?actor= ?since= ?until= (audit.c's struct audit_filter) */
+static int
+api_audit_filter(struct http_req *r, struct audit_filter *f)
+{
+	static const char *const tnames[] = { "since", "until" };
+	struct json *verrs = NULL;
+	char v[64], loc[32];
+	int rc;
+
+	memset(f, 0, sizeof(*f));
+	rc = http_query(r, "action", f->action, sizeof(f->action));
+	if (rc == -2 || (rc == 0 && f->action[0] && !api_action_valid(f->action)))
+		api_verr(&verrs, "query.action", "must be an action type such as "
+		    "token.create, or its first part and a dot (token.)");
+	rc = http_query(r, "actor", v, sizeof(v));
+	if (rc == -2 || (rc == 0 && v[0] && api_handle_fold(v, f->actor, sizeof(f->actor)) == -1))
+		api_verr(&verrs, "query.actor", "must be a handle");
+	for (int i = 0; i < 2; i++) {
+		char *out = i ? f->until : f->since;
+		int64_t t;
+
+		rc = http_query(r, tnames[i], v, sizeof(v));
+		if (rc == -1 || (rc == 0 && v[0] == '\0'))
+			continue;
+		if (rc == -2 || (t = api_time_parse(v)) == -1) {
+			snprintf(loc, sizeof(loc), "query.%s", tnames[i]);
+			api_verr(&verrs, loc, "must be an RFC 3339 UTC time such as 2026-11-28T04:10:00Z");
+			continue;
+		}
+		time_rfc3339(t, out, 24);
+	}
+	if (verrs != NULL) {
+		http_problem(r, 400, "invalid query parameter", verrs);
+		return -1;
+	}
+	return 0;
+}
+
 void
 api_audit_list(struct http_req *r, const char *identity_id)
 {
 	struct store_txn *t;
 	struct json *items;
+	struct audit_filter f;
 	uint64_t before, next;
 	unsigned limit;
 	char nt[32] = "";
 
-	if (api_limit(r, &limit) == -1 || api_audit_cursor(r, &before) == -1)
+	if (api_limit(r, &limit) == -1 || api_audit_cursor(r, &before) == -1 ||
+	    api_audit_filter(r, &f) == -1)
 		return;
 	if (store_txn_begin(app.store, 0, &t) == -1) {
 		http_problem(r, 500, "cannot open the store", NULL);
 		return;
 	}
-	if (audit_page(t, identity_id, before, limit, &items, &next) == -1) {
+	if (audit_page_filtered(t, identity_id, before, limit, &f, &items, &next) == -1) {
 		store_txn_abort(t);
 		http_problem(r, 500, "cannot read the audit log", NULL);
 		return;

@@ -598,10 +598,43 @@ struct audit_pager {
 	struct json *items;
 	unsigned limit, n;
 	int more;
-	uint64_t last;            /* seq of the last item taken */
+	uint64_t last;            /* seq of the last item taken (or examined, filtered) */
 	const uint8_t *prefix;    /* identity_id || NUL; NULL: every record */
 	size_t plen;
+	const struct audit_filter *f;   /* NULL: every record */
+	size_t seen;              /* records examined (filtered pages) */
 };
+
+/* 1 keep, 0 skip, -1 older than f->since: no later record can match */
+static int
+audit_filter_match(const struct audit_filter *f, const struct json *rec)
+{
+	const char *at = json_str(json_get(rec, "created_at"));
+	const char *act = json_str(json_get(rec, "action_type"));
+	const char *who = json_str(json_get(rec, "actor_handle"));
+	size_t n;
+
+	if (f->since[0] && at && strcmp(at, f->since) < 0)
+		return -1;       /* records are in time order: done */
+	if (f->until[0] && at && strcmp(at, f->until) > 0)
+		return 0;
+	if (f->action[0]) {
+		/* "token." matches every token.* action; else exact */
+		n = strlen(f->action);
+		if (act == NULL || (f->action[n - 1] == '.' ?
+		    strncmp(act, f->action, n) != 0 : strcmp(act, f->action) != 0))
+			return 0;
+	}
+	if (f->actor[0] && (who == NULL || strcmp(who, f->actor) != 0))
+		return 0;
+	return 1;
+}
+
+static int
+audit_filter_set(const struct audit_filter *f)
+{
+	return f && (f->action[0] || f->actor[0] || f->since[0] || f->until[0]);
+}
 
 /*
  * A record (walking STORE_DB_AUDIT) or an index entry whose record is
@@ -623,10 +656,11 @@ audit_page_fn(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 		log_warnx("audit: a record key of %zu bytes is damaged", kl);
 		return -1;
 	}
-	if (p->n == p->limit) {
+	if (p->n == p->limit || (p->f && p->seen == AUDIT_FILTER_BUDGET)) {
 		p->more = 1;
 		return 1;
 	}
+	p->seen++;
 	p->last = audit_be64_get((const uint8_t *)k + p->plen);
 	if (p->plen) {
 		audit_be64_put(key, p->last);
@@ -647,6 +681,13 @@ audit_page_fn(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 		    (unsigned long long)p->last, err);
 		return -1;
 	}
+	if (p->f) {
+		rc = audit_filter_match(p->f, rec);
+		if (rc != 1) {
+			json_free(rec);
+			return rc == -1 ? 1 : 0;
+		}
+	}
 	json_push(p->items, rec);
 	p->n++;
 	return 0;
@@ -655,6 +696,13 @@ audit_page_fn(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 int
 audit_page(struct store_txn *t, const char *identity_id, uint64_t before,
     unsigned limit, struct json **items, uint64_t *next)
+{
+	return audit_page_filtered(t, identity_id, before, limit, NULL, items, next);
+}
+
+int
+audit_page_filtered(struct store_txn *t, const char *identity_id, uint64_t before,
+    unsigned limit, const struct audit_filter *f, struct json **items, uint64_t *next)
 {
 	struct audit_pager p;
 	uint8_t start[AUDIT_KEY_MAX];
@@ -668,6 +716,7 @@ audit_page(struct store_txn *t, const char *identity_id, uint64_t before,
 	memset(&p, 0, sizeof(p));
 	p.t = t;
 	p.limit = limit;
+	p.f = audit_filter_set(f) ? f : NULL;
 	if (identity_id != NULL) {
 		db = STORE_DB_AUDIT_IDX;
 		if (audit_idx_key(identity_id, before ? before - 1 : UINT64_MAX,

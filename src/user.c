@@ -58,6 +58,8 @@ user_from_json(const char *buf, size_t len, struct user *u)
 	u->disabled = strcmp(json_str(json_get(j, "status")) ? json_str(json_get(j, "status")) : "", "disabled") == 0;
 	if (json_bool(json_get(j, "handle_self"), &u->handle_self) == -1)
 		u->handle_self = 0;    /* absent: given by an admin (older records) */
+	if (json_bool(json_get(j, "must_change_pw"), &u->must_change_pw) == -1)
+		u->must_change_pw = 0; /* absent: older records, chosen passwords */
 	if (json_int(json_get(j, "pw_iter"), &v) == -1 || v < 1)
 		goto done;
 	u->pw_iter = (unsigned)v;
@@ -138,6 +140,8 @@ user_save(struct store_txn *t, const struct user *u, const char *old_handle,
 	json_set_str(j, "pw_hash", hash);
 	if (u->handle_self)
 		json_set_bool(j, "handle_self", 1);
+	if (u->must_change_pw)
+		json_set_bool(j, "must_change_pw", 1);
 	json_set_int(j, "token_min_issued_at", u->token_min_issued_at);
 	json_set_int(j, "version_id", u->version_id);
 	json_set_int(j, "created_at", u->created_at);
@@ -352,6 +356,7 @@ user_json(const struct user *u)
 	json_set_str(j, "avatar_url", u->avatar_url);
 	json_set_str(j, "role", u->admin ? "admin" : "user");
 	json_set_str(j, "status", u->disabled ? "disabled" : "active");
+	json_set_bool(j, "must_change_password", u->must_change_pw);
 	if (u->token_min_issued_at) {
 		time_rfc3339(u->token_min_issued_at / 1000, ts, sizeof(ts));
 		json_set_str(j, "token_min_issued_at", ts);
@@ -374,7 +379,27 @@ struct user_walk {
 	char last[USER_HANDLE_MAX + 1];
 	int more;
 	const char *skip;
+	const char *q;            /* lower-case search text; NULL: every user */
+	size_t seen, budget;      /* handles examined, and at most how many */
 };
+
+/* s contains q (q lower case), ASCII case-insensitively */
+static int
+user_contains(const char *s, size_t sl, const char *q)
+{
+	size_t ql = strlen(q);
+
+	for (size_t i = 0; s != NULL && i + ql <= sl; i++) {
+		size_t j = 0;
+
+		while (j < ql && (s[i + j] >= 'A' && s[i + j] <= 'Z' ?
+		    s[i + j] + 32 : s[i + j]) == q[j])
+			j++;
+		if (j == ql)
+			return 1;
+	}
+	return 0;
+}
 
 static int
 user_count_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
@@ -419,7 +444,7 @@ user_list_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 		return 0;             /* the page starts after `after` */
 	if (kl > 0 && ((const char *)k)[0] == '~')
 		return 1;             /* aliases sort after every handle */
-	if (w->n == w->limit) {
+	if (w->n == w->limit || (w->q && w->seen == w->budget)) {
 		w->more = 1;
 		return 1;
 	}
@@ -427,21 +452,41 @@ user_list_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 		return -1;
 	memcpy(id, v, vl);
 	id[vl] = '\0';
-	if (user_load(w->t, id, &u) != 0)
-		return -1;
-	json_push(w->items, user_json(&u));
+	w->seen++;
 	memcpy(w->last, k, kl);
 	w->last[kl] = '\0';
-	w->n++;
+	if (w->q && !user_contains(k, kl, w->q) && strpbrk(w->q, "\"\\") == NULL) {
+		/* the e-mail is in the record's text as it is (JSON escapes only
+		 * quotes, backslashes and controls): most records are ruled out
+		 * without parsing them */
+		void *raw = NULL;
+		size_t rl;
+		int hit;
+
+		if (store_get(w->t, STORE_DB_USER, id, SECRET_ID_LEN, &raw, &rl) != 0)
+			return -1;
+		hit = user_contains(raw, rl, w->q);
+		free(raw);
+		if (!hit)
+			return 0;
+	}
+	if (user_load(w->t, id, &u) != 0)
+		return -1;
+	if (w->q == NULL || user_contains(k, kl, w->q) ||
+	    (u.email && user_contains(u.email, strlen(u.email), w->q))) {
+		json_push(w->items, user_json(&u));
+		w->n++;
+	}
 	user_clear(&u);
 	return 0;
 }
 
 int
-user_list(struct store_txn *t, const char *after, unsigned limit,
+user_list(struct store_txn *t, const char *after, const char *q, unsigned limit,
     struct json **items, char *next, size_t nextlen)
 {
-	struct user_walk w = { .t = t, .limit = limit, .skip = after[0] ? after : NULL };
+	struct user_walk w = { .t = t, .limit = limit, .skip = after[0] ? after : NULL,
+		.q = q && q[0] ? q : NULL, .budget = USER_SEARCH_BUDGET };
 
 	w.items = json_array();
 	if (store_iter(t, STORE_DB_HANDLE, after[0] ? after : NULL, strlen(after), 0,

@@ -41,6 +41,9 @@ doc = {
                 "display_name": nullable("string"), "avatar_url": nullable("string"),
                 "role": {"type": "string", "enum": ["admin", "user"]},
                 "status": {"type": "string", "enum": ["active", "disabled"]},
+                "must_change_password": {"type": "boolean", "description":
+                    "signed in with a one-time password: until it is changed, a console "
+                    "session may only read /actor, change it and sign out (403 otherwise)"},
                 "token_min_issued_at": nullable("string", format="date-time"),
                 "version_id": {"type": "integer"},
                 "created_at": {"type": "string", "format": "date-time"},
@@ -93,7 +96,8 @@ obj = lambda props, req=(): {"type": "object", "additionalProperties": False,
     {"type": "object", "additionalProperties": False, "properties": props}
 BODIES = {
     "api_login": obj({"handle": {"type": "string"}, "password": {"type": "string"}}, ["handle", "password"]),
-    "api_user_patch": obj({"display_name": {"type": "string", "minLength": 1, "maxLength": 100},
+    "api_user_patch": obj({"display_name": nullable("string", maxLength=100,
+                                                    description='"" or null: no display name'),
                            "avatar_url": nullable("string", maxLength=2048),
                            "handle": {"type": "string",
                                       "pattern": "^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){0,38}$"}}),
@@ -101,9 +105,14 @@ BODIES = {
                                       "new_password": {"type": "string", "minLength": 8}},
                                      ["current_password", "new_password"]),
     "api_admin_user_create": obj({"handle": {"type": "string"}, "email": {"type": "string"},
-                                  "display_name": {"type": "string"},
+                                  "display_name": nullable("string", maxLength=100,
+                                                           description='"" or null: none'),
                                   "role": {"type": "string", "enum": ["admin", "user"]},
-                                  "password": {"type": "string", "minLength": 8}}, ["handle", "email"]),
+                                  "password": {"type": "string", "minLength": 8},
+                                  "must_change_password": {"type": "boolean", "default": True,
+                                                           "description": "the password (given or "
+                                                           "generated) must be changed at the first sign-in"}},
+                                 ["handle", "email"]),
     "api_token_create": obj({"title": nullable("string", maxLength=100),
                              "expires_at": nullable("string", format="date-time")}),
     "api_token_patch": obj({"status": {"type": "string", "enum": ["active", "inactive"]}}, ["status"]),
@@ -137,6 +146,20 @@ for m, p, a, fn, summ in rows:
     if fn == "api_user_patch":
         params.append({"name": "If-Match", "in": "header", "schema": {"type": "string"},
                        "description": "version_id; 412 when it differs"})
+    if fn == "api_admin_user_list":
+        params.append({"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 254},
+                       "description": "only users whose handle or e-mail contains it (case-insensitive); "
+                                      "a page may hold fewer than limit with a next_token"})
+    if fn in ("api_user_audit", "api_admin_audit"):
+        params += [{"name": "action", "in": "query", "schema": {"type": "string"},
+                    "description": "an action type, or its first part and a dot (token.)"},
+                   {"name": "actor", "in": "query", "schema": {"type": "string"},
+                    "description": "the actor's handle"},
+                   {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+                   {"name": "until", "in": "query", "schema": {"type": "string", "format": "date-time"}}]
+    if fn == "api_actor_get":
+        op["description"] += (" For a console session the answer carries the session's CSRF "
+                              "token in the X-CSRF-Token header (a second tab needs only the cookie).")
     if fn == "api_workspace_list":
         params.append({"name": "reveal", "in": "query", "schema": {"type": "integer", "enum": [0, 1]},
                        "description": "1 shows the password in connection strings"})
@@ -155,6 +178,8 @@ for m, p, a, fn, summ in rows:
         if fn in LISTS:
             schema = {"type": "object", "properties": {
                 "items": {"type": "array", "items": ref(LISTS[fn])}, "next_token": {"type": "string"}}}
+            if fn == "api_admin_user_list":
+                schema["properties"]["total"] = {"type": "integer", "description": "users on the appliance"}
         op["responses"][code] = {"description": "OK", "content": {"application/json": {"schema": schema}}}
     doc["paths"].setdefault(p, {})[m.lower()] = op
 with open(os.path.join(ROOT, "src", "openapi.json"), "w") as f:

@@ -3,10 +3,14 @@
  *   #/settings/{profile,tokens,audit,advanced,password}  #/admin/{users,audit,nodes} */
 "use strict";
 (() => {
-const S = { user: null, csrf: sessionStorage.getItem("acctd.csrf"), gen: 0, tokenLimit: 2, msg: null };
+/* The CSRF token lives in memory only: every tab reads its session's token
+ * from GET /actor with the cookie, and a stale one is fetched again. */
+const S = { user: null, userAt: 0, csrf: null, gen: 0, tokenLimit: 2, msg: null, focusTitle: false };
 let uid = 0;
 const main = document.getElementById("main");
 const who = document.getElementById("who");
+/* the logo's content-hashed URL, from index.html: fetched once, cached */
+const LOGO = document.querySelector(".brand img").getAttribute("src");
 
 /* ---- DOM helpers ---- */
 function h(tag, props, ...kids) {
@@ -48,12 +52,25 @@ function toast(text) {
 	clearTimeout(toast.timer);
 	toast.timer = setTimeout(() => t.classList.remove("show"), 4000);
 }
-function fmtTime(s, short) {
+/* One format for every time on the page: local time with its zone
+ * ("2026-11-28 05:10:00 CET"); UTC in the tooltip. */
+const ZONE = new Intl.DateTimeFormat(undefined, { timeZoneName: "short" });
+function fmtLocal(d) {
+	const p = (n) => String(n).padStart(2, "0");
+	const zone = (ZONE.formatToParts(d).find((x) => x.type === "timeZoneName") || {}).value || "";
+	return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate()) + " " + p(d.getHours()) + ":" + p(d.getMinutes()) + ":" + p(d.getSeconds()) + (zone ? " " + zone : "");
+}
+function fmtTime(s) {
 	if (!s) return "—";
-	const d = new Date(s), p = (n) => String(n).padStart(2, "0");
-	return h("time", { datetime: s, title: s }, isNaN(d) ? s : short ?
-		d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate()) + " " + p(d.getHours()) + ":" + p(d.getMinutes()) + ":" + p(d.getSeconds()) :
-		d.toLocaleString(undefined, { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" }));
+	const d = new Date(s);
+	if (isNaN(d)) return s;
+	return h("time", { datetime: s, title: d.toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC") }, fmtLocal(d));
+}
+/* seconds as people say them: "1 second", "2 minutes", "1 hour" */
+function humanWait(sec) {
+	sec = Math.max(1, Math.ceil(+sec || 1));
+	const [n, unit] = sec < 60 ? [sec, "second"] : sec < 3600 ? [Math.ceil(sec / 60), "minute"] : [Math.ceil(sec / 3600), "hour"];
+	return n + " " + unit + (n === 1 ? "" : "s");
 }
 function hideToast() { document.getElementById("toast").classList.remove("show"); }
 function initials(u) {
@@ -89,9 +106,21 @@ async function api(method, path, body, opt = {}) {
 	} catch (e) {
 		throw new ApiError(0, { detail: "Cannot reach acctd; check the connection and try again." });
 	}
+	if (res.headers.get("X-CSRF-Token")) S.csrf = res.headers.get("X-CSRF-Token");
 	let data = null;
 	if (res.status !== 204) {
 		try { data = await res.json(); } catch (e) { data = null; }
+	}
+	// another tab signed in again (a new session, a new token): read this
+	// session's token with the cookie and try once more
+	if (res.status === 403 && method !== "GET" && !opt.retried && data && /X-CSRF-Token/.test(data.detail || "")) {
+		const me = await api("GET", "/actor", undefined, { login: true }).catch(() => null);
+		if (me) {
+			S.user = me;
+			S.userAt = Date.now();
+			renderWho();
+			return api(method, path, body, Object.assign({}, opt, { retried: true }));
+		}
 	}
 	if (res.status === 401 && !opt.login) {
 		sessionEnded("Your session ended; sign in again.");
@@ -101,8 +130,17 @@ async function api(method, path, body, opt = {}) {
 	}
 	if (!res.ok) {
 		const e = new ApiError(res.status, data);
-		if (res.status === 429 && res.headers.get("Retry-After"))
-			e.message += " (try again in " + res.headers.get("Retry-After") + " s)";
+		e.retryAfter = res.headers.get("Retry-After");
+		// one wait, in words: "try again in 2 minutes"
+		if (res.status === 429 && res.headers.get("Retry-After")) {
+			const w = humanWait(res.headers.get("Retry-After"));
+			e.message = /try again in \d+ seconds?/.test(e.message) ? e.message.replace(/try again in \d+ seconds?/, "try again in " + w) : e.message + "; try again in " + w;
+		}
+		if (res.status === 403 && /^password change required/.test(e.message) && S.user) {
+			S.user.must_change_password = true;
+			route();
+			e.handled = true;
+		}
 		throw e;
 	}
 	return data;
@@ -154,11 +192,20 @@ function showError(err, form, alert) {
 		alert.hidden = false;
 	}
 }
-/* run fn with the button busy; errors go to form/alert */
-async function busy(btn, fn) {
-	btn.disabled = true;
+/* run fn with the button busy; errors go to form/alert. The button keeps
+ * its focus (a disabled button would drop it to <body>): it is marked
+ * aria-disabled and ignores clicks until fn is done. */
+async function busy(btn, fn, label) {
+	if (btn.getAttribute("aria-busy") === "true") return undefined;
+	const text = label ? btn.textContent : null;
+	btn.setAttribute("aria-disabled", "true");
 	btn.setAttribute("aria-busy", "true");
-	try { return await fn(); } finally { btn.disabled = false; btn.removeAttribute("aria-busy"); }
+	if (label) btn.textContent = label;
+	try { return await fn(); } finally {
+		btn.removeAttribute("aria-disabled");
+		btn.removeAttribute("aria-busy");
+		if (label) btn.textContent = text;
+	}
 }
 function button(label, props, ic) {
 	return h("button", Object.assign({ type: "button", class: "btn" }, props || {}), ic ? icon(ic) : null, label);
@@ -171,10 +218,26 @@ function iconButton(ic, label, props) {
 function dialog(title, ...body) {
 	const id = "d" + ++uid;
 	const d = h("dialog", { class: "dlg", "aria-labelledby": id }, h("h2", { id }, title), ...body);
-	d.addEventListener("close", () => d.remove());
+	const back = document.activeElement;
+	d.addEventListener("close", () => {
+		d.remove();
+		// focus back where it was, when that is still on the page, else to
+		// the page's heading (a redraw may have replaced the button)
+		if (document.activeElement === document.body || !document.activeElement)
+			(back && back.isConnected ? back : main.querySelector("h1") || main).focus();
+	});
 	document.body.append(d);
 	d.showModal();
 	return d;
+}
+/* A dialog that shows a secret once cannot be dismissed by Escape: only its
+ * "I have copied it" button closes it. */
+function keepOpen(d) {
+	d._keep = true;
+	// closing it takes the secret out of the page at once (not a task later)
+	d.close = () => { HTMLDialogElement.prototype.close.call(d); d.remove(); };
+	d.addEventListener("cancel", (e) => e.preventDefault());
+	d.addEventListener("keydown", (e) => { if (e.key === "Escape") e.preventDefault(); });
 }
 /* A confirmation whose action runs inside it: errors stay in the dialog. */
 function confirmAction({ title, text, label, danger, run }) {
@@ -193,7 +256,8 @@ function closeDialogs() { for (const d of document.querySelectorAll("dialog")) d
 
 /* ---- menus: a button that opens a list of actions ---- */
 function menu(trigger, items, cls) {
-	const list = h("div", { class: "menu " + (cls || ""), role: "menu", hidden: true });
+	if (!trigger.id) trigger.id = "m" + ++uid;
+	const list = h("div", { class: "menu " + (cls || ""), role: "menu", "aria-labelledby": trigger.id, hidden: true });
 	const wrap = h("div", { class: "menu-wrap" }, trigger, list);
 	trigger.setAttribute("aria-haspopup", "menu");
 	trigger.setAttribute("aria-expanded", "false");
@@ -215,7 +279,9 @@ function menu(trigger, items, cls) {
 		list.querySelector("[role=menuitem]").focus();
 	}
 	trigger.addEventListener("click", () => (list.hidden ? open() : close(true)));
-	trigger.addEventListener("keydown", (e) => { if (e.key === "ArrowDown" && list.hidden) { e.preventDefault(); open(); } });
+	// ArrowDown on the closed button opens the menu on its first item (and
+	// stops there: the list's own ArrowDown must not move on at once)
+	trigger.addEventListener("keydown", (e) => { if (e.key === "ArrowDown" && list.hidden) { e.preventDefault(); e.stopPropagation(); open(); } });
 	wrap.addEventListener("keydown", (e) => {
 		if (list.hidden) return;
 		const all = [...list.querySelectorAll("[role=menuitem]")];
@@ -249,18 +315,21 @@ function copyButton(label, getText) {
 	});
 	return [b, note];
 }
-/* reveal(true|false) → text to show; returns the row */
-function secretRow(what, masked, reveal, copyText) {
-	const code = h("code", { class: "secret" }, masked);
-	const eye = iconButton("eye", "Reveal " + what, { "aria-pressed": "false" });
+/* reveal(true|false) → text to show; returns [label, row]. The text is an
+ * <output> (labelable, not announced: aria-live off) tied to the visible
+ * label; the eye is a toggle whose name stays and whose state is
+ * aria-pressed. */
+function secretRow(label, what, masked, reveal, copyText) {
+	const id = "s" + ++uid;
+	const code = h("output", { class: "secret mono", id, "aria-live": "off" }, masked);
+	const eye = iconButton("eye", "Show " + what, { "aria-pressed": "false" });
 	const err = h("p", { class: "field-error", hidden: true });
 	eye.addEventListener("click", () => busy(eye, async () => {
 		const on = eye.getAttribute("aria-pressed") !== "true";
 		try {
 			code.textContent = await reveal(on);
 			eye.setAttribute("aria-pressed", String(on));
-			eye.setAttribute("aria-label", (on ? "Hide " : "Reveal ") + what);
-			eye.title = eye.getAttribute("aria-label");
+			eye.title = (on ? "Hide " : "Show ") + what;
 			eye.replaceChildren(icon(on ? "eyeoff" : "eye"));
 			err.hidden = true;
 		} catch (e) { if (!e.handled) { err.textContent = capital(e.message); err.hidden = false; } }
@@ -268,19 +337,21 @@ function secretRow(what, masked, reveal, copyText) {
 	const row = h("div", { class: "secret-row" }, code, h("div", { class: "secret-btns" }, eye, copyButton("Copy " + what, copyText)), err);
 	row._code = code;
 	row._eye = eye;
-	return row;
+	return [h("label", { class: "sub", for: id }, label), row];
 }
 
 /* ---- session ---- */
 function setSession(user, csrf) {
 	S.user = user;
-	if (csrf) { S.csrf = csrf; sessionStorage.setItem("acctd.csrf", csrf); }
+	S.userAt = Date.now();
+	if (csrf) S.csrf = csrf;
 	renderWho();
 }
+/* the user as loaded moments ago (sign-in, reload): no second fetch */
+function freshUser() { return Date.now() - S.userAt < 3000; }
 function sessionEnded(msg, home) {
 	S.user = null;
 	S.csrf = null;
-	sessionStorage.removeItem("acctd.csrf");
 	S.msg = msg;
 	hideToast();
 	closeDialogs();
@@ -299,8 +370,8 @@ function renderWho() {
 	const trig = h("button", { type: "button", class: "avatar-btn", "aria-label": "Account menu for " + u.handle }, avatar(u, "av-md"));
 	const items = () => [
 		{ head: [u.display_name ? h("strong", {}, u.display_name) : null, h("span", {}, "@" + u.handle)] },
-		{ label: "Settings", href: "#/settings/profile" },
-		u.role === "admin" ? { label: "Admin", href: "#/admin/users" } : null,
+		u.must_change_password ? null : { label: "Settings", href: "#/settings/profile" },
+		u.role === "admin" && !u.must_change_password ? { label: "Admin", href: "#/admin/users" } : null,
 		{ label: "Sign out", run: signOut },
 	].filter(Boolean);
 	who.replaceChildren(menu(trig, items, "menu-right"));
@@ -309,33 +380,76 @@ function renderWho() {
 /* ---- sign-in ---- */
 function viewSignIn() {
 	const alert = formAlert();
-	const handle = input("handle", { autocomplete: "username", autocapitalize: "none", required: true });
-	const pw = input("password", { type: "password", autocomplete: "current-password", required: true });
+	const handle = input("handle", { autocomplete: "username", autocapitalize: "none", required: true, maxlength: 39 });
+	const pw = input("password", { type: "password", autocomplete: "current-password", required: true, maxlength: 1024 });
 	const submit = h("button", { type: "submit", class: "btn primary wide" }, "Sign in");
 	const note = S.msg ? h("p", { class: "notice", role: "status" }, S.msg) : null;
+	// the password check takes about a second (key stretching): say so
+	const progress = h("p", { class: "hint progress", role: "status" });
 	S.msg = null;
 	const form = h("form", { class: "card signin", novalidate: true },
-		h("img", { src: "/assets/logo.svg", alt: "", width: 48, height: 48, class: "signin-logo" }),
+		h("img", { src: LOGO, alt: "", width: 48, height: 48, class: "signin-logo" }),
 		h("h1", { tabindex: "-1" }, "Sign in to acctd"), note,
-		field("Handle", handle), field("Console password", pw), alert, submit);
+		field("Handle", handle), field("Console password", pw), alert, submit, progress);
 	form.addEventListener("submit", (ev) => {
 		ev.preventDefault();
 		clearErrors(form, alert);
 		if (!handle.value.trim()) { fieldError(handle, "Enter your handle"); handle.focus(); return; }
 		if (!pw.value) { fieldError(pw, "Enter your console password"); pw.focus(); return; }
+		progress.textContent = "Checking your password…";
 		busy(submit, async () => {
 			try {
 				const r = await api("POST", "/login", { handle: handle.value.trim(), password: pw.value }, { login: true });
+				progress.textContent = "";
 				setSession(r.user, r.csrf_token);
+				S.focusTitle = true;
 				route();
 			} catch (e) {
+				progress.textContent = "";
 				if (e.status === 401) { fieldError(pw, "Wrong handle or password"); pw.select(); return; }
+				if (e.status === 429) {
+					alert.textContent = "Too many failed sign-ins. Try again in " + humanWait(e.retryAfter) + ".";
+					alert.hidden = false;
+					return;
+				}
 				showError(e, form, alert);
 			}
-		});
+		}, "Signing in…");
 	});
 	main.replaceChildren(h("div", { class: "signin-wrap" }, form));
 	(note ? form.querySelector("h1") : handle).focus();
+}
+
+/* ---- first sign-in with a one-time password: a new one before anything ---- */
+function viewMustChange() {
+	const alert = formAlert();
+	const cur = input("current_password", { type: "password", autocomplete: "current-password", maxlength: 1024 });
+	const nw = input("new_password", { type: "password", autocomplete: "new-password", maxlength: 1024 });
+	const cf = input("confirm_password", { type: "password", autocomplete: "new-password", maxlength: 1024 });
+	const save = h("button", { type: "submit", class: "btn primary wide" }, "Set new password");
+	const form = h("form", { class: "card signin", novalidate: true },
+		h("h1", { id: "page-title", tabindex: "-1" }, "Choose a new console password"),
+		h("p", {}, "You signed in with a one-time password. Choose your own before you go on; until then this session can do nothing else."),
+		field("One-time password", cur), field("New password", nw, "8 to 1024 characters, not the one-time password."),
+		field("Confirm new password", cf), alert, save);
+	form.addEventListener("submit", (ev) => {
+		ev.preventDefault();
+		clearErrors(form, alert);
+		if (!cur.value) { fieldError(cur, "Enter the one-time password you signed in with"); cur.focus(); return; }
+		if (nw.value.length < 8) { fieldError(nw, "Enter at least 8 characters"); nw.focus(); return; }
+		if (nw.value !== cf.value) { fieldError(cf, "The two new passwords do not match"); cf.focus(); return; }
+		busy(save, async () => {
+			try {
+				await api("PUT", U() + "/console_password", { current_password: cur.value, new_password: nw.value });
+				setSession(await api("GET", "/actor"));
+				S.focusTitle = true;
+				toast("Your new console password is set");
+				route();
+			} catch (e) { showError(e, form, alert); }
+		}, "Saving…");
+	});
+	main.replaceChildren(h("div", { class: "signin-wrap" }, form));
+	cur.focus();
 }
 
 /* ---- layout ---- */
@@ -346,7 +460,7 @@ const SECTIONS = {
 function layout(area, page, title) {
 	const [name, pages] = SECTIONS[area];
 	const nav = h("nav", { class: "side", "aria-label": name },
-		h("h2", { class: "side-title" }, name),
+		h("p", { class: "side-title", "aria-hidden": "true" }, name),
 		h("ul", {}, pages.map(([p, label]) => h("li", {}, h("a", { href: "#/" + area + "/" + p, "aria-current": p === page ? "page" : null }, label)))));
 	const content = h("section", { class: "content", "aria-labelledby": "page-title" }, h("h1", { id: "page-title", tabindex: "-1" }, title));
 	main.replaceChildren(h("div", { class: "layout" }, nav, content));
@@ -366,18 +480,19 @@ function stale(gen) { return gen !== S.gen; }
 async function viewProfile(c, gen) {
 	const u = S.user;
 	const alert = formAlert();
-	const dn = input("display_name", { value: u.display_name || "", autocomplete: "name", spellcheck: "true" });
-	const av = input("avatar_url", { value: u.avatar_url || "", inputmode: "url", placeholder: "https://…" });
+	const dn = input("display_name", { value: u.display_name || "", autocomplete: "name", spellcheck: "true", maxlength: 100 });
+	const av = input("avatar_url", { value: u.avatar_url || "", type: "url", inputmode: "url", placeholder: "https://…", maxlength: 2048 });
 	const saved = h("span", { class: "ok-note", role: "status" });
 	const save = h("button", { type: "submit", class: "btn primary" }, "Save");
-	const form = h("form", { novalidate: true }, field("Display Name", dn), field("Avatar URL", av, "An http:// or https:// address of an image; leave empty for initials."), alert, h("div", { class: "actions start" }, save, saved));
+	const form = h("form", { novalidate: true }, field("Display Name", dn, "Leave empty for no display name."), field("Avatar URL", av, "An http:// or https:// address of an image; leave empty for initials."), alert, h("div", { class: "actions start" }, save, saved));
 	form.addEventListener("submit", (ev) => {
 		ev.preventDefault();
 		clearErrors(form, alert);
 		saved.textContent = "";
 		busy(save, async () => {
 			try {
-				const r = await api("PATCH", U(), { display_name: dn.value, avatar_url: av.value.trim() || null },
+				// empty means no display name (null)
+				const r = await api("PATCH", U(), { display_name: dn.value.trim() || null, avatar_url: av.value.trim() || null },
 					{ headers: { "If-Match": '"' + S.user.version_id + '"' } });
 				setSession(r);
 				saved.textContent = "Saved";
@@ -391,7 +506,7 @@ async function viewProfile(c, gen) {
 	// unless the user already typed
 	let dirty = false;
 	form.addEventListener("input", () => { dirty = true; });
-	api("GET", U()).then((fresh) => {
+	if (!freshUser()) api("GET", U()).then((fresh) => {
 		if (stale(gen) || dirty) return;
 		setSession(fresh);
 		dn.value = fresh.display_name || "";
@@ -450,12 +565,12 @@ async function viewProfile(c, gen) {
 		};
 		wsBox.replaceChildren(...masked.items.map((w) => {
 			const get = async () => ((await revealed()).find((x) => x.host === w.host) || {}).connection_string || "";
-			const row = secretRow("connection string for " + w.handle, w.connection_string,
+			const [label, row] = secretRow("Connection string", "connection string for " + w.handle, w.connection_string,
 				async (on) => (on ? get() : (await api("GET", U() + "/workspace")).items.find((x) => x.host === w.host).connection_string), get);
 			rows[w.owner + "/" + w.handle] = row;
 			return h("div", { class: "ws" },
 				h("div", { class: "ws-head" }, h("strong", {}, w.handle), h("span", { class: "badge" }, w.role), h("span", { class: "meta" }, w.host)),
-				h("label", { class: "sub" }, "Connection string"), row);
+				label, row);
 		}));
 	}
 	rotate.addEventListener("click", () => confirmAction({
@@ -485,13 +600,20 @@ async function viewTokens(c, gen) {
 	const list = h("div", {}, h("p", { class: "meta" }, "Loading…"));
 	c.append(h("p", { class: "intro" }, "Use tokens to call the acctd API or to connect to your workspaces from the command line. You can have up to " + S.tokenLimit + " tokens at a time."),
 		h("div", { class: "toolbar" }, newBtn, limitNote), alert, list);
-	async function load() {
+	/* after a redraw, focus goes back to the row it was on (or, when that
+	 * row is gone, to the New Token button or the heading): never to <body> */
+	async function load(focusRow) {
 		const r = await api("GET", U() + "/token");
 		if (stale(gen)) return;
 		const full = r.items.length >= S.tokenLimit;
 		newBtn.disabled = full;
 		limitNote.hidden = !full;
 		limitNote.textContent = "You can have up to " + S.tokenLimit + " tokens. Delete one to create a new one.";
+		// (after a confirmation has closed: a modal dialog keeps focus in itself)
+		if (focusRow !== undefined) setTimeout(() => {
+			const b = list.querySelector('tr[data-token="' + CSS.escape(focusRow) + '"] [aria-haspopup]');
+			(b || (!newBtn.disabled ? newBtn : c.querySelector("h1"))).focus();
+		});
 		if (!r.items.length) { list.replaceChildren(h("p", { class: "meta empty" }, "You have no tokens yet.")); return; }
 		list.replaceChildren(table(["Title", "Token", "Status", "Created", "Last used", ""], r.items.map((t) => {
 			const name = (t.title ? t.title + " " : "") + "…" + t.last4;
@@ -505,7 +627,7 @@ async function viewTokens(c, gen) {
 					{ label: "Delete", cls: "danger-item", run: () => confirmAction({
 						title: "Delete token " + name + "?", danger: true, label: "Delete",
 						text: "Anything that uses this token stops working. This cannot be undone.",
-						run: async () => { await api("DELETE", U() + "/token/" + t.id); toast("Token …" + t.last4 + " deleted"); await load(); } }) },
+						run: async () => { await api("DELETE", U() + "/token/" + t.id); toast("Token …" + t.last4 + " deleted"); await load(""); } }) },
 				], "menu-right")];
 		}), { cls: "tokens", row: (t, i) => ({ "data-token": r.items[i].last4 }) }));
 	}
@@ -514,7 +636,7 @@ async function viewTokens(c, gen) {
 		try {
 			await api("PATCH", U() + "/token/" + t.id, { status });
 			toast("Token …" + t.last4 + (status === "active" ? " activated" : " deactivated"));
-			await load();
+			await load(t.last4);
 		} catch (e) { showError(e, null, alert); }
 	}
 	newBtn.addEventListener("click", () => {
@@ -540,14 +662,14 @@ async function viewTokens(c, gen) {
 					return;
 				}
 				const mask = "spt_" + "•".repeat(20) + t.token.slice(-4);
-				const done = button("Done", { class: "btn primary" });
+				const done = button("I have copied it", { class: "btn primary" });
+				keepOpen(d);
 				form.replaceWith(h("div", { class: "new-token" },
 					h("p", { class: "warning" }, icon("warn"), h("span", {}, "Make a secure note of this token; you will not be able to retrieve it again.")),
-					h("label", { class: "sub" }, "Your new token" + (t.title ? " “" + t.title + "”" : "")),
-					secretRow("token", mask, async (on) => (on ? t.token : mask), async () => t.token),
+					secretRow("Your new token" + (t.title ? " “" + t.title + "”" : ""), "token", mask, async (on) => (on ? t.token : mask), async () => t.token),
 					h("div", { class: "actions" }, done)));
-				done.addEventListener("click", () => d.close());
-				done.focus();
+				done.addEventListener("click", () => { d.close(); newBtn.getAttribute("aria-disabled") !== "true" && !newBtn.disabled ? newBtn.focus() : c.querySelector("h1").focus(); });
+				d.querySelector(".secret-btns button").focus();
 				load().catch((e) => showError(e, null, alert));
 			});
 		});
@@ -565,35 +687,81 @@ function table(heads, rows, opt = {}) {
 }
 
 /* ---- Audit log (the user's or the appliance's) ---- */
-function details(d) {
-	if (!d || typeof d !== "object") return "";
-	return Object.entries(d).map(([k, v]) => (v && typeof v === "object" && ("old" in v || "new" in v)) ?
-		k + ": " + (v.old ?? "—") + " → " + (v.new ?? "—") :
-		k + ": " + (typeof v === "object" ? JSON.stringify(v) : v)).join("; ");
+/* a long value (a 2048-character avatar URL) is cut in the table; the
+ * whole text is in the cell's tooltip */
+function cut(v) {
+	v = String(v);
+	return v.length > 80 ? v.slice(0, 60) + "…" + v.slice(-12) : v;
 }
+function details(d, full) {
+	if (!d || typeof d !== "object") return "";
+	const f = full ? String : cut;
+	return Object.entries(d).map(([k, v]) => (v && typeof v === "object" && ("old" in v || "new" in v)) ?
+		k + ": " + f(v.old ?? "—") + " → " + f(v.new ?? "—") :
+		k + ": " + f(typeof v === "object" ? JSON.stringify(v) : v)).join("; ");
+}
+const ACTIONS = ["session.login", "session.login_failed", "session.logout", "user.create", "user.update", "user.delete",
+	"user.disable", "user.enable", "user.console_password.change", "user.console_password.reset", "user.token_reset",
+	"user.password.rotate", "user.password.read", "user.workspace.reveal", "token.create", "token.update", "token.delete"];
+/* a datetime-local value (local time) as RFC 3339 UTC, or "" */
+function utc(v) { const d = v ? new Date(v) : null; return d && !isNaN(d) ? d.toISOString().replace(/\.\d+Z$/, "Z") : ""; }
 function auditView(c, gen, path, all) {
 	const box = h("div", {}, h("p", { class: "meta" }, "Loading…"));
 	const more = button("Load more", { hidden: true });
 	const alert = formAlert();
-	let tbody = null, next = null;
+	let tbody = null, next = null, query = "";
 	const heads = ["Time", "Action", "Actor", "IP", all ? "Account" : null, "Target", "Details"].filter(Boolean);
+	// filters, applied by the server: action, actor, time range
+	const fAction = h("select", { name: "action" }, h("option", { value: "" }, "Any action"),
+		h("option", { value: "session." }, "Any session.*"), h("option", { value: "user." }, "Any user.*"), h("option", { value: "token." }, "Any token.*"),
+		ACTIONS.map((a) => h("option", { value: a }, a)));
+	const fActor = input("actor", { maxlength: 39, autocapitalize: "none", placeholder: "handle" });
+	const fSince = input("since", { type: "datetime-local", step: 1 });
+	const fUntil = input("until", { type: "datetime-local", step: 1 });
+	const apply = h("button", { type: "submit", class: "btn" }, "Filter");
+	const filters = h("form", { class: "filters", role: "search", "aria-label": "Filter the audit log", novalidate: true },
+		field("Action", fAction), field("Actor", fActor), field("From (local time)", fSince), field("To (local time)", fUntil),
+		h("div", { class: "filter-go" }, apply));
+	const count = h("p", { class: "sr", role: "status" });
+	filters.addEventListener("submit", (ev) => {
+		ev.preventDefault();
+		clearErrors(filters, alert);
+		const q = new URLSearchParams();
+		if (fAction.value) q.set("action", fAction.value);
+		if (fActor.value.trim()) q.set("actor", fActor.value.trim().toLowerCase());
+		if (utc(fSince.value)) q.set("since", utc(fSince.value));
+		if (utc(fUntil.value)) q.set("until", utc(fUntil.value));
+		query = q.toString() ? "&" + q.toString() : "";
+		next = null;
+		tbody = null;
+		busy(apply, () => load().catch((e) => { box.replaceChildren(); showError(e, filters, alert); }));
+	});
 	async function load() {
-		const r = await api("GET", path + "?limit=20" + (next ? "&next_token=" + encodeURIComponent(next) : ""));
+		const r = await api("GET", path + "?limit=20" + query + (next ? "&next_token=" + encodeURIComponent(next) : ""));
 		if (stale(gen)) return;
 		next = r.next_token || null;
 		more.hidden = !next;
-		const rows = r.items.map((a) => [fmtTime(a.created_at, true), h("code", {}, a.action_type.split(".").map((x, i) => (i ? [h("wbr"), "." + x] : x))),
+		const rows = r.items.map((a) => [fmtTime(a.created_at), h("code", {}, a.action_type.split(".").map((x, i) => (i ? [h("wbr"), "." + x] : x))),
 			a.actor_handle ? h("span", { title: a.actor_display_name || null }, a.actor_handle) : h("span", { class: "meta" }, "—"),
-			a.actor_ip || "—", all ? a.identity_handle || "—" : null, a.target_handle || "—", h("span", { class: "details" }, details(a.data) || "—")].filter((x) => x !== null));
+			a.actor_ip || "—", all ? a.identity_handle || "—" : null, a.target_handle || "—",
+			h("span", { class: "details", title: details(a.data, true) !== details(a.data) ? details(a.data, true) : null }, details(a.data) || "—")].filter((x) => x !== null));
 		if (!tbody) {
-			if (!rows.length) { box.replaceChildren(h("p", { class: "meta empty" }, "No activity yet.")); return; }
+			count.textContent = rows.length ? "" : "No records";
+			if (!rows.length) { box.replaceChildren(h("p", { class: "meta empty" }, query ? (next ? "No matching records in this stretch of the log; load more to look further back." : "No records match these filters.") : "No activity yet.")); return; }
 			const t = table(heads, rows, { cls: "audit" });
 			tbody = t.tBodies[0];
 			box.replaceChildren(t);
 		} else tbody.append(...table(heads, rows).tBodies[0].children);
 	}
-	more.addEventListener("click", () => busy(more, () => load().catch((e) => showError(e, null, alert))));
-	c.append(box, alert, h("div", { class: "actions start" }, more));
+	more.addEventListener("click", () => busy(more, () => {
+		// keep going where the last page ended: focus moves to its first new row
+		const had = tbody ? tbody.rows.length : 0;
+		return load().then(() => {
+			const first = tbody && tbody.rows[had];
+			if (first) { first.tabIndex = -1; first.focus(); } else if (more.hidden) c.querySelector("h1").focus();
+		}).catch((e) => showError(e, null, alert));
+	}));
+	c.append(filters, count, box, alert, h("div", { class: "actions start" }, more));
 	return load().catch((e) => { box.replaceChildren(); loadError(box, e); });
 }
 function viewAudit(c, gen) {
@@ -606,7 +774,7 @@ const HANDLE_RE = /^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){0,38}$/;
 async function viewAdvanced(c, gen) {
 	const u = S.user;
 	const alert = formAlert();
-	const hd = input("handle", { value: u.handle, autocapitalize: "none" });
+	const hd = input("handle", { value: u.handle, autocapitalize: "none", maxlength: 39 });
 	const preview = h("div", { class: "dns-preview", "aria-live": "polite" });
 	const save = h("button", { type: "submit", class: "btn primary" }, "Save");
 	const form = h("form", { novalidate: true },
@@ -620,7 +788,7 @@ async function viewAdvanced(c, gen) {
 		preview.replaceChildren(h("p", { class: "sub" }, own.length ? "After saving, your workspace DNS names change:" : "You own no workspaces, so no DNS name changes."),
 			own.length ? h("ul", { class: "dns" }, own.map((w) => {
 				const dom = w.host.slice((w.owner + "-" + w.handle + ".").length);
-				return h("li", {}, h("code", { class: "old" }, w.host), h("span", { class: "arrow", "aria-label": "becomes" }, " → "), h("code", { class: "new" }, nh + "-" + w.handle + "." + dom));
+				return h("li", {}, h("code", { class: "old" }, w.host), h("span", { class: "arrow", "aria-hidden": "true" }, " → "), h("span", { class: "sr" }, " becomes "), h("code", { class: "new" }, nh + "-" + w.handle + "." + dom));
 			})) : null);
 	}
 	hd.addEventListener("input", () => { fieldError(hd, ""); renderPreview(); });
@@ -652,22 +820,26 @@ async function viewAdvanced(c, gen) {
 	const del = button("Delete Personal Account", { class: "btn danger" });
 	del.addEventListener("click", () => {
 		const handle = S.user.handle;
-		const conf = input("confirm", { autocapitalize: "none" });
+		const conf = input("confirm", { autocapitalize: "none", maxlength: 39 });
 		const dAlert = formAlert();
-		const go = button("Delete", { class: "btn danger", disabled: true });
+		const go = h("button", { type: "submit", class: "btn danger", disabled: true }, "Delete");
 		const cancel = button("Cancel");
+		// a form: Enter in the field deletes, once the handle is typed
+		const form = h("form", { novalidate: true }, field("Type your handle, " + handle + ", to confirm", conf), dAlert, h("div", { class: "actions" }, cancel, go));
 		const d = dialog("Delete your account?",
-			h("p", {}, "This permanently removes your personal account, its tokens, database password and workspace access. It cannot be undone."),
-			field("Type your handle, " + handle + ", to confirm", conf), dAlert, h("div", { class: "actions" }, cancel, go));
+			h("p", {}, "This permanently removes your personal account, its tokens, database password and workspace access. It cannot be undone."), form);
 		conf.addEventListener("input", () => { go.disabled = conf.value.trim() !== handle; });
 		cancel.addEventListener("click", () => d.close());
-		go.addEventListener("click", () => busy(go, async () => {
-			try {
-				await api("DELETE", U() + "?confirm=" + encodeURIComponent(conf.value.trim()));
-				sessionEnded("Your account " + handle + " was deleted.", true);
-			} catch (e) { showError(e, null, dAlert); }
-			finally { go.disabled = conf.value.trim() !== handle; }
-		}));
+		form.addEventListener("submit", (ev) => {
+			ev.preventDefault();
+			if (conf.value.trim() !== handle) { fieldError(conf, "Type " + handle + " to confirm"); return; }
+			busy(go, async () => {
+				try {
+					await api("DELETE", U() + "?confirm=" + encodeURIComponent(conf.value.trim()));
+					sessionEnded("Your account " + handle + " was deleted.", true);
+				} catch (e) { showError(e, null, dAlert); }
+			});
+		});
 		conf.focus();
 	});
 	c.append(card("Change handle", form),
@@ -675,9 +847,11 @@ async function viewAdvanced(c, gen) {
 		card("Delete Personal Account", h("p", {}, "Permanently remove your personal account and all of its contents. This action is not reversible, so please continue with caution."), h("div", { class: "actions start" }, del)));
 	c.lastChild.classList.add("danger-zone");
 	try {
-		const fresh = await api("GET", U());
-		if (stale(gen)) return;
-		setSession(fresh);
+		if (!freshUser()) {
+			const fresh = await api("GET", U());
+			if (stale(gen)) return;
+			setSession(fresh);
+		}
 		ws = (await api("GET", U() + "/workspace")).items;
 		if (!stale(gen)) renderPreview();
 	}
@@ -687,9 +861,9 @@ async function viewAdvanced(c, gen) {
 /* ---- Settings: Console password ---- */
 function viewPassword(c) {
 	const alert = formAlert();
-	const cur = input("current_password", { type: "password", autocomplete: "current-password" });
-	const nw = input("new_password", { type: "password", autocomplete: "new-password" });
-	const cf = input("confirm_password", { type: "password", autocomplete: "new-password" });
+	const cur = input("current_password", { type: "password", autocomplete: "current-password", maxlength: 1024 });
+	const nw = input("new_password", { type: "password", autocomplete: "new-password", maxlength: 1024 });
+	const cf = input("confirm_password", { type: "password", autocomplete: "new-password", maxlength: 1024 });
 	const done = h("span", { class: "ok-note", role: "status" });
 	const save = h("button", { type: "submit", class: "btn primary" }, "Change password");
 	const form = h("form", { novalidate: true }, field("Current password", cur), field("New password", nw, "8 to 1024 characters."),
@@ -713,66 +887,106 @@ function viewPassword(c) {
 }
 
 /* ---- Admin: users ---- */
-function showOnce(title, text, secretLabel, secret) {
-	const done = button("Done", { class: "btn primary" });
+/* A password shown once: only "I have copied it" closes the dialog. */
+function showOnce(title, text, secretLabel, secret, after) {
+	const done = button("I have copied it", { class: "btn primary" });
+	const id = "s" + ++uid;
 	const d = dialog(title, h("p", {}, text),
-		h("p", { class: "warning" }, icon("warn"), h("span", {}, "This password is shown only once. Pass it on securely; the user should change it after signing in.")),
-		h("div", { class: "secret-row" }, h("code", { class: "secret once", "aria-label": secretLabel }, secret), h("div", { class: "secret-btns" }, copyButton("Copy " + secretLabel, async () => secret))),
+		h("p", { class: "warning" }, icon("warn"), h("span", {}, "This password is shown only once. Pass it on securely; it must be changed at the first sign-in.")),
+		h("label", { class: "sub", for: id }, capital(secretLabel)),
+		h("div", { class: "secret-row" }, h("output", { class: "secret mono once", id, "aria-live": "off" }, secret), h("div", { class: "secret-btns" }, copyButton("Copy " + secretLabel, async () => secret))),
 		h("div", { class: "actions" }, done));
-	done.addEventListener("click", () => d.close());
-	done.focus();
+	keepOpen(d);
+	done.addEventListener("click", () => { d.close(); if (after) after(); });
+	d.querySelector(".secret-btns button").focus();
 }
 async function viewUsers(c, gen) {
 	const alert = formAlert();
 	const create = button("Create user", { class: "btn primary" }, "plus");
 	const box = h("div", {}, h("p", { class: "meta" }, "Loading…"));
 	const more = button("Load more", { hidden: true });
-	let next = null, tbody = null;
-	c.append(h("div", { class: "toolbar" }, create), alert, box, h("div", { class: "actions start" }, more));
+	// search by handle or e-mail, on the server
+	const q = input("q", { type: "search", maxlength: 254, autocapitalize: "none", placeholder: "handle or e-mail" });
+	const search = h("form", { role: "search", class: "search", "aria-label": "Users", novalidate: true }, field("Search users", q));
+	const total = h("p", { class: "meta total", role: "status" });
+	let next = null, tbody = null, shown = 0, timer = null;
+	c.append(h("div", { class: "toolbar" }, create, search, total), alert, box, h("div", { class: "actions start" }, more));
 	const heads = ["Handle", "Name", "Email", "Role", "Status", "Created", ""];
 	function row(u) {
 		const trig = iconButton("menu", "Options for " + u.handle, { class: "btn icon-btn ghost" });
-		const tr = table(heads, [[h("strong", {}, u.handle), u.display_name || "—", u.email, u.role,
-			h("span", { class: "status " + (u.status === "active" ? "active" : "inactive") }, u.status), fmtTime(u.created_at),
+		const self = u.id === S.user.id;
+		const tr = table(heads, [[h("strong", { class: "handle" }, u.handle), u.display_name ? h("span", { class: "cut" }, u.display_name) : "—", h("span", { class: "email" }, u.email), u.role,
+			[h("span", { class: "status " + (u.status === "active" ? "active" : "inactive") }, u.status),
+				u.must_change_password ? h("span", { class: "badge" }, "new password due") : null], fmtTime(u.created_at),
 			menu(trig, () => [
-				u.status === "active" ? { label: "Disable", run: () => act(u, "disable") } : { label: "Enable", run: () => act(u, "enable") },
+				// your own account is not disabled from here (the API refuses it too)
+				self ? null : u.status === "active" ? { label: "Disable", run: () => confirmAction({
+					title: "Disable " + u.handle + "?", danger: true, label: "Disable",
+					text: [u.handle + " can no longer sign in, their sessions end and their database LOGIN is taken away on every node. Their tokens stop working until they are enabled again."],
+					run: () => act(u, "disable") }) } : { label: "Enable", run: () => act(u, "enable") },
 				{ label: "Reset console password", run: () => confirmAction({
 					title: "Reset " + u.handle + "’s console password?", label: "Reset password",
 					text: "A new password is generated and shown once; " + u.handle + "’s sessions end.",
 					run: async () => {
 						const r = await api("POST", "/admin/user/" + encodeURIComponent(u.handle) + "/console_password_reset");
-						setTimeout(() => showOnce("New console password", "The console password of " + u.handle + " was reset.", "new console password", r.initial_password));
+						redraw(r.user);
+						setTimeout(() => showOnce("New console password", "The console password of " + u.handle + " was reset.", "new console password", r.initial_password, () => focusRow(u.handle)));
 					} }) },
-			], "menu-right")]], { row: () => ({ "data-user": u.handle }) }).tBodies[0].firstChild;
+			].filter(Boolean), "menu-right")]], { row: () => ({ "data-user": u.handle }) }).tBodies[0].firstChild;
 		return tr;
 	}
+	function focusRow(handle) {
+		const b = box.querySelector('[data-user="' + CSS.escape(handle) + '"] [aria-haspopup]');
+		(b || c.querySelector("h1")).focus();
+	}
+	function redraw(u) {
+		const old = box.querySelector('[data-user="' + CSS.escape(u.handle) + '"]');
+		if (old) old.replaceWith(row(u));
+	}
+	// the row is redrawn and focus goes back to its options button
 	async function act(u, what) {
 		alert.hidden = true;
 		try {
 			const r = await api("POST", "/admin/user/" + encodeURIComponent(u.handle) + "/" + what);
-			box.querySelector('[data-user="' + CSS.escape(u.handle) + '"]').replaceWith(row(r));
+			redraw(r);
+			setTimeout(() => focusRow(u.handle));   /* once a confirmation has closed */
 			toast(u.handle + (what === "disable" ? " disabled" : " enabled"));
-		} catch (e) { showError(e, null, alert); }
+		} catch (e) {
+			if (what === "disable") throw e;   /* shown in the confirmation */
+			showError(e, null, alert);
+		}
 	}
 	async function load(reset) {
-		if (reset) { next = null; tbody = null; }
-		const r = await api("GET", "/admin/user?limit=25" + (next ? "&next_token=" + encodeURIComponent(next) : ""));
+		if (reset) { next = null; tbody = null; shown = 0; }
+		const term = q.value.trim();
+		const r = await api("GET", "/admin/user?limit=25" + (term ? "&q=" + encodeURIComponent(term) : "") + (next ? "&next_token=" + encodeURIComponent(next) : ""));
 		if (stale(gen)) return;
 		next = r.next_token || null;
 		more.hidden = !next;
+		shown += r.items.length;
+		total.textContent = term ? shown + (next ? "+" : "") + " matching “" + term + "” of " + r.total + " users" : r.total + (r.total === 1 ? " user" : " users");
 		if (!tbody) {
+			if (!r.items.length) { box.replaceChildren(h("p", { class: "meta empty" }, term ? "No user matches “" + term + "”." : "No users.")); tbody = null; return; }
 			const t = table(heads, [], { cls: "users" });
 			tbody = t.tBodies[0];
 			box.replaceChildren(t);
 		}
 		tbody.append(...r.items.map(row));
 	}
-	more.addEventListener("click", () => busy(more, () => load().catch((e) => showError(e, null, alert))));
+	search.addEventListener("submit", (ev) => { ev.preventDefault(); clearTimeout(timer); load(true).catch((e) => showError(e, search, alert)); });
+	q.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(() => load(true).catch((e) => showError(e, search, alert)), 250); });
+	more.addEventListener("click", () => busy(more, () => {
+		const had = tbody ? tbody.rows.length : 0;
+		return load().then(() => {
+			const first = tbody && tbody.rows[had];
+			if (first) { first.tabIndex = -1; first.focus(); }
+		}).catch((e) => showError(e, null, alert));
+	}));
 	create.addEventListener("click", () => {
 		const fAlert = formAlert();
-		const hd = input("handle", { autocapitalize: "none" });
-		const em = input("email", { type: "email", autocomplete: "off" });
-		const dn = input("display_name");
+		const hd = input("handle", { autocapitalize: "none", maxlength: 39 });
+		const em = input("email", { type: "email", autocomplete: "off", maxlength: 254 });
+		const dn = input("display_name", { maxlength: 100 });
 		const role = h("select", { name: "role" }, h("option", { value: "user" }, "User"), h("option", { value: "admin" }, "Administrator"));
 		const ok = h("button", { type: "submit", class: "btn primary" }, "Create user");
 		const cancel = button("Cancel");
@@ -789,7 +1003,7 @@ async function viewUsers(c, gen) {
 				try {
 					const r = await api("POST", "/admin/user", body);
 					d.close();
-					showOnce("User created", "User " + r.handle + " was created. Their initial console password:", "initial password", r.initial_password);
+					showOnce("User created", "User " + r.handle + " was created. Their initial console password:", "initial password", r.initial_password, () => focusRow(r.handle));
 					await load(true);
 				} catch (e) { showError(e, form, fAlert); }
 			});
@@ -828,7 +1042,7 @@ async function viewNodes(c, gen) {
 			if (stale(gen)) return;
 			box.replaceChildren(r.items.length ? table(["Name", "URL", "Status", "Pending", "Last error", "Last success"], r.items.map((n) => [
 				h("strong", {}, n.name), h("code", {}, n.url), h("span", { class: "status " + n.status }, n.status), String(n.pending),
-				n.last_error ? h("span", { class: "details" }, n.last_error) : "—", fmtTime(n.last_success, true)]),
+				n.last_error ? h("span", { class: "details" }, n.last_error) : "—", fmtTime(n.last_success)]),
 			{ cls: "nodes", row: (x, i) => ({ "data-node": r.items[i].name }) }) : h("p", { class: "meta empty" }, "No nodes are configured."));
 		} catch (e) { box.replaceChildren(); loadError(box, e); }
 	}
@@ -848,6 +1062,7 @@ function route() {
 	const gen = ++S.gen;
 	hideToast();
 	if (!S.user) { document.title = "Sign in · acctd"; lastRoute = null; viewSignIn(); return; }
+	if (S.user.must_change_password) { document.title = "New password · acctd"; lastRoute = null; viewMustChange(); return; }
 	let r = location.hash.replace(/^#\/?/, "");
 	if (!ROUTES[r] || (r.startsWith("admin/") && S.user.role !== "admin")) {
 		r = "settings/profile";
@@ -856,7 +1071,8 @@ function route() {
 	const [title, view] = ROUTES[r];
 	document.title = title + " · acctd";
 	const c = layout(r.split("/")[0], r.split("/")[1], title);
-	if (lastRoute && lastRoute !== r) c.querySelector("h1").focus();
+	if ((lastRoute && lastRoute !== r) || S.focusTitle) c.querySelector("h1").focus();
+	S.focusTitle = false;
 	lastRoute = r;
 	view(c, gen);
 }
@@ -864,10 +1080,20 @@ window.addEventListener("hashchange", route);
 document.addEventListener("keydown", (e) => {
 	if (e.key === "Escape") for (const m of document.querySelectorAll(".menu:not([hidden])")) m.closest(".menu-wrap").querySelector("[aria-haspopup]").click();
 });
+/* the skip link moves focus to the page's heading itself: through the hash
+ * router it would navigate */
+document.querySelector(".skip").addEventListener("click", (e) => {
+	e.preventDefault();
+	const t = main.querySelector("h1[tabindex]") || main;
+	t.focus();
+});
+/* one request tells whether this browser is signed in, who it is, and
+ * (with the cookie alone: a second tab) the session's CSRF token */
 (async () => {
-	if (S.csrf) {
-		try { setSession(await api("GET", "/actor", undefined, { login: true })); }
-		catch (e) { sessionEnded(e.status === 401 ? "Your session ended; sign in again." : "Cannot load your account: " + e.message); return; }
+	try { setSession(await api("GET", "/actor", undefined, { login: true })); }
+	catch (e) {
+		if (e.status !== 401) S.msg = "Cannot load your account: " + e.message;
+		S.user = null;
 	}
 	route();
 })();

@@ -89,7 +89,8 @@ def login(d, handle, password):
 def create_user(admin, handle, password, email=None):
     r = admin.post(API + "/admin/user", {"handle": handle,
                                          "email": email or "%s@example.test" % handle,
-                                         "password": password})
+                                         "password": password,
+                                         "must_change_password": False})
     if r.status != 201:
         raise AssertionError("create user %s: %r" % (handle, r))
     return r.json

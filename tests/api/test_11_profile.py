@@ -54,13 +54,32 @@ class Profile(ProfileBase, unittest.TestCase):
 
     def test_display_name_invalid(self):
         patch(self.c, upath(self.h), {"display_name": "Before"})
-        for name in ("", "x" * 101, "\u00e9" * 101, "\U0001F600" * 101, "a\u0000b", "a\u0007b",
+        for name in ("x" * 101, "\u00e9" * 101, "\U0001F600" * 101, "a\u0000b", "a\u0007b",
                      "a\nb", "a\tb", "a\rb", "\u001b[31mred", "a\u007fb", "a\u009bb"):
             with self.subTest(name=repr(name[:12])):
                 before = self.me()
                 r = patch(self.c, upath(self.h), {"display_name": name})
                 assert_invalid(self, r, "body.display_name")
                 self.assertEqual(self.me(), before)
+
+    def test_display_name_empty_or_null_clears_it(self):
+        """Issue 16: "" and null both mean no display name."""
+        for empty in ("", None):
+            with self.subTest(empty=empty):
+                r = patch(self.c, upath(self.h), {"display_name": "Someone"})
+                self.assertEqual(r.json["display_name"], "Someone")
+                r = patch(self.c, upath(self.h), {"display_name": empty})
+                self.assertEqual(r.status, 200, r)
+                check_user(self, r.json)
+                self.assertIsNone(r.json["display_name"])
+                self.assertEqual(self.me(), r.json)
+        # with no display name, the avatar alone can be saved (the page sends "")
+        r = patch(self.c, upath(self.h), {"display_name": "", "avatar_url": "https://example.com/me.png"})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual((r.json["display_name"], r.json["avatar_url"]), (None, "https://example.com/me.png"))
+        # "" with no name set is no change: nothing written
+        v = r.json["version_id"]
+        self.assertEqual(patch(self.c, upath(self.h), {"display_name": ""}).json["version_id"], v)
 
     def test_avatar_url_valid(self):
         v = self.me()["version_id"]
@@ -285,8 +304,17 @@ class ConsolePassword(ProfileBase, unittest.TestCase):
         remember(self.d, r.json["initial_password"])
         assert_problem(self, self.c.get(API + "/actor"), 401)
         self.assertEqual(bearer.get(API + "/actor").status, 200)
-        # token_reset is the way to end tokens too
-        c = login(self.d, self.h, r.json["initial_password"])
+        # the reset password is one-time (issue 16): that session may only
+        # change it; then token_reset is the way to end tokens too
+        ip = r.json["initial_password"]
+        c = login(self.d, self.h, ip)
+        self.assertIs(c.user["must_change_password"], True)
+        p = assert_problem(self, c.post(upath(self.h, "/token_reset")), 403)
+        self.assertIn("password change required", p["detail"])
+        new2 = new_password("New")
+        remember(self.d, new2)
+        self.assertEqual(put(c, upath(self.h, "/console_password"),
+                             {"current_password": ip, "new_password": new2}).status, 204)
         self.assertEqual(c.post(upath(self.h, "/token_reset")).status, 200)
         assert_problem(self, bearer.get(API + "/actor"), 401)
 

@@ -97,7 +97,7 @@ class AdminUsers(DaemonCase, unittest.TestCase):
             ("body.role", {"role": ""}),
             ("body.password", {"password": "Sh0rt-7"}),
             ("body.password", {"password": "L" * 1025}),
-            ("body.display_name", {"display_name": ""}),
+            ("body.display_name", {"display_name": 7}),
             ("body.display_name", {"display_name": "x" * 101}),
         ]
         for loc, fields in cases:

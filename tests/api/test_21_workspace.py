@@ -187,7 +187,7 @@ class HandleChange(CredCase, unittest.TestCase):
         r = self.carol.request("PATCH", API + "/user/carol", body={"handle": "gina"})
         assert_problem(self, r, 409)
         r = self.admin.post(API + "/admin/user", {"handle": "gina", "email": "g@x.test",
-                                                  "password": "whatever-1"})
+                                                  "password": "whatever-1", "must_change_password": False})
         assert_problem(self, r, 409)
         self.assertEqual(self.ws(self.carol, "carol"), {})
 

@@ -21,7 +21,7 @@ class Rename(unittest.TestCase):
         self.admin = self.login("admin", open(os.path.join(self.d.dir, "data", "admin.password")).read().strip())
         for h in ("alice", "bob"):
             r = self.admin.post("/api/v0/admin/user", {"handle": h, "email": h + "@x.test",
-                                                       "password": "pw-" + h + "-12345"})
+                                                       "password": "pw-" + h + "-12345", "must_change_password": False})
             self.assertEqual(r.status, 201, r)
 
     def tearDown(self):
@@ -73,7 +73,7 @@ class Rename(unittest.TestCase):
         r = self.admin.request("DELETE", "/api/v0/user/al?confirm=al")
         self.assertEqual(r.status, 204, r)
         r = self.admin.post("/api/v0/admin/user", {"handle": "alice", "email": "new@x.test",
-                                                   "password": "pw-new-alice-1"})
+                                                   "password": "pw-new-alice-1", "must_change_password": False})
         self.assertEqual(r.status, 201, r)
 
 

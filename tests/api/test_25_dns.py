@@ -73,7 +73,7 @@ class Dns(unittest.TestCase):
         self.wait_answer("alice-prod.ws.test", "127.0.0.11")
         self.wait_answer("alice-dev.ws.test", "::1", "AAAA")
         r = self.admin.post("/api/v0/admin/user", {"handle": "alice", "email": "a@x.test",
-                                                   "password": "alice-pw-1234"})
+                                                   "password": "alice-pw-1234", "must_change_password": False})
         self.assertEqual(r.status, 201, r)
         r = self.admin.request("PATCH", "/api/v0/user/alice", body={"handle": "alice2"})
         self.assertEqual(r.status, 200, r)

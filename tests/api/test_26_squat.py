@@ -28,7 +28,7 @@ class Squat(unittest.TestCase):
         self.admin = self.login("admin", pw)
         for h in ("alice", "mallory"):
             r = self.admin.post("/api/v0/admin/user", {"handle": h, "email": h + "@x.test",
-                                                       "password": "pw-" + h + "-12345"})
+                                                       "password": "pw-" + h + "-12345", "must_change_password": False})
             self.assertEqual(r.status, 201, r)
         self.mallory = self.login("mallory", "pw-mallory-12345")
 
@@ -73,7 +73,7 @@ class Squat(unittest.TestCase):
         self.assertEqual(self.rename(self.mallory, "mallory", "alice").status, 409)
         # the admin creates bob, who gets the workspace
         r = self.admin.post("/api/v0/admin/user", {"handle": "bob", "email": "b@x.test",
-                                                   "password": "pw-bob-12345"})
+                                                   "password": "pw-bob-12345", "must_change_password": False})
         self.assertEqual(r.status, 201, r)
         bob = self.login("bob", "pw-bob-12345")
         self.assertEqual([w["role"] for w in self.workspaces(bob, "bob")], ["member"])
@@ -84,7 +84,7 @@ class Squat(unittest.TestCase):
         self.assertEqual(self.rename(self.mallory, "carol", "mallory").status, 200)
         # carol stays mallory's former handle: no other user takes it …
         r = self.admin.post("/api/v0/admin/user", {"handle": "erin", "email": "e@x.test",
-                                                   "password": "pw-erin-12345"})
+                                                   "password": "pw-erin-12345", "must_change_password": False})
         self.assertEqual(r.status, 201, r)
         erin = self.login("erin", "pw-erin-12345")
         self.assertEqual(self.rename(erin, "erin", "carol").status, 409)
@@ -105,7 +105,7 @@ class Squat(unittest.TestCase):
         self.assertEqual(self.rename(self.mallory, "dave", "mallory").status, 200)
         self.assertEqual(self.workspaces(self.mallory, "mallory"), [])
         r = self.admin.post("/api/v0/admin/user", {"handle": "dave", "email": "d@x.test",
-                                                   "password": "pw-dave-12345"})
+                                                   "password": "pw-dave-12345", "must_change_password": False})
         self.assertEqual(r.status, 201, r)
         dave = self.login("dave", "pw-dave-12345")
         self.assertEqual([w["role"] for w in self.workspaces(dave, "dave")], ["owner"])

@@ -162,7 +162,7 @@ class Push(unittest.TestCase):
         r = cls.admin.post("/api/v0/login", {"handle": "admin", "password": pw})
         cls.admin.csrf = r.json["csrf_token"]
         r = cls.admin.post("/api/v0/admin/user", {"handle": "alice", "email": "a@x.test",
-                                                  "password": "alice-console-1"})
+                                                  "password": "alice-console-1", "must_change_password": False})
         assert r.status == 201, r
         cls.handle = "alice"
 

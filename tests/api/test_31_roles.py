@@ -73,7 +73,7 @@ class Roles(unittest.TestCase):
         cls.login_admin()
         for h in ("bob", "carol"):
             r = cls.admin.post("/api/v0/admin/user", {"handle": h, "email": h + "@x.test",
-                                                      "password": h + "-console-1"})
+                                                      "password": h + "-console-1", "must_change_password": False})
             assert r.status == 201, r
         cls.handle = "bob"
 

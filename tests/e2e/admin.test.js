@@ -23,6 +23,17 @@ async function signIn(page, handle, password) {
 	await page.getByRole("button", { name: "Sign in" }).click();
 	await page.getByRole("heading", { level: 1, name: "Profile" }).waitFor();
 }
+async function firstSignIn(page, handle, password, newPassword) {
+	await page.getByLabel("Handle").fill(handle);
+	await page.getByLabel("Console password").fill(password);
+	await page.getByRole("button", { name: "Sign in" }).click();
+	await page.getByRole("heading", { level: 1, name: "Choose a new console password" }).waitFor();
+	await page.getByLabel("One-time password").fill(password);
+	await page.getByLabel("New password", { exact: true }).fill(newPassword);
+	await page.getByLabel("Confirm new password").fill(newPassword);
+	await page.getByRole("button", { name: "Set new password" }).click();
+	await page.getByRole("heading", { level: 1, name: "Profile" }).waitFor();
+}
 async function settle(page) {
 	await page.waitForFunction(() => ![...document.querySelectorAll(".content .meta")].some((e) => e.textContent === "Loading…"));
 }
@@ -40,8 +51,8 @@ async function createUser(p, handle) {
 	await dlg.getByLabel("Email").fill(handle + "@example.com");
 	await dlg.getByRole("button", { name: "Create user" }).click();
 	const once = p.getByRole("dialog", { name: "User created" });
-	const pw = (await once.locator("code").textContent()).trim();
-	await once.getByRole("button", { name: "Done" }).click();
+	const pw = (await once.locator("output.secret").textContent()).trim();
+	await once.getByRole("button", { name: "I have copied it" }).click();
 	await once.waitFor({ state: "detached" });
 	return pw;
 }
@@ -60,14 +71,14 @@ describe("admin page: users and the appliance audit log", () => {
 
 	it("creates a user (initial password once) who can then sign in", async () => {
 		admin = await open();
-		await signIn(admin, "admin", d.adminPassword);
+		await firstSignIn(admin, "admin", d.adminPassword, "admin-pass-1");
 		await admin.evaluate(() => { location.hash = "#/admin/users"; });
 		await admin.getByRole("heading", { level: 1, name: "Users" }).waitFor();
 		await settle(admin);
 		const pw = await createUser(admin, "carol");
 		assert.equal(await admin.getByText(pw).count(), 0);
 		const carol = await open();
-		await signIn(carol, "carol", pw);
+		await firstSignIn(carol, "carol", pw, "carol-pass-1");
 		await carol.getByRole("button", { name: "Account menu for carol" }).waitFor();
 		await carol.context().close();
 		pages.pop();
@@ -86,11 +97,12 @@ describe("admin page: users and the appliance audit log", () => {
 	it("pages through users, disables, enables and resets a console password", async () => {
 		const p = admin;
 		// more than one page (25) of users, made through the API as the admin
-		const csrf = await p.evaluate(() => sessionStorage.getItem("acctd.csrf"));
+		// the session's CSRF token, as a second tab gets it: from /actor
+		const csrf = await p.evaluate(() => fetch("/api/v0/actor").then((r) => r.headers.get("X-CSRF-Token")));
 		await p.evaluate(async (csrf) => {
 			for (let i = 0; i < 26; i++) {
 				const r = await fetch("/api/v0/admin/user", { method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-					body: JSON.stringify({ handle: "user" + String(i).padStart(2, "0"), email: "u" + i + "@example.com", password: "password-" + i }) });
+					body: JSON.stringify({ handle: "user" + String(i).padStart(2, "0"), email: "u" + i + "@example.com", password: "password-" + i, must_change_password: false }) });
 				if (r.status !== 201) throw new Error("create: " + r.status);
 			}
 		}, csrf);
@@ -108,6 +120,8 @@ describe("admin page: users and the appliance audit log", () => {
 		const row = () => p.locator('tr[data-user="user03"]');
 		await row().getByRole("button", { name: "Options for user03" }).click();
 		await p.getByRole("menuitem", { name: "Disable" }).click();
+		const conf = p.getByRole("dialog", { name: "Disable user03?" });
+		await conf.getByRole("button", { name: "Disable" }).click();
 		await row().getByText("disabled", { exact: true }).waitFor();
 		let r = await d.request("POST", "/api/v0/login", { body: { handle: "user03", password: "password-3" } });
 		assert.equal(r.status, 401, "a disabled user cannot sign in");
@@ -121,13 +135,14 @@ describe("admin page: users and the appliance audit log", () => {
 		await p.getByRole("menuitem", { name: "Reset console password" }).click();
 		await p.getByRole("dialog", { name: "Reset user03’s console password?" }).getByRole("button", { name: "Reset password" }).click();
 		const once = p.getByRole("dialog", { name: "New console password" });
-		const pw = (await once.locator("code").textContent()).trim();
+		const pw = (await once.locator("output.secret").textContent()).trim();
 		await shot(p, "admin-reset-once", { full: false });
-		await once.getByRole("button", { name: "Done" }).click();
+		await once.getByRole("button", { name: "I have copied it" }).click();
 		await once.waitFor({ state: "detached" });
 		assert.equal(await p.getByText(pw).count(), 0);
 		r = await d.request("POST", "/api/v0/login", { body: { handle: "user03", password: pw } });
 		assert.equal(r.status, 200);
+		assert.equal(r.json.user.must_change_password, true, "a reset password is one-time");
 		await p.evaluate(() => window.scrollTo(0, 0));
 		await both(p, "admin-users");
 	});

@@ -114,12 +114,12 @@ class Daemon {
 	}
 }
 
-async function launch() {
+async function launch(extraArgs = []) {
 	return chromium.launch({
 		executablePath: CHROMIUM,
 		headless: true,
 		args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-			"--disable-component-update", "--disable-sync"],
+			"--disable-component-update", "--disable-sync"].concat(extraArgs),
 	});
 }
 
@@ -146,6 +146,9 @@ async function openPage(browser, daemon, opt = {}) {
 		const text = m.text();
 		const st = /^Failed to load resource: the server responded with a status of (\d+)/.exec(text);
 		const url = (m.location() && m.location().url) || "";
+		// GET /actor is how the page learns whether it is signed in (and a
+		// second tab its CSRF token): its 401 on a signed-out load is the answer
+		if (st && +st[1] === 401 && url === daemon.url + "/api/v0/actor") return;
 		if (st && url.startsWith(daemon.url + "/api/v0/")) {
 			const i = expected.indexOf(+st[1]);
 			if (i >= 0) { expected.splice(i, 1); return; }
@@ -175,3 +178,20 @@ async function shot(page, name, { full = true } = {}) {
 }
 
 module.exports = { Daemon, launch, openPage, shot, SHOTS };
+
+// --- accessibility: axe-core (WCAG 2.1 A and AA) in the page ----------------
+// axe is evaluated through the DevTools protocol, which the page's CSP does
+// not govern, so the page keeps its strict policy while it is checked.
+const AXE_SRC = fs.readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+const AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
+
+// the violations in the page as it is now: [{id, impact, nodes: [target…]}]
+async function axeScan(page) {
+	if (!(await page.evaluate(() => typeof window.axe === "object"))) await page.evaluate(AXE_SRC + "\n;0");
+	return page.evaluate(async (tags) => {
+		const r = await window.axe.run(document, { runOnly: { type: "tag", values: tags }, resultTypes: ["violations"] });
+		return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(" ") + " — " + n.failureSummary.split("\n").slice(1).join(" ").slice(0, 200)) }));
+	}, AXE_TAGS);
+}
+
+module.exports.axeScan = axeScan;

@@ -24,6 +24,18 @@ async function signIn(page, handle, password) {
 	await page.getByRole("button", { name: "Sign in" }).click();
 	await page.getByRole("heading", { level: 1, name: "Profile" }).waitFor();
 }
+// a one-time password: the page asks for a new one before anything else
+async function firstSignIn(page, handle, password, newPassword) {
+	await page.getByLabel("Handle").fill(handle);
+	await page.getByLabel("Console password").fill(password);
+	await page.getByRole("button", { name: "Sign in" }).click();
+	await page.getByRole("heading", { level: 1, name: "Choose a new console password" }).waitFor();
+	await page.getByLabel("One-time password").fill(password);
+	await page.getByLabel("New password", { exact: true }).fill(newPassword);
+	await page.getByLabel("Confirm new password").fill(newPassword);
+	await page.getByRole("button", { name: "Set new password" }).click();
+	await page.getByRole("heading", { level: 1, name: "Profile" }).waitFor();
+}
 async function go(page, area, name) {
 	await page.getByRole("navigation", { name: area }).getByRole("link", { name, exact: true }).click();
 	await page.getByRole("heading", { level: 1, name }).waitFor();
@@ -81,7 +93,8 @@ describe("admin page: settings flows", () => {
 		// an empty handle is caught next to the field before any request
 		await p.getByRole("button", { name: "Sign in" }).click();
 		await assert.doesNotReject(fieldError(p, "Handle").getByText("Enter your handle").waitFor());
-		await signIn(p, "admin", d.adminPassword);
+		await firstSignIn(p, "admin", d.adminPassword, "admin-pass-1");
+		d.adminPassword = "admin-pass-1";
 		// avatar menu: opens, closes on Escape (focus back on the button), leads to Admin
 		const avatar = p.getByRole("button", { name: "Account menu for admin" });
 		await avatar.click();
@@ -108,11 +121,15 @@ describe("admin page: settings flows", () => {
 		await dlg.getByRole("button", { name: "Create user" }).click();
 		const once = p.getByRole("dialog", { name: "User created" });
 		await once.getByText("shown only once").waitFor();
-		st.alicePassword = (await once.locator("code").textContent()).trim();
+		st.alicePassword = (await once.locator("output.secret").textContent()).trim();
 		assert.ok(st.alicePassword.length >= 8);
 		await once.getByRole("button", { name: "Copy initial password" }).click();
 		assert.equal(await clipboard(p), st.alicePassword);
-		await once.getByRole("button", { name: "Done" }).click();
+		// Escape does not close it: only "I have copied it" does
+		await p.keyboard.press("Escape");
+		await p.waitForTimeout(200);
+		assert.equal(await once.isVisible(), true, "Escape leaves the show-once dialog open");
+		await once.getByRole("button", { name: "I have copied it" }).click();
 		await once.waitFor({ state: "detached" });
 		assert.equal(await p.getByText(st.alicePassword).count(), 0, "the initial password is shown once");
 		await p.locator('tr[data-user="alice"]').getByText("alice@example.com").waitFor();
@@ -121,7 +138,9 @@ describe("admin page: settings flows", () => {
 	it("the new user signs in and changes the console password", async () => {
 		alice = await open();
 		const p = alice;
-		await signIn(p, "alice", st.alicePassword);
+		// the initial password is one-time: a new one first
+		await firstSignIn(p, "alice", st.alicePassword, "alice-pass-0");
+		st.alicePassword = "alice-pass-0";
 		// no Admin for a user, and an admin route falls back to Settings
 		await p.getByRole("button", { name: "Account menu for alice" }).click();
 		assert.equal(await p.getByRole("menuitem", { name: "Admin" }).count(), 0);
@@ -178,11 +197,12 @@ describe("admin page: settings flows", () => {
 	it("rotates the database password and the revealed connection string changes", async () => {
 		const p = alice;
 		const row = p.locator(".ws", { hasText: "alice-prod.ws.test" });
-		const code = row.locator("code.secret");
+		const code = row.locator("output.secret");
 		await code.waitFor();
 		assert.match(await code.textContent(), /^postgresql:\/\/alice:[^@]*\*[^@]*@alice-prod\.ws\.test:9193\/dea4px$/);
-		await row.getByRole("button", { name: "Reveal connection string for prod" }).click();
-		await row.getByRole("button", { name: "Hide connection string for prod" }).waitFor();
+		const eye = row.getByRole("button", { name: "Show connection string for prod" });
+		await eye.click();
+		await row.locator('button[aria-pressed="true"]').waitFor();
 		const before = await code.textContent();
 		assert.match(before, /^postgresql:\/\/alice:[0-9a-z-]{20,}@alice-prod\.ws\.test:9193\/dea4px$/);
 		assert.doesNotMatch(before, /\*/);
@@ -199,14 +219,14 @@ describe("admin page: settings flows", () => {
 		await dlg.waitFor({ state: "detached" });
 		await p.locator(".pw-version", { hasText: "2" }).waitFor();
 		await p.waitForFunction((old) => {
-			const c = document.querySelector(".ws code.secret");
+			const c = document.querySelector(".ws output.secret");
 			return c && c.textContent !== old;
 		}, before);
 		const after_ = await code.textContent();
 		assert.match(after_, /^postgresql:\/\/alice:[0-9a-z-]{20,}@alice-prod\.ws\.test:9193\/dea4px$/);
 		assert.notEqual(after_, before);
-		await row.getByRole("button", { name: "Hide connection string for prod" }).click();
-		await p.waitForFunction(() => document.querySelector(".ws code.secret").textContent.includes("*"));
+		await eye.click();
+		await p.waitForFunction(() => document.querySelector(".ws output.secret").textContent.includes("*"));
 	});
 
 	it("shows the new password's propagation to the nodes, which stays pending", async () => {
@@ -241,7 +261,7 @@ describe("admin page: settings flows", () => {
 			assert.ok(i < 20, "node1 shows a last error");
 			await p.waitForTimeout(500);
 			await refresh.click();
-			await p.waitForFunction(() => !document.querySelector(".toolbar button").disabled);
+			await p.waitForFunction(() => !document.querySelector(".toolbar button").hasAttribute("aria-busy"));
 		}
 		await both(p, "nodes");
 		// a non-admin gets the profile instead
@@ -263,10 +283,10 @@ describe("admin page: settings flows", () => {
 			await dlg.getByLabel("Title (optional)").fill(title);
 			await dlg.getByRole("button", { name: "Create token" }).click();
 			await dlg.getByText("Make a secure note of this token; you will not be able to retrieve it again").waitFor();
-			const code = dlg.locator("code.secret");
+			const code = dlg.locator("output.secret");
 			assert.match(await code.textContent(), /^spt_•+[0-9a-z]{4}$/);
-			await dlg.getByRole("button", { name: "Reveal token" }).click();
-			await dlg.getByRole("button", { name: "Hide token" }).waitFor();
+			await dlg.getByRole("button", { name: "Show token" }).click();
+			await dlg.locator('button[aria-pressed="true"]').waitFor();
 			const tok = await code.textContent();
 			assert.match(tok, TOKEN_RE);
 			st.tokens[title] = tok;
@@ -276,10 +296,10 @@ describe("admin page: settings flows", () => {
 				await shot(p, "tokens-new", { full: false });
 				await p.setViewportSize(DESKTOP);
 				await dlg.getByRole("button", { name: "Copy token" }).click();
-				await dlg.getByText("Copied").waitFor();
+				await dlg.getByText("Copied", { exact: true }).waitFor();
 				assert.equal(await clipboard(p), tok);
 			}
-			await dlg.getByRole("button", { name: "Done" }).click();
+			await dlg.getByRole("button", { name: "I have copied it" }).click();
 			await dlg.waitFor({ state: "detached" });
 			await p.locator(`tr[data-token="${tok.slice(-4)}"]`).getByText("active", { exact: true }).waitFor();
 		}
@@ -401,7 +421,7 @@ describe("admin page: settings flows", () => {
 		assert.deepEqual(log.items[0].data.handle, { old: "alice", new: "alicia" });
 		// the workspace now answers to its new name, on the page and in DNS
 		await go(p, "Settings", "Profile");
-		await p.locator(".ws", { hasText: "alicia-prod.ws.test" }).locator("code.secret").getByText(/^postgresql:\/\/alicia:.*@alicia-prod\.ws\.test:9193\/dea4px$/).waitFor();
+		await p.locator(".ws", { hasText: "alicia-prod.ws.test" }).locator("output.secret").getByText(/^postgresql:\/\/alicia:.*@alicia-prod\.ws\.test:9193\/dea4px$/).waitFor();
 		const hostsFile = require("node:path").join(d.dir, "ws.hosts");
 		for (let i = 0; i < 50 && !/alicia-prod\.ws\.test/.test(require("node:fs").readFileSync(hostsFile, "utf8")); i++)
 			await new Promise((r) => setTimeout(r, 100));
