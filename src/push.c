@@ -20,6 +20,7 @@
  * Only the first counts as delivered.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -47,7 +48,8 @@ static pthread_mutex_t push_mtx = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t push_cond = PTHREAD_COND_INITIALIZER;
 static struct push_node *push_nodes;
 static size_t push_nnodes;
-static int push_stopping;
+/* written under push_mtx; also read without it between deliveries */
+static atomic_int push_stopping;
 static uint64_t push_generation;
 
 void

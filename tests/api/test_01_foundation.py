@@ -8,7 +8,7 @@ import threading
 import time
 import unittest
 
-from harness import Daemon, assert_problem, BIN, SANITIZED
+from harness import Daemon, assert_problem, BIN, SANITIZED, TSAN
 
 
 class Foundation(unittest.TestCase):
@@ -216,7 +216,9 @@ class WorkerStarvation(unittest.TestCase):
             self.assertEqual(r.status, 200)
             self.assertTrue(all(f is not None for f in first), first)
             worst = max(first)
-            limit = 6.0 if SANITIZED else 3.0
+            # a starved client waits for the keep-alive timeout or forever;
+            # sanitizers slow 32 handshakes down several times over
+            limit = 10.0 if (SANITIZED or TSAN) else 3.0
             self.assertLess(worst, limit, "slowest client's first answer: %.2fs" % worst)
             self.assertLess(late, limit, "a new client waited %.2fs" % late)
 
