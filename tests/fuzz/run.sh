@@ -4,8 +4,8 @@
 # usage: tests/fuzz/run.sh fuzz|smoke SECONDS BIN...
 #   fuzz   new inputs go to build/host-fuzz/corpus/<target>/ (kept between
 #          runs); tests/fuzz/corpus/<target>/ is read, never written
-#   smoke  the committed corpus is replayed, then SECONDS of fuzzing into a
-#          throwaway directory (make test: the targets must not rot)
+#   smoke  the committed corpus is replayed, then SECONDS of fuzzing (fixed
+#          seed) into a throwaway directory (make test: the targets must not rot)
 # A crash, leak, timeout or out-of-memory leaves its input in
 # build/host-fuzz/crashes/<target>/ and makes the exit status 1.
 mode=$1 secs=$2
@@ -18,10 +18,11 @@ for bin in "$@"; do
 	seeds=$root/tests/fuzz/corpus/$t
 	art=$b/crashes/$t
 	if [ "$mode" = smoke ]; then
-		work=$b/smoke/$t
+		# a fixed seed: make test does the same mutations every time
+		work=$b/smoke/$t seed=-seed=1
 		rm -rf "$work"
 	else
-		work=$b/corpus/$t
+		work=$b/corpus/$t seed=
 	fi
 	mkdir -p "$work" "$art" "$seeds"
 	dict=
@@ -35,7 +36,7 @@ for bin in "$@"; do
 	UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
 	"$bin" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=20 \
 	    -max_len=16384 -print_final_stats=1 -artifact_prefix="$art/" \
-	    $dict "$work" "$seeds" >"$log" 2>&1
+	    $seed $dict "$work" "$seeds" >"$log" 2>&1
 	st=$?
 	after=$(ls "$art" | wc -l)
 	crashes=$((after - before))
