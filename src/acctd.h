@@ -333,6 +333,9 @@ struct http_opts {
 	/* before the handler: 0 to go on, -1 when it has replied (401/403/404) */
 	int (*authorize)(struct http_req *r);
 	void (*cleanup)(struct http_req *r);
+	/* tests/fuzz/fuzz_http.c only, never set from the config: one more
+	 * listener, "127.0.0.1:PORT", WITHOUT TLS; NULL (main.c) = none */
+	const char *fuzz_plain_listen;
 };
 int http_start(const struct http_opts *o, struct http_server **out, char *err, size_t errlen);
 void http_stop(struct http_server *s);

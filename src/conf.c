@@ -939,10 +939,17 @@ conf_check_nodes(struct conf_ctx *x, const config_t *cfg,
 	}
 	for (i = 0; i < c->nworkspaces; i++) {
 		w = &c->workspaces[i];
+		/* the value is quoted only when it is a node name: a line
+		 * break in it would forge a second error line */
 		if (nodes_ok && w->node != NULL &&
-		    conf_node_find(c, w->node) == NULL)
-			conf_err_elem(x, cfg, "workspaces", i, "node",
-			    "unknown node \"%s\"", w->node);
+		    conf_node_find(c, w->node) == NULL) {
+			if (conf_check_node_name(w->node) != NULL)
+				conf_err_elem(x, cfg, "workspaces", i, "node",
+				    "not a valid node name");
+			else
+				conf_err_elem(x, cfg, "workspaces", i, "node",
+				    "unknown node \"%s\"", w->node);
+		}
 		if (w->handle == NULL || w->owner == NULL)
 			continue;
 		for (j = 0; j < i; j++) {

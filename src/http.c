@@ -469,6 +469,13 @@ http_start(const struct http_opts *o, struct http_server **out, char *err, size_
 	snprintf(maxa, sizeof(maxa), "%d", o->max_connections_per_address);
 	snprintf(body, sizeof(body), "%d", HTTP_MAX_BODY);
 	ports = http_ports_option(o->listen, o->nlisten);
+	if (o->fuzz_plain_listen != NULL) {
+		/* the fuzz harness's plaintext loopback port (struct http_opts) */
+		char *p = x_asprintf("%s,%s", ports, o->fuzz_plain_listen);
+
+		free(ports);
+		ports = p;
+	}
 	{
 		const char *opts[] = {
 			"listening_ports", ports,

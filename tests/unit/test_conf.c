@@ -1050,6 +1050,11 @@ test_workspace_unknown_node(void **state)
 	t_expect(BASE NODE1 "workspaces = ( { handle = \"w\"; owner = \"a\";"
 	    "\n node = \"node9\"; database = \"d\"; port = 1; } );\n",
 	    "F:5: workspaces[0].node: unknown node \"node9\"\n");
+	/* not a node name: not quoted, so a line break in the value cannot
+	 * forge another error line (found by tests/fuzz/fuzz_conf) */
+	t_expect(BASE NODE1 "workspaces = ( { handle = \"w\"; owner = \"a\";"
+	    "\n node = \"node-{\nF:1: tls: ok\"; database = \"d\"; port = 1; } );\n",
+	    "F:5: workspaces[0].node: not a valid node name\n");
 	/* no nodes at all */
 	t_expect(BASE "workspaces = ( { handle = \"w\"; owner = \"a\";"
 	    " node = \"node1\"; database = \"d\"; port = 1; } );\n",
