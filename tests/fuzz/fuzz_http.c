@@ -50,6 +50,7 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+#define FUZZ_ADMIN_FIRST_PW "fuzz-admin-one-time-1"   /* must be changed */
 #define FUZZ_ADMIN_PW "fuzz-admin-password-1"
 #define FUZZ_ALICE_PW "fuzz-alice-password-1"
 #define FUZZ_WAIT_MS 10000
@@ -218,10 +219,16 @@ fuzz_fixture(void)
 	char *ans;
 
 	login_reset();
-	fuzz_login("admin", FUZZ_ADMIN_PW, &fuzz_admin);
+	/* the bootstrap password is one-time: replace it first (the session
+	 * that does so stays signed in) */
+	fuzz_login("admin", FUZZ_ADMIN_FIRST_PW, &fuzz_admin);
+	free(fuzz_call("PUT", "/api/v0/user/admin/console_password", &fuzz_admin,
+	    "{\"current_password\":\"" FUZZ_ADMIN_FIRST_PW "\","
+	    "\"new_password\":\"" FUZZ_ADMIN_PW "\"}", 204));
 	free(fuzz_call("POST", "/api/v0/admin/user", &fuzz_admin,
 	    "{\"handle\":\"alice\",\"email\":\"alice@example.com\","
-	    "\"display_name\":\"Alice\",\"password\":\"" FUZZ_ALICE_PW "\"}", 201));
+	    "\"display_name\":\"Alice\",\"password\":\"" FUZZ_ALICE_PW "\","
+	    "\"must_change_password\":false}", 201));
 	fuzz_login("alice", FUZZ_ALICE_PW, &fuzz_alice);
 	ans = fuzz_call("POST", "/api/v0/user/admin/token", &fuzz_admin,
 	    "{\"title\":\"fuzz\"}", 201);
@@ -246,7 +253,7 @@ fuzz_store_open(void)
 	    err, sizeof(err)) == -1)
 		fuzz_die(err);
 	if (audit_init(app.store) == -1 ||
-	    api_bootstrap_admin(app_conf(), FUZZ_ADMIN_PW) == -1)
+	    api_bootstrap_admin(app_conf(), FUZZ_ADMIN_FIRST_PW) == -1)
 		fuzz_die("cannot make the store");
 }
 
