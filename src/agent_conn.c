@@ -13,11 +13,12 @@
  *     for the handshake and the whole request.
  *   - At most AGENT_MAX_PENDING connections are in their handshake, and
  *     AGENT_MAX_PER_ADDR from one client address. When a new connection
- *     would pass either bound, the oldest such connection (of that address,
- *     or of all) is dropped and the newcomer is kept: a flood of silent
- *     connections, even from acctd's own address, cannot keep acctd out,
- *     only push the flooder's older connections out. acctd finishes its
- *     handshake in tens of milliseconds; the oldest are the idlest.
+ *     would pass either bound, one such connection (of that address, or of
+ *     all) is dropped and the newcomer is kept: the oldest that has sent
+ *     nothing yet, else the one whose client was heard from longest ago.
+ *     A flood of silent or reconnecting connections, even from acctd's own
+ *     address, cannot keep acctd out: acctd speaks first (its ClientHello)
+ *     and then every round trip, so the silent and the slow go before it.
  *   - A connection whose client is acctd goes to a queue that AGENT_WORKERS
  *     threads serve: read the request (until the deadline), apply it
  *     (agent_state_apply runs one change at a time) and answer.
@@ -47,7 +48,8 @@
 
 struct agent_pending {
 	struct agent_tls_conn *c;
-	int64_t accepted;            /* ms; the oldest is dropped first */
+	int64_t accepted;            /* ms */
+	int64_t heard;               /* ms: the client's last bytes; 0 = none yet */
 	short events;                /* POLLIN or POLLOUT */
 	char addr[INET6_ADDRSTRLEN]; /* the client address, for the bound */
 	char peer[64];
@@ -160,34 +162,42 @@ agent_conn_drop(size_t i)
 	ac.p[i] = ac.p[--ac.np];
 }
 
-/* the oldest pending connection (of addr, when not NULL), or -1 */
+/* the pending connection to drop first (of addr, when not NULL): the
+ * oldest that has sent nothing, else the one heard from longest ago; -1
+ * when there is none. *count: how many there are. */
 static long
-agent_conn_oldest(const char *addr, size_t *count)
+agent_conn_victim(const char *addr, size_t *count)
 {
-	long oldest = -1;
+	long v = -1;
 	size_t i;
 
 	*count = 0;
 	for (i = 0; i < ac.np; i++) {
-		if (addr != NULL && strcmp(ac.p[i].addr, addr) != 0)
+		const struct agent_pending *p = &ac.p[i];
+
+		if (addr != NULL && strcmp(p->addr, addr) != 0)
 			continue;
 		(*count)++;
-		if (oldest == -1 || ac.p[i].accepted < ac.p[oldest].accepted)
-			oldest = (long)i;
+		if (v == -1 ||
+		    (p->heard == 0 && (ac.p[v].heard != 0 ||
+		    p->accepted < ac.p[v].accepted)) ||
+		    (p->heard != 0 && ac.p[v].heard != 0 &&
+		    p->heard < ac.p[v].heard))
+			v = (long)i;
 	}
-	return oldest;
+	return v;
 }
 
-/* make room for a newcomer from addr: drop the oldest over a bound */
+/* make room for a newcomer from addr: drop one over a bound */
 static void
 agent_conn_make_room(const char *addr, int64_t now)
 {
 	size_t n;
-	long victim = agent_conn_oldest(addr, &n);
+	long victim = agent_conn_victim(addr, &n);
 
 	if (n < AGENT_MAX_PER_ADDR)
 		victim = ac.np >= AGENT_MAX_PENDING ?
-		    agent_conn_oldest(NULL, &n) : -1;
+		    agent_conn_victim(NULL, &n) : -1;
 	if (victim < 0)
 		return;
 	log_debug("%s: dropped before the end of its handshake to make room",
@@ -218,12 +228,12 @@ agent_conn_accept(int64_t now)
 		    SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE) {
-				/* out of descriptors: the oldest goes */
+				/* out of descriptors: one pending goes */
 				if (ac.np > 0) {
 					size_t n;
 
 					agent_conn_drop((size_t)
-					    agent_conn_oldest(NULL, &n));
+					    agent_conn_victim(NULL, &n));
 					continue;
 				}
 				log_warn("accept");
@@ -325,6 +335,8 @@ agent_conn_poller(void *arg)
 		for (i = n; i-- > 0; ) {
 			if (pfd[i + 2].revents == 0)
 				continue;
+			if (pfd[i + 2].revents & POLLIN)
+				ac.p[i].heard = now;
 			if (agent_conn_step(i) && i < ac.np)
 				pfd[i + 2] = pfd[ac.np + 2];
 		}
