@@ -30,13 +30,39 @@ cred_begin(struct http_req *r, int write, struct store_txn **t, struct user *u)
 	return 0;
 }
 
+/* ?reveal=1|true|0|false into *show (dflt when absent); -1 after a 400 */
+static int
+cred_reveal(struct http_req *r, int dflt, int *show)
+{
+	char v[8] = "";
+	int rc = http_query(r, "reveal", v, sizeof(v));
+
+	if (rc == -1) {
+		*show = dflt;
+		return 0;
+	}
+	if (rc == 0 && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0 ||
+	    strcmp(v, "0") == 0 || strcmp(v, "false") == 0)) {
+		*show = v[0] == '1' || v[0] == 't';
+		return 0;
+	}
+	{
+		struct json *verrs = NULL;
+
+		api_verr(&verrs, "query.reveal", "must be 1 or 0");
+		http_problem(r, 400, "invalid query parameter", verrs);
+	}
+	return -1;
+}
+
 static struct json *
 cred_password_json(const struct dbpass *d, const char *pw)
 {
 	struct json *j = json_object();
 	char ts[32];
 
-	json_set_str(j, "password", pw);
+	if (pw != NULL)           /* NULL: the metadata only (?reveal=0) */
+		json_set_str(j, "password", pw);
 	json_set_int(j, "version", d->version);
 	time_rfc3339(d->created_at, ts, sizeof(ts));
 	json_set_str(j, "created_at", ts);
@@ -72,21 +98,26 @@ api_password_get(struct http_req *r)
 	struct dbpass d;
 	char pw[DBPASS_LEN + 8];
 	struct json *j;
-	int rc;
+	int rc, show;
 
-	if (cred_begin(r, 1, &t, &u) == -1)
+	/* ?reveal=0: version, creation and propagation only: no secret, so
+	 * no audit record and no write (the page polls it after a rotation) */
+	if (cred_reveal(r, 1, &show) == -1 || cred_begin(r, show, &t, &u) == -1)
 		return;
-	rc = dbpass_get(t, u.id, &d, pw, sizeof(pw));
+	rc = dbpass_get(t, u.id, &d, show ? pw : NULL, sizeof(pw));
 	if (rc != 0) {
 		store_txn_abort(t);
 		user_clear(&u);
 		http_problem(r, 500, "cannot read the database password", NULL);
 		return;
 	}
-	j = cred_password_json(&d, pw);
+	j = cred_password_json(&d, show ? pw : NULL);
 	crypto_wipe(pw, sizeof(pw));
 	json_set(j, "propagation", outbox_propagation(t, u.id));
-	if (cred_read_audit(r, t, "user.password.read", &u, d.version) == 0)
+	if (!show) {
+		store_txn_abort(t);
+		http_reply_json(r, 200, j);
+	} else if (cred_read_audit(r, t, "user.password.read", &u, d.version) == 0)
 		http_reply_json(r, 200, j);
 	user_clear(&u);
 	json_free(j);
@@ -164,19 +195,11 @@ api_workspace_list(struct http_req *r)
 	struct user u;
 	struct dbpass d;
 	struct json *items;
-	char pw[DBPASS_LEN + 8], masked[DBPASS_LEN + 8], reveal[8] = "";
+	char pw[DBPASS_LEN + 8], masked[DBPASS_LEN + 8];
 	int rc, show, shown = 0;
 
-	rc = http_query(r, "reveal", reveal, sizeof(reveal));
-	if (rc == -2 || (rc == 0 && strcmp(reveal, "0") && strcmp(reveal, "1") &&
-	    strcmp(reveal, "true") && strcmp(reveal, "false"))) {
-		struct json *verrs = NULL;
-
-		api_verr(&verrs, "query.reveal", "must be 1 or 0");
-		http_problem(r, 400, "invalid query parameter", verrs);
+	if (cred_reveal(r, 0, &show) == -1)
 		return;
-	}
-	show = strcmp(reveal, "1") == 0 || strcmp(reveal, "true") == 0;
 	if (cred_begin(r, show, &t, &u) == -1)
 		return;
 	rc = dbpass_get(t, u.id, &d, pw, sizeof(pw));

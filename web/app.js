@@ -539,7 +539,7 @@ async function viewProfile(c, gen) {
 		poll = setTimeout(async () => {
 			if (stale(gen) || !S.user) return;
 			try {
-				const p = await api("GET", U() + "/password");
+				const p = await api("GET", U() + "/password?reveal=0");
 				if (!stale(gen) && !showPw(p) && Date.now() < until) watch(until);
 			} catch (e) { /* stop polling; the next visit shows the state */ }
 		}, 1000);
@@ -585,7 +585,7 @@ async function viewProfile(c, gen) {
 		},
 	}));
 	try {
-		const p = await api("GET", U() + "/password");
+		const p = await api("GET", U() + "/password?reveal=0");
 		if (stale(gen)) return;
 		showPw(p);
 	} catch (e) { pwInfo.textContent = ""; loadError(pwInfo, e); }

@@ -48,6 +48,22 @@ class SecretReads(DaemonCase, unittest.TestCase):
         self.assertEqual(rec["actor_handle"], "admin")
         self.assertEqual(rec["identity_handle"], "alice")
 
+    def test_password_metadata_is_not_a_secret_read(self):
+        # the page shows the version and the propagation, and polls them
+        # after a rotation: that must not flood the audit log nor spend the
+        # user's write budget
+        c = login(self.d, "alice", self.pw)
+        n = len(records(self, self.admin, "user.password.read"))
+        for _ in range(40):
+            r = c.get(upath("alice", "/password?reveal=0"))
+            self.assertEqual(r.status, 200, r)
+        self.assertNotIn("password", r.json)
+        self.assertEqual(set(r.json), {"version", "created_at", "propagation"})
+        self.assertEqual(len(records(self, self.admin, "user.password.read")), n)
+        r = c.get(upath("alice", "/password?reveal=maybe"))
+        assert_problem(self, r, 400)
+        self.assertEqual(r.json["validation_errors"][0]["location"], "query.reveal")
+
     def test_reveal_is_recorded_masked_is_not(self):
         c = login(self.d, "alice", self.pw)
         n = len(records(self, self.admin, "user.workspace.reveal"))
