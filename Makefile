@@ -85,12 +85,10 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat
 HARDEN := -fstack-protector-strong -D_FORTIFY_SOURCE=2
 ACCTD_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) $(HARDEN) $(SAN_FLAGS) \
 	-ffunction-sections -fdata-sections \
-	-I$(SYSROOT)/include -Isrc -I$(B)/gen \
+	-I$(SYSROOT)/include -Isrc/common \
 	-DMBEDTLS_CONFIG_FILE='"mbedtls/acctd_config.h"' -MMD -MP
-LIBS := -L$(SYSROOT)/lib -lcivetweb -lmbedtls -llmdb -lconfig -lcjson -lpthread -ldl -lm
 ifeq ($(STATIC),1)
-# the ARM binaries: drop every function neither program reaches (the agent
-# links acctd's objects but needs neither civetweb nor LMDB)
+# the ARM binaries: drop every function a program does not reach
 LDSTATIC := -static -Wl,--gc-sections
 endif
 # user CFLAGS/LDFLAGS are appended, never replace ours
@@ -98,10 +96,19 @@ ALL_CFLAGS  = $(ACCTD_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SAN_FLAGS) $(LDSTATIC) $(LDFLAGS)
 
 # --- sources ----------------------------------------------------------------
-ACCTD_SRCS := $(filter-out src/main.c src/agent_main.c,$(wildcard src/*.c))
-ACCTD_OBJS := $(patsubst src/%.c,$(B)/obj/%.o,$(ACCTD_SRCS)) $(B)/obj/gen_openapi.o $(B)/obj/gen_web.o
-MAIN_OBJ   := $(B)/obj/main.o
-UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
+# Two programs with a visible border (docs/design.md "Layout"):
+#   src/common/  both programs: log, mem, priv, crypto, json, secret, the
+#                handle, the push message (common.h; no LMDB, no civetweb)
+#   src/acctd/   the gateway daemon (acctd.h): store, HTTPS, page, handlers
+#   src/agent/   the node agent (agent.h): what ships to every node
+# Each binary links its own object list; each unit test links only its side.
+COMMON_OBJS := $(patsubst src/%.c,$(B)/obj/%.o,$(wildcard src/common/*.c))
+ACCTD_OBJS  := $(patsubst src/%.c,$(B)/obj/%.o,$(filter-out src/acctd/main.c,$(wildcard src/acctd/*.c))) \
+	$(B)/obj/gen/openapi.o $(B)/obj/gen/web.o
+AGENT_OBJS  := $(patsubst src/%.c,$(B)/obj/%.o,$(filter-out src/agent/agent_main.c,$(wildcard src/agent/*.c)))
+ACCTD_LIBS  := -L$(SYSROOT)/lib -lcivetweb -lmbedtls -llmdb -lconfig -lcjson -lpthread -ldl -lm
+AGENT_LIBS  := -L$(SYSROOT)/lib -lmbedtls -lconfig -lcjson -lpthread -lm
+UNIT_TESTS  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/*/test_*.c))
 
 all: $(B)/acctd $(B)/acctd-agent
 
@@ -132,47 +139,63 @@ deps-check: prereqs-build
 	$(Q)toolchain/fetch.sh $(CURDIR)/$(BUILD) --check
 .PHONY: deps deps-check
 
-# --- acctd --------------------------------------------------------------------
-$(B)/obj/%.o: src/%.c $(SYSROOT)/.stamp
+# --- objects: each side sees common.h and its own header only ------------------
+$(B)/obj/common/%.o: src/common/%.c $(SYSROOT)/.stamp
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+$(B)/obj/acctd/%.o: src/acctd/%.c $(SYSROOT)/.stamp
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -Isrc/acctd -c $< -o $@
+$(B)/obj/agent/%.o: src/agent/%.c $(SYSROOT)/.stamp
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -Isrc/agent -c $< -o $@
 
-# embedded assets
-$(B)/gen/openapi.c: src/openapi.json tools/embed.sh
+# embedded assets: the OpenAPI document and the page (both served by acctd)
+$(B)/gen/openapi.c: docs/openapi.json tools/embed.sh
 	@mkdir -p $(@D)
 	$(Q)tools/embed.sh openapi_json $< $@
-$(B)/obj/gen_openapi.o: $(B)/gen/openapi.c
+$(B)/obj/gen/openapi.o: $(B)/gen/openapi.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(filter-out -MMD -MP,$(ALL_CFLAGS)) -Wno-missing-variable-declarations -c $< -o $@
 
 $(B)/gen/web.c: $(wildcard web/*) tools/embed-web.sh
 	@mkdir -p $(@D)
 	$(Q)tools/embed-web.sh web $@
-$(B)/obj/gen_web.o: $(B)/gen/web.c src/acctd.h
+$(B)/obj/gen/web.o: $(B)/gen/web.c src/acctd/acctd.h src/common/common.h
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(filter-out -MMD -MP,$(ALL_CFLAGS)) -c $< -o $@
+	$(Q)$(CC) $(filter-out -MMD -MP,$(ALL_CFLAGS)) -Isrc/acctd -c $< -o $@
 
-$(B)/acctd: $(MAIN_OBJ) $(ACCTD_OBJS)
+$(B)/acctd: $(B)/obj/acctd/main.o $(ACCTD_OBJS) $(COMMON_OBJS)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ACCTD_LIBS)
 ifeq ($(STATIC),1)
 	$(Q)$(STRIP) $@
 endif
 
-# the node side of the push (docs/agent.md): same tree, same libraries
-$(B)/acctd-agent: $(B)/obj/agent_main.o $(ACCTD_OBJS)
+# the node side of the push (docs/agent.md): no LMDB, no civetweb, no page
+$(B)/acctd-agent: $(B)/obj/agent/agent_main.o $(AGENT_OBJS) $(COMMON_OBJS)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(AGENT_LIBS)
 ifeq ($(STATIC),1)
 	$(Q)$(STRIP) $@
 endif
 
-# --- unit tests (cmocka) --------------------------------------------------------
-$(B)/tests/%: tests/unit/%.c $(ACCTD_OBJS) $(SYSROOT)/.stamp
+# --- unit tests (cmocka), tests/unit/{common,acctd,agent}/ ------------------------
+$(B)/tests/common/%: tests/unit/common/%.c tests/unit/fixture.h $(COMMON_OBJS) $(SYSROOT)/.stamp
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  TEST    $@")
-	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(ACCTD_OBJS) $(LIBS) -L$(SYSROOT)/lib -lcmocka
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $< $(COMMON_OBJS) $(AGENT_LIBS) -lcmocka
+$(B)/tests/acctd/%: tests/unit/acctd/%.c tests/unit/fixture.h $(ACCTD_OBJS) $(COMMON_OBJS) $(SYSROOT)/.stamp
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  TEST    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -Isrc/acctd -Itests/unit $(ALL_LDFLAGS) -o $@ $< $(ACCTD_OBJS) $(COMMON_OBJS) $(ACCTD_LIBS) -lcmocka
+$(B)/tests/agent/%: tests/unit/agent/%.c tests/unit/fixture.h $(AGENT_OBJS) $(COMMON_OBJS) $(SYSROOT)/.stamp
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  TEST    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -Isrc/agent -Itests/unit $(ALL_LDFLAGS) -o $@ $< $(AGENT_OBJS) $(COMMON_OBJS) $(AGENT_LIBS) -lcmocka
 
 unit: $(UNIT_TESTS)
 	$(Q)tests/run-unit.sh "$(QEMU)" $(UNIT_TESTS)
@@ -213,8 +236,9 @@ e2e: $(B)/acctd
 
 # --- fuzzing (README "Fuzzing", tests/fuzz/) ------------------------------------
 # libFuzzer targets with ASan + UBSan, built by Debian's clang-14 in
-# build/host-fuzz/: acctd's own sources (ACCTD_OBJS, compiled again with
-# clang) linked with the host sysroot that gcc built (same C ABI).
+# build/host-fuzz/: the sources of the side a target exercises (fuzz_agent_*:
+# the agent's, the others acctd's; both with common), compiled again with
+# clang and linked with the host sysroot that gcc built (same C ABI).
 #   make fuzz [FUZZ_SECONDS=N]   every target N s (one line each; exit 1 on a crash)
 #   make fuzz-smoke              the committed corpora + FUZZ_SMOKE_SECONDS each (make test)
 FUZZ_SECONDS       ?= 30
@@ -224,10 +248,11 @@ FUZZ_CC   := clang-14
 PKGS_FUZZ := clang-14 libclang-rt-14-dev libfuzzer-14-dev openssl
 FUZZ_SAN  := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -O1 -g $(WARN) $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
-	-I$(BUILD)/host/sysroot/include -Isrc -I$(BUILD)/host/gen \
+	-I$(BUILD)/host/sysroot/include -Isrc/common \
 	-DMBEDTLS_CONFIG_FILE='"mbedtls/acctd_config.h"' -MMD -MP $(CFLAGS)
-FUZZ_LIBS := $(subst $(SYSROOT),$(BUILD)/host/sysroot,$(LIBS))
-FUZZ_OBJS := $(patsubst $(B)/%,$(FUZZ_B)/%,$(ACCTD_OBJS))
+FUZZ_COMMON := $(patsubst $(B)/%,$(FUZZ_B)/%,$(COMMON_OBJS))
+FUZZ_ACCTD  := $(patsubst $(B)/%,$(FUZZ_B)/%,$(ACCTD_OBJS))
+FUZZ_AGENT  := $(patsubst $(B)/%,$(FUZZ_B)/%,$(AGENT_OBJS))
 FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(addprefix $(FUZZ_B)/,$(FUZZ_NAMES))
 
@@ -236,22 +261,37 @@ prereqs-fuzz: prereqs-build
 	$(Q)toolchain/prereqs.sh $(PKGS_FUZZ)
 .PHONY: prereqs-fuzz
 
-$(filter-out $(FUZZ_B)/obj/gen_%,$(FUZZ_OBJS)): $(FUZZ_B)/obj/%.o: src/%.c $(SYSROOT)/.stamp | prereqs-fuzz
+$(FUZZ_B)/obj/common/%.o: src/common/%.c $(SYSROOT)/.stamp | prereqs-fuzz
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  FUZZCC  $<")
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
-# the embedded assets, generated by the host build's rules above
-$(filter $(FUZZ_B)/obj/gen_%,$(FUZZ_OBJS)): $(FUZZ_B)/obj/gen_%.o: $(B)/gen/%.c src/acctd.h | prereqs-fuzz
+$(FUZZ_B)/obj/acctd/%.o: src/acctd/%.c $(SYSROOT)/.stamp | prereqs-fuzz
 	@mkdir -p $(@D)
-	$(Q)$(FUZZ_CC) $(filter-out -MMD -MP,$(FUZZ_CFLAGS)) -Wno-missing-variable-declarations -c $< -o $@
-$(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS) | prereqs-fuzz
+	@$(if $(Q),echo "  FUZZCC  $<")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc/acctd -c $< -o $@
+$(FUZZ_B)/obj/agent/%.o: src/agent/%.c $(SYSROOT)/.stamp | prereqs-fuzz
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  FUZZCC  $<")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc/agent -c $< -o $@
+# the embedded assets, generated by the host build's rules above
+$(FUZZ_B)/obj/gen/%.o: $(B)/gen/%.c src/acctd/acctd.h | prereqs-fuzz
+	@mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(filter-out -MMD -MP,$(FUZZ_CFLAGS)) -Isrc/acctd -Wno-missing-variable-declarations -c $< -o $@
+$(FUZZ_B)/fuzz_agent_%: tests/fuzz/fuzz_agent_%.c $(FUZZ_AGENT) $(FUZZ_COMMON) | prereqs-fuzz
 	@$(if $(Q),echo "  FUZZLD  $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $(FUZZ_LIBS)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc/agent -fsanitize=fuzzer -o $@ $< $(FUZZ_AGENT) $(FUZZ_COMMON) \
+		$(subst $(SYSROOT),$(BUILD)/host/sysroot,$(AGENT_LIBS))
+$(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_ACCTD) $(FUZZ_COMMON) | prereqs-fuzz
+	@$(if $(Q),echo "  FUZZLD  $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc/acctd -fsanitize=fuzzer -o $@ $< $(FUZZ_ACCTD) $(FUZZ_COMMON) \
+		$(subst $(SYSROOT),$(BUILD)/host/sysroot,$(ACCTD_LIBS))
 # fuzz_http's server certificate (self-signed, made once)
 $(FUZZ_B)/tls.crt: tools/mkcert.sh | prereqs-fuzz
 	@mkdir -p $(@D)
 	$(Q)tools/mkcert.sh $(FUZZ_B)/tls "acctd fuzz"
 
+# objects only pattern rules name are intermediate to make: keep them
+.SECONDARY: $(FUZZ_COMMON) $(FUZZ_ACCTD) $(FUZZ_AGENT)
 fuzz-build: $(FUZZ_BINS) $(FUZZ_B)/tls.crt
 fuzz: fuzz-build
 	$(Q)tests/fuzz/run.sh fuzz $(FUZZ_SECONDS) $(FUZZ_BINS)
@@ -263,7 +303,7 @@ fuzz fuzz-smoke fuzz-build:
 endif
 .PHONY: fuzz fuzz-smoke fuzz-build
 
--include $(wildcard $(FUZZ_B)/obj/*.d $(FUZZ_B)/*.d)
+-include $(wildcard $(FUZZ_B)/obj/*/*.d $(FUZZ_B)/*.d)
 
 # --- make run --------------------------------------------------------------------
 RUN := $(BUILD)/run
@@ -298,4 +338,4 @@ distclean:
 	rm -rf $(BUILD)
 .PHONY: all clean distclean
 
--include $(wildcard $(B)/obj/*.d)
+-include $(wildcard $(B)/obj/*/*.d)

@@ -23,7 +23,7 @@ for t in "$@"; do
 		[ -n "$f" ] || fail=$((fail + 1))
 	fi
 done
-echo "unit tests ran ${qemu:+under $qemu }on $(basename "$(dirname "$(dirname "$1")")")"
+echo "unit tests ran ${qemu:+under $qemu }on $(basename "$(dirname "$(dirname "$(dirname "$1")")")")"
 echo "unit: $pass passed, $fail failed"
 [ $fail -eq 0 ] || rc=1
 exit $rc

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerate src/openapi.json from the route table in src/routes.c.
+"""Regenerate docs/openapi.json from the route table in src/acctd/routes.c.
 
 The document is committed (it is what acctd serves); run this after adding a
 route and review the diff. tests/unit/test_routes.c fails when the table and
@@ -9,7 +9,7 @@ import os
 import re
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-src = open(os.path.join(ROOT, "src", "routes.c")).read()
+src = open(os.path.join(ROOT, "src", "acctd", "routes.c")).read()
 rows = re.findall(r'\{ "(GET|POST|PUT|PATCH|DELETE)", ([^,]+), (HTTP_AUTH_\w+), (\w+), "([^"]+)" \}', src)
 
 
@@ -182,6 +182,6 @@ for m, p, a, fn, summ in rows:
                 schema["properties"]["total"] = {"type": "integer", "description": "users on the appliance"}
         op["responses"][code] = {"description": "OK", "content": {"application/json": {"schema": schema}}}
     doc["paths"].setdefault(p, {})[m.lower()] = op
-with open(os.path.join(ROOT, "src", "openapi.json"), "w") as f:
+with open(os.path.join(ROOT, "docs", "openapi.json"), "w") as f:
     f.write(json.dumps(doc, indent=1) + "\n")
 print("%d operations on %d paths" % (len(rows), len(doc["paths"])))

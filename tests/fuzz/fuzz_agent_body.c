@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "acctd.h"
+#include "agent.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -27,7 +27,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!secret_id_valid(ch.user_id, "u_") || ch.version < 1 ||
 	    ch.present + ch.disabled > 1)
 		abort();
-	if (ch.present ? !conf_handle_valid(ch.role) || !dbpass_verifier_valid(ch.verifier) :
+	if (ch.present ? !name_handle_valid(ch.role) || !pushmsg_verifier_valid(ch.verifier) :
 	    ch.role[0] != '\0' || ch.verifier[0] != '\0')
 		abort();
 	crypto_wipe(&ch, sizeof(ch));

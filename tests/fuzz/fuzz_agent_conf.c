@@ -2,7 +2,7 @@
  * fuzz_agent_conf: acctd-agent's libconfig file (agent_conf_load), with the
  * same error-line rule as acctd's.
  */
-#include "acctd.h"
+#include "agent.h"
 #include "fuzz_conf.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);

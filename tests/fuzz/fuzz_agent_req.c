@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "acctd.h"
+#include "agent.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -64,9 +64,9 @@ fuzz_hook(void *arg, const char *action, const char *role,
 	(void)err;
 	(void)errlen;
 	/* the hook's contract (acctd.h): a valid role; a verifier only when present */
-	if (!conf_handle_valid(role) || (old_role[0] != '\0' && !conf_handle_valid(old_role)) ||
+	if (!name_handle_valid(role) || (old_role[0] != '\0' && !name_handle_valid(old_role)) ||
 	    (strcmp(action, "present") == 0) != (verifier != NULL) ||
-	    (verifier != NULL && !dbpass_verifier_valid(verifier)))
+	    (verifier != NULL && !pushmsg_verifier_valid(verifier)))
 		abort();
 	return 0;
 }

@@ -218,7 +218,7 @@ fuzz_fixture(void)
 {
 	char *ans;
 
-	login_reset();
+	limiter_reset();
 	/* the bootstrap password is one-time: replace it first (the session
 	 * that does so stays signed in) */
 	fuzz_login("admin", FUZZ_ADMIN_FIRST_PW, &fuzz_admin);

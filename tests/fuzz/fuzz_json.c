@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void
 fuzz_value(const struct json *v, int depth)
 {
-	char h[USER_HANDLE_MAX + 1];
+	char h[NAME_HANDLE_MAX + 1];
 	const char *s, *k;
 	struct json *m = NULL;
 	int64_t i;
@@ -24,15 +24,15 @@ fuzz_value(const struct json *v, int depth)
 
 	if ((s = json_str(v)) != NULL) {
 		if (api_handle_fold(s, h, sizeof(h)) == 0 &&
-		    (!conf_handle_valid(h) || strlen(h) > USER_HANDLE_MAX))
+		    (!name_handle_valid(h) || strlen(h) > NAME_HANDLE_MAX))
 			abort();
 		(void)api_display_name_error(s);
 		(void)api_avatar_url_error(s);
 		(void)api_email_error(s);
 		(void)api_password_error(s);
-		(void)conf_handle_valid(s);
+		(void)name_handle_valid(s);
 		(void)secret_id_valid(s, "u_");
-		(void)dbpass_verifier_valid(s);
+		(void)pushmsg_verifier_valid(s);
 	}
 	(void)json_int(v, &i);
 	(void)json_bool(v, &b);

@@ -54,7 +54,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)secret_unhex(s, bin, 32);
 	if (secret_unb64(s, bin, sizeof(bin), &n) == 0 && n > sizeof(bin))
 		abort();
-	(void)dbpass_verifier_valid(s);
+	(void)pushmsg_verifier_valid(s);
 	crypto_wipe(id, sizeof(id));
 	free(s);
 	return 0;

@@ -1,0 +1,171 @@
+/*
+ * The database password: one per user, the password of their PostgreSQL
+ * role on every workspace node and the one in their connection strings.
+ *
+ * - 25 characters of Crockford base32 from the CSPRNG (125 bits) in five
+ *   dash-separated groups: URL-safe, so it sits in a connection string
+ *   unescaped, and readable aloud.
+ * - At rest it is sealed with AES-256-GCM under a key derived (HKDF) from the
+ *   appliance key, a fresh nonce per seal, the user id as associated data (a
+ *   sealed password moved to another user's record does not open).
+ * - Beside it, its PostgreSQL SCRAM-SHA-256 verifier (RFC 5802 / 7677, as
+ *   PostgreSQL stores it in pg_authid): the only form that leaves the box.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "acctd.h"
+
+#define DBPASS_SALT_LEN 16
+
+static void
+dbpass_key(uint8_t k[CRYPTO_KEY_LEN])
+{
+	crypto_hkdf_sha256(app.key, sizeof(app.key), "acctd dbpass v1", k, CRYPTO_KEY_LEN);
+}
+
+/*
+ * SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>
+ *   SaltedPassword = PBKDF2-HMAC-SHA256(password, salt, iter)
+ *   StoredKey      = SHA256(HMAC(SaltedPassword, "Client Key"))
+ *   ServerKey      = HMAC(SaltedPassword, "Server Key")
+ * Our passwords are ASCII, which SASLprep leaves unchanged.
+ */
+int
+dbpass_scram_verifier(const char *pw, const uint8_t *salt, size_t saltlen,
+    unsigned iter, char *out, size_t outlen)
+{
+	uint8_t salted[32], ck[32], stored[32], server[32];
+	char s64[64], st64[64], sv64[64];
+	int n, rc = -1;
+
+	if (saltlen > 40)
+		return -1;
+	if (crypto_pbkdf2_sha256(pw, strlen(pw), salt, saltlen, iter, salted,
+	    sizeof(salted)) == -1)
+		goto done;
+	crypto_hmac_sha256(salted, sizeof(salted), "Client Key", 10, ck);
+	crypto_sha256(ck, sizeof(ck), stored);
+	crypto_hmac_sha256(salted, sizeof(salted), "Server Key", 10, server);
+	secret_b64(salt, saltlen, s64);
+	secret_b64(stored, sizeof(stored), st64);
+	secret_b64(server, sizeof(server), sv64);
+	n = snprintf(out, outlen, "SCRAM-SHA-256$%u:%s$%s:%s", iter, s64, st64, sv64);
+	rc = (n > 0 && (size_t)n < outlen) ? 0 : -1;
+done:
+	crypto_wipe(salted, sizeof(salted));
+	crypto_wipe(ck, sizeof(ck));
+	return rc;
+}
+
+static int
+dbpass_store(struct store_txn *t, const char *user_id, const char *pw,
+    int64_t version, int64_t now)
+{
+	uint8_t k[CRYPTO_KEY_LEN], salt[DBPASS_SALT_LEN];
+	uint8_t sealed[DBPASS_LEN + CRYPTO_SEAL_OVERHEAD];
+	char sealed64[2 * sizeof(sealed)], verifier[PUSHMSG_VERIFIER_MAX + 1], *s;
+	struct json *j;
+	int rc = -1;
+
+	dbpass_key(k);
+	if (crypto_random(salt, sizeof(salt)) == -1 ||
+	    crypto_seal(k, user_id, strlen(user_id), pw, strlen(pw), sealed) == -1 ||
+	    dbpass_scram_verifier(pw, salt, sizeof(salt), DBPASS_SCRAM_ITER, verifier,
+		sizeof(verifier)) == -1)
+		goto done;
+	secret_b64url(sealed, strlen(pw) + CRYPTO_SEAL_OVERHEAD, sealed64);
+	j = json_object();
+	json_set_int(j, "version", version);
+	json_set_int(j, "created_at", now);
+	json_set_str(j, "sealed", sealed64);
+	json_set_str(j, "verifier", verifier);
+	s = json_print(j);
+	rc = store_put(t, STORE_DB_PASSWORD, user_id, strlen(user_id), s, strlen(s));
+	free(s);
+	json_free(j);
+done:
+	crypto_wipe(k, sizeof(k));
+	return rc;
+}
+
+int
+dbpass_rotate(struct store_txn *t, const char *user_id, int64_t now, int64_t *version)
+{
+	struct dbpass old;
+	char pw[DBPASS_LEN + 1];
+	int rc;
+
+	rc = dbpass_get(t, user_id, &old, NULL, 0);
+	if (rc == -1)
+		return -1;
+	*version = rc == STORE_NOTFOUND ? 1 : old.version + 1;
+	if (secret_readable(pw, sizeof(pw), 5) == -1)
+		return -1;
+	rc = dbpass_store(t, user_id, pw, *version, now);
+	crypto_wipe(pw, sizeof(pw));
+	return rc;
+}
+
+int
+dbpass_get(struct store_txn *t, const char *user_id, struct dbpass *d,
+    char *pw, size_t pwlen)
+{
+	uint8_t k[CRYPTO_KEY_LEN], sealed[DBPASS_LEN + CRYPTO_SEAL_OVERHEAD + 4];
+	struct json *j = NULL;
+	const char *s64, *ver;
+	void *v = NULL;
+	size_t vl, n;
+	char err[64];
+	int rc;
+
+	memset(d, 0, sizeof(*d));
+	rc = store_get(t, STORE_DB_PASSWORD, user_id, strlen(user_id), &v, &vl);
+	if (rc != 0)
+		return rc;
+	rc = -1;
+	if (json_parse(v, vl, &j, err, sizeof(err)) == -1)
+		goto done;
+	s64 = json_str(json_get(j, "sealed"));
+	ver = json_str(json_get(j, "verifier"));
+	if (s64 == NULL || ver == NULL || strlen(ver) > PUSHMSG_VERIFIER_MAX ||
+	    json_int(json_get(j, "version"), &d->version) == -1 ||
+	    json_int(json_get(j, "created_at"), &d->created_at) == -1)
+		goto done;
+	strcpy(d->verifier, ver);
+	if (pw != NULL) {
+		if (secret_unb64(s64, sealed, sizeof(sealed), &n) == -1 ||
+		    n <= CRYPTO_SEAL_OVERHEAD || n - CRYPTO_SEAL_OVERHEAD >= pwlen)
+			goto done;
+		dbpass_key(k);
+		rc = crypto_open(k, user_id, strlen(user_id), sealed, n, (uint8_t *)pw);
+		crypto_wipe(k, sizeof(k));
+		if (rc == -1) {
+			log_warnx("dbpass: the sealed password of %s does not open", user_id);
+			goto done;
+		}
+		pw[n - CRYPTO_SEAL_OVERHEAD] = '\0';
+	}
+	rc = 0;
+done:
+	json_free(j);
+	free(v);
+	return rc;
+}
+
+int
+dbpass_delete(struct store_txn *t, const char *user_id)
+{
+	return store_del(t, STORE_DB_PASSWORD, user_id, strlen(user_id)) == -1 ? -1 : 0;
+}
+
+/* keep the first and last two characters and the dashes: "f3***-…-***c0" */
+void
+dbpass_mask(const char *pw, char *out, size_t outlen)
+{
+	size_t n = strlen(pw), i;
+
+	for (i = 0; i < n && i + 1 < outlen; i++)
+		out[i] = (i < 2 || i + 2 >= n || pw[i] == '-') ? pw[i] : '*';
+	out[i] = '\0';
+}

@@ -1,0 +1,322 @@
+/*
+ * The push outbox: per (node, user) the newest credential state that node
+ * must apply, written in the same transaction as the change that caused it
+ * (creation, rotation, rename, deletion, a reloaded config). Newest state
+ * wins: a node that was down gets only the latest. Every state carries a
+ * version from one appliance-wide counter, so an agent can refuse a replayed
+ * or older state.
+ *
+ * STORE_DB_OUTBOX keys (node names and user ids contain no '/'):
+ *   q/<node>/<user id>  the state to deliver, with attempts, next attempt
+ *                       time, last error; "refused" (the agent's code)
+ *                       when the node refused it for good: not retried,
+ *                       shown until a newer state replaces it
+ *   a/<node>/<user id>  the state the node last confirmed
+ *
+ * States: "present" (role + verifier), "disabled" (the user is disabled:
+ * no LOGIN, role kept), "absent" (deleted, or no workspace there).
+ *
+ * Versions survive a restore of the store from an old copy: an agent that
+ * holds a newer version answers 409 with it, and outbox_requeue_past gives
+ * the entry a version past it (and moves the counter there), so the node
+ * converges on the state acctd holds now.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "acctd.h"
+
+/* the next version; the counter first moves to floor when it is below */
+static int
+outbox_next_version_past(struct store_txn *t, int64_t floor, int64_t *v)
+{
+	void *p = NULL;
+	size_t n;
+	int rc = store_get(t, STORE_DB_META, "push_seq", 8, &p, &n);
+	uint8_t b[8];
+	uint64_t x = 0;
+
+	if (rc == -1)
+		return -1;
+	if (rc == 0 && n == 8)
+		for (int i = 0; i < 8; i++)
+			x = x << 8 | ((uint8_t *)p)[i];
+	free(p);
+	if (floor > 0 && x < (uint64_t)floor)
+		x = (uint64_t)floor;
+	x++;
+	for (int i = 7; i >= 0; i--) {
+		b[i] = (uint8_t)x;
+		x >>= 8;
+	}
+	if (store_put(t, STORE_DB_META, "push_seq", 8, b, 8) == -1)
+		return -1;
+	*v = 0;
+	for (int i = 0; i < 8; i++)
+		*v = *v << 8 | b[i];
+	return 0;
+}
+
+/* does a workspace on `node` name this user as owner or member? */
+static int
+outbox_serves(struct store_txn *t, const struct conf *c, const char *node,
+    const char *user_id)
+{
+	char id[SECRET_ID_LEN + 1];
+
+	for (size_t i = 0; i < c->nworkspaces; i++) {
+		const struct conf_workspace *w = &c->workspaces[i];
+
+		if (strcmp(w->node, node) != 0)
+			continue;
+		if (user_handle_member(t, w->owner, id) == 0 && strcmp(id, user_id) == 0)
+			return 1;
+		for (size_t m = 0; m < w->nmembers; m++)
+			if (user_handle_member(t, w->members[m], id) == 0 &&
+			    strcmp(id, user_id) == 0)
+				return 1;
+	}
+	return 0;
+}
+
+static int
+outbox_get(struct store_txn *t, char kind, const char *node, const char *user_id,
+    struct json **out)
+{
+	char key[96], err[64];
+	void *v = NULL;
+	size_t vl;
+	int rc;
+
+	*out = NULL;
+	snprintf(key, sizeof(key), "%c/%s/%s", kind, node, user_id);
+	rc = store_get(t, STORE_DB_OUTBOX, key, strlen(key), &v, &vl);
+	if (rc != 0)
+		return rc;
+	rc = json_parse(v, vl, out, err, sizeof(err));
+	free(v);
+	return rc;
+}
+
+int
+outbox_put_json(struct store_txn *t, char kind, const char *node, const char *user_id,
+    const struct json *j)
+{
+	char key[96], *s = json_print(j);
+	int rc;
+
+	snprintf(key, sizeof(key), "%c/%s/%s", kind, node, user_id);
+	rc = store_put(t, STORE_DB_OUTBOX, key, strlen(key), s, strlen(s));
+	free(s);
+	return rc;
+}
+
+int
+outbox_del(struct store_txn *t, char kind, const char *node, const char *user_id)
+{
+	char key[96];
+
+	snprintf(key, sizeof(key), "%c/%s/%s", kind, node, user_id);
+	return store_del(t, STORE_DB_OUTBOX, key, strlen(key)) == -1 ? -1 : 0;
+}
+
+static int
+outbox_next_version(struct store_txn *t, int64_t *v)
+{
+	return outbox_next_version_past(t, 0, v);
+}
+
+int
+outbox_recompute_user(struct store_txn *t, const char *user_id)
+{
+	const struct conf *c = app_conf();
+	struct user u;
+	struct dbpass d;
+	int64_t version = 0;
+	int exists, rc;
+
+	if (c->nnodes == 0)
+		return 0;
+	rc = user_load(t, user_id, &u);
+	if (rc == -1)
+		return -1;
+	exists = rc == 0;
+	if (exists && dbpass_get(t, user_id, &d, NULL, 0) != 0) {
+		user_clear(&u);
+		return -1;
+	}
+	for (size_t i = 0; i < c->nnodes; i++) {
+		const char *node = c->nodes[i].name;
+		int serves = exists && outbox_serves(t, c, node, user_id);
+		const char *want = !serves ? "absent" : u.disabled ? "disabled" :
+		    "present";
+		struct json *applied = NULL, *q = NULL;
+
+		if (strcmp(want, "present") != 0) {
+			/* only where a role may exist: applied, or queued */
+			int had = outbox_get(t, 'a', node, user_id, &applied);
+			int queued = outbox_get(t, 'q', node, user_id, &q);
+			const char *ast = json_str(json_get(applied, "state"));
+			int skip;
+
+			json_free(q);
+			if (had == -1 || queued == -1) {
+				json_free(applied);
+				goto fail;
+			}
+			skip = queued == STORE_NOTFOUND && (had == STORE_NOTFOUND ||
+			    (ast != NULL && (strcmp(ast, want) == 0 ||
+			    strcmp(ast, "absent") == 0)));
+			json_free(applied);
+			if (skip)
+				continue;
+		}
+		if (version == 0 && outbox_next_version(t, &version) == -1)
+			goto fail;
+		q = json_object();
+		json_set_int(q, "version", version);
+		json_set_str(q, "state", want);
+		if (strcmp(want, "present") == 0) {
+			json_set_str(q, "role", u.handle);
+			json_set_str(q, "verifier", d.verifier);
+		}
+		json_set_int(q, "attempts", 0);
+		json_set_int(q, "next_at", 0);
+		json_set_int(q, "queued_at", app_now());
+		rc = outbox_put_json(t, 'q', node, user_id, q);
+		json_free(q);
+		if (rc == -1)
+			goto fail;
+	}
+	user_clear(&u);
+	return 0;
+fail:
+	user_clear(&u);
+	return -1;
+}
+
+/*
+ * The node holds `held`, newer than the queued version it was sent (acctd's
+ * store was restored from an old copy): give the entry, if it still holds
+ * `version`, a version past `held`, due now. 0 also when it moved on.
+ */
+int
+outbox_requeue_past(struct store_txn *t, const char *node, const char *user_id,
+    int64_t version, int64_t held, int64_t *now_version)
+{
+	struct json *q = NULL;
+	int64_t cur = -1, v;
+	int rc = outbox_get(t, 'q', node, user_id, &q);
+
+	*now_version = 0;
+	if (rc != 0)
+		return rc == STORE_NOTFOUND ? 0 : -1;
+	if (json_int(json_get(q, "version"), &cur) == -1 || cur != version ||
+	    outbox_next_version_past(t, held, &v) == -1) {
+		json_free(q);
+		return cur == version ? -1 : 0;
+	}
+	json_set_int(q, "version", v);
+	json_set_int(q, "next_at", 0);
+	rc = outbox_put_json(t, 'q', node, user_id, q);
+	json_free(q);
+	if (rc == 0)
+		*now_version = v;
+	return rc;
+}
+
+/* for the API: {node, status (applied|pending|refused), state (the newest:
+ * present|disabled|absent), applied_version, pending_version, last_error,
+ * error_code (when refused), last_attempt, applied_at} */
+struct json *
+outbox_propagation(struct store_txn *t, const char *user_id)
+{
+	const struct conf *c = app_conf();
+	struct json *items = json_array();
+
+	for (size_t i = 0; i < c->nnodes; i++) {
+		const char *node = c->nodes[i].name;
+		struct json *a = NULL, *q = NULL, *j;
+		int64_t v;
+		char ts[32];
+
+		if (outbox_get(t, 'a', node, user_id, &a) == -1 ||
+		    outbox_get(t, 'q', node, user_id, &q) == -1 ||
+		    (a == NULL && q == NULL)) {
+			json_free(a);
+			json_free(q);
+			continue;
+		}
+		j = json_object();
+		json_set_str(j, "node", node);
+		json_set_str(j, "status", q == NULL ? "applied" :
+		    json_str(json_get(q, "refused")) ? "refused" : "pending");
+		json_set_str(j, "state", json_str(json_get(q ? q : a, "state")));
+		if (q && json_str(json_get(q, "refused")))
+			json_set_str(j, "error_code", json_str(json_get(q, "refused")));
+		if (a && json_int(json_get(a, "version"), &v) == 0)
+			json_set_int(j, "applied_version", v);
+		else
+			json_set_str(j, "applied_version", NULL);
+		if (q && json_int(json_get(q, "version"), &v) == 0)
+			json_set_int(j, "pending_version", v);
+		json_set_str(j, "last_error", q ? json_str(json_get(q, "last_error")) : NULL);
+		if (q && json_int(json_get(q, "last_attempt"), &v) == 0 && v > 0) {
+			time_rfc3339(v, ts, sizeof(ts));
+			json_set_str(j, "last_attempt", ts);
+		}
+		if (a && json_int(json_get(a, "at"), &v) == 0) {
+			time_rfc3339(v, ts, sizeof(ts));
+			json_set_str(j, "applied_at", ts);
+		}
+		json_push(items, j);
+		json_free(a);
+		json_free(q);
+	}
+	return items;
+}
+
+struct outbox_ids {
+	char (*ids)[SECRET_ID_LEN + 1];
+	size_t n;
+};
+
+static int
+outbox_ids_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	struct outbox_ids *w = arg;
+
+	if (kl > 0 && ((const char *)k)[0] == '~')
+		return 1;             /* aliases: the same users again */
+	if (vl != SECRET_ID_LEN)
+		return 0;
+	w->ids = x_realloc(w->ids, (w->n + 1) * sizeof(*w->ids));
+	memcpy(w->ids[w->n], v, vl);
+	w->ids[w->n][vl] = '\0';
+	w->n++;
+	return 0;
+}
+
+/* after a reload: workspace membership may have moved users between nodes */
+int
+outbox_resync_all(void)
+{
+	struct outbox_ids w = { NULL, 0 };
+	struct store_txn *t;
+	int rc = 0;
+
+	if (store_txn_begin(app.store, 1, &t) == -1)
+		return -1;
+	if (store_iter(t, STORE_DB_HANDLE, NULL, 0, 0, outbox_ids_cb, &w) == -1)
+		rc = -1;
+	for (size_t i = 0; rc == 0 && i < w.n; i++)
+		rc = outbox_recompute_user(t, w.ids[i]);
+	free(w.ids);
+	if (rc == 0)
+		rc = store_txn_commit(t);
+	else
+		store_txn_abort(t);
+	if (rc == 0)
+		push_wake();
+	return rc;
+}

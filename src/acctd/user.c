@@ -1,0 +1,500 @@
+/*
+ * User records: one JSON document per user in STORE_DB_USER under its id,
+ * and the handle index (STORE_DB_HANDLE: handle -> id), which keeps handles
+ * unique and ordered for listing. The console password verifier is
+ * PBKDF2-HMAC-SHA256 with a 16-byte per-user salt; it is stored in the record
+ * (hex) and never leaves this file except through user_check_password().
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "acctd.h"
+
+void
+user_clear(struct user *u)
+{
+	if (u == NULL)
+		return;
+	free(u->email);
+	free(u->display_name);
+	free(u->avatar_url);
+	crypto_wipe(u, sizeof(*u));
+}
+
+static char *
+user_dup(const char *s)
+{
+	return s ? x_strdup(s) : NULL;
+}
+
+static int
+user_from_json(const char *buf, size_t len, struct user *u)
+{
+	struct json *j = NULL;
+	char err[64];
+	const char *id, *handle, *salt, *hash;
+	int64_t v;
+	int rc = -1;
+
+	memset(u, 0, sizeof(*u));
+	if (json_parse(buf, len, &j, err, sizeof(err)) == -1)
+		return -1;
+	id = json_str(json_get(j, "id"));
+	handle = json_str(json_get(j, "handle"));
+	salt = json_str(json_get(j, "pw_salt"));
+	hash = json_str(json_get(j, "pw_hash"));
+	if (!id || !handle || !salt || !hash || strlen(id) != SECRET_ID_LEN ||
+	    strlen(handle) > NAME_HANDLE_MAX)
+		goto done;
+	strcpy(u->id, id);
+	strcpy(u->handle, handle);
+	if (secret_unhex(salt, u->pw_salt, sizeof(u->pw_salt)) == -1 ||
+	    secret_unhex(hash, u->pw_hash, sizeof(u->pw_hash)) == -1)
+		goto done;
+	u->email = user_dup(json_str(json_get(j, "email")));
+	u->display_name = user_dup(json_str(json_get(j, "display_name")));
+	u->avatar_url = user_dup(json_str(json_get(j, "avatar_url")));
+	u->admin = strcmp(json_str(json_get(j, "role")) ? json_str(json_get(j, "role")) : "", "admin") == 0;
+	u->disabled = strcmp(json_str(json_get(j, "status")) ? json_str(json_get(j, "status")) : "", "disabled") == 0;
+	if (json_bool(json_get(j, "handle_self"), &u->handle_self) == -1)
+		u->handle_self = 0;    /* absent: given by an admin (older records) */
+	if (json_bool(json_get(j, "must_change_pw"), &u->must_change_pw) == -1)
+		u->must_change_pw = 0; /* absent: older records, chosen passwords */
+	if (json_int(json_get(j, "pw_iter"), &v) == -1 || v < 1)
+		goto done;
+	u->pw_iter = (unsigned)v;
+	if (json_int(json_get(j, "token_min_issued_at"), &u->token_min_issued_at) == -1 ||
+	    json_int(json_get(j, "version_id"), &u->version_id) == -1 ||
+	    json_int(json_get(j, "created_at"), &u->created_at) == -1 ||
+	    json_int(json_get(j, "updated_at"), &u->updated_at) == -1)
+		goto done;
+	rc = 0;
+done:
+	json_free(j);
+	if (rc == -1)
+		user_clear(u);
+	return rc;
+}
+
+int
+user_load(struct store_txn *t, const char *id, struct user *u)
+{
+	void *v = NULL;
+	size_t vl;
+	int rc;
+
+	memset(u, 0, sizeof(*u));
+	rc = store_get(t, STORE_DB_USER, id, strlen(id), &v, &vl);
+	if (rc != 0)
+		return rc;
+	rc = user_from_json(v, vl, u);
+	if (rc == -1)
+		log_warnx("user: record %s is corrupt", id);
+	free(v);
+	return rc;
+}
+
+int
+user_load_handle(struct store_txn *t, const char *handle, struct user *u)
+{
+	char id[SECRET_ID_LEN + 1];
+	void *v = NULL;
+	size_t vl;
+	int rc;
+
+	memset(u, 0, sizeof(*u));
+	if (handle[0] == '\0')
+		return STORE_NOTFOUND;
+	rc = store_get(t, STORE_DB_HANDLE, handle, strlen(handle), &v, &vl);
+	if (rc != 0)
+		return rc;
+	if (vl != SECRET_ID_LEN) {
+		free(v);
+		return -1;
+	}
+	memcpy(id, v, vl);
+	id[vl] = '\0';
+	free(v);
+	return user_load(t, id, u);
+}
+
+int
+user_save(struct store_txn *t, const struct user *u, const char *old_handle,
+    int old_chosen)
+{
+	struct json *j = json_object();
+	char salt[33], hash[65], *s;
+	int rc = -1;
+
+	secret_hex(u->pw_salt, sizeof(u->pw_salt), salt);
+	secret_hex(u->pw_hash, sizeof(u->pw_hash), hash);
+	json_set_str(j, "id", u->id);
+	json_set_str(j, "handle", u->handle);
+	json_set_str(j, "email", u->email);
+	json_set_str(j, "display_name", u->display_name);
+	json_set_str(j, "avatar_url", u->avatar_url);
+	json_set_str(j, "role", u->admin ? "admin" : "user");
+	json_set_str(j, "status", u->disabled ? "disabled" : "active");
+	json_set_int(j, "pw_iter", u->pw_iter);
+	json_set_str(j, "pw_salt", salt);
+	json_set_str(j, "pw_hash", hash);
+	if (u->handle_self)
+		json_set_bool(j, "handle_self", 1);
+	if (u->must_change_pw)
+		json_set_bool(j, "must_change_pw", 1);
+	json_set_int(j, "token_min_issued_at", u->token_min_issued_at);
+	json_set_int(j, "version_id", u->version_id);
+	json_set_int(j, "created_at", u->created_at);
+	json_set_int(j, "updated_at", u->updated_at);
+	s = json_print(j);
+	if (old_handle != NULL && strcmp(old_handle, u->handle) != 0) {
+		char alias[NAME_HANDLE_MAX + 2];
+
+		/* the old handle becomes this user's alias: nobody else can
+		 * take it, and the workspaces the config gives to it follow
+		 * the user, unless old_chosen (the user chose it: an 's' after
+		 * the id, and it carries no membership) */
+		char val[SECRET_ID_LEN + 1];
+
+		memcpy(val, u->id, SECRET_ID_LEN);
+		val[SECRET_ID_LEN] = 's';
+		snprintf(alias, sizeof(alias), "~%s", old_handle);
+		if (store_del(t, STORE_DB_HANDLE, old_handle, strlen(old_handle)) == -1 ||
+		    store_put(t, STORE_DB_HANDLE, alias, strlen(alias), val,
+		    SECRET_ID_LEN + (old_chosen ? 1 : 0)) == -1)
+			goto done;
+		snprintf(alias, sizeof(alias), "~%s", u->handle);
+		if (store_del(t, STORE_DB_HANDLE, alias, strlen(alias)) == -1)
+			goto done;
+	}
+	if (store_put(t, STORE_DB_HANDLE, u->handle, strlen(u->handle), u->id,
+	    SECRET_ID_LEN) == -1)
+		goto done;
+	if (store_put(t, STORE_DB_USER, u->id, SECRET_ID_LEN, s, strlen(s)) == -1)
+		goto done;
+	rc = 0;
+done:
+	crypto_wipe(hash, sizeof(hash));
+	crypto_wipe(s, strlen(s));
+	free(s);
+	json_free(j);
+	return rc;
+}
+
+struct user_alias_walk {
+	const char *id;
+	char (*keys)[NAME_HANDLE_MAX + 2];
+	size_t n;
+};
+
+static int
+user_alias_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	struct user_alias_walk *w = arg;
+
+	if (kl < 2 || kl > NAME_HANDLE_MAX + 1 || ((const char *)k)[0] != '~')
+		return 0;
+	if ((vl == SECRET_ID_LEN || vl == SECRET_ID_LEN + 1) &&
+	    memcmp(v, w->id, SECRET_ID_LEN) == 0) {
+		w->keys = x_realloc(w->keys, (w->n + 1) * sizeof(*w->keys));
+		memcpy(w->keys[w->n], k, kl);
+		w->keys[w->n][kl] = '\0';
+		w->n++;
+	}
+	return 0;
+}
+
+int
+user_remove(struct store_txn *t, const struct user *u)
+{
+	struct user_alias_walk w = { .id = u->id };
+	int rc = 0;
+
+	if (store_del(t, STORE_DB_HANDLE, u->handle, strlen(u->handle)) == -1 ||
+	    store_del(t, STORE_DB_USER, u->id, SECRET_ID_LEN) == -1)
+		return -1;
+	/* its old handles are free again */
+	if (store_iter(t, STORE_DB_HANDLE, "~", 1, 0, user_alias_cb, &w) == -1)
+		rc = -1;
+	for (size_t i = 0; rc == 0 && i < w.n; i++)
+		if (store_del(t, STORE_DB_HANDLE, w.keys[i], strlen(w.keys[i])) == -1)
+			rc = -1;
+	free(w.keys);
+	return rc;
+}
+
+/* who holds handle, now or as a former handle; *chosen: that user chose it
+ * (a current handle with handle_self, or an alias marked 's') */
+static int
+user_handle_lookup(struct store_txn *t, const char *handle,
+    char id[SECRET_ID_LEN + 1], int *chosen)
+{
+	char alias[NAME_HANDLE_MAX + 2];
+	struct user u;
+	void *v = NULL;
+	size_t vl;
+	int rc, is_alias = 0;
+
+	rc = store_get(t, STORE_DB_HANDLE, handle, strlen(handle), &v, &vl);
+	if (rc == STORE_NOTFOUND) {
+		snprintf(alias, sizeof(alias), "~%s", handle);
+		rc = store_get(t, STORE_DB_HANDLE, alias, strlen(alias), &v, &vl);
+		is_alias = 1;
+	}
+	if (rc != 0)
+		return rc;
+	if (vl != SECRET_ID_LEN && !(is_alias && vl == SECRET_ID_LEN + 1 &&
+	    ((char *)v)[SECRET_ID_LEN] == 's')) {
+		free(v);
+		return -1;
+	}
+	memcpy(id, v, SECRET_ID_LEN);
+	id[SECRET_ID_LEN] = '\0';
+	free(v);
+	if (chosen == NULL)
+		return 0;
+	if (is_alias) {
+		*chosen = vl == SECRET_ID_LEN + 1;
+		return 0;
+	}
+	if ((rc = user_load(t, id, &u)) == 0)
+		*chosen = u.handle_self;
+	user_clear(&u);
+	return rc;
+}
+
+int
+user_id_of_handle(struct store_txn *t, const char *handle, char id[SECRET_ID_LEN + 1])
+{
+	return user_handle_lookup(t, handle, id, NULL);
+}
+
+int
+user_handle_chosen(struct store_txn *t, const char *handle, int *chosen)
+{
+	char id[SECRET_ID_LEN + 1];
+
+	return user_handle_lookup(t, handle, id, chosen);
+}
+
+int
+user_handle_release_chosen(struct store_txn *t, const char *handle)
+{
+	char alias[NAME_HANDLE_MAX + 2];
+	void *v = NULL;
+	size_t vl;
+	int rc;
+
+	snprintf(alias, sizeof(alias), "~%s", handle);
+	rc = store_get(t, STORE_DB_HANDLE, alias, strlen(alias), &v, &vl);
+	if (rc != 0)
+		return rc == STORE_NOTFOUND ? 0 : -1;
+	free(v);
+	if (vl != SECRET_ID_LEN + 1)
+		return 0;
+	return store_del(t, STORE_DB_HANDLE, alias, strlen(alias)) == -1 ? -1 : 1;
+}
+
+int
+user_handle_member(struct store_txn *t, const char *handle, char id[SECRET_ID_LEN + 1])
+{
+	int chosen = 0, rc = user_handle_lookup(t, handle, id, &chosen);
+
+	/* a handle its holder chose, now or before, is never a membership */
+	if (rc == 0 && chosen)
+		rc = STORE_NOTFOUND;
+	if (rc != 0)
+		id[0] = '\0';
+	return rc;
+}
+
+int
+user_set_password(struct user *u, const char *pw, unsigned iterations)
+{
+	if (crypto_random(u->pw_salt, sizeof(u->pw_salt)) == -1)
+		return -1;
+	u->pw_iter = iterations;
+	return crypto_pbkdf2_sha256(pw, strlen(pw), u->pw_salt, sizeof(u->pw_salt),
+	    iterations, u->pw_hash, sizeof(u->pw_hash));
+}
+
+int
+user_check_password(const struct user *u, const char *pw)
+{
+	uint8_t h[32];
+	int ok;
+
+	if (crypto_pbkdf2_sha256(pw, strlen(pw), u->pw_salt, sizeof(u->pw_salt),
+	    u->pw_iter, h, sizeof(h)) == -1)
+		return 0;
+	ok = crypto_equal(h, u->pw_hash, sizeof(h));
+	crypto_wipe(h, sizeof(h));
+	return ok;
+}
+
+/* the same work as a real check, so an unknown handle answers as slowly */
+void
+user_burn_password_time(const char *pw, unsigned iterations)
+{
+	static const uint8_t salt[16];
+	uint8_t h[32];
+
+	crypto_pbkdf2_sha256(pw, strlen(pw), salt, sizeof(salt), iterations, h, sizeof(h));
+	crypto_wipe(h, sizeof(h));
+}
+
+struct json *
+user_json(const struct user *u)
+{
+	struct json *j = json_object();
+	char ts[32];
+
+	json_set_str(j, "id", u->id);
+	json_set_str(j, "handle", u->handle);
+	json_set_str(j, "email", u->email);
+	json_set_str(j, "display_name", u->display_name);
+	json_set_str(j, "avatar_url", u->avatar_url);
+	json_set_str(j, "role", u->admin ? "admin" : "user");
+	json_set_str(j, "status", u->disabled ? "disabled" : "active");
+	json_set_bool(j, "must_change_password", u->must_change_pw);
+	if (u->token_min_issued_at) {
+		time_rfc3339(u->token_min_issued_at / 1000, ts, sizeof(ts));
+		json_set_str(j, "token_min_issued_at", ts);
+	} else {
+		json_set_str(j, "token_min_issued_at", NULL);
+	}
+	json_set_int(j, "version_id", u->version_id);
+	time_rfc3339(u->created_at, ts, sizeof(ts));
+	json_set_str(j, "created_at", ts);
+	time_rfc3339(u->updated_at, ts, sizeof(ts));
+	json_set_str(j, "updated_at", ts);
+	return j;
+}
+
+struct user_walk {
+	struct store_txn *t;
+	size_t n;
+	unsigned limit;
+	struct json *items;
+	char last[NAME_HANDLE_MAX + 1];
+	int more;
+	const char *skip;
+	const char *q;            /* lower-case search text; NULL: every user */
+	size_t seen, budget;      /* handles examined, and at most how many */
+};
+
+/* s contains q (q lower case), ASCII case-insensitively */
+static int
+user_contains(const char *s, size_t sl, const char *q)
+{
+	size_t ql = strlen(q);
+
+	for (size_t i = 0; s != NULL && i + ql <= sl; i++) {
+		size_t j = 0;
+
+		while (j < ql && (s[i + j] >= 'A' && s[i + j] <= 'Z' ?
+		    s[i + j] + 32 : s[i + j]) == q[j])
+			j++;
+		if (j == ql)
+			return 1;
+	}
+	return 0;
+}
+
+static int
+user_count_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	struct user_walk *w = arg;
+	struct user u;
+	char id[SECRET_ID_LEN + 1];
+
+	if (kl > 0 && ((const char *)k)[0] == '~')
+		return 1;             /* aliases sort after every handle */
+	if (vl != SECRET_ID_LEN)
+		return -1;
+	memcpy(id, v, vl);
+	id[vl] = '\0';
+	if (user_load(w->t, id, &u) != 0)
+		return -1;
+	if (u.admin && !u.disabled)
+		w->n++;
+	user_clear(&u);
+	return 0;
+}
+
+int
+user_count_admins(struct store_txn *t, size_t *n)
+{
+	struct user_walk w = { .t = t };
+
+	if (store_iter(t, STORE_DB_HANDLE, NULL, 0, 0, user_count_cb, &w) == -1)
+		return -1;
+	*n = w.n;
+	return 0;
+}
+
+static int
+user_list_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	struct user_walk *w = arg;
+	struct user u;
+	char id[SECRET_ID_LEN + 1];
+
+	if (w->skip && kl == strlen(w->skip) && memcmp(k, w->skip, kl) == 0)
+		return 0;             /* the page starts after `after` */
+	if (kl > 0 && ((const char *)k)[0] == '~')
+		return 1;             /* aliases sort after every handle */
+	if (w->n == w->limit || (w->q && w->seen == w->budget)) {
+		w->more = 1;
+		return 1;
+	}
+	if (vl != SECRET_ID_LEN || kl > NAME_HANDLE_MAX)
+		return -1;
+	memcpy(id, v, vl);
+	id[vl] = '\0';
+	w->seen++;
+	memcpy(w->last, k, kl);
+	w->last[kl] = '\0';
+	if (w->q && !user_contains(k, kl, w->q) && strpbrk(w->q, "\"\\") == NULL) {
+		/* the e-mail is in the record's text as it is (JSON escapes only
+		 * quotes, backslashes and controls): most records are ruled out
+		 * without parsing them */
+		void *raw = NULL;
+		size_t rl;
+		int hit;
+
+		if (store_get(w->t, STORE_DB_USER, id, SECRET_ID_LEN, &raw, &rl) != 0)
+			return -1;
+		hit = user_contains(raw, rl, w->q);
+		free(raw);
+		if (!hit)
+			return 0;
+	}
+	if (user_load(w->t, id, &u) != 0)
+		return -1;
+	if (w->q == NULL || user_contains(k, kl, w->q) ||
+	    (u.email && user_contains(u.email, strlen(u.email), w->q))) {
+		json_push(w->items, user_json(&u));
+		w->n++;
+	}
+	user_clear(&u);
+	return 0;
+}
+
+int
+user_list(struct store_txn *t, const char *after, const char *q, unsigned limit,
+    struct json **items, char *next, size_t nextlen)
+{
+	struct user_walk w = { .t = t, .limit = limit, .skip = after[0] ? after : NULL,
+		.q = q && q[0] ? q : NULL, .budget = USER_SEARCH_BUDGET };
+
+	w.items = json_array();
+	if (store_iter(t, STORE_DB_HANDLE, after[0] ? after : NULL, strlen(after), 0,
+	    user_list_cb, &w) == -1) {
+		json_free(w.items);
+		return -1;
+	}
+	snprintf(next, nextlen, "%s", w.more ? w.last : "");
+	*items = w.items;
+	return 0;
+}

@@ -1,0 +1,364 @@
+/*
+ * agent_req.c — the one request of an acctd-agent connection
+ * (docs/agent.md "Protocol"):
+ *
+ *   POST /v1/state HTTP/1.1
+ *   Content-Length: N                (required, at most AGENT_MAX_BODY)
+ *
+ *   {"user_id":"u_…","version":7,"state":"present","role":"alice",
+ *    "verifier":"SCRAM-SHA-256$4096:…$…:…"}
+ *   {"user_id":"u_…","version":8,"state":"absent"}     (or "disabled")
+ *
+ * Everything is validated before the state is looked at: the request line,
+ * the headers (no Transfer-Encoding, one Content-Length), and the body
+ * (exactly the fields of its state, each to its rule). Then
+ * agent_state_apply decides and the answer is one JSON object:
+ *
+ *   200 {"applied_version":N}                        applied or already so
+ *   409 {"applied_version":N,"error":"older version","code":"older_version"}
+ *   409 {"applied_version":N,"error":"…","code":"version_reused"}
+ *   422 {"applied_version":N,"error":"role \"ops\" exists and is not managed
+ *        by acctd","code":"role_not_managed" | "role_privileged"}
+ *   400/404/405/411/413/431 {"error":"…"}            nothing looked at
+ *   500 {"error":"<the hook's first stderr line>"}   nothing saved
+ *
+ * The connection is closed after the answer ("Connection: close").
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "agent.h"
+
+/* key as it may appear in a message and a log line: [A-Za-z0-9_-], 40 max */
+static void
+agent_req_safe(const char *in, char *out, size_t outlen)
+{
+	size_t i;
+
+	for (i = 0; in[i] != '\0' && i + 1 < outlen && i < 40; i++)
+		out[i] = (strchr("abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-", in[i]) != NULL) ?
+		    in[i] : '?';
+	out[i] = '\0';
+}
+
+int
+agent_req_body(const char *body, size_t len, struct agent_change *ch,
+    char *err, size_t errlen)
+{
+	static const char *const allowed[] = {
+		"user_id", "version", "state", "role", "verifier", NULL
+	};
+	struct json *j = NULL, *m, *role, *ver;
+	const char *key, *s;
+	char why[128], safe[48];
+	size_t i;
+	int rc = -1;
+
+	memset(ch, 0, sizeof(*ch));
+	if (json_parse(body, len, &j, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "body: %s", why);
+		return -1;
+	}
+	if (!json_is_object(j)) {
+		snprintf(err, errlen, "body: must be a JSON object");
+		goto done;
+	}
+	for (m = json_next(j, NULL, &key); m != NULL; m = json_next(j, m, &key)) {
+		for (i = 0; allowed[i] != NULL; i++)
+			if (strcmp(allowed[i], key) == 0)
+				break;
+		if (allowed[i] == NULL) {
+			agent_req_safe(key, safe, sizeof(safe));
+			snprintf(err, errlen, "%s: unknown field", safe);
+			goto done;
+		}
+	}
+	if ((s = json_str(json_get(j, "user_id"))) == NULL ||
+	    !secret_id_valid(s, "u_")) {
+		snprintf(err, errlen, "user_id: %s", json_get(j, "user_id") ?
+		    "must be u_ and 20 characters of [0-9a-v]" : "required");
+		goto done;
+	}
+	memcpy(ch->user_id, s, sizeof(ch->user_id));
+	if (json_int(json_get(j, "version"), &ch->version) == -1 ||
+	    ch->version < 1) {
+		snprintf(err, errlen, "version: %s", json_get(j, "version") ?
+		    "must be a positive integer" : "required");
+		goto done;
+	}
+	s = json_str(json_get(j, "state"));
+	if (s == NULL || (strcmp(s, "present") != 0 &&
+	    strcmp(s, "absent") != 0 && strcmp(s, "disabled") != 0)) {
+		snprintf(err, errlen, "state: %s", json_get(j, "state") ?
+		    "must be \"present\", \"disabled\" or \"absent\"" :
+		    "required");
+		goto done;
+	}
+	ch->present = strcmp(s, "present") == 0;
+	ch->disabled = strcmp(s, "disabled") == 0;
+	role = json_get(j, "role");
+	ver = json_get(j, "verifier");
+	if (!ch->present) {
+		if (role != NULL || ver != NULL) {
+			snprintf(err, errlen, "%s: not allowed when state is "
+			    "%s", role != NULL ? "role" : "verifier", s);
+			goto done;
+		}
+		rc = 0;
+		goto done;
+	}
+	if ((s = json_str(role)) == NULL || !name_handle_valid(s)) {
+		snprintf(err, errlen, "role: %s", role ?
+		    "not a valid user handle" : "required when state is present");
+		goto done;
+	}
+	memcpy(ch->role, s, strlen(s) + 1);
+	if ((s = json_str(ver)) == NULL || !pushmsg_verifier_valid(s)) {
+		snprintf(err, errlen, "verifier: %s", ver ?
+		    "not a SCRAM-SHA-256 verifier" :
+		    "required when state is present");
+		goto done;
+	}
+	memcpy(ch->verifier, s, strlen(s) + 1);
+	rc = 0;
+done:
+	json_free(j);
+	if (rc == -1)
+		crypto_wipe(ch, sizeof(*ch));
+	return rc;
+}
+
+/* --- the answer --------------------------------------------------------- */
+
+/* applied < 0: no applied_version; error, code NULL: none */
+static int
+agent_req_reply(const struct agent_io *io, int status, int64_t applied,
+    const char *error, const char *code, const char *extra)
+{
+	struct json *j = json_object();
+	char *body, *msg;
+	int rc;
+
+	if (applied >= 0)
+		json_set_int(j, "applied_version", applied);
+	if (error != NULL)
+		json_set_str(j, "error", error);
+	if (code != NULL)
+		json_set_str(j, "code", code);
+	body = json_print(j);
+	json_free(j);
+	msg = x_asprintf("HTTP/1.1 %d %s\r\n"
+	    "Content-Type: application/json\r\n"
+	    "Content-Length: %zu\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "%s"
+	    "Connection: close\r\n\r\n%s",
+	    status, status_title(status), strlen(body), extra ? extra : "",
+	    body);
+	rc = io->write(io->ctx, msg, strlen(msg));
+	free(msg);
+	free(body);
+	return rc == -1 ? 0 : status;
+}
+
+static int
+agent_req_fail(const struct agent_io *io, const char *peer, int status,
+    const char *error, const char *extra)
+{
+	log_warnx("%s: %d %s", peer, status, error);
+	return agent_req_reply(io, status, -1, error, NULL, extra);
+}
+
+/* --- the request -------------------------------------------------------- */
+
+/*
+ * The head in buf[0..headlen): request line and headers. 0 with the
+ * Content-Length, or an HTTP status with the reason in err.
+ */
+static int
+agent_req_head(char *buf, size_t headlen, size_t *clen, const char **extra,
+    char *err, size_t errlen)
+{
+	char *line, *next, *end = buf + headlen, *colon, *v, *sp1, *sp2, *ws;
+	int have_len = 0;
+	unsigned long long n;
+
+	*extra = NULL;
+	/* the request line */
+	next = strstr(buf, "\r\n");
+	*next = '\0';
+	if ((sp1 = strchr(buf, ' ')) == NULL ||
+	    (sp2 = strchr(sp1 + 1, ' ')) == NULL || strchr(sp2 + 1, ' ')) {
+		snprintf(err, errlen, "malformed request line");
+		return 400;
+	}
+	*sp1 = *sp2 = '\0';
+	if (strcmp(sp2 + 1, "HTTP/1.1") != 0) {
+		snprintf(err, errlen, "HTTP/1.1 only");
+		return 505;
+	}
+	if (strcmp(sp1 + 1, "/v1/state") != 0) {
+		snprintf(err, errlen, "not found");
+		return 404;
+	}
+	if (strcmp(buf, "POST") != 0) {
+		snprintf(err, errlen, "method not allowed");
+		*extra = "Allow: POST\r\n";
+		return 405;
+	}
+	/* the headers: we need Content-Length; refuse what would change framing */
+	for (line = next + 2; line < end; line = next + 2) {
+		next = strstr(line, "\r\n");
+		*next = '\0';
+		if (*line == '\0')
+			break;
+		if ((colon = strchr(line, ':')) == NULL || colon == line ||
+		    ((ws = strpbrk(line, " \t")) != NULL && ws < colon)) {
+			snprintf(err, errlen, "malformed header line");
+			return 400;
+		}
+		*colon = '\0';
+		for (v = colon + 1; *v == ' ' || *v == '\t'; v++)
+			;
+		for (char *t = v + strlen(v); t > v && (t[-1] == ' ' ||
+		    t[-1] == '\t'); t--)
+			t[-1] = '\0';
+		if (strcasecmp(line, "Transfer-Encoding") == 0) {
+			snprintf(err, errlen, "Transfer-Encoding is not "
+			    "supported: send Content-Length");
+			return 400;
+		}
+		if (strcasecmp(line, "Content-Length") != 0)
+			continue;
+		if (have_len || *v == '\0' || strspn(v, "0123456789") !=
+		    strlen(v) || strlen(v) > 9) {
+			snprintf(err, errlen, "Content-Length: must be one "
+			    "decimal number");
+			return 400;
+		}
+		have_len = 1;
+		n = strtoull(v, NULL, 10);
+		if (n > AGENT_MAX_BODY) {
+			snprintf(err, errlen, "body larger than %d bytes",
+			    AGENT_MAX_BODY);
+			return 413;
+		}
+		*clen = (size_t)n;
+	}
+	if (!have_len) {
+		snprintf(err, errlen, "Content-Length required");
+		return 411;
+	}
+	return 0;
+}
+
+int
+agent_req_serve(const struct agent_io *io, struct agent_state *s,
+    agent_hook_fn hook, void *arg, const char *peer)
+{
+	char buf[AGENT_MAX_HEAD + AGENT_MAX_BODY + 1], err[320], *eoh = NULL;
+	size_t len = 0, headlen, clen = 0;
+	struct agent_change ch;
+	enum agent_apply res;
+	const char *extra, *what;
+	int64_t applied;
+	int r, status;
+
+	/* the head: up to the empty line, at most AGENT_MAX_HEAD bytes */
+	while (eoh == NULL) {
+		if (len >= AGENT_MAX_HEAD)
+			return agent_req_fail(io, peer, 431,
+			    "request head too large", NULL);
+		r = io->read(io->ctx, buf + len, AGENT_MAX_HEAD - len);
+		if (r <= 0) {
+			if (r == 0 && len > 0)
+				log_warnx("%s: connection closed before the "
+				    "end of the request head", peer);
+			return 0;
+		}
+		len += (size_t)r;
+		eoh = memmem(buf, len, "\r\n\r\n", 4);
+	}
+	headlen = (size_t)(eoh - buf) + 4;
+	if (memchr(buf, '\0', headlen) != NULL)
+		return agent_req_fail(io, peer, 400,
+		    "NUL byte in the request head", NULL);
+	buf[len] = '\0';	/* every head line ends in CRLF: no search passes it */
+	status = agent_req_head(buf, headlen, &clen, &extra, err, sizeof(err));
+	if (status != 0)
+		return agent_req_fail(io, peer, status, err, extra);
+	/* the body: exactly Content-Length bytes */
+	memmove(buf, buf + headlen, len - headlen);
+	len -= headlen;
+	while (len < clen) {
+		r = io->read(io->ctx, buf + len, clen - len);
+		if (r <= 0) {
+			if (r == 0)
+				log_warnx("%s: connection closed before the "
+				    "end of the body", peer);
+			crypto_wipe(buf, sizeof(buf));
+			return 0;
+		}
+		len += (size_t)r;
+	}
+	if (len > clen) {
+		crypto_wipe(buf, sizeof(buf));
+		return agent_req_fail(io, peer, 400,
+		    "data after the body: one request per connection", NULL);
+	}
+	buf[len] = '\0';
+	r = agent_req_body(buf, len, &ch, err, sizeof(err));
+	crypto_wipe(buf, sizeof(buf));
+	if (r == -1)
+		return agent_req_fail(io, peer, 400, err, NULL);
+
+	res = agent_state_apply(s, &ch, hook, arg, &applied, err, sizeof(err));
+	what = ch.present ? "present" : ch.disabled ? "disabled" : "absent";
+	switch (res) {
+	case AGENT_APPLIED:
+		log_info("%s: %s v%lld %s%s%s: applied", peer, ch.user_id,
+		    (long long)ch.version, what, ch.present ? " role " : "",
+		    ch.role);
+		status = agent_req_reply(io, 200, applied, NULL, NULL, NULL);
+		break;
+	case AGENT_REPLAY:
+		log_info("%s: %s v%lld: already applied", peer, ch.user_id,
+		    (long long)ch.version);
+		status = agent_req_reply(io, 200, applied, NULL, NULL, NULL);
+		break;
+	case AGENT_OLDER:
+		log_warnx("%s: %s v%lld: older than the applied v%lld",
+		    peer, ch.user_id, (long long)ch.version,
+		    (long long)applied);
+		status = agent_req_reply(io, 409, applied, "older version",
+		    "older_version", NULL);
+		break;
+	case AGENT_REUSED:
+		log_warnx("%s: %s v%lld: that version was applied with "
+		    "another state", peer, ch.user_id, (long long)ch.version);
+		status = agent_req_reply(io, 409, applied, "version already "
+		    "applied with another state", "version_reused", NULL);
+		break;
+	case AGENT_NOT_MANAGED:
+	case AGENT_PRIVILEGED:
+		log_warnx("%s: %s v%lld %s%s%s: refused: %s", peer,
+		    ch.user_id, (long long)ch.version, what,
+		    ch.present ? " role " : "", ch.role, err);
+		status = agent_req_reply(io, 422, applied, err,
+		    res == AGENT_NOT_MANAGED ? "role_not_managed" :
+		    "role_privileged", NULL);
+		break;
+	default:
+		log_warnx("%s: %s v%lld %s%s%s: failed: %s", peer, ch.user_id,
+		    (long long)ch.version, what, ch.present ? " role " : "",
+		    ch.role, err);
+		status = agent_req_reply(io, 500, -1, err, NULL,
+		    NULL);
+		break;
+	}
+	crypto_wipe(&ch, sizeof(ch));
+	return status;
+}

@@ -1,0 +1,519 @@
+/*
+ * agent_state.c — what this node has applied, per user id: the version and
+ * the role (docs/agent.md "State"). The rule that makes pushes idempotent
+ * and replay-proof lives here:
+ *
+ *   version <  applied   refused (AGENT_OLDER), nothing runs
+ *   version == applied   AGENT_REPLAY, nothing runs, when it is the same
+ *                        state (its digest); else AGENT_REUSED (refused)
+ *   version >  applied   the hook runs, then the new version is saved;
+ *                        a failed or refusing hook, or a failed save,
+ *                        leaves the old one
+ *
+ * "disabled" and "absent" act on the role this node holds for the user
+ * (not on a name sent with them); "disabled" keeps it as the user's role.
+ *
+ * The file is one JSON object, one user per line:
+ *
+ *   {
+ *   "u_0123456789abcdefghij": {"version": 7, "role": "alice", "digest": "…"},
+ *   "u_0123456789abcdefghik": {"version": 3, "role": ""}
+ *   }
+ *
+ * role "" means absent (deleted). Deleted users stay in the file so that a
+ * replayed older "present" cannot bring their role back: one short line per
+ * deleted account. The whole file is rewritten on every change (temp file,
+ * fsync, rename, fsync of the directory): an appliance has hundreds of
+ * users, not millions, and a crash leaves either the old or the new file.
+ *
+ * Two user ids never hold one role: a present whose role another user id
+ * still holds fails (and is retried by acctd) until that user's absent has
+ * been applied, so the order in which acctd delivers a deletion and a new
+ * account with the same handle cannot make the deletion drop the new role.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+#define AGENT_STATE_MAX_FILE (16 * 1024 * 1024)
+
+#define AGENT_DIGEST_HEX 32		/* 16 bytes of SHA-256, hex */
+
+struct agent_entry {
+	char user_id[SECRET_ID_LEN + 1];
+	int64_t version;
+	char role[NAME_HANDLE_MAX + 1];          /* "" = absent */
+	char digest[AGENT_DIGEST_HEX + 1];       /* of the state; "" = unknown */
+};
+
+struct agent_state {
+	pthread_mutex_t mtx;
+	char *path;
+	struct agent_entry *v;
+	size_t n, cap;
+};
+
+static struct agent_entry *
+agent_state_find(struct agent_state *s, const char *user_id)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->v[i].user_id, user_id) == 0)
+			return &s->v[i];
+	return NULL;
+}
+
+/* the other user id that holds role, or NULL */
+static const struct agent_entry *
+agent_state_holder(struct agent_state *s, const char *role,
+    const char *user_id)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->v[i].role, role) == 0 &&
+		    strcmp(s->v[i].user_id, user_id) != 0)
+			return &s->v[i];
+	return NULL;
+}
+
+/* --- the file ------------------------------------------------------------ */
+
+static int
+agent_state_write_all(int fd, const char *buf, size_t len)
+{
+	ssize_t w;
+
+	while (len > 0) {
+		w = write(fd, buf, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		buf += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* fsync the directory that holds path, so the rename is durable */
+static int
+agent_state_sync_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir;
+	int fd, rc;
+
+	dir = slash == NULL ? x_strdup(".") : slash == path ? x_strdup("/") :
+	    x_asprintf("%.*s", (int)(slash - path), path);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+/*
+ * Write v[0..n) as the whole file: temp + fsync + rename + fsync(dir).
+ * Values were validated on the way in (ids [u_0-9a-v], roles [a-z0-9-]),
+ * so they need no JSON escaping.
+ */
+static int
+agent_state_save(const char *path, const struct agent_entry *v, size_t n,
+    char *err, size_t errlen)
+{
+	char *tmp, *buf = NULL, *line;
+	size_t len = 0, i;
+	FILE *m;
+	int fd = -1, rc = -1;
+
+	if ((m = open_memstream(&buf, &len)) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	fputs("{\n", m);
+	for (i = 0; i < n; i++) {
+		line = x_asprintf("\"%s\": {\"version\": %lld, \"role\": \"%s\"%s%s%s}%s\n",
+		    v[i].user_id, (long long)v[i].version, v[i].role,
+		    v[i].digest[0] ? ", \"digest\": \"" : "", v[i].digest,
+		    v[i].digest[0] ? "\"" : "", i + 1 < n ? "," : "");
+		fputs(line, m);
+		free(line);
+	}
+	fputs("}\n", m);
+	if (fclose(m) != 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		free(buf);
+		return -1;
+	}
+	tmp = x_asprintf("%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: cannot create: %s", tmp,
+		    strerror(errno));
+		goto done;
+	}
+	if (agent_state_write_all(fd, buf, len) == -1 || fsync(fd) == -1) {
+		snprintf(err, errlen, "%s: cannot write: %s", tmp,
+		    strerror(errno));
+		goto done;
+	}
+	if (close(fd) == -1) {
+		fd = -1;
+		snprintf(err, errlen, "%s: cannot write: %s", tmp,
+		    strerror(errno));
+		goto done;
+	}
+	fd = -1;
+	if (rename(tmp, path) == -1) {
+		snprintf(err, errlen, "%s: cannot rename to %s: %s", tmp, path,
+		    strerror(errno));
+		goto done;
+	}
+	if (agent_state_sync_dir(path) == -1) {
+		snprintf(err, errlen, "%s: cannot sync its directory: %s", path,
+		    strerror(errno));
+		goto done;
+	}
+	rc = 0;
+done:
+	if (fd >= 0)
+		close(fd);
+	if (rc == -1)
+		unlink(tmp);
+	free(tmp);
+	free(buf);
+	return rc;
+}
+
+/* the whole file, NUL-terminated: 0, 1 when it does not exist, -1 with err */
+static int
+agent_state_read(const char *path, char **out, size_t *outlen, char *err,
+    size_t errlen)
+{
+	struct stat st;
+	char *buf;
+	size_t off = 0;
+	ssize_t r;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		if (errno == ENOENT)
+			return 1;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size > AGENT_STATE_MAX_FILE) {
+		snprintf(err, errlen, "%s: %s", path, fstat(fd, &st) == -1 ?
+		    strerror(errno) : !S_ISREG(st.st_mode) ?
+		    "not a regular file" : "too large");
+		close(fd);
+		return -1;
+	}
+	buf = x_malloc((size_t)st.st_size + 1);
+	while (off < (size_t)st.st_size) {
+		r = read(fd, buf + off, (size_t)st.st_size - off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			close(fd);
+			free(buf);
+			return -1;
+		}
+		if (r == 0)
+			break;
+		off += (size_t)r;
+	}
+	close(fd);
+	buf[off] = '\0';
+	*out = buf;
+	*outlen = off;
+	return 0;
+}
+
+static int
+agent_state_parse(struct agent_state *s, const char *buf, size_t len,
+    char *err, size_t errlen)
+{
+	struct json *j = NULL, *m, *f;
+	struct agent_entry *e;
+	const char *id, *key, *role, *digest;
+	char why[128];
+	int64_t version;
+	int rc = -1;
+
+	if (len == 0) {
+		snprintf(err, errlen, "%s: empty file", s->path);
+		return -1;
+	}
+	if (json_parse(buf, len, &j, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "%s: %s", s->path, why);
+		return -1;
+	}
+	if (!json_is_object(j)) {
+		snprintf(err, errlen, "%s: not a JSON object", s->path);
+		goto done;
+	}
+	for (m = json_next(j, NULL, &id); m != NULL; m = json_next(j, m, &id)) {
+		if (!secret_id_valid(id, "u_") || !json_is_object(m)) {
+			snprintf(err, errlen, "%s: \"%.40s\": not a user id "
+			    "with an object", s->path, id);
+			goto done;
+		}
+		for (f = json_next(m, NULL, &key); f != NULL;
+		    f = json_next(m, f, &key)) {
+			if (strcmp(key, "version") != 0 &&
+			    strcmp(key, "role") != 0 &&
+			    strcmp(key, "digest") != 0) {
+				snprintf(err, errlen, "%s: %s: unknown field "
+				    "\"%.40s\"", s->path, id, key);
+				goto done;
+			}
+		}
+		role = json_str(json_get(m, "role"));
+		if (json_int(json_get(m, "version"), &version) == -1 ||
+		    version < 1 || role == NULL ||
+		    (role[0] != '\0' && !name_handle_valid(role))) {
+			snprintf(err, errlen, "%s: %s: needs a positive "
+			    "version and a role (\"\" or a user handle)",
+			    s->path, id);
+			goto done;
+		}
+		if (s->n == s->cap) {
+			s->cap = s->cap ? 2 * s->cap : 64;
+			s->v = x_realloc(s->v, s->cap * sizeof(*s->v));
+		}
+		digest = json_str(json_get(m, "digest"));
+		if (json_get(m, "digest") != NULL && (digest == NULL ||
+		    strlen(digest) != AGENT_DIGEST_HEX ||
+		    strspn(digest, "0123456789abcdef") != AGENT_DIGEST_HEX)) {
+			snprintf(err, errlen, "%s: %s: digest: must be %d "
+			    "hex digits", s->path, id, AGENT_DIGEST_HEX);
+			goto done;
+		}
+		e = &s->v[s->n++];
+		memset(e, 0, sizeof(*e));
+		memcpy(e->user_id, id, sizeof(e->user_id));
+		e->version = version;
+		memcpy(e->role, role, strlen(role) + 1);
+		if (digest != NULL)
+			memcpy(e->digest, digest, AGENT_DIGEST_HEX + 1);
+	}
+	rc = 0;
+done:
+	json_free(j);
+	return rc;
+}
+
+/* --- the API ---------------------------------------------------------------- */
+
+int
+agent_state_open(const char *path, struct agent_state **out, char *err,
+    size_t errlen)
+{
+	struct agent_state *s;
+	size_t len;
+	char *buf;
+	int rc;
+
+	*out = NULL;
+	s = x_calloc(1, sizeof(*s));
+	pthread_mutex_init(&s->mtx, NULL);
+	s->path = x_strdup(path);
+	switch (agent_state_read(path, &buf, &len, err, errlen)) {
+	case 1:
+		/* a first start: prove now that the file can be written */
+		if (agent_state_save(path, NULL, 0, err, errlen) == -1)
+			goto fail;
+		break;
+	case 0:
+		rc = agent_state_parse(s, buf, len, err, errlen);
+		free(buf);
+		if (rc == -1)
+			goto fail;
+		break;
+	default:
+		goto fail;
+	}
+	*out = s;
+	return 0;
+fail:
+	agent_state_free(s);
+	return -1;
+}
+
+void
+agent_state_free(struct agent_state *s)
+{
+	if (s == NULL)
+		return;
+	pthread_mutex_destroy(&s->mtx);
+	free(s->path);
+	free(s->v);
+	free(s);
+}
+
+int
+agent_state_get(struct agent_state *s, const char *user_id, int64_t *version,
+    char role[NAME_HANDLE_MAX + 1])
+{
+	const struct agent_entry *e;
+	int rc = 1;
+
+	pthread_mutex_lock(&s->mtx);
+	if ((e = agent_state_find(s, user_id)) != NULL) {
+		*version = e->version;
+		memcpy(role, e->role, sizeof(e->role));
+		rc = 0;
+	}
+	pthread_mutex_unlock(&s->mtx);
+	return rc;
+}
+
+size_t
+agent_state_count(struct agent_state *s)
+{
+	size_t n;
+
+	pthread_mutex_lock(&s->mtx);
+	n = s->n;
+	pthread_mutex_unlock(&s->mtx);
+	return n;
+}
+
+/* save s->v with entry (user_id, version, role, digest) set; memory only
+ * on success */
+static int
+agent_state_commit(struct agent_state *s, const char *user_id,
+    int64_t version, const char *role, const char *digest, char *err,
+    size_t errlen)
+{
+	struct agent_entry *e = agent_state_find(s, user_id), saved;
+	int added = 0;
+
+	if (e == NULL) {
+		if (s->n == s->cap) {
+			s->cap = s->cap ? 2 * s->cap : 64;
+			s->v = x_realloc(s->v, s->cap * sizeof(*s->v));
+		}
+		e = &s->v[s->n];
+		memset(e, 0, sizeof(*e));
+		memcpy(e->user_id, user_id, sizeof(e->user_id));
+		added = 1;
+	}
+	saved = *e;
+	e->version = version;
+	snprintf(e->role, sizeof(e->role), "%s", role);
+	snprintf(e->digest, sizeof(e->digest), "%s", digest);
+	if (agent_state_save(s->path, s->v, s->n + (size_t)added, err,
+	    errlen) == -1) {
+		*e = saved;
+		return -1;
+	}
+	s->n += (size_t)added;
+	return 0;
+}
+
+/*
+ * What the change asks for, in short: a replay of the applied version must
+ * be the same state. After acctd's store is restored from an old copy, its
+ * versions start again below the node's, and one may meet the node's
+ * applied version with another state: that is refused (AGENT_REUSED), not
+ * taken for a replay.
+ */
+static void
+agent_state_digest(const struct agent_change *ch, char out[AGENT_DIGEST_HEX + 1])
+{
+	uint8_t h[CRYPTO_SHA256_LEN];
+	char *text;
+
+	text = x_asprintf("%s\n%s\n%s", ch->present ? "present" :
+	    ch->disabled ? "disabled" : "absent", ch->role, ch->verifier);
+	crypto_sha256(text, strlen(text), h);
+	crypto_wipe(text, strlen(text));
+	free(text);
+	secret_hex(h, AGENT_DIGEST_HEX / 2, out);
+}
+
+enum agent_apply
+agent_state_apply(struct agent_state *s, const struct agent_change *ch,
+    agent_hook_fn hook, void *arg, int64_t *applied, char *err, size_t errlen)
+{
+	const struct agent_entry *e, *other;
+	char old[NAME_HANDLE_MAX + 1] = "", why[256];
+	char digest[AGENT_DIGEST_HEX + 1], had[AGENT_DIGEST_HEX + 1] = "";
+	const char *keep;
+	enum agent_apply rc = AGENT_FAILED;
+	int64_t stored = 0;
+	int h;
+
+	err[0] = '\0';
+	agent_state_digest(ch, digest);
+	pthread_mutex_lock(&s->mtx);
+	if ((e = agent_state_find(s, ch->user_id)) != NULL) {
+		stored = e->version;
+		memcpy(old, e->role, sizeof(old));
+		memcpy(had, e->digest, sizeof(had));
+	}
+	*applied = stored;
+	if (ch->version < stored) {
+		rc = AGENT_OLDER;
+		goto done;
+	}
+	if (ch->version == stored) {
+		rc = had[0] == '\0' || strcmp(had, digest) == 0 ?
+		    AGENT_REPLAY : AGENT_REUSED;
+		goto done;
+	}
+	/* the role the node holds for this user afterwards */
+	keep = ch->present ? ch->role : ch->disabled ? old : "";
+	h = 0;
+	if (ch->present) {
+		if ((other = agent_state_holder(s, ch->role, ch->user_id)) !=
+		    NULL) {
+			snprintf(err, errlen, "role \"%s\" still belongs to %s "
+			    "until its removal is applied", ch->role,
+			    other->user_id);
+			goto done;
+		}
+		if (strcmp(old, ch->role) == 0)
+			old[0] = '\0';
+		h = hook(arg, "present", ch->role, old, ch->verifier, why,
+		    sizeof(why));
+	} else if (old[0] != '\0' &&
+	    (other = agent_state_holder(s, old, ch->user_id)) != NULL) {
+		/* cannot happen through agent_state_apply; never touch theirs */
+		log_warnx("%s: %s v%lld: role \"%s\" is held by %s; "
+		    "left alone", ch->user_id, ch->disabled ? "disabled" :
+		    "absent", (long long)ch->version, old, other->user_id);
+	} else if (old[0] != '\0') {
+		/* disabled and absent act on the role this node holds */
+		h = hook(arg, ch->disabled ? "disabled" : "absent", old, "",
+		    NULL, why, sizeof(why));
+	}
+	if (h != 0) {
+		snprintf(err, errlen, "%s", why);
+		rc = h == AGENT_HOOK_NOT_MANAGED ? AGENT_NOT_MANAGED :
+		    h == AGENT_HOOK_PRIVILEGED ? AGENT_PRIVILEGED : AGENT_FAILED;
+		goto done;
+	}
+	if (agent_state_commit(s, ch->user_id, ch->version, keep, digest,
+	    why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "cannot save the state: %s", why);
+		goto done;
+	}
+	*applied = ch->version;
+	rc = AGENT_APPLIED;
+done:
+	pthread_mutex_unlock(&s->mtx);
+	return rc;
+}

@@ -1,0 +1,396 @@
+/*
+ * agent_tls.c — acctd-agent's TLS server (docs/agent.md "Protocol"), the
+ * agent's only user of mbedTLS's TLS layer.
+ *
+ * - TLS 1.3 or 1.2 (1.3 with an acctd that has it), with the suites
+ *   toolchain/mbedtls_config.h compiles in (ECDHE, AEAD). No session
+ *   tickets: acctd makes one connection per delivery and keeps no session.
+ * - The node presents tls.cert / tls.key; the key file is refused when
+ *   group or world accessible, and must match the certificate.
+ * - The client must present a certificate, verified with acctd_cert as the
+ *   only trust anchor (MBEDTLS_SSL_VERIFY_REQUIRED: a self-signed
+ *   certificate verifies as its own anchor), and then be byte for byte the
+ *   DER of acctd_cert: a certificate another key signed under the same name
+ *   is refused as well.
+ * - The handshake is non-blocking (agent_tls_handshake, driven by the
+ *   poll loop of agent_conn.c): a connection that has not proved it is
+ *   acctd holds no thread. Its mbedTLS context is set up only when its
+ *   first bytes arrive, so a silent connection costs a descriptor.
+ * - One deadline per connection (agent_conn.c sets it at the accept): the
+ *   handshake and the whole request must be done by then, so a client
+ *   trickling one byte at a time is cut as well. An answer being written
+ *   has AGENT_TLS_TIMEOUT_MS from its first byte.
+ *
+ * mbedTLS is built thread-safe (MBEDTLS_THREADING_C); since 3.6 a key may
+ * also sign in two handshakes at once (toolchain/mbedtls_config.h), but the
+ * design does not need it: one struct agent_tls (the key) is used for
+ * handshakes by the poll thread alone; after its handshake a connection
+ * moves to one worker thread, which only encrypts and decrypts records
+ * with its own context (the shared configuration is then only read).
+ * Random numbers come from crypto_random, which serialises its DRBG.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mbedtls/error.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
+
+#include "agent.h"
+
+struct agent_tls {
+	mbedtls_ssl_config conf;
+	mbedtls_x509_crt cert;		/* the node's chain */
+	mbedtls_pk_context key;
+	mbedtls_x509_crt acctd;		/* the one client certificate */
+};
+
+struct agent_tls_conn {
+	struct agent_tls *t;
+	mbedtls_ssl_context ssl;
+	int fd;				/* non-blocking */
+	int setup;			/* ssl set up (at the first bytes) */
+	int done;			/* handshake done, client is acctd */
+	int64_t deadline;		/* CLOCK_MONOTONIC ms: handshake + request */
+	int64_t wdeadline;		/* for the answer being written */
+	char peer[64];			/* for log lines */
+};
+
+int64_t
+agent_tls_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+agent_tls_strerror(int ret, char *buf, size_t len)
+{
+	mbedtls_strerror(ret, buf, len);
+}
+
+static int
+agent_tls_rng(void *p, unsigned char *buf, size_t len)
+{
+	(void)p;
+	return crypto_random(buf, len) == 0 ? 0 :
+	    MBEDTLS_ERR_SSL_INTERNAL_ERROR;
+}
+
+/*
+ * Until the handshake is done these never wait (WANT_READ / WANT_WRITE: the
+ * poll loop comes back); afterwards, on a worker, they wait in poll() up to
+ * the connection's deadline (reads) or the answer's (writes).
+ */
+static int
+agent_tls_wait(struct agent_tls_conn *c, short events, int64_t deadline)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = events };
+	int64_t left;
+	int r;
+
+	for (;;) {
+		left = deadline - agent_tls_now_ms();
+		if (left <= 0)
+			return MBEDTLS_ERR_SSL_TIMEOUT;
+		r = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return MBEDTLS_ERR_NET_POLL_FAILED;
+	}
+}
+
+static int
+agent_tls_recv(void *ctx, unsigned char *buf, size_t len)
+{
+	struct agent_tls_conn *c = ctx;
+	ssize_t r;
+	int w;
+
+	if (len > INT_MAX)
+		len = INT_MAX;
+	for (;;) {
+		if (agent_tls_now_ms() >= c->deadline)
+			return MBEDTLS_ERR_SSL_TIMEOUT;
+		r = recv(c->fd, buf, len, 0);
+		if (r >= 0)
+			return (int)r;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return errno == ECONNRESET ? MBEDTLS_ERR_NET_CONN_RESET :
+			    MBEDTLS_ERR_NET_RECV_FAILED;
+		if (!c->done)
+			return MBEDTLS_ERR_SSL_WANT_READ;
+		if ((w = agent_tls_wait(c, POLLIN, c->deadline)) != 0)
+			return w;
+	}
+}
+
+static int
+agent_tls_send(void *ctx, const unsigned char *buf, size_t len)
+{
+	struct agent_tls_conn *c = ctx;
+	ssize_t r;
+	int w;
+
+	if (len > INT_MAX)
+		len = INT_MAX;
+	for (;;) {
+		r = send(c->fd, buf, len, MSG_NOSIGNAL);
+		if (r >= 0)
+			return (int)r;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return errno == EPIPE || errno == ECONNRESET ?
+			    MBEDTLS_ERR_NET_CONN_RESET : MBEDTLS_ERR_NET_SEND_FAILED;
+		if (!c->done)
+			return MBEDTLS_ERR_SSL_WANT_WRITE;
+		if ((w = agent_tls_wait(c, POLLOUT, c->wdeadline)) != 0)
+			return w;
+	}
+}
+
+int
+agent_tls_new(const struct agent_conf *c, struct agent_tls **out, char *err,
+    size_t errlen)
+{
+	struct agent_tls *t;
+	char why[160];
+	int ret;
+
+	*out = NULL;
+	t = x_calloc(1, sizeof(*t));
+	mbedtls_ssl_config_init(&t->conf);
+	mbedtls_x509_crt_init(&t->cert);
+	mbedtls_pk_init(&t->key);
+	mbedtls_x509_crt_init(&t->acctd);
+
+	if (crypto_secret_file_check(c->tls_key, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "tls.key: %s", why);
+		goto fail;
+	}
+	if ((ret = mbedtls_x509_crt_parse_file(&t->cert, c->tls_cert)) != 0) {
+		agent_tls_strerror(ret, why, sizeof(why));
+		snprintf(err, errlen, "tls.cert: %s: %s", c->tls_cert,
+		    ret > 0 ? "not every certificate parses" : why);
+		goto fail;
+	}
+	if ((ret = mbedtls_pk_parse_keyfile(&t->key, c->tls_key, NULL,
+	    agent_tls_rng, NULL)) != 0) {
+		agent_tls_strerror(ret, why, sizeof(why));
+		snprintf(err, errlen, "tls.key: %s: %s", c->tls_key, why);
+		goto fail;
+	}
+	if (mbedtls_pk_check_pair(&t->cert.pk, &t->key, agent_tls_rng, NULL) != 0) {
+		snprintf(err, errlen, "tls.key: %s does not match tls.cert %s",
+		    c->tls_key, c->tls_cert);
+		goto fail;
+	}
+	if ((ret = mbedtls_x509_crt_parse_file(&t->acctd, c->acctd_cert)) != 0) {
+		agent_tls_strerror(ret, why, sizeof(why));
+		snprintf(err, errlen, "acctd_cert: %s: %s", c->acctd_cert,
+		    ret > 0 ? "not every certificate parses" : why);
+		goto fail;
+	}
+	if (t->acctd.next != NULL) {
+		snprintf(err, errlen, "acctd_cert: %s: must hold exactly one "
+		    "certificate", c->acctd_cert);
+		goto fail;
+	}
+
+	if ((ret = mbedtls_ssl_config_defaults(&t->conf, MBEDTLS_SSL_IS_SERVER,
+	    MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT)) != 0 ||
+	    (ret = mbedtls_ssl_conf_own_cert(&t->conf, &t->cert, &t->key)) != 0) {
+		agent_tls_strerror(ret, why, sizeof(why));
+		snprintf(err, errlen, "tls: %s", why);
+		goto fail;
+	}
+	mbedtls_ssl_conf_min_tls_version(&t->conf, MBEDTLS_SSL_VERSION_TLS1_2);
+	mbedtls_ssl_conf_max_tls_version(&t->conf, MBEDTLS_SSL_VERSION_TLS1_3);
+	mbedtls_ssl_conf_rng(&t->conf, agent_tls_rng, NULL);
+	mbedtls_ssl_conf_ca_chain(&t->conf, &t->acctd, NULL);
+	mbedtls_ssl_conf_authmode(&t->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+	*out = t;
+	return 0;
+fail:
+	agent_tls_free(t);
+	return -1;
+}
+
+void
+agent_tls_free(struct agent_tls *t)
+{
+	if (t == NULL)
+		return;
+	mbedtls_ssl_config_free(&t->conf);
+	mbedtls_x509_crt_free(&t->cert);
+	mbedtls_pk_free(&t->key);
+	mbedtls_x509_crt_free(&t->acctd);
+	free(t);
+}
+
+int
+agent_tls_conn_new(struct agent_tls *t, int fd, const char *peer,
+    int64_t deadline, struct agent_tls_conn **out)
+{
+	struct agent_tls_conn *c;
+
+	c = x_calloc(1, sizeof(*c));
+	c->t = t;
+	c->fd = fd;
+	c->deadline = deadline;
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	mbedtls_ssl_init(&c->ssl);
+	*out = c;
+	return 0;
+}
+
+int
+agent_tls_fd(const struct agent_tls_conn *c)
+{
+	return c->fd;
+}
+
+const char *
+agent_tls_peer(const struct agent_tls_conn *c)
+{
+	return c->peer;
+}
+
+int
+agent_tls_handshake(struct agent_tls_conn *c, char *err, size_t errlen)
+{
+	const mbedtls_x509_crt *crt;
+	char why[256];
+	uint32_t flags;
+	int ret;
+
+	if (!c->setup) {
+		if ((ret = mbedtls_ssl_setup(&c->ssl, &c->t->conf)) != 0) {
+			agent_tls_strerror(ret, why, sizeof(why));
+			snprintf(err, errlen, "tls setup: %s", why);
+			return -1;
+		}
+		mbedtls_ssl_set_bio(&c->ssl, c, agent_tls_send, agent_tls_recv,
+		    NULL);
+		c->setup = 1;
+	}
+	ret = mbedtls_ssl_handshake(&c->ssl);
+	if (ret == MBEDTLS_ERR_SSL_WANT_READ)
+		return AGENT_TLS_WANT_READ;
+	if (ret == MBEDTLS_ERR_SSL_WANT_WRITE)
+		return AGENT_TLS_WANT_WRITE;
+	if (ret == MBEDTLS_ERR_SSL_TIMEOUT) {
+		snprintf(err, errlen, "handshake timed out after %d s",
+		    AGENT_TLS_TIMEOUT_MS / 1000);
+		return -1;
+	}
+	if (ret == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
+		flags = mbedtls_ssl_get_verify_result(&c->ssl);
+		if (mbedtls_x509_crt_verify_info(why, sizeof(why), "", flags) < 0)
+			snprintf(why, sizeof(why), "not verified");
+		why[strcspn(why, "\n")] = '\0';
+		snprintf(err, errlen, "client certificate refused: %s", why);
+		return -1;
+	}
+	if (ret != 0) {
+		agent_tls_strerror(ret, why, sizeof(why));
+		snprintf(err, errlen, "handshake: %s", why);
+		return -1;
+	}
+	/* verified against acctd_cert; now it must be acctd_cert itself */
+	crt = mbedtls_ssl_get_peer_cert(&c->ssl);
+	if (crt == NULL || crt->raw.len != c->t->acctd.raw.len ||
+	    !crypto_equal(crt->raw.p, c->t->acctd.raw.p, crt->raw.len)) {
+		snprintf(err, errlen, "client certificate refused: not "
+		    "acctd_cert");
+		return -1;
+	}
+	c->done = 1;
+	log_debug("tls: %s %s with acctd", mbedtls_ssl_get_version(&c->ssl),
+	    mbedtls_ssl_get_ciphersuite(&c->ssl));
+	return AGENT_TLS_DONE;
+}
+
+int
+agent_tls_read(void *conn, void *buf, size_t len)
+{
+	struct agent_tls_conn *c = conn;
+	char why[128];
+	int ret;
+
+	if (len > INT_MAX)
+		len = INT_MAX;
+	for (;;) {
+		ret = mbedtls_ssl_read(&c->ssl, buf, len);
+		if (ret > 0)
+			return ret;
+		if (ret == 0 || ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY)
+			return 0;
+		if (ret == MBEDTLS_ERR_SSL_WANT_READ ||
+		    ret == MBEDTLS_ERR_SSL_WANT_WRITE)
+			continue;
+		if (ret == MBEDTLS_ERR_SSL_TIMEOUT)
+			log_warnx("%s: request timed out after %d s", c->peer,
+			    AGENT_TLS_TIMEOUT_MS / 1000);
+		else {
+			agent_tls_strerror(ret, why, sizeof(why));
+			log_warnx("%s: tls read: %s", c->peer, why);
+		}
+		return -1;
+	}
+}
+
+int
+agent_tls_write(void *conn, const void *buf, size_t len)
+{
+	struct agent_tls_conn *c = conn;
+	const unsigned char *p = buf;
+	char why[128];
+	int ret;
+
+	c->wdeadline = agent_tls_now_ms() + AGENT_TLS_TIMEOUT_MS;
+	while (len > 0) {
+		ret = mbedtls_ssl_write(&c->ssl, p, len);
+		if (ret == MBEDTLS_ERR_SSL_WANT_READ ||
+		    ret == MBEDTLS_ERR_SSL_WANT_WRITE)
+			continue;
+		if (ret <= 0) {
+			agent_tls_strerror(ret, why, sizeof(why));
+			log_warnx("%s: tls write: %s", c->peer, why);
+			return -1;
+		}
+		p += ret;
+		len -= (size_t)ret;
+	}
+	return 0;
+}
+
+void
+agent_tls_close(struct agent_tls_conn *c)
+{
+	if (c == NULL)
+		return;
+	if (c->done) {
+		c->wdeadline = agent_tls_now_ms() + 1000;
+		(void)mbedtls_ssl_close_notify(&c->ssl);
+	}
+	mbedtls_ssl_free(&c->ssl);
+	close(c->fd);
+	free(c);
+}

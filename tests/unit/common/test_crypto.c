@@ -1,0 +1,679 @@
+/*
+ * crypto.c against published test vectors and the appliance key file rules.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common.h"
+
+static char tmpdir[64];
+
+static void
+hex2bin(const char *hex, uint8_t *out, size_t n)
+{
+	size_t i;
+	unsigned int b;
+
+	assert_int_equal(strlen(hex), 2 * n);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(sscanf(hex + 2 * i, "%2x", &b), 1);
+		out[i] = (uint8_t)b;
+	}
+}
+
+static void
+assert_hex(const uint8_t *got, const char *hex)
+{
+	size_t n = strlen(hex) / 2;
+	uint8_t *want = malloc(n);
+
+	assert_non_null(want);
+	hex2bin(hex, want, n);
+	assert_memory_equal(got, want, n);
+	free(want);
+}
+
+static int
+all_zero(const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != 0)
+			return 0;
+	return 1;
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+group_setup(void **state)
+{
+	(void)state;
+	log_init("test_crypto", 1, LOG_LEVEL_ERROR);
+	strcpy(tmpdir, "/tmp/test_crypto.XXXXXX");
+	if (mkdtemp(tmpdir) == NULL)
+		return -1;
+	return crypto_init();
+}
+
+static int
+group_teardown(void **state)
+{
+	(void)state;
+	crypto_shutdown();
+	return nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* a fresh path in tmpdir for one test */
+static char *
+tmp_path(const char *name)
+{
+	return x_asprintf("%s/%s", tmpdir, name);
+}
+
+static void
+write_file(const char *path, const void *buf, size_t len, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, len), (ssize_t)len);
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+}
+
+/* --- random -------------------------------------------------------------- */
+
+static void
+test_random_before_init(void **state)
+{
+	uint8_t buf[32];
+
+	(void)state;
+	crypto_shutdown();
+	memset(buf, 0xaa, sizeof(buf));
+	assert_int_equal(crypto_random(buf, sizeof(buf)), -1);
+	assert_true(all_zero(buf, sizeof(buf)));   /* wiped, not half-filled */
+	assert_int_equal(crypto_init(), 0);
+	assert_int_equal(crypto_init(), 0);        /* idempotent */
+	assert_int_equal(crypto_random(buf, sizeof(buf)), 0);
+}
+
+static void
+test_random_draws(void **state)
+{
+	uint8_t a[32], b[32];
+
+	(void)state;
+	memset(a, 0, sizeof(a));
+	memset(b, 0, sizeof(b));
+	assert_int_equal(crypto_random(a, sizeof(a)), 0);
+	assert_int_equal(crypto_random(b, sizeof(b)), 0);
+	assert_false(all_zero(a, sizeof(a)));
+	assert_false(all_zero(b, sizeof(b)));
+	assert_memory_not_equal(a, b, sizeof(a));
+	assert_int_equal(crypto_random(a, 0), 0);
+}
+
+/* more than MBEDTLS_CTR_DRBG_MAX_REQUEST (1024) in one call */
+static void
+test_random_large(void **state)
+{
+	size_t n = 5000 + 7;
+	uint8_t *buf = x_calloc(1, n);
+
+	(void)state;
+	assert_int_equal(crypto_random(buf, n), 0);
+	assert_false(all_zero(buf, 64));
+	assert_false(all_zero(buf + n - 64, 64));
+	/* the pieces are not repeats of one another */
+	assert_memory_not_equal(buf, buf + 1024, 1024);
+	assert_memory_not_equal(buf + 1024, buf + 2048, 1024);
+	free(buf);
+}
+
+static int random_failed = 1;
+
+/* returns NULL when every draw succeeded */
+static void *
+random_thread(void *arg)
+{
+	uint8_t buf[48];
+	int i;
+
+	(void)arg;
+	for (i = 0; i < 2000; i++)
+		if (crypto_random(buf, sizeof(buf)) != 0)
+			return &random_failed;
+	return NULL;
+}
+
+static void
+test_random_threads(void **state)
+{
+	pthread_t th[4];
+	void *r;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, random_thread,
+		    NULL), 0);
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(th[i], &r), 0);
+		assert_null(r);
+	}
+}
+
+/* a forked child must not produce the parent's next bytes */
+static void
+test_random_fork(void **state)
+{
+	uint8_t mine[32], theirs[32];
+	int fds[2], st;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(fds[0]);
+		if (crypto_random(theirs, sizeof(theirs)) != 0 ||
+		    write(fds[1], theirs, sizeof(theirs)) != sizeof(theirs))
+			_exit(1);
+		_exit(0);
+	}
+	close(fds[1]);
+	assert_int_equal(crypto_random(mine, sizeof(mine)), 0);
+	assert_int_equal(read(fds[0], theirs, sizeof(theirs)),
+	    (ssize_t)sizeof(theirs));
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_memory_not_equal(mine, theirs, sizeof(mine));
+}
+
+/* --- hashes, MAC, KDFs ------------------------------------------------------ */
+
+static void
+test_sha256(void **state)
+{
+	uint8_t out[CRYPTO_SHA256_LEN];
+
+	(void)state;
+	crypto_sha256("abc", 3, out);
+	assert_hex(out, "ba7816bf8f01cfea414140de5dae2223"
+	    "b00361a396177a9cb410ff61f20015ad");
+	crypto_sha256("", 0, out);
+	assert_hex(out, "e3b0c44298fc1c149afbf4c8996fb924"
+	    "27ae41e4649b934ca495991b7852b855");
+}
+
+/* RFC 4231 test case 2 */
+static void
+test_hmac_sha256(void **state)
+{
+	static const char data[] = "what do ya want for nothing?";
+	uint8_t out[CRYPTO_SHA256_LEN];
+
+	(void)state;
+	crypto_hmac_sha256((const uint8_t *)"Jefe", 4, data,
+	    sizeof(data) - 1, out);
+	assert_hex(out, "5bdcc146bf60754e6a042426089575c7"
+	    "5a003f089d2739839dec58b964ec3843");
+}
+
+static void
+test_pbkdf2_sha256(void **state)
+{
+	uint8_t out[32];
+
+	(void)state;
+	assert_int_equal(crypto_pbkdf2_sha256("password", 8,
+	    (const uint8_t *)"salt", 4, 1, out, sizeof(out)), 0);
+	assert_hex(out, "120fb6cffcf8b32c43e7225256c4f837"
+	    "a86548c92ccc35480805987cb70be17b");
+	assert_int_equal(crypto_pbkdf2_sha256("password", 8,
+	    (const uint8_t *)"salt", 4, 4096, out, sizeof(out)), 0);
+	assert_hex(out, "c5e478d59288c841aa530db6845c4c8d"
+	    "962893a001ce4e11a4963873aa98134a");
+	/* zero iterations is a caller bug, not "one" */
+	assert_int_equal(crypto_pbkdf2_sha256("password", 8,
+	    (const uint8_t *)"salt", 4, 0, out, sizeof(out)), -1);
+	assert_true(all_zero(out, sizeof(out)));
+}
+
+/* RFC 5869 test case 3: no salt, no info */
+static void
+test_hkdf_sha256(void **state)
+{
+	static const char okm[] = "8da4e775a563c18f715f802a063c5a31"
+	    "b8a11f5c5ee1879ec3454e5f3c738d2d"
+	    "9d201395faa4b61a96c8";
+	uint8_t ikm[22], out[42], big[255 * CRYPTO_SHA256_LEN + 1];
+
+	(void)state;
+	memset(ikm, 0x0b, sizeof(ikm));
+	assert_int_equal(crypto_hkdf_sha256(ikm, sizeof(ikm), "", out,
+	    sizeof(out)), 0);
+	assert_hex(out, okm);
+	memset(out, 0, sizeof(out));
+	assert_int_equal(crypto_hkdf_sha256(ikm, sizeof(ikm), NULL, out,
+	    sizeof(out)), 0);
+	assert_hex(out, okm);
+	/* a different info gives an unrelated key */
+	assert_int_equal(crypto_hkdf_sha256(ikm, sizeof(ikm), "acctd token",
+	    out, sizeof(out)), 0);
+	assert_memory_not_equal(out, okm, 16);
+	/* RFC 5869: L <= 255 * HashLen */
+	assert_int_equal(crypto_hkdf_sha256(ikm, sizeof(ikm), "", big,
+	    sizeof(big)), -1);
+	assert_int_equal(crypto_hkdf_sha256(ikm, sizeof(ikm), "", big,
+	    sizeof(big) - 1), 0);
+}
+
+/* --- AES-256-GCM -------------------------------------------------------------- */
+
+/*
+ * GCM spec (McGrew & Viega) test case 14: AES-256, zero key, zero 96-bit
+ * IV, 16 zero bytes. Checks our layout is nonce || ciphertext || tag.
+ */
+static void
+test_open_known_answer(void **state)
+{
+	uint8_t key[CRYPTO_KEY_LEN], in[16 + CRYPTO_SEAL_OVERHEAD], out[16];
+
+	(void)state;
+	memset(key, 0, sizeof(key));
+	memset(in, 0, CRYPTO_GCM_NONCE_LEN);
+	hex2bin("cea7403d4d606b6e074ec5d3baf39d18", in + 12, 16);
+	hex2bin("d0d1c8a799996bf0265b98b5d48ab919", in + 28, 16);
+	memset(out, 0xaa, sizeof(out));
+	assert_int_equal(crypto_open(key, NULL, 0, in, sizeof(in), out), 0);
+	assert_true(all_zero(out, sizeof(out)));
+	/* test case 13: empty plaintext, only the tag */
+	hex2bin("530f8afbc74536b9a963b4f1c4cb738b", in + 12, 16);
+	assert_int_equal(crypto_open(key, NULL, 0, in, CRYPTO_SEAL_OVERHEAD,
+	    out), 0);
+}
+
+static const char msg[] = "correct horse battery staple";
+static const char ad[] = "u_0123456789abcdefghij";
+
+static void
+seal_msg(const uint8_t *key, uint8_t *sealed)
+{
+	assert_int_equal(crypto_seal(key, ad, sizeof(ad) - 1, msg,
+	    sizeof(msg), sealed), 0);
+}
+
+static void
+test_seal_round_trip(void **state)
+{
+	uint8_t key[CRYPTO_KEY_LEN], sealed[sizeof(msg) + CRYPTO_SEAL_OVERHEAD];
+	uint8_t out[sizeof(msg)], e[CRYPTO_SEAL_OVERHEAD];
+
+	(void)state;
+	assert_int_equal(crypto_random(key, sizeof(key)), 0);
+	seal_msg(key, sealed);
+	assert_memory_not_equal(sealed + CRYPTO_GCM_NONCE_LEN, msg, sizeof(msg));
+	assert_int_equal(crypto_open(key, ad, sizeof(ad) - 1, sealed,
+	    sizeof(sealed), out), 0);
+	assert_memory_equal(out, msg, sizeof(msg));
+	/* empty plaintext, no ad */
+	assert_int_equal(crypto_seal(key, NULL, 0, NULL, 0, e), 0);
+	assert_int_equal(crypto_open(key, NULL, 0, e, sizeof(e), out), 0);
+	crypto_wipe(key, sizeof(key));
+}
+
+static void
+test_seal_tamper(void **state)
+{
+	uint8_t key[CRYPTO_KEY_LEN], sealed[sizeof(msg) + CRYPTO_SEAL_OVERHEAD];
+	uint8_t out[sizeof(msg)], bad_ad[sizeof(ad)];
+	size_t where[] = {
+		0,                                      /* nonce */
+		CRYPTO_GCM_NONCE_LEN - 1,
+		CRYPTO_GCM_NONCE_LEN,                   /* ciphertext */
+		CRYPTO_GCM_NONCE_LEN + sizeof(msg) - 1,
+		CRYPTO_GCM_NONCE_LEN + sizeof(msg),     /* tag */
+		sizeof(sealed) - 1,
+	};
+	size_t i;
+
+	(void)state;
+	assert_int_equal(crypto_random(key, sizeof(key)), 0);
+	seal_msg(key, sealed);
+	for (i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
+		sealed[where[i]] ^= 0x01;
+		memset(out, 0xaa, sizeof(out));
+		assert_int_equal(crypto_open(key, ad, sizeof(ad) - 1, sealed,
+		    sizeof(sealed), out), -1);
+		assert_true(all_zero(out, sizeof(out)));
+		sealed[where[i]] ^= 0x01;
+	}
+	/* the ad is authenticated: one flipped bit, or none at all */
+	memcpy(bad_ad, ad, sizeof(ad));
+	bad_ad[3] ^= 0x01;
+	assert_int_equal(crypto_open(key, bad_ad, sizeof(ad) - 1, sealed,
+	    sizeof(sealed), out), -1);
+	assert_true(all_zero(out, sizeof(out)));
+	assert_int_equal(crypto_open(key, NULL, 0, sealed, sizeof(sealed),
+	    out), -1);
+	/* truncated input */
+	assert_int_equal(crypto_open(key, ad, sizeof(ad) - 1, sealed,
+	    sizeof(sealed) - 1, out), -1);
+	assert_int_equal(crypto_open(key, ad, sizeof(ad) - 1, sealed,
+	    CRYPTO_SEAL_OVERHEAD - 1, out), -1);
+	/* untouched, it still opens */
+	assert_int_equal(crypto_open(key, ad, sizeof(ad) - 1, sealed,
+	    sizeof(sealed), out), 0);
+	assert_memory_equal(out, msg, sizeof(msg));
+}
+
+static void
+test_seal_wrong_key(void **state)
+{
+	uint8_t key[CRYPTO_KEY_LEN], sealed[sizeof(msg) + CRYPTO_SEAL_OVERHEAD];
+	uint8_t out[sizeof(msg)];
+
+	(void)state;
+	assert_int_equal(crypto_random(key, sizeof(key)), 0);
+	seal_msg(key, sealed);
+	key[CRYPTO_KEY_LEN - 1] ^= 0x80;
+	assert_int_equal(crypto_open(key, ad, sizeof(ad) - 1, sealed,
+	    sizeof(sealed), out), -1);
+	assert_true(all_zero(out, sizeof(out)));
+}
+
+static void
+test_seal_fresh_nonce(void **state)
+{
+	uint8_t key[CRYPTO_KEY_LEN];
+	uint8_t a[sizeof(msg) + CRYPTO_SEAL_OVERHEAD];
+	uint8_t b[sizeof(msg) + CRYPTO_SEAL_OVERHEAD];
+
+	(void)state;
+	assert_int_equal(crypto_random(key, sizeof(key)), 0);
+	seal_msg(key, a);
+	seal_msg(key, b);
+	assert_memory_not_equal(a, b, CRYPTO_GCM_NONCE_LEN);
+	assert_memory_not_equal(a + CRYPTO_GCM_NONCE_LEN,
+	    b + CRYPTO_GCM_NONCE_LEN, sizeof(msg));
+}
+
+/* --- crypto_equal, crypto_wipe ----------------------------------------------- */
+
+static void
+test_equal(void **state)
+{
+	uint8_t a[64], b[64];
+
+	(void)state;
+	memset(a, 0x5c, sizeof(a));
+	memcpy(b, a, sizeof(b));
+	assert_int_equal(crypto_equal(a, b, sizeof(a)), 1);
+	assert_int_equal(crypto_equal(a, b, 0), 1);
+	b[0] ^= 0x01;                           /* first byte */
+	assert_int_equal(crypto_equal(a, b, sizeof(a)), 0);
+	b[0] ^= 0x01;
+	b[63] ^= 0x80;                          /* last byte, high bit */
+	assert_int_equal(crypto_equal(a, b, sizeof(a)), 0);
+	assert_int_equal(crypto_equal(a, b, 63), 1);
+	crypto_wipe(a, sizeof(a));
+	assert_true(all_zero(a, sizeof(a)));
+	crypto_wipe(NULL, 0);
+}
+
+/* --- the appliance key file -------------------------------------------------- */
+
+static void
+test_key_file_create_and_load(void **state)
+{
+	char *path = tmp_path("appliance.key"), err[256];
+	uint8_t k1[CRYPTO_KEY_LEN], k2[CRYPTO_KEY_LEN], disk[CRYPTO_KEY_LEN + 1];
+	struct stat st;
+	int fd;
+
+	(void)state;
+	err[0] = '\0';
+	assert_int_equal(crypto_key_file_load(path, k1, err, sizeof(err)), 0);
+	assert_string_equal(err, "");
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(st.st_size, CRYPTO_KEY_LEN);
+	assert_false(all_zero(k1, sizeof(k1)));
+	/* what is on disk is what we were given */
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(read(fd, disk, sizeof(disk)), CRYPTO_KEY_LEN);
+	close(fd);
+	assert_memory_equal(disk, k1, CRYPTO_KEY_LEN);
+	/* loading again yields the same key and leaves the file alone */
+	assert_int_equal(crypto_key_file_load(path, k2, err, sizeof(err)), 0);
+	assert_memory_equal(k1, k2, CRYPTO_KEY_LEN);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	free(path);
+}
+
+static void
+test_key_file_mode_refused(void **state)
+{
+	char *path = tmp_path("k_mode"), *want, err[256];
+	uint8_t key[CRYPTO_KEY_LEN];
+
+	(void)state;
+	assert_int_equal(crypto_key_file_load(path, key, err, sizeof(err)), 0);
+	assert_int_equal(chmod(path, 0640), 0);
+	memset(key, 0xaa, sizeof(key));
+	assert_int_equal(crypto_key_file_load(path, key, err, sizeof(err)), -1);
+	want = x_asprintf("%s: group or world accessible (mode 0640); "
+	    "chmod 600 it", path);
+	assert_string_equal(err, want);
+	assert_true(all_zero(key, sizeof(key)));
+	free(want);
+	assert_int_equal(chmod(path, 0604), 0);
+	assert_int_equal(crypto_key_file_load(path, key, err, sizeof(err)), -1);
+	want = x_asprintf("%s: group or world accessible (mode 0604); "
+	    "chmod 600 it", path);
+	assert_string_equal(err, want);
+	free(want);
+	/* fixed as told, it loads */
+	assert_int_equal(chmod(path, 0600), 0);
+	assert_int_equal(crypto_key_file_load(path, key, err, sizeof(err)), 0);
+	/* 0400 is fine too: only group/world bits matter */
+	assert_int_equal(chmod(path, 0400), 0);
+	assert_int_equal(crypto_key_file_load(path, key, err, sizeof(err)), 0);
+	free(path);
+}
+
+static void
+test_key_file_wrong_size(void **state)
+{
+	char *path = tmp_path("k_size"), *want, err[256];
+	uint8_t key[CRYPTO_KEY_LEN], junk[64];
+
+	(void)state;
+	memset(junk, 0x42, sizeof(junk));
+	write_file(path, junk, 31, 0600);
+	assert_int_equal(crypto_key_file_load(path, key, err, sizeof(err)), -1);
+	want = x_asprintf("%s: must be 32 bytes, is 31", path);
+	assert_string_equal(err, want);
+	free(want);
+	write_file(path, junk, 33, 0600);
+	assert_int_equal(crypto_key_file_load(path, key, err, sizeof(err)), -1);
+	want = x_asprintf("%s: must be 32 bytes, is 33", path);
+	assert_string_equal(err, want);
+	free(want);
+	/* an empty file is not silently replaced by a new key */
+	write_file(path, junk, 0, 0600);
+	assert_int_equal(crypto_key_file_load(path, key, err, sizeof(err)), -1);
+	want = x_asprintf("%s: must be 32 bytes, is 0", path);
+	assert_string_equal(err, want);
+	free(want);
+	free(path);
+}
+
+static void
+test_key_file_symlink(void **state)
+{
+	char *target = tmp_path("k_target"), *link = tmp_path("k_link");
+	char *dangling = tmp_path("k_dangling"), *want, err[256];
+	uint8_t key[CRYPTO_KEY_LEN];
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(crypto_key_file_load(target, key, err, sizeof(err)), 0);
+	assert_int_equal(symlink(target, link), 0);
+	assert_int_equal(crypto_key_file_load(link, key, err, sizeof(err)), -1);
+	want = x_asprintf("%s: is a symbolic link; refusing to follow it", link);
+	assert_string_equal(err, want);
+	free(want);
+	assert_true(all_zero(key, sizeof(key)));
+	/* a dangling link is not followed to create a file elsewhere */
+	free(target);
+	target = tmp_path("k_nowhere");
+	assert_int_equal(symlink(target, dangling), 0);
+	assert_int_equal(crypto_key_file_load(dangling, key, err, sizeof(err)), -1);
+	want = x_asprintf("%s: is a symbolic link; refusing to follow it",
+	    dangling);
+	assert_string_equal(err, want);
+	free(want);
+	assert_int_equal(lstat(target, &st), -1);
+	assert_int_equal(errno, ENOENT);
+	free(target);
+	free(link);
+	free(dangling);
+}
+
+static void
+test_key_file_not_regular(void **state)
+{
+	char *path = tmp_path("k_dir"), *want, err[256];
+	uint8_t key[CRYPTO_KEY_LEN];
+
+	(void)state;
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(crypto_key_file_load(path, key, err, sizeof(err)), -1);
+	want = x_asprintf("%s: not a regular file", path);
+	assert_string_equal(err, want);
+	free(want);
+	free(path);
+	path = tmp_path("k_fifo");
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(crypto_key_file_load(path, key, err, sizeof(err)), -1);
+	want = x_asprintf("%s: not a regular file", path);
+	assert_string_equal(err, want);
+	free(want);
+	free(path);
+}
+
+static void
+test_key_file_no_dir(void **state)
+{
+	char *path = tmp_path("missing/appliance.key"), *want, err[256];
+	uint8_t key[CRYPTO_KEY_LEN];
+
+	(void)state;
+	assert_int_equal(crypto_key_file_load(path, key, err, sizeof(err)), -1);
+	want = x_asprintf("%s: cannot create: No such file or directory", path);
+	assert_string_equal(err, want);
+	free(want);
+	free(path);
+}
+
+static void
+test_secret_file_check(void **state)
+{
+	char *path = tmp_path("tls.key"), *link = tmp_path("tls_link.key");
+	char *want, err[256];
+
+	(void)state;
+	write_file(path, "-----BEGIN EC PRIVATE KEY-----\n", 31, 0600);
+	assert_int_equal(crypto_secret_file_check(path, err, sizeof(err)), 0);
+	/* symbolic links are followed (certbot's live/ directory) */
+	assert_int_equal(symlink(path, link), 0);
+	assert_int_equal(crypto_secret_file_check(link, err, sizeof(err)), 0);
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(crypto_secret_file_check(path, err, sizeof(err)), -1);
+	want = x_asprintf("%s: group or world accessible (mode 0644); "
+	    "chmod 600 it", path);
+	assert_string_equal(err, want);
+	free(want);
+	assert_int_equal(crypto_secret_file_check(link, err, sizeof(err)), -1);
+	want = x_asprintf("%s: group or world accessible (mode 0644); "
+	    "chmod 600 it", link);
+	assert_string_equal(err, want);
+	free(want);
+	assert_int_equal(chmod(path, 0600), 0);
+	free(path);
+
+	path = tmp_path("absent.key");
+	assert_int_equal(crypto_secret_file_check(path, err, sizeof(err)), -1);
+	want = x_asprintf("%s: No such file or directory", path);
+	assert_string_equal(err, want);
+	free(want);
+	free(path);
+
+	assert_int_equal(crypto_secret_file_check(tmpdir, err, sizeof(err)), -1);
+	want = x_asprintf("%s: not a regular file", tmpdir);
+	assert_string_equal(err, want);
+	free(want);
+	free(link);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_random_before_init),
+		cmocka_unit_test(test_random_draws),
+		cmocka_unit_test(test_random_large),
+		cmocka_unit_test(test_random_threads),
+		cmocka_unit_test(test_random_fork),
+		cmocka_unit_test(test_sha256),
+		cmocka_unit_test(test_hmac_sha256),
+		cmocka_unit_test(test_pbkdf2_sha256),
+		cmocka_unit_test(test_hkdf_sha256),
+		cmocka_unit_test(test_open_known_answer),
+		cmocka_unit_test(test_seal_round_trip),
+		cmocka_unit_test(test_seal_tamper),
+		cmocka_unit_test(test_seal_wrong_key),
+		cmocka_unit_test(test_seal_fresh_nonce),
+		cmocka_unit_test(test_equal),
+		cmocka_unit_test(test_key_file_create_and_load),
+		cmocka_unit_test(test_key_file_mode_refused),
+		cmocka_unit_test(test_key_file_wrong_size),
+		cmocka_unit_test(test_key_file_symlink),
+		cmocka_unit_test(test_key_file_not_regular),
+		cmocka_unit_test(test_key_file_no_dir),
+		cmocka_unit_test(test_secret_file_check),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
