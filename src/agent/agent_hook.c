@@ -105,22 +105,16 @@ agent_hook_reason(const char *buf, size_t len, char *out, size_t outlen)
 		    "not shown)");
 }
 
-int
-agent_hook_run(void *arg, const char *action, const char *role,
-    const char *old_role, const char *verifier, char *err, size_t errlen)
+/* the hook's environment (see the top of this file); caller frees each
+ * string and the array */
+static char **
+agent_hook_env(const struct agent_hook *h, const char *action,
+    const char *role, const char *old_role)
 {
-	const struct agent_hook *h = arg;
-	char *argv[2], **envp, *vline = NULL, ebuf[1024], reason[256];
-	int in[2] = { -1, -1 }, ep[2] = { -1, -1 }, devnull = -1;
-	int status = 0, maxfd, done = 0, timed_out = 0, rc = -1, has_path = 0;
-	size_t i, n = 0, elen = 0;
-	int64_t deadline;
-	struct rlimit rl;
-	struct pollfd pfd;
-	pid_t pid = -1, w;
-	ssize_t r;
+	size_t i, n = 0;
+	int has_path = 0;
+	char **envp;
 
-	err[0] = '\0';
 	for (i = 0; h->env != NULL && h->env[i] != NULL; i++)
 		if (strncmp(h->env[i], "PATH=", 5) == 0)
 			has_path = 1;
@@ -133,49 +127,39 @@ agent_hook_run(void *arg, const char *action, const char *role,
 	for (i = 0; h->env != NULL && h->env[i] != NULL; i++)
 		envp[n++] = x_strdup(h->env[i]);
 	envp[n] = NULL;
-	argv[0] = (char *)h->path;
-	argv[1] = NULL;
-	if (verifier != NULL)
-		vline = x_asprintf("%s\n", verifier);
+	return envp;
+}
 
-	maxfd = 1024;
+static void
+agent_hook_env_free(char **envp)
+{
+	for (size_t i = 0; envp[i] != NULL; i++)
+		free(envp[i]);
+	free(envp);
+}
+
+static int
+agent_hook_maxfd(void)
+{
+	struct rlimit rl;
+
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-		maxfd = rl.rlim_cur > 65536 ? 65536 : (int)rl.rlim_cur;
-	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(ep, O_CLOEXEC) == -1 ||
-	    (devnull = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1) {
-		snprintf(err, errlen, "cannot start the hook: %s",
-		    strerror(errno));
-		goto done;
-	}
-	deadline = agent_hook_now_ms() + h->timeout_ms;
-	if ((pid = fork()) == -1) {
-		snprintf(err, errlen, "cannot start the hook: %s",
-		    strerror(errno));
-		goto done;
-	}
-	if (pid == 0)
-		agent_hook_child(h->path, argv, envp, in[0], devnull, ep[1],
-		    maxfd);
-	setpgid(pid, pid);	/* also here: no window before the child's */
-	close(ep[1]);
-	close(devnull);
-	ep[1] = devnull = -1;
+		return rl.rlim_cur > 65536 ? 65536 : (int)rl.rlim_cur;
+	return 1024;
+}
 
-	/* 161 bytes at most: the pipe takes them without blocking, and while
-	 * we hold its read end too, a hook that exits without reading cannot
-	 * turn the write into SIGPIPE. The hook sees EOF after them. */
-	if (vline != NULL && write(in[1], vline, strlen(vline)) < 0)
-		log_debug("hook: stdin: %s", strerror(errno));
-	close(in[1]);
-	close(in[0]);
-	in[0] = in[1] = -1;
+/* the hook's stderr until EOF or the deadline: the first buflen bytes into
+ * buf (returns how many), the rest drained so the hook never blocks */
+static size_t
+agent_hook_stderr(int fd, int64_t deadline, char *buf, size_t buflen)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	size_t len = 0;
+	char sink[512];
+	ssize_t r;
 
-	/* stderr until EOF, then the exit status, all before the deadline */
-	pfd.fd = ep[0];
-	pfd.events = POLLIN;
-	while (ep[0] >= 0) {
+	for (;;) {
 		int64_t left = deadline - agent_hook_now_ms();
-		char sink[512];
 		int pr;
 
 		if (left <= 0)
@@ -185,85 +169,140 @@ agent_hook_run(void *arg, const char *action, const char *role,
 			continue;
 		if (pr <= 0)
 			break;
-		/* past the first 1 KiB: drain, so the hook never blocks */
-		if (elen < sizeof(ebuf))
-			r = read(ep[0], ebuf + elen, sizeof(ebuf) - elen);
+		if (len < buflen)
+			r = read(fd, buf + len, buflen - len);
 		else
-			r = read(ep[0], sink, sizeof(sink));
+			r = read(fd, sink, sizeof(sink));
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0) {
-			close(ep[0]);
-			ep[0] = -1;
-		} else if (elen < sizeof(ebuf))
-			elen += (size_t)r;
-	}
-	while (!done) {
-		w = waitpid(pid, &status, WNOHANG);
-		if (w == pid)
-			done = 1;
-		else if (w == -1 && errno != EINTR) {
-			snprintf(err, errlen, "hook: waitpid: %s",
-			    strerror(errno));
-			pid = -1;
-			goto done;
-		} else if (deadline - agent_hook_now_ms() <= 0)
+		if (r <= 0)
 			break;
-		else
-			usleep(5000);
+		if (len < buflen)
+			len += (size_t)r;
 	}
-	if (!done) {
-		timed_out = 1;
-		kill(-pid, SIGKILL);
-		while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-			;
-	}
-	pid = -1;
+	return len;
+}
 
-	agent_hook_reason(ebuf, elen, reason, sizeof(reason));
-	if (timed_out)
-		snprintf(err, errlen, "hook timed out after %d s",
-		    h->timeout_ms / 1000);
-	else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		rc = 0;
-	else if (WIFEXITED(status) && (WEXITSTATUS(status) ==
-	    AGENT_HOOK_NOT_MANAGED || WEXITSTATUS(status) ==
-	    AGENT_HOOK_PRIVILEGED)) {
-		rc = WEXITSTATUS(status);
+/* the hook's exit status by the deadline: 0, 1 when it timed out (its
+ * process group is then killed and reaped), -1 with err */
+static int
+agent_hook_wait(pid_t pid, int64_t deadline, int *status, char *err,
+    size_t errlen)
+{
+	pid_t w;
+
+	for (;;) {
+		w = waitpid(pid, status, WNOHANG);
+		if (w == pid)
+			return 0;
+		if (w == -1 && errno != EINTR) {
+			snprintf(err, errlen, "hook: waitpid: %s", strerror(errno));
+			return -1;
+		}
+		if (deadline - agent_hook_now_ms() <= 0)
+			break;
+		usleep(5000);
+	}
+	kill(-pid, SIGKILL);
+	while (waitpid(pid, status, 0) == -1 && errno == EINTR)
+		;
+	return 1;
+}
+
+/* what an exit status means: 0 applied, a refusal code, or -1; err gets
+ * the reason the hook wrote first, else one made from the status */
+static int
+agent_hook_verdict(int status, const char *reason, char *err, size_t errlen)
+{
+	int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+
+	if (code == 0)
+		return 0;
+	if (code == AGENT_HOOK_NOT_MANAGED || code == AGENT_HOOK_PRIVILEGED) {
 		snprintf(err, errlen, "%s", reason[0] != '\0' ? reason :
-		    rc == AGENT_HOOK_NOT_MANAGED ? "the role is not managed by "
+		    code == AGENT_HOOK_NOT_MANAGED ? "the role is not managed by "
 		    "acctd" : "the role is privileged");
-	} else if (reason[0] != '\0')
+		return code;
+	}
+	if (reason[0] != '\0')
 		snprintf(err, errlen, "%s", reason);
 	else if (WIFEXITED(status))
-		snprintf(err, errlen, "hook exited with status %d",
-		    WEXITSTATUS(status));
+		snprintf(err, errlen, "hook exited with status %d", code);
 	else
 		snprintf(err, errlen, "hook killed by signal %d",
 		    WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-done:
-	if (pid > 0) {
-		kill(-pid, SIGKILL);
-		while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-			;
+	return -1;
+}
+
+static void
+agent_hook_close(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+int
+agent_hook_run(void *arg, const char *action, const char *role,
+    const char *old_role, const char *verifier, char *err, size_t errlen)
+{
+	const struct agent_hook *h = arg;
+	char *argv[2] = { (char *)h->path, NULL }, **envp, *vline = NULL;
+	char ebuf[1024] = "", reason[256];
+	int in[2] = { -1, -1 }, ep[2] = { -1, -1 }, devnull = -1;
+	int status = 0, maxfd = agent_hook_maxfd(), rc = -1, waited;
+	size_t elen;
+	int64_t deadline;
+	pid_t pid;
+
+	err[0] = '\0';
+	envp = agent_hook_env(h, action, role, old_role);
+	if (verifier != NULL)
+		vline = x_asprintf("%s\n", verifier);
+	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(ep, O_CLOEXEC) == -1 ||
+	    (devnull = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1 ||
+	    (pid = fork()) == -1) {
+		snprintf(err, errlen, "cannot start the hook: %s",
+		    strerror(errno));
+		goto done;
 	}
-	if (in[0] >= 0)
-		close(in[0]);
-	if (in[1] >= 0)
-		close(in[1]);
-	if (ep[0] >= 0)
-		close(ep[0]);
-	if (ep[1] >= 0)
-		close(ep[1]);
-	if (devnull >= 0)
-		close(devnull);
+	if (pid == 0)
+		agent_hook_child(h->path, argv, envp, in[0], devnull, ep[1],
+		    maxfd);
+	deadline = agent_hook_now_ms() + h->timeout_ms;
+	setpgid(pid, pid);	/* also here: no window before the child's */
+	agent_hook_close(&ep[1]);
+	agent_hook_close(&devnull);
+
+	/* 161 bytes at most: the pipe takes them without blocking, and while
+	 * we hold its read end too, a hook that exits without reading cannot
+	 * turn the write into SIGPIPE. The hook sees EOF after them. */
+	if (vline != NULL && write(in[1], vline, strlen(vline)) < 0)
+		log_debug("hook: stdin: %s", strerror(errno));
+	agent_hook_close(&in[1]);
+	agent_hook_close(&in[0]);
+
+	/* stderr until EOF, then the exit status, all before the deadline */
+	elen = agent_hook_stderr(ep[0], deadline, ebuf, sizeof(ebuf));
+	if ((waited = agent_hook_wait(pid, deadline, &status, err, errlen)) == -1)
+		goto done;
+	agent_hook_reason(ebuf, elen, reason, sizeof(reason));
+	if (waited == 1)
+		snprintf(err, errlen, "hook timed out after %d s",
+		    h->timeout_ms / 1000);
+	else
+		rc = agent_hook_verdict(status, reason, err, errlen);
+done:
+	agent_hook_close(&in[0]);
+	agent_hook_close(&in[1]);
+	agent_hook_close(&ep[0]);
+	agent_hook_close(&ep[1]);
+	agent_hook_close(&devnull);
+	crypto_wipe(ebuf, sizeof(ebuf));
 	if (vline != NULL) {
 		crypto_wipe(vline, strlen(vline));
 		free(vline);
 	}
-	for (i = 0; i < n; i++)
-		free(envp[i]);
-	free(envp);
-	crypto_wipe(ebuf, sizeof(ebuf));
+	agent_hook_env_free(envp);
 	return rc;
 }
