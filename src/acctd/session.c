@@ -17,11 +17,7 @@
 static void
 session_key(const char *sid, uint8_t out[CRYPTO_SHA256_LEN])
 {
-	uint8_t k[CRYPTO_KEY_LEN];
-
-	crypto_hkdf_sha256(app.key, sizeof(app.key), "acctd session v1", k, sizeof(k));
-	crypto_hmac_sha256(k, sizeof(k), sid, strlen(sid), out);
-	crypto_wipe(k, sizeof(k));
+	crypto_hmac_sha256(app.keys.session, CRYPTO_KEY_LEN, sid, strlen(sid), out);
 }
 
 static int

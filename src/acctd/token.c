@@ -50,11 +50,7 @@ token_check_chars(const char *s, size_t n, char out[TOKEN_CHECK_LEN + 1])
 static void
 token_hmac(const char *secret, uint8_t out[CRYPTO_SHA256_LEN])
 {
-	uint8_t k[CRYPTO_KEY_LEN];
-
-	crypto_hkdf_sha256(app.key, sizeof(app.key), "acctd token v1", k, sizeof(k));
-	crypto_hmac_sha256(k, sizeof(k), secret, strlen(secret), out);
-	crypto_wipe(k, sizeof(k));
+	crypto_hmac_sha256(app.keys.token, CRYPTO_KEY_LEN, secret, strlen(secret), out);
 }
 
 int

@@ -31,6 +31,7 @@ setup(void **state)
 
 	assert_int_equal(crypto_init(), 0);
 	assert_int_equal(crypto_random(app.key, sizeof(app.key)), 0);
+	assert_int_equal(app_keys_derive(), 0);
 	strcpy(dir, "/tmp/acctd-dbpass-XXXXXX");
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(store_open(dir, 16, &app.store, err, sizeof(err)), 0);

@@ -45,7 +45,7 @@ setup(void **state)
 
 	strcpy(f->dir, "/tmp/test_session.XXXXXX");
 	if (mkdtemp(f->dir) == NULL || crypto_init() == -1 ||
-	    crypto_random(app.key, sizeof(app.key)) == -1)
+	    crypto_random(app.key, sizeof(app.key)) == -1 || app_keys_derive() == -1)
 		return -1;
 	if (store_open(f->dir, 16, &f->s, err, sizeof(err)) != 0) {
 		fprintf(stderr, "store_open: %s\n", err);
