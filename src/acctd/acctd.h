@@ -333,6 +333,8 @@ void audit_metrics(struct store *s, FILE *f);
 
 /* util: RFC 3339 UTC time ("2026-11-28T04:10:00Z") into buf (>= 21 bytes) */
 void time_rfc3339(int64_t t, char *buf, size_t len);
+/* o[k] = t as RFC 3339, or null when t is 0 (never, not set) */
+void time_json_set(struct json *o, const char *k, int64_t t);
 
 /* user.c — user records (JSON in STORE_DB_USER) and the handle index. */
 struct user {

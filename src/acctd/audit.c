@@ -1053,3 +1053,16 @@ time_rfc3339(int64_t t, char *buf, size_t len)
 	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02dZ", (int)y, (int)m,
 	    (int)d, (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
 }
+
+void
+time_json_set(struct json *o, const char *k, int64_t t)
+{
+	char ts[32];
+
+	if (t == 0) {
+		json_set_str(o, k, NULL);
+		return;
+	}
+	time_rfc3339(t, ts, sizeof(ts));
+	json_set_str(o, k, ts);
+}

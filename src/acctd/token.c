@@ -276,19 +276,9 @@ token_json(const struct token *k)
 	json_set_str(j, "created_at", ts);
 	time_rfc3339(k->updated_at, ts, sizeof(ts));
 	json_set_str(j, "updated_at", ts);
-	if (k->last_used_at) {
-		time_rfc3339(k->last_used_at, ts, sizeof(ts));
-		json_set_str(j, "last_used_at", ts);
-	} else {
-		json_set_str(j, "last_used_at", NULL);
-	}
+	time_json_set(j, "last_used_at", k->last_used_at);
 	json_set_str(j, "last_used_ip", k->last_used_ip[0] ? k->last_used_ip : NULL);
-	if (k->expires_at) {
-		time_rfc3339(k->expires_at, ts, sizeof(ts));
-		json_set_str(j, "expires_at", ts);
-	} else {
-		json_set_str(j, "expires_at", NULL);
-	}
+	time_json_set(j, "expires_at", k->expires_at);
 	json_set_int(j, "version_id", k->version_id);
 	return j;
 }
