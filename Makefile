@@ -188,7 +188,7 @@ $(B)/tests/common/%: tests/unit/common/%.c tests/unit/fixture.h $(COMMON_OBJS) $
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  TEST    $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $< $(COMMON_OBJS) $(AGENT_LIBS) -lcmocka
-$(B)/tests/acctd/%: tests/unit/acctd/%.c tests/unit/fixture.h $(ACCTD_OBJS) $(COMMON_OBJS) $(SYSROOT)/.stamp
+$(B)/tests/acctd/%: tests/unit/acctd/%.c tests/unit/fixture.h tests/unit/acctd/fixture_acctd.h $(ACCTD_OBJS) $(COMMON_OBJS) $(SYSROOT)/.stamp
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  TEST    $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -Isrc/acctd -Itests/unit $(ALL_LDFLAGS) -o $@ $< $(ACCTD_OBJS) $(COMMON_OBJS) $(ACCTD_LIBS) -lcmocka

@@ -228,10 +228,18 @@ void http_problem_h(struct http_req *r, int status, const char *detail,
 uint64_t http_requests_total(void);
 
 /* app.c — the daemon's shared state, read by every handler. */
+/* one key per use, HKDF-SHA256(appliance key, info) (docs/design.md "Keys") */
+struct app_keys {
+	uint8_t session[CRYPTO_KEY_LEN];   /* "acctd session v1": session ids */
+	uint8_t token[CRYPTO_KEY_LEN];     /* "acctd token v1": token secrets */
+	uint8_t dbpass[CRYPTO_KEY_LEN];    /* "acctd dbpass v1": sealed passwords */
+	uint8_t audit[CRYPTO_KEY_LEN];     /* "acctd audit chain v1": the chain */
+};
 struct app {
 	struct conf *_Atomic conf;  /* swapped on SIGHUP; old ones kept until exit */
 	struct store *store;
 	uint8_t key[CRYPTO_KEY_LEN];  /* the appliance key */
+	struct app_keys keys;         /* derived from key by app_keys_derive */
 	struct http_server *http;
 	int64_t started_at;
 };
@@ -241,6 +249,10 @@ int app_reload(const char *path);       /* 0 kept the new file, -1 kept the old 
 void app_free_confs(void);
 int64_t app_now(void);                  /* unix seconds */
 int64_t app_now_ms(void);
+/* derive app.keys from app.key, once, before any thread reads them: after
+ * the key file is loaded (and after a test sets app.key). 0 or -1. */
+int app_keys_derive(void);
+void app_keys_wipe(void);               /* app.key and app.keys, at exit */
 
 /* bootstrap.c — the first administrator's password file. */
 /* Read the first line of the password file, or create it (0600) with a new
@@ -321,6 +333,8 @@ void audit_metrics(struct store *s, FILE *f);
 
 /* util: RFC 3339 UTC time ("2026-11-28T04:10:00Z") into buf (>= 21 bytes) */
 void time_rfc3339(int64_t t, char *buf, size_t len);
+/* o[k] = t as RFC 3339, or null when t is 0 (never, not set) */
+void time_json_set(struct json *o, const char *k, int64_t t);
 
 /* user.c — user records (JSON in STORE_DB_USER) and the handle index. */
 struct user {

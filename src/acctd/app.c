@@ -3,6 +3,12 @@
  * atomically on SIGHUP; handlers that loaded the old pointer keep using it
  * safely because old configurations are freed only at exit (a reload is rare
  * and a conf is a few KiB).
+ *
+ * The keys derived from the appliance key are derived here once, at start,
+ * rather than on every use: a session lookup, token check, sealed password
+ * or audit record then costs one HMAC, not an HKDF as well. The info
+ * strings are part of the on-disk format (every stored HMAC, sealed value
+ * and chain hash depends on them): never change one.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -115,4 +121,34 @@ app_free_confs(void)
 	app_nold = 0;
 	conf_free(atomic_load(&app.conf));
 	atomic_store(&app.conf, NULL);
+}
+
+static const struct {
+	const char *info;
+	uint8_t *key;
+} app_derived[] = {
+	{ "acctd session v1", app.keys.session },
+	{ "acctd token v1", app.keys.token },
+	{ "acctd dbpass v1", app.keys.dbpass },
+	{ "acctd audit chain v1", app.keys.audit },
+};
+
+int
+app_keys_derive(void)
+{
+	for (size_t i = 0; i < sizeof(app_derived) / sizeof(app_derived[0]); i++) {
+		if (crypto_hkdf_sha256(app.key, sizeof(app.key), app_derived[i].info,
+		    app_derived[i].key, CRYPTO_KEY_LEN) == -1) {
+			crypto_wipe(&app.keys, sizeof(app.keys));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void
+app_keys_wipe(void)
+{
+	crypto_wipe(app.key, sizeof(app.key));
+	crypto_wipe(&app.keys, sizeof(app.keys));
 }

@@ -7,6 +7,7 @@
  *
  *   hash = hex(HMAC-SHA256(K, prev_hash || "\n" || record without "hash"))
  *   K    = HKDF-SHA256(appliance key, info "acctd audit chain v1")
+ *          (app.keys.audit, derived once at start: app.c)
  *
  * where "record without hash" is the compact JSON of the fields in the order
  * docs/api.md shows them; "hash" is then appended as the last member. The
@@ -54,7 +55,6 @@
 #define AUDIT_META_LAST "audit_last"
 #define AUDIT_META_ANCHOR "audit_anchor"
 #define AUDIT_META_KEYED "audit_keyed"
-#define AUDIT_KEY_INFO "acctd audit chain v1"
 #define AUDIT_HEAD_PREFIX 16         /* hex digits of the head published */
 #define AUDIT_KEY_MAX 511            /* LMDB's key limit, see store.c */
 /* the tail of a stored record: ,"hash":"<64 hex>"} */
@@ -119,13 +119,6 @@ audit_zero_hash(char out[AUDIT_HEX_LEN + 1])
 	out[AUDIT_HEX_LEN] = '\0';
 }
 
-static void
-audit_key(uint8_t k[CRYPTO_KEY_LEN])
-{
-	crypto_hkdf_sha256(app.key, sizeof(app.key), AUDIT_KEY_INFO, k,
-	    CRYPTO_KEY_LEN);
-}
-
 /*
  * out = hex(HMAC-SHA256(K, prev || "\n" || body[0..blen))), or plain
  * SHA-256 for the records of a schema-1 store (keyed 0); out may be prev
@@ -135,19 +128,17 @@ audit_chain_hash(const char *prev, const char *body, size_t blen, int keyed,
     char out[AUDIT_HEX_LEN + 1])
 {
 	static const char hex[] = "0123456789abcdef";
-	uint8_t h[CRYPTO_SHA256_LEN], k[CRYPTO_KEY_LEN];
+	uint8_t h[CRYPTO_SHA256_LEN];
 	char *buf = x_malloc(AUDIT_HEX_LEN + 1 + blen);
 
 	memcpy(buf, prev, AUDIT_HEX_LEN);
 	buf[AUDIT_HEX_LEN] = '\n';
 	memcpy(buf + AUDIT_HEX_LEN + 1, body, blen);
-	if (keyed) {
-		audit_key(k);
-		crypto_hmac_sha256(k, sizeof(k), buf, AUDIT_HEX_LEN + 1 + blen, h);
-		crypto_wipe(k, sizeof(k));
-	} else {
+	if (keyed)
+		crypto_hmac_sha256(app.keys.audit, CRYPTO_KEY_LEN, buf,
+		    AUDIT_HEX_LEN + 1 + blen, h);
+	else
 		crypto_sha256(buf, AUDIT_HEX_LEN + 1 + blen, h);
-	}
 	free(buf);
 	for (size_t i = 0; i < CRYPTO_SHA256_LEN; i++) {
 		out[2 * i] = hex[h[i] >> 4];
@@ -160,14 +151,12 @@ audit_chain_hash(const char *prev, const char *body, size_t blen, int keyed,
 static void
 audit_keyed_value(uint64_t seq, uint8_t v[8 + CRYPTO_SHA256_LEN])
 {
-	uint8_t k[CRYPTO_KEY_LEN], msg[sizeof(AUDIT_META_KEYED) - 1 + 8];
+	uint8_t msg[sizeof(AUDIT_META_KEYED) - 1 + 8];
 
 	audit_be64_put(v, seq);
 	memcpy(msg, AUDIT_META_KEYED, sizeof(AUDIT_META_KEYED) - 1);
 	memcpy(msg + sizeof(AUDIT_META_KEYED) - 1, v, 8);
-	audit_key(k);
-	crypto_hmac_sha256(k, sizeof(k), msg, sizeof(msg), v + 8);
-	crypto_wipe(k, sizeof(k));
+	crypto_hmac_sha256(app.keys.audit, CRYPTO_KEY_LEN, msg, sizeof(msg), v + 8);
 }
 
 /*
@@ -1063,4 +1052,17 @@ time_rfc3339(int64_t t, char *buf, size_t len)
 	y = yoe + era * 400 + (m <= 2);
 	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02dZ", (int)y, (int)m,
 	    (int)d, (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
+}
+
+void
+time_json_set(struct json *o, const char *k, int64_t t)
+{
+	char ts[32];
+
+	if (t == 0) {
+		json_set_str(o, k, NULL);
+		return;
+	}
+	time_rfc3339(t, ts, sizeof(ts));
+	json_set_str(o, k, ts);
 }

@@ -18,12 +18,6 @@
 
 #define DBPASS_SALT_LEN 16
 
-static void
-dbpass_key(uint8_t k[CRYPTO_KEY_LEN])
-{
-	crypto_hkdf_sha256(app.key, sizeof(app.key), "acctd dbpass v1", k, CRYPTO_KEY_LEN);
-}
-
 /*
  * SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>
  *   SaltedPassword = PBKDF2-HMAC-SHA256(password, salt, iter)
@@ -62,15 +56,14 @@ static int
 dbpass_store(struct store_txn *t, const char *user_id, const char *pw,
     int64_t version, int64_t now)
 {
-	uint8_t k[CRYPTO_KEY_LEN], salt[DBPASS_SALT_LEN];
+	uint8_t salt[DBPASS_SALT_LEN];
 	uint8_t sealed[DBPASS_LEN + CRYPTO_SEAL_OVERHEAD];
 	char sealed64[2 * sizeof(sealed)], verifier[PUSHMSG_VERIFIER_MAX + 1], *s;
 	struct json *j;
 	int rc = -1;
 
-	dbpass_key(k);
 	if (crypto_random(salt, sizeof(salt)) == -1 ||
-	    crypto_seal(k, user_id, strlen(user_id), pw, strlen(pw), sealed) == -1 ||
+	    crypto_seal(app.keys.dbpass, user_id, strlen(user_id), pw, strlen(pw), sealed) == -1 ||
 	    dbpass_scram_verifier(pw, salt, sizeof(salt), DBPASS_SCRAM_ITER, verifier,
 		sizeof(verifier)) == -1)
 		goto done;
@@ -85,7 +78,6 @@ dbpass_store(struct store_txn *t, const char *user_id, const char *pw,
 	free(s);
 	json_free(j);
 done:
-	crypto_wipe(k, sizeof(k));
 	return rc;
 }
 
@@ -111,7 +103,7 @@ int
 dbpass_get(struct store_txn *t, const char *user_id, struct dbpass *d,
     char *pw, size_t pwlen)
 {
-	uint8_t k[CRYPTO_KEY_LEN], sealed[DBPASS_LEN + CRYPTO_SEAL_OVERHEAD + 4];
+	uint8_t sealed[DBPASS_LEN + CRYPTO_SEAL_OVERHEAD + 4];
 	struct json *j = NULL;
 	const char *s64, *ver;
 	void *v = NULL;
@@ -137,9 +129,8 @@ dbpass_get(struct store_txn *t, const char *user_id, struct dbpass *d,
 		if (secret_unb64(s64, sealed, sizeof(sealed), &n) == -1 ||
 		    n <= CRYPTO_SEAL_OVERHEAD || n - CRYPTO_SEAL_OVERHEAD >= pwlen)
 			goto done;
-		dbpass_key(k);
-		rc = crypto_open(k, user_id, strlen(user_id), sealed, n, (uint8_t *)pw);
-		crypto_wipe(k, sizeof(k));
+		rc = crypto_open(app.keys.dbpass, user_id, strlen(user_id), sealed, n,
+		    (uint8_t *)pw);
 		if (rc == -1) {
 			log_warnx("dbpass: the sealed password of %s does not open", user_id);
 			goto done;

@@ -253,6 +253,8 @@ main(int argc, char *argv[])
 
 	if (crypto_key_file_load(c->key_file, app.key, err, sizeof(err)) == -1)
 		fatalx("key_file: %s", err);
+	if (app_keys_derive() == -1)
+		fatalx("key_file: cannot derive the keys");
 	if (store_open(c->data_dir, (unsigned)c->map_size_mb, &app.store, err,
 	    sizeof(err)) == -1)
 		fatalx("%s", err);
@@ -297,7 +299,7 @@ main(int argc, char *argv[])
 	push_stop();
 	audit_head_log(app.store, "stop");
 	store_close(app.store);
-	crypto_wipe(app.key, sizeof(app.key));
+	app_keys_wipe();
 	crypto_shutdown();
 	app_free_confs();
 	log_notice("stopped");

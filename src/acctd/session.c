@@ -17,11 +17,7 @@
 static void
 session_key(const char *sid, uint8_t out[CRYPTO_SHA256_LEN])
 {
-	uint8_t k[CRYPTO_KEY_LEN];
-
-	crypto_hkdf_sha256(app.key, sizeof(app.key), "acctd session v1", k, sizeof(k));
-	crypto_hmac_sha256(k, sizeof(k), sid, strlen(sid), out);
-	crypto_wipe(k, sizeof(k));
+	crypto_hmac_sha256(app.keys.session, CRYPTO_KEY_LEN, sid, strlen(sid), out);
 }
 
 static int
@@ -68,6 +64,27 @@ session_parse(const void *v, size_t vl, struct session *s)
 	return rc;
 }
 
+/* the session of sid and its store key: 0 / STORE_NOTFOUND / -1 */
+static int
+session_read(struct store_txn *t, const char *sid, uint8_t key[CRYPTO_SHA256_LEN],
+    struct session *s)
+{
+	void *v = NULL;
+	size_t vl;
+	int rc;
+
+	if (strlen(sid) != SESSION_TOKEN_LEN)
+		return STORE_NOTFOUND;
+	session_key(sid, key);
+	rc = store_get(t, STORE_DB_SESSION, key, CRYPTO_SHA256_LEN, &v, &vl);
+	if (rc != 0)
+		return rc;
+	rc = session_parse(v, vl, s);
+	crypto_wipe(v, vl);
+	free(v);
+	return rc;
+}
+
 int
 session_create(struct store_txn *t, const char *user_id, int64_t now_ms,
     char sid[SESSION_TOKEN_LEN + 1], char csrf[SESSION_TOKEN_LEN + 1])
@@ -103,22 +120,12 @@ session_lookup(struct store_txn *t, const char *sid, int64_t now, int idle,
     int absolute, struct session *s, int *stale)
 {
 	uint8_t key[CRYPTO_SHA256_LEN];
-	void *v = NULL;
-	size_t vl;
 	int rc;
 
 	*stale = 0;
-	if (strlen(sid) != SESSION_TOKEN_LEN)
-		return STORE_NOTFOUND;
-	session_key(sid, key);
-	rc = store_get(t, STORE_DB_SESSION, key, sizeof(key), &v, &vl);
+	rc = session_read(t, sid, key, s);
 	if (rc != 0)
 		return rc;
-	rc = session_parse(v, vl, s);
-	crypto_wipe(v, vl);
-	free(v);
-	if (rc == -1)
-		return -1;
 	if (session_expired(s, now, idle, absolute)) {
 		crypto_wipe(s, sizeof(*s));
 		return SESSION_EXPIRED;
@@ -137,19 +144,9 @@ session_touch(struct store_txn *t, const char *sid, int64_t now)
 {
 	uint8_t key[CRYPTO_SHA256_LEN];
 	struct session cur;
-	void *v = NULL;
-	size_t vl;
 	int rc;
 
-	if (strlen(sid) != SESSION_TOKEN_LEN)
-		return STORE_NOTFOUND;
-	session_key(sid, key);
-	rc = store_get(t, STORE_DB_SESSION, key, sizeof(key), &v, &vl);
-	if (rc != 0)
-		return rc;
-	rc = session_parse(v, vl, &cur);
-	crypto_wipe(v, vl);
-	free(v);
+	rc = session_read(t, sid, key, &cur);
 	if (rc == 0 && cur.last_seen < now) {
 		cur.last_seen = now;
 		rc = session_put(t, key, &cur);

@@ -87,6 +87,28 @@ store_mdb_warn(const struct store *s, const char *what, int rc)
 		log_warnx("store: %s: %s", what, mdb_strerror(rc));
 }
 
+/* an MDB_val over the caller's bytes (LMDB only reads through it) */
+static MDB_val
+store_val(const void *p, size_t n)
+{
+	MDB_val v = { .mv_size = n, .mv_data = (void *)p };
+
+	return v;
+}
+
+/* an LMDB result as this file's: 0, STORE_NOTFOUND or -1 (logged) */
+static int
+store_rc(struct store_txn *t, const char *what, int rc)
+{
+	if (rc == MDB_NOTFOUND)
+		return STORE_NOTFOUND;
+	if (rc) {
+		store_mdb_warn(t->s, what, rc);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 store_db_valid(enum store_db db)
 {
@@ -444,43 +466,27 @@ int
 store_put(struct store_txn *t, enum store_db db, const void *key,
     size_t klen, const void *val, size_t vlen)
 {
-	MDB_val k, v;
-	int rc;
+	MDB_val k = store_val(key, klen), v = store_val(val, vlen);
 
 	if (!store_db_valid(db))
 		return -1;
-	k.mv_data = (void *)key;
-	k.mv_size = klen;
-	v.mv_data = (void *)val;
-	v.mv_size = vlen;
-	rc = mdb_put(t->txn, t->s->dbi[db], &k, &v, 0);
-	if (rc) {
-		store_mdb_warn(t->s, "put", rc);
-		return -1;
-	}
-	return 0;
+	return store_rc(t, "put", mdb_put(t->txn, t->s->dbi[db], &k, &v, 0));
 }
 
 int
 store_get(struct store_txn *t, enum store_db db, const void *key,
     size_t klen, void **val, size_t *vlen)
 {
-	MDB_val k, v;
+	MDB_val k = store_val(key, klen), v;
 	int rc;
 
 	*val = NULL;
 	*vlen = 0;
 	if (!store_db_valid(db))
 		return -1;
-	k.mv_data = (void *)key;
-	k.mv_size = klen;
-	rc = mdb_get(t->txn, t->s->dbi[db], &k, &v);
-	if (rc == MDB_NOTFOUND)
-		return STORE_NOTFOUND;
-	if (rc) {
-		store_mdb_warn(t->s, "get", rc);
-		return -1;
-	}
+	rc = store_rc(t, "get", mdb_get(t->txn, t->s->dbi[db], &k, &v));
+	if (rc != 0)
+		return rc;
 	/* the map is only valid until the txn ends: copy out */
 	*val = x_malloc(v.mv_size);
 	memcpy(*val, v.mv_data, v.mv_size);
@@ -491,21 +497,11 @@ store_get(struct store_txn *t, enum store_db db, const void *key,
 int
 store_del(struct store_txn *t, enum store_db db, const void *key, size_t klen)
 {
-	MDB_val k;
-	int rc;
+	MDB_val k = store_val(key, klen);
 
 	if (!store_db_valid(db))
 		return -1;
-	k.mv_data = (void *)key;
-	k.mv_size = klen;
-	rc = mdb_del(t->txn, t->s->dbi[db], &k, NULL);
-	if (rc == MDB_NOTFOUND)
-		return STORE_NOTFOUND;
-	if (rc) {
-		store_mdb_warn(t->s, "del", rc);
-		return -1;
-	}
-	return 0;
+	return store_rc(t, "del", mdb_del(t->txn, t->s->dbi[db], &k, NULL));
 }
 
 /*
@@ -516,13 +512,11 @@ static int
 store_iter_first(struct store_txn *t, MDB_dbi dbi, MDB_cursor *c,
     const void *start, size_t startlen, int reverse, MDB_val *k, MDB_val *v)
 {
-	MDB_val sk;
+	MDB_val sk = store_val(start, startlen);
 	int rc;
 
 	if (start == NULL || startlen == 0)
 		return mdb_cursor_get(c, k, v, reverse ? MDB_LAST : MDB_FIRST);
-	sk.mv_data = (void *)start;
-	sk.mv_size = startlen;
 	*k = sk;
 	rc = mdb_cursor_get(c, k, v, MDB_SET_RANGE);
 	if (!reverse)

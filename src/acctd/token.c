@@ -50,11 +50,7 @@ token_check_chars(const char *s, size_t n, char out[TOKEN_CHECK_LEN + 1])
 static void
 token_hmac(const char *secret, uint8_t out[CRYPTO_SHA256_LEN])
 {
-	uint8_t k[CRYPTO_KEY_LEN];
-
-	crypto_hkdf_sha256(app.key, sizeof(app.key), "acctd token v1", k, sizeof(k));
-	crypto_hmac_sha256(k, sizeof(k), secret, strlen(secret), out);
-	crypto_wipe(k, sizeof(k));
+	crypto_hmac_sha256(app.keys.token, CRYPTO_KEY_LEN, secret, strlen(secret), out);
 }
 
 int
@@ -280,19 +276,9 @@ token_json(const struct token *k)
 	json_set_str(j, "created_at", ts);
 	time_rfc3339(k->updated_at, ts, sizeof(ts));
 	json_set_str(j, "updated_at", ts);
-	if (k->last_used_at) {
-		time_rfc3339(k->last_used_at, ts, sizeof(ts));
-		json_set_str(j, "last_used_at", ts);
-	} else {
-		json_set_str(j, "last_used_at", NULL);
-	}
+	time_json_set(j, "last_used_at", k->last_used_at);
 	json_set_str(j, "last_used_ip", k->last_used_ip[0] ? k->last_used_ip : NULL);
-	if (k->expires_at) {
-		time_rfc3339(k->expires_at, ts, sizeof(ts));
-		json_set_str(j, "expires_at", ts);
-	} else {
-		json_set_str(j, "expires_at", NULL);
-	}
+	time_json_set(j, "expires_at", k->expires_at);
 	json_set_int(j, "version_id", k->version_id);
 	return j;
 }

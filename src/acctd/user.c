@@ -357,12 +357,7 @@ user_json(const struct user *u)
 	json_set_str(j, "role", u->admin ? "admin" : "user");
 	json_set_str(j, "status", u->disabled ? "disabled" : "active");
 	json_set_bool(j, "must_change_password", u->must_change_pw);
-	if (u->token_min_issued_at) {
-		time_rfc3339(u->token_min_issued_at / 1000, ts, sizeof(ts));
-		json_set_str(j, "token_min_issued_at", ts);
-	} else {
-		json_set_str(j, "token_min_issued_at", NULL);
-	}
+	time_json_set(j, "token_min_issued_at", u->token_min_issued_at / 1000);
 	json_set_int(j, "version_id", u->version_id);
 	time_rfc3339(u->created_at, ts, sizeof(ts));
 	json_set_str(j, "created_at", ts);
@@ -401,19 +396,34 @@ user_contains(const char *s, size_t sl, const char *q)
 	return 0;
 }
 
+/*
+ * The user id a handle entry (handle -> id) holds, for the walks of the
+ * handle index: 0, 1 at the first alias ("~old": they sort after every
+ * handle, so the walk is over), -1 when the entry is corrupt.
+ */
+static int
+user_walk_id(const void *k, size_t kl, const void *v, size_t vl,
+    char id[SECRET_ID_LEN + 1])
+{
+	if (kl > 0 && ((const char *)k)[0] == '~')
+		return 1;
+	if (vl != SECRET_ID_LEN)
+		return -1;
+	memcpy(id, v, vl);
+	id[vl] = '\0';
+	return 0;
+}
+
 static int
 user_count_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 {
 	struct user_walk *w = arg;
 	struct user u;
 	char id[SECRET_ID_LEN + 1];
+	int rc = user_walk_id(k, kl, v, vl, id);
 
-	if (kl > 0 && ((const char *)k)[0] == '~')
-		return 1;             /* aliases sort after every handle */
-	if (vl != SECRET_ID_LEN)
-		return -1;
-	memcpy(id, v, vl);
-	id[vl] = '\0';
+	if (rc != 0)
+		return rc;
 	if (user_load(w->t, id, &u) != 0)
 		return -1;
 	if (u.admin && !u.disabled)
@@ -439,19 +449,18 @@ user_list_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 	struct user_walk *w = arg;
 	struct user u;
 	char id[SECRET_ID_LEN + 1];
+	int rc;
 
 	if (w->skip && kl == strlen(w->skip) && memcmp(k, w->skip, kl) == 0)
 		return 0;             /* the page starts after `after` */
-	if (kl > 0 && ((const char *)k)[0] == '~')
-		return 1;             /* aliases sort after every handle */
+	if ((rc = user_walk_id(k, kl, v, vl, id)) == 1)
+		return 1;
 	if (w->n == w->limit || (w->q && w->seen == w->budget)) {
 		w->more = 1;
 		return 1;
 	}
-	if (vl != SECRET_ID_LEN || kl > NAME_HANDLE_MAX)
+	if (rc == -1 || kl > NAME_HANDLE_MAX)
 		return -1;
-	memcpy(id, v, vl);
-	id[vl] = '\0';
 	w->seen++;
 	memcpy(w->last, k, kl);
 	w->last[kl] = '\0';

@@ -70,20 +70,25 @@ log_vwrite(enum log_level lvl, int with_errno, const char *fmt, va_list ap)
 	errno = saved;
 }
 
-#define LOG_FN(fn, lvl, e)                         \
+/* one function per level; e: append strerror(errno); then: after the
+ * line is written (fatal and fatalx exit) */
+#define LOG_FN(fn, lvl, e, then)                   \
 	void fn(const char *fmt, ...)              \
 	{                                          \
 		va_list ap;                        \
 		va_start(ap, fmt);                 \
 		log_vwrite(lvl, e, fmt, ap);       \
 		va_end(ap);                        \
+		then;                              \
 	}
 
-LOG_FN(log_err, LOG_LEVEL_ERROR, 0)
-LOG_FN(log_warn, LOG_LEVEL_WARN, 1)
-LOG_FN(log_warnx, LOG_LEVEL_WARN, 0)
-LOG_FN(log_info, LOG_LEVEL_INFO, 0)
-LOG_FN(log_debug, LOG_LEVEL_DEBUG, 0)
+LOG_FN(log_err, LOG_LEVEL_ERROR, 0, )
+LOG_FN(log_warn, LOG_LEVEL_WARN, 1, )
+LOG_FN(log_warnx, LOG_LEVEL_WARN, 0, )
+LOG_FN(log_info, LOG_LEVEL_INFO, 0, )
+LOG_FN(log_debug, LOG_LEVEL_DEBUG, 0, )
+LOG_FN(fatal, LOG_LEVEL_ERROR, 1, exit(1))
+LOG_FN(fatalx, LOG_LEVEL_ERROR, 0, exit(1))
 
 /* printed at every log_level: readiness, start and stop */
 void
@@ -96,26 +101,4 @@ log_notice(const char *fmt, ...)
 	log_vwrite(LOG_LEVEL_INFO, 0, fmt, ap);
 	log_force = 0;
 	va_end(ap);
-}
-
-void
-fatal(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	log_vwrite(LOG_LEVEL_ERROR, 1, fmt, ap);
-	va_end(ap);
-	exit(1);
-}
-
-void
-fatalx(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	log_vwrite(LOG_LEVEL_ERROR, 0, fmt, ap);
-	va_end(ap);
-	exit(1);
 }

@@ -9,68 +9,26 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include "acctd.h"
+#include "fixture_acctd.h"
 
 #define NOW 1795839000            /* 2026-11-28T04:10:00Z */
 #define ZERO64 "0000000000000000000000000000000000000000000000000000000000000000"
 
-struct fixture {
-	char dir[64];
-	struct store *s;
-};
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int
 setup(void **state)
 {
-	struct fixture *f = x_calloc(1, sizeof(*f));
-	char err[512], *path;
-	int rc;
-
-	memset(app.key, 0x42, sizeof(app.key));   /* the appliance key */
-	strcpy(f->dir, "/tmp/test_audit.XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
+	if (fixture_app_key(0x42) == -1)      /* the appliance key */
 		return -1;
-	path = x_asprintf("%s/db", f->dir);
-	rc = store_open(path, 16, &f->s, err, sizeof(err));
-	free(path);
-	if (rc != 0) {
-		fprintf(stderr, "store_open: %s\n", err);
-		return -1;
-	}
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *f = *state;
-	int rc;
-
-	store_close(f->s);
-	rc = nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-	free(f);
-	return rc;
+	return fixture_store_new(state, "test_audit", "db", 16);
 }
 
 static struct store_txn *
-begin(struct fixture *f, int write)
+begin(struct fixture_store *f, int write)
 {
 	struct store_txn *t;
 
@@ -80,7 +38,7 @@ begin(struct fixture *f, int write)
 
 /* one committed append; returns the seq */
 static uint64_t
-append(struct fixture *f, unsigned cap, const char *action, const char *ident,
+append(struct fixture_store *f, unsigned cap, const char *action, const char *ident,
     const struct json *data)
 {
 	struct audit_actor a = { "u_admin", "admin", "Admin", NULL, "10.0.0.1" };
@@ -103,7 +61,7 @@ key_of(uint64_t seq, uint8_t k[8])
 
 /* the stored record as a string (caller frees); NULL when absent */
 static char *
-raw_get(struct fixture *f, uint64_t seq)
+raw_get(struct fixture_store *f, uint64_t seq)
 {
 	struct store_txn *t = begin(f, 0);
 	uint8_t k[8];
@@ -123,7 +81,7 @@ raw_get(struct fixture *f, uint64_t seq)
 }
 
 static void
-raw_put(struct fixture *f, uint64_t seq, const char *s)
+raw_put(struct fixture_store *f, uint64_t seq, const char *s)
 {
 	struct store_txn *t = begin(f, 1);
 	uint8_t k[8];
@@ -187,7 +145,7 @@ field(const char *rec, const char *name)
 
 /* the ids of a page, in order (every record starts with {"id":) */
 static size_t
-page(struct fixture *f, const char *ident, uint64_t before, unsigned limit,
+page(struct fixture_store *f, const char *ident, uint64_t before, unsigned limit,
     uint64_t *ids, size_t max, uint64_t *next)
 {
 	struct store_txn *t = begin(f, 0);
@@ -210,7 +168,7 @@ page(struct fixture *f, const char *ident, uint64_t before, unsigned limit,
 
 /* verify's report, printed */
 static char *
-verify(struct fixture *f)
+verify(struct fixture_store *f)
 {
 	struct store_txn *t = begin(f, 0);
 	struct json *rep;
@@ -234,7 +192,7 @@ verify(struct fixture *f)
 }
 
 static void
-assert_verify(struct fixture *f, const char *want)
+assert_verify(struct fixture_store *f, const char *want)
 {
 	char *got = verify(f);
 
@@ -268,7 +226,7 @@ test_time_rfc3339(void **state)
 static void
 test_append_read_back(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture_store *f = *state;
 	struct audit_actor alice = { "u_alice", "alice", "Alice", NULL, "127.0.0.1" };
 	struct audit_event e1 = { "user.update", &alice, "u_alice", "alice",
 	    "u_alice", "alice", NULL };
@@ -380,7 +338,7 @@ test_append_read_back(void **state)
 static void
 test_chain_links(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture_store *f = *state;
 	char *r[4], *h, *p;
 
 	for (int i = 1; i <= 3; i++) {
@@ -405,7 +363,7 @@ test_chain_links(void **state)
 static void
 test_capacity(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture_store *f = *state;
 	struct store_txn *t;
 	uint64_t ids[128], next;
 	size_t n, nidx;
@@ -447,7 +405,7 @@ test_capacity(void **state)
 static void
 test_record_bound(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture_store *f = *state;
 	char url1[2049], url2[2049], name[401], *r, *v, *want;
 	struct audit_actor a = { "u_alice", "alice", name, url1, "127.0.0.1" };
 	struct audit_event e = { "user.update", &a, "u_alice", "alice",
@@ -507,7 +465,7 @@ test_record_bound(void **state)
 
 /* what the process wrote to stderr while fn ran (caller frees) */
 static char *
-stderr_of(void (*fn)(struct fixture *), struct fixture *f)
+stderr_of(void (*fn)(struct fixture_store *), struct fixture_store *f)
 {
 	char path[] = "/tmp/test_audit_log.XXXXXX", *buf;
 	int fd = mkstemp(path), saved;
@@ -536,7 +494,7 @@ stderr_of(void (*fn)(struct fixture *), struct fixture *f)
 }
 
 static void
-append_at(struct fixture *f, int64_t now, int n)
+append_at(struct fixture_store *f, int64_t now, int n)
 {
 	struct audit_event e = { "user.update", NULL, "u_a", "a", "u_a", "a", NULL };
 	struct store_txn *t = begin(f, 1);
@@ -547,26 +505,26 @@ append_at(struct fixture *f, int64_t now, int n)
 }
 
 static void
-trim_fill(struct fixture *f)
+trim_fill(struct fixture_store *f)
 {
 	append_at(f, NOW, 100);           /* full, nothing dropped */
 }
 
 static void
-trim_first(struct fixture *f)
+trim_first(struct fixture_store *f)
 {
 	append_at(f, NOW + 1000, 1);      /* the first drop: said at once */
 	append_at(f, NOW + 1010, 5);      /* within the minute: quiet */
 }
 
 static void
-trim_summary(struct fixture *f)
+trim_summary(struct fixture_store *f)
 {
 	append_at(f, NOW + 1070, 10);     /* a minute on: said at the first */
 }
 
 static void
-trim_flush(struct fixture *f)
+trim_flush(struct fixture_store *f)
 {
 	append_at(f, NOW + 1100, 150);    /* more than the ring, quietly */
 	append_at(f, NOW + 1200, 1);      /* the next report names a flush */
@@ -580,7 +538,7 @@ trim_flush(struct fixture *f)
 static void
 test_trim_report(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture_store *f = *state;
 	char *log;
 
 	log_set_level(LOG_LEVEL_INFO);
@@ -617,7 +575,7 @@ test_trim_report(void **state)
 }
 
 static void
-fill5(struct fixture *f)
+fill5(struct fixture_store *f)
 {
 	for (int i = 0; i < 5; i++)
 		append(f, 100, "user.update", "u_a", NULL);
@@ -626,7 +584,7 @@ fill5(struct fixture *f)
 
 /* the meta link (audit_last) set to seq and hash */
 static void
-link_put(struct fixture *f, const char *name, uint64_t seq, const char *hash)
+link_put(struct fixture_store *f, const char *name, uint64_t seq, const char *hash)
 {
 	struct store_txn *t = begin(f, 1);
 	uint8_t v[72];
@@ -643,7 +601,7 @@ link_put(struct fixture *f, const char *name, uint64_t seq, const char *hash)
  * recomputed (keyed or plain SHA-256) and relinked, and the head moved.
  */
 static void
-reseal(struct fixture *f, uint64_t from, uint64_t to, int keyed,
+reseal(struct fixture_store *f, uint64_t from, uint64_t to, int keyed,
     const char *edit_from, const char *edit_to)
 {
 	char prev[65] = "", *r, *body, *p, *out;
@@ -676,7 +634,7 @@ reseal(struct fixture *f, uint64_t from, uint64_t to, int keyed,
 static void
 test_sha256_rewrite_detected(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture_store *f = *state;
 
 	fill5(f);
 	reseal(f, 3, 5, 0, "user.update", "user.delete");
@@ -689,14 +647,16 @@ test_sha256_rewrite_detected(void **state)
 	    "\"last_seq\":5,\"trimmed\":0}");
 	/* another appliance key: nothing verifies */
 	app.key[0] ^= 1;
+	assert_int_equal(app_keys_derive(), 0);
 	assert_verify(f, "{\"ok\":false,\"records\":5,\"first_seq\":1,"
 	    "\"trimmed\":0,\"first_broken\":1,\"reason\":\"record 1 was "
 	    "modified\"}");
 	app.key[0] ^= 1;
+	assert_int_equal(app_keys_derive(), 0);
 }
 
 static void
-set_schema1(struct fixture *f)
+set_schema1(struct fixture_store *f)
 {
 	struct store_txn *t = begin(f, 1);
 
@@ -706,13 +666,12 @@ set_schema1(struct fixture *f)
 }
 
 static void
-reopen(struct fixture *f)
+reopen(struct fixture_store *f)
 {
-	char err[512], *path = x_asprintf("%s/db", f->dir);
+	char err[512];
 
 	store_close(f->s);
-	assert_int_equal(store_open(path, 16, &f->s, err, sizeof(err)), 0);
-	free(path);
+	assert_int_equal(store_open(f->path, 16, &f->s, err, sizeof(err)), 0);
 }
 
 /*
@@ -723,7 +682,7 @@ reopen(struct fixture *f)
 static void
 test_migrate_schema1(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture_store *f = *state;
 	struct store_txn *t;
 	char *r1, *r;
 	void *v;
@@ -783,7 +742,7 @@ test_migrate_schema1(void **state)
 static void
 test_migrate_schema1_record_detected(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture_store *f = *state;
 	uint8_t k[8];
 	struct store_txn *t;
 
@@ -809,7 +768,7 @@ test_migrate_schema1_record_detected(void **state)
 static void
 test_head_published(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture_store *f = *state;
 	char hash[65], *r, *m = NULL, *h, *want;
 	uint64_t seq, first;
 	size_t mlen = 0;
@@ -851,7 +810,7 @@ test_head_published(void **state)
 static void
 test_identity_paging(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture_store *f = *state;
 	uint64_t want[64], ids[64], before = 0, next;
 	size_t nwant = 0, got = 0, n;
 	int pages = 0;
@@ -906,7 +865,7 @@ test_identity_paging(void **state)
 static void
 test_paging_after_drop(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture_store *f = *state;
 	uint64_t ids[128], before = 0, next;
 	size_t got = 0;
 
@@ -941,7 +900,7 @@ test_paging_after_drop(void **state)
 static void
 test_verify_modified(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture_store *f = *state;
 	char *r, *p;
 
 	fill5(f);
@@ -959,7 +918,7 @@ test_verify_modified(void **state)
 static void
 test_verify_reordered(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture_store *f = *state;
 	char *r, *h, *s;
 
 	fill5(f);
@@ -978,7 +937,7 @@ test_verify_reordered(void **state)
 static void
 test_verify_deleted(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture_store *f = *state;
 	struct store_txn *t;
 	uint8_t k[8];
 
@@ -995,7 +954,7 @@ test_verify_deleted(void **state)
 static void
 test_verify_tail_deleted(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture_store *f = *state;
 	struct store_txn *t;
 	uint8_t k[8];
 
@@ -1012,7 +971,7 @@ test_verify_tail_deleted(void **state)
 static void
 test_verify_tail_rehashed(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture_store *f = *state;
 	char *r, *prev, *body, *s, *p;
 
 	fill5(f);
@@ -1036,7 +995,7 @@ test_verify_tail_rehashed(void **state)
 static void
 test_verify_wrong_prev(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture_store *f = *state;
 	char *r, *prev, *body, *s, *p;
 	const char *other = "abababababababababababababababababababababababababababababababab";
 
@@ -1061,7 +1020,7 @@ test_verify_wrong_prev(void **state)
 static void
 test_verify_garbage(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture_store *f = *state;
 
 	fill5(f);
 	raw_put(f, 4, "{\"id\":4,");
@@ -1078,7 +1037,7 @@ test_verify_empty(void **state)
 static void
 test_aborted_append(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture_store *f = *state;
 	struct audit_event e = { "user.create", NULL, "u_a", "a", NULL, NULL, NULL };
 	struct store_txn *t;
 	uint64_t ids[4], next, seq;
@@ -1107,7 +1066,7 @@ test_aborted_append(void **state)
 static void
 test_data_copied(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture_store *f = *state;
 	struct audit_event e = { "user.update", NULL, NULL, NULL, NULL, NULL, NULL };
 	struct json *d = json_object(), *in = json_object();
 	struct store_txn *t;
@@ -1133,7 +1092,7 @@ test_data_copied(void **state)
 static void
 test_append_refused(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture_store *f = *state;
 	struct audit_actor bad = { NULL, "\xff\xfe", NULL, NULL, NULL };
 	struct audit_event e = { "user.update", &bad, NULL, NULL, NULL, NULL, NULL };
 	struct audit_event none = { NULL, NULL, NULL, NULL, NULL, NULL, NULL };
@@ -1149,7 +1108,7 @@ test_append_refused(void **state)
 	assert_verify(f, "{\"ok\":true,\"records\":0,\"first_seq\":1,\"last_seq\":0,\"trimmed\":0}");
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, fixture_store_teardown)
 
 int
 main(void)

@@ -14,40 +14,35 @@
 
 #include <cmocka.h>
 
-#include "acctd.h"
+#include "fixture_acctd.h"
 
 /* from PostgreSQL 15.18: password_encryption = scram-sha-256 */
 #define PG_PASSWORD "f3k9q-2mzx7-tp4vc-8hw1b-9r2c0"
 #define PG_VERIFIER "SCRAM-SHA-256$4096:/UodNfQJXOzghGW2kPakqA==$" \
 	"3GfW6/1tZHLtoTFJMIH1LDKicnw5X736E3EkYt8V+3s=:hiWEdXOoKv0xQb9SZb+SneIbT7B3Vt2g+WiXSCZuofY="
 
-static char dir[64];
+static struct fixture_store fx;
 
 static int
 setup(void **state)
 {
-	char err[256];
 	(void)state;
-
-	assert_int_equal(crypto_init(), 0);
-	assert_int_equal(crypto_random(app.key, sizeof(app.key)), 0);
-	strcpy(dir, "/tmp/acctd-dbpass-XXXXXX");
-	assert_non_null(mkdtemp(dir));
-	assert_int_equal(store_open(dir, 16, &app.store, err, sizeof(err)), 0);
+	if (fixture_app_key(-1) == -1 || fixture_store_up(&fx, "test_dbpass", NULL, 16) == -1)
+		return -1;
+	app.store = fx.s;
 	return 0;
 }
 
 static int
 teardown(void **state)
 {
-	char cmd[128];
-	(void)state;
+	int rc;
 
-	store_close(app.store);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
+	(void)state;
+	rc = fixture_store_down(&fx);
+	app.store = NULL;
 	crypto_shutdown();
-	return 0;
+	return rc;
 }
 
 static void

@@ -1,8 +1,9 @@
 /*
  * limiter.c with synthetic addresses and clocks: the limiter fails closed
  * under pressure (address churn never frees a handle, a full table never
- * means "allowed"), counts attempts before the KDF, and aggregates IPv6 by
- * /64; the KDF gate refuses rather than queues.
+ * means "allowed" and answers when the first entry frees up, an attempt in
+ * flight keeps its slot), counts attempts before the KDF, and aggregates
+ * IPv6 by /64; the KDF gate refuses rather than queues.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -165,6 +166,57 @@ test_full_address_table_counts_handle(void **state)
 	assert_int_equal(attempt("bob", "203.0.113.4", NOW, LIMITER_OK), 900);
 }
 
+/*
+ * A handle table full of live entries: a handle in it is still served, a
+ * handle not in it is refused until the first entry frees up, and the wait
+ * answered is exactly that (Retry-After); then entries with nothing left to
+ * remember are recycled.
+ */
+static void
+test_full_handle_table(void **state)
+{
+	char ip[32], h[32];
+	(void)state;
+
+	for (unsigned i = 0; i < LIMITER_HANDLE_SLOTS; i++) {
+		v4(i, ip, sizeof(ip));
+		snprintf(h, sizeof(h), "h%u", i);
+		/* one failure each, the first at NOW + 5, the rest at NOW + 9 */
+		assert_int_equal(attempt(h, ip, NOW + (i ? 9 : 5), LIMITER_FAILED), 0);
+	}
+	assert_int_equal(attempt("newcomer", "192.0.2.9", NOW + 10, LIMITER_OK), 295);
+	assert_int_equal(attempt("h7", "192.0.2.9", NOW + 10, LIMITER_CANCELLED), 0);
+	/* h0's window ends at NOW + 305: its slot is taken over */
+	assert_int_equal(attempt("newcomer", "192.0.2.9", NOW + 304, LIMITER_OK), 1);
+	assert_int_equal(attempt("newcomer", "192.0.2.9", NOW + 305, LIMITER_FAILED), 0);
+	assert_int_equal(attempt("other", "192.0.2.9", NOW + 306, LIMITER_OK), 3);
+}
+
+/* an attempt in flight keeps its handle's slot: its result must be
+ * counted, so the slot is not recycled however long it takes */
+static void
+test_in_flight_attempts_are_never_recycled(void **state)
+{
+	static struct limiter_ticket t[LIMITER_HANDLE_SLOTS];
+	char ip[32], h[32];
+	(void)state;
+
+	for (unsigned i = 0; i < LIMITER_HANDLE_SLOTS; i++) {
+		v4(i, ip, sizeof(ip));
+		snprintf(h, sizeof(h), "h%u", i);
+		assert_int_equal(limiter_begin(h, ip, NOW, &conf_, &t[i]), 0);
+	}
+	assert_int_equal(attempt("newcomer", "192.0.2.9", NOW + 3600, LIMITER_OK), 1);
+	limiter_end(&t[42], LIMITER_FAILED, NOW + 3600, &conf_);
+	/* h42 now holds a failure: still live */
+	assert_int_equal(attempt("newcomer", "192.0.2.9", NOW + 3600, LIMITER_OK), 1);
+	limiter_end(&t[7], LIMITER_CANCELLED, NOW + 3600, &conf_);
+	assert_int_equal(attempt("newcomer", "192.0.2.9", NOW + 3600, LIMITER_OK), 0);
+	for (unsigned i = 0; i < LIMITER_HANDLE_SLOTS; i++)
+		if (i != 7 && i != 42)
+			limiter_end(&t[i], LIMITER_CANCELLED, NOW + 3600, &conf_);
+}
+
 /* attempts in flight count: the 4th concurrent one is refused before its
  * KDF; when the 3 fail the handle is locked */
 static void
@@ -253,6 +305,8 @@ main(void)
 		cmocka_unit_test_setup(test_2000_addresses_one_handle, reset),
 		cmocka_unit_test_setup(test_churn_never_frees_a_handle, reset),
 		cmocka_unit_test_setup(test_full_address_table_counts_handle, reset),
+		cmocka_unit_test_setup(test_full_handle_table, reset),
+		cmocka_unit_test_setup(test_in_flight_attempts_are_never_recycled, reset),
 		cmocka_unit_test_setup(test_reserved_before_kdf, reset),
 		cmocka_unit_test_setup(test_ok_and_cancel, reset),
 		cmocka_unit_test_setup(test_window_and_lockout_expire, reset),

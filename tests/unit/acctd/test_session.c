@@ -10,66 +10,28 @@
 
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#include "acctd.h"
+#include "fixture_acctd.h"
 
 #define IDLE 1800
 #define ABSOLUTE 43200
 #define NOW 1800000000LL
 #define USER "u_0123456789abcdefghij"
 
-struct fixture {
-	char dir[64];
-	struct store *s;
-};
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int
 setup(void **state)
 {
-	struct fixture *f = x_calloc(1, sizeof(*f));
-	char err[512];
-
-	strcpy(f->dir, "/tmp/test_session.XXXXXX");
-	if (mkdtemp(f->dir) == NULL || crypto_init() == -1 ||
-	    crypto_random(app.key, sizeof(app.key)) == -1)
+	if (fixture_app_key(-1) == -1)
 		return -1;
-	if (store_open(f->dir, 16, &f->s, err, sizeof(err)) != 0) {
-		fprintf(stderr, "store_open: %s\n", err);
-		return -1;
-	}
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *f = *state;
-	int rc;
-
-	store_close(f->s);
-	rc = nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-	free(f);
-	return rc;
+	return fixture_store_new(state, "test_session", NULL, 16);
 }
 
 /* a committed session created at now_ms; sid filled */
 static void
-make(struct fixture *f, int64_t now_ms, char sid[SESSION_TOKEN_LEN + 1])
+make(struct fixture_store *f, int64_t now_ms, char sid[SESSION_TOKEN_LEN + 1])
 {
 	char csrf[SESSION_TOKEN_LEN + 1];
 	struct store_txn *t;
@@ -80,7 +42,7 @@ make(struct fixture *f, int64_t now_ms, char sid[SESSION_TOKEN_LEN + 1])
 }
 
 static int
-lookup(struct fixture *f, const char *sid, int64_t now, struct session *s, int *stale)
+lookup(struct fixture_store *f, const char *sid, int64_t now, struct session *s, int *stale)
 {
 	struct store_txn *t;
 	int rc;
@@ -92,7 +54,7 @@ lookup(struct fixture *f, const char *sid, int64_t now, struct session *s, int *
 }
 
 static size_t
-count(struct fixture *f)
+count(struct fixture_store *f)
 {
 	struct store_txn *t;
 	size_t n;
@@ -110,7 +72,7 @@ count(struct fixture *f)
 static void
 test_touch_after_logout_does_not_resurrect(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture_store *f = *state;
 	char sid[SESSION_TOKEN_LEN + 1];
 	struct store_txn *t;
 	struct session s;
@@ -136,7 +98,7 @@ test_touch_after_logout_does_not_resurrect(void **state)
 static void
 test_touch_updates_last_seen(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture_store *f = *state;
 	char sid[SESSION_TOKEN_LEN + 1];
 	struct store_txn *t;
 	struct session a, b;
@@ -164,7 +126,7 @@ test_touch_updates_last_seen(void **state)
 static void
 test_lookup_reports_expired(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture_store *f = *state;
 	char idle[SESSION_TOKEN_LEN + 1], old[SESSION_TOKEN_LEN + 1];
 	struct store_txn *t;
 	struct session s;
@@ -187,7 +149,7 @@ test_lookup_reports_expired(void **state)
 static void
 test_sweep_bounded(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture_store *f = *state;
 	char sid[SESSION_TOKEN_LEN + 1], live[3][SESSION_TOKEN_LEN + 1];
 	uint8_t cursor[CRYPTO_SHA256_LEN] = { 0 };
 	struct store_txn *t;
@@ -228,10 +190,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_touch_after_logout_does_not_resurrect, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_touch_updates_last_seen, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_lookup_reports_expired, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sweep_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_touch_after_logout_does_not_resurrect, setup, fixture_store_teardown),
+		cmocka_unit_test_setup_teardown(test_touch_updates_last_seen, setup, fixture_store_teardown),
+		cmocka_unit_test_setup_teardown(test_lookup_reports_expired, setup, fixture_store_teardown),
+		cmocka_unit_test_setup_teardown(test_sweep_bounded, setup, fixture_store_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,60 +7,19 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "acctd.h"
-
-struct fixture {
-	char dir[64];             /* the temp dir; the store lives in dir/db */
-	char *path;
-	struct store *s;
-};
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
+#include "fixture_acctd.h"
 
 static int
 setup(void **state)
 {
-	struct fixture *f = x_calloc(1, sizeof(*f));
-	char err[512];
-
-	strcpy(f->dir, "/tmp/test_store.XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
-		return -1;
-	/* a directory store_open has to create */
-	f->path = x_asprintf("%s/db", f->dir);
-	if (store_open(f->path, 16, &f->s, err, sizeof(err)) != 0) {
-		fprintf(stderr, "store_open: %s\n", err);
-		return -1;
-	}
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *f = *state;
-	int rc;
-
-	store_close(f->s);
-	rc = nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-	free(f->path);
-	free(f);
-	return rc;
+	/* in dir/db: a directory store_open has to create */
+	return fixture_store_new(state, "test_store", "db", 16);
 }
 
 static void
@@ -108,7 +67,7 @@ assert_mode(const char *dir, const char *name, unsigned mode)
 static void
 test_open_fresh(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture_store *f = *state;
 	struct store_txn *t;
 	void *val;
 	size_t vlen;
@@ -129,7 +88,7 @@ test_open_fresh(void **state)
 static void
 test_put_get(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture_store *f = *state;
 	struct store_txn *t;
 	void *val;
 	size_t vlen;
@@ -160,7 +119,7 @@ test_put_get(void **state)
 static void
 test_commit_visible(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture_store *f = *state;
 	struct store_txn *w, *r;
 
 	/* a reader begun before the commit keeps its snapshot */
@@ -178,7 +137,7 @@ test_commit_visible(void **state)
 static void
 test_abort_leaves_nothing(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture_store *f = *state;
 	struct store_txn *t;
 	size_t n;
 
@@ -199,7 +158,7 @@ test_abort_leaves_nothing(void **state)
 static void
 test_del(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture_store *f = *state;
 	struct store_txn *t;
 
 	assert_int_equal(store_txn_begin(f->s, 1, &t), 0);
@@ -275,7 +234,7 @@ static void
 test_iter(void **state)
 {
 	static const char *keys[] = { "a3", "a1", "a5", "a7", "a9" };
-	struct fixture *f = *state;
+	struct fixture_store *f = *state;
 	struct store_txn *t;
 	struct walk w;
 	size_t i, n;
@@ -342,7 +301,7 @@ test_iter(void **state)
 static void
 test_reopen_keeps_data(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture_store *f = *state;
 	struct store_txn *t;
 	char err[512];
 
@@ -372,7 +331,7 @@ set_schema(struct store *s, const char *be)
 static void
 test_schema_newer(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture_store *f = *state;
 	struct store *s = (struct store *)1;
 	char err[512], *want;
 
@@ -395,7 +354,7 @@ test_schema_newer(void **state)
 static void
 test_schema_migratable(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture_store *f = *state;
 	char err[512];
 
 	set_schema(f->s, "\0\0\0\1");
@@ -408,7 +367,7 @@ test_schema_migratable(void **state)
 static void
 test_schema_older(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture_store *f = *state;
 	char err[512], *want;
 
 	set_schema(f->s, "\0\0\0\0");
@@ -425,7 +384,7 @@ test_schema_older(void **state)
 static void
 test_open_errors(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture_store *f = *state;
 	struct store *s = NULL;
 	char err[512], *p, *want;
 	FILE *fp;
@@ -451,7 +410,7 @@ test_open_errors(void **state)
 static void
 test_map_full(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture_store *f = *state;
 	struct store_txn *t;
 	char err[512], key[16], *val;
 	size_t vlen = 64 * 1024, n;
@@ -504,18 +463,18 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_open_fresh, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_put_get, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_commit_visible, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_abort_leaves_nothing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_del, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_iter, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_schema_newer, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_schema_older, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_schema_migratable, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_map_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_fresh, setup, fixture_store_teardown),
+		cmocka_unit_test_setup_teardown(test_put_get, setup, fixture_store_teardown),
+		cmocka_unit_test_setup_teardown(test_commit_visible, setup, fixture_store_teardown),
+		cmocka_unit_test_setup_teardown(test_abort_leaves_nothing, setup, fixture_store_teardown),
+		cmocka_unit_test_setup_teardown(test_del, setup, fixture_store_teardown),
+		cmocka_unit_test_setup_teardown(test_iter, setup, fixture_store_teardown),
+		cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup, fixture_store_teardown),
+		cmocka_unit_test_setup_teardown(test_schema_newer, setup, fixture_store_teardown),
+		cmocka_unit_test_setup_teardown(test_schema_older, setup, fixture_store_teardown),
+		cmocka_unit_test_setup_teardown(test_schema_migratable, setup, fixture_store_teardown),
+		cmocka_unit_test_setup_teardown(test_open_errors, setup, fixture_store_teardown),
+		cmocka_unit_test_setup_teardown(test_map_full, setup, fixture_store_teardown),
 	};
 
 	log_init("test_store", 1, LOG_LEVEL_ERROR);

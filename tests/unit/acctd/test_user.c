@@ -11,45 +11,24 @@
 
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
-#include "acctd.h"
+#include "fixture_acctd.h"
 
 #define USERS 100000
-
-struct fixture {
-	char dir[64];
-	struct store *s;
-};
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static int
 setup(void **state)
 {
-	struct fixture *f = x_calloc(1, sizeof(*f));
+	struct fixture_store *f;
 	struct store_txn *t;
-	char err[512];
 
-	strcpy(f->dir, "/tmp/test_user.XXXXXX");
-	if (mkdtemp(f->dir) == NULL || crypto_init() == -1)
+	if (crypto_init() == -1 || fixture_store_new(state, "test_user", NULL, 256) == -1)
 		return -1;
-	if (store_open(f->dir, 256, &f->s, err, sizeof(err)) != 0) {
-		fprintf(stderr, "store_open: %s\n", err);
-		return -1;
-	}
+	f = *state;
 	if (store_txn_begin(f->s, 1, &t) == -1)
 		return -1;
 	for (int i = 0; i < USERS; i++) {
@@ -68,18 +47,6 @@ setup(void **state)
 	}
 	if (store_txn_commit(t) == -1)
 		return -1;
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	store_close(f->s);
-	nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-	free(f);
 	return 0;
 }
 
@@ -125,7 +92,7 @@ page_time(struct store *s, const char *after, const char *q, size_t *n, char *ne
 static void
 test_paging_is_o_page(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture_store *f = *state;
 	struct store_txn *t;
 	char next[NAME_HANDLE_MAX + 1];
 	size_t n, total;
@@ -152,7 +119,7 @@ test_paging_is_o_page(void **state)
 static void
 test_search(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture_store *f = *state;
 	char next[NAME_HANDLE_MAX + 1];
 	size_t n;
 	double dt;
@@ -184,5 +151,5 @@ main(void)
 		cmocka_unit_test(test_search),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, fixture_store_teardown);
 }

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "agent.h"
+#include "fixture.h"
 
 #define V1 "SCRAM-SHA-256$4096:/UodNfQJXOzghGW2kPakqA==$" \
 	"3GfW6/1tZHLtoTFJMIH1LDKicnw5X736E3EkYt8V+3s=:hiWEdXOoKv0xQb9SZb+SneIbT7B3Vt2g+WiXSCZuofY="
@@ -28,8 +29,7 @@ static int
 setup(void **state)
 {
 	(void)state;
-	strcpy(dir, "/tmp/acctd-agent-hook-XXXXXX");
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(fixture_tmpdir(dir, sizeof(dir), "test_agent_hook"), 0);
 	setenv("ACCTD_TEST_LEAK", "must not reach the hook", 1);
 	return 0;
 }
@@ -37,12 +37,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
-	return 0;
+	return fixture_rmtree(dir);
 }
 
 /* dir/name holding "#!/bin/sh\n" + body, mode 0755; caller frees */

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "agent.h"
+#include "fixture.h"
 
 #define U1 "u_0123456789abcdefghij"
 #define V1 "SCRAM-SHA-256$4096:/UodNfQJXOzghGW2kPakqA==$" \
@@ -195,8 +196,7 @@ setup(void **state)
 	char err[256];
 
 	(void)state;
-	strcpy(dir, "/tmp/acctd-agent-req-XXXXXX");
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(fixture_tmpdir(dir, sizeof(dir), "test_agent_req"), 0);
 	snprintf(path, sizeof(path), "%s/state.json", dir);
 	assert_int_equal(agent_state_open(path, &st, err, sizeof(err)), 0);
 	return 0;
@@ -205,13 +205,9 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
 	agent_state_free(st);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
-	return 0;
+	return fixture_rmtree(dir);
 }
 
 /* serve req (chunk bytes per read, 0 = all); want: the whole answer's

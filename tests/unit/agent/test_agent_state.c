@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "agent.h"
+#include "fixture.h"
 
 #define U1 "u_0123456789abcdefghij"
 #define U2 "u_0000000000000000000v"
@@ -61,8 +62,7 @@ static int
 setup(void **state)
 {
 	(void)state;
-	strcpy(dir, "/tmp/acctd-agent-state-XXXXXX");
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(fixture_tmpdir(dir, sizeof(dir), "test_agent_state"), 0);
 	snprintf(path, sizeof(path), "%s/state.json", dir);
 	return 0;
 }
@@ -70,12 +70,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
-	return 0;
+	return fixture_rmtree(dir);
 }
 
 static char *
@@ -345,15 +341,14 @@ test_save_failure_keeps_memory(void **state)
 {
 	struct agent_state *s = open_ok();
 	struct fake f = { 0 };
-	char err[256], role[NAME_HANDLE_MAX + 1], cmd[160];
+	char err[256], role[NAME_HANDLE_MAX + 1];
 	int64_t applied, v;
 
 	(void)state;
 	assert_int_equal(apply(s, &f, U1, 1, "alice", &applied, err,
 	    sizeof(err)), AGENT_APPLIED);
 	/* the directory goes away (root ignores permissions: remove it) */
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(fixture_rmtree(dir), 0);
 	assert_int_equal(apply(s, &f, U1, 2, "alice", &applied, err,
 	    sizeof(err)), AGENT_FAILED);
 	assert_non_null(strstr(err, "cannot save the state: "));

@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "fixture.h"
 
 static char tmpdir[64];
 
@@ -59,21 +59,11 @@ all_zero(const uint8_t *p, size_t n)
 }
 
 static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
 group_setup(void **state)
 {
 	(void)state;
 	log_init("test_crypto", 1, LOG_LEVEL_ERROR);
-	strcpy(tmpdir, "/tmp/test_crypto.XXXXXX");
-	if (mkdtemp(tmpdir) == NULL)
+	if (fixture_tmpdir(tmpdir, sizeof(tmpdir), "test_crypto") == -1)
 		return -1;
 	return crypto_init();
 }
@@ -83,7 +73,7 @@ group_teardown(void **state)
 {
 	(void)state;
 	crypto_shutdown();
-	return nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	return fixture_rmtree(tmpdir);
 }
 
 /* a fresh path in tmpdir for one test */
