@@ -8,9 +8,9 @@ was acknowledged, nothing half-done, with its audit records.
 
 Scenarios (all by default, in this order):
   kill9     SIGKILL at a random moment of each round, restart on the same data_dir
-  restart   SIGHUP reloads during load, SIGTERM under load, clients released
+  restart   (rounds/5, at least 2) SIGHUP reloads during load, SIGTERM under load, clients released
             while acctd is starting (503 "acctd is starting" is the one 5xx allowed)
-  flaps     the agent stopped (SIGTERM or SIGKILL) and started at random while
+  flaps     the agent stopped (SIGTERM; with --agent-kill SIGKILL half the time) and started at random while
             the clients rotate and rename, for --flap-seconds
   diskfull  data_dir on a small tmpfs, filled while writes run, then freed
 
@@ -772,7 +772,8 @@ def storm_restart(args, rnd):
         workers = setup_users(w, chk, args.clients, seed=4)
         check_state(w, chk, workers, None)
         hups = 0
-        for rnd_i in range(1, args.rounds + 1):
+        rounds = max(2, args.rounds // 5)
+        for rnd_i in range(1, rounds + 1):
             w.d.proc.send_signal(signal.SIGTERM)
             if w.d.proc.wait(20) != 0:
                 chk.violation("acctd exited %d on SIGTERM" % w.d.proc.returncode)
@@ -811,7 +812,7 @@ def storm_restart(args, rnd):
             chk.violation("5xx answers other than 503 while starting: %r" % bad)
         for wk in workers:
             wk.stop = True
-        return report(chk, args.rounds)
+        return report(chk, rounds)
     finally:
         w.close()
 
@@ -829,7 +830,7 @@ def storm_flaps(args, rnd):
         t_end = time.monotonic() + args.flap_seconds
         while time.monotonic() < t_end:
             time.sleep(rnd.uniform(0.2, 2.0))
-            if rnd.random() < 0.5:
+            if args.agent_kill and rnd.random() < 0.5:
                 w.agent.proc.kill()
                 w.agent.proc.wait()
             else:
@@ -872,9 +873,12 @@ def storm_diskfull(args, rnd):
         bad = []
         stop = threading.Event()
 
+        for wk in workers:           # signed in while there is room
+            st, j = wk.c.login(wk.u.handle, PASSWORD)
+            assert st == 200, (st, j)
+
         def writer(wk):
             c = wk.c
-            c.login(wk.u.handle, PASSWORD)
             while not stop.is_set():
                 u = wk.u
                 u.n += 1
@@ -967,6 +971,8 @@ def main():
                     help="longest load of a round before the fault")
     ap.add_argument("--flap-seconds", type=float, default=180)
     ap.add_argument("--full-seconds", type=float, default=3)
+    ap.add_argument("--agent-kill", action="store_true",
+                    help="flaps: stop the agent with SIGKILL half the time (else SIGTERM)")
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("scenarios", nargs="*", default=list(SCENARIOS))
     args = ap.parse_args()
