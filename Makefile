@@ -115,7 +115,7 @@ all: $(B)/acctd $(B)/acctd-agent
 # --- prerequisites (Debian packages) ---------------------------------------
 PKGS_BUILD := gcc make libc6-dev dpkg-dev patch ca-certificates
 PKGS_TEST  := openssl python3 qemu-user curl dnsmasq-base bind9-dnsutils postgresql util-linux \
-	sslscan
+	sslscan valgrind
 prereqs-build:
 	$(Q)toolchain/prereqs.sh $(PKGS_BUILD) $(CROSS_PKG)
 prereqs-test: prereqs-build
@@ -202,25 +202,50 @@ unit: $(UNIT_TESTS)
 .PHONY: unit
 
 # --- the whole suite ------------------------------------------------------------
-# On the host: unit + API tests, then both ARM targets (their unit tests run
-# under qemu-user), then the host suite again under ASan + UBSan, and under
-# ThreadSanitizer (about 2.5 min for the API suite on a 2-core machine).
+# On the host, one stage after another (tests/run-stages.sh prints each
+# stage's wall time at the end): the host build, unit, API, fuzz smoke,
+# browser, valgrind and short storm runs; both ARM targets (their unit tests
+# under qemu-user); the ASan + UBSan build and suites; the ThreadSanitizer
+# build and suites. Stages run in order, not side by side: the API suites
+# hold timing-sensitive checks (lockouts, deadlines) that two cores shared
+# with a compiler would make flaky.
 ifeq ($(TARGET),host)
 test: prereqs-test
-	$(Q)$(MAKE) all unit
-	$(Q)$(MAKE) api
-	$(Q)$(MAKE) fuzz-smoke
-	$(Q)$(if $(wildcard tests/e2e/package.json),$(MAKE) e2e)
-	$(Q)$(MAKE) TARGET=aarch64-linux-gnu all unit
-	$(Q)$(MAKE) TARGET=arm-linux-gnueabihf all unit
-	$(Q)$(MAKE) SANITIZE=1 all unit api
-	$(Q)$(MAKE) SANITIZE=thread all unit api
+	$(Q)$(MAKE) -j2 all
+	$(Q)tests/run-stages.sh $(BUILD)/test-logs 'unit=$(MAKE) unit' 'api=$(MAKE) api' \
+		'fuzz-smoke=$(MAKE) fuzz-smoke' $(if $(wildcard tests/e2e/package.json),'e2e=$(MAKE) e2e') \
+		'valgrind=$(MAKE) valgrind' 'storm-short=$(MAKE) storm-short' \
+		'aarch64=$(MAKE) -j2 TARGET=aarch64-linux-gnu all && $(MAKE) TARGET=aarch64-linux-gnu unit' \
+		'armhf=$(MAKE) -j2 TARGET=arm-linux-gnueabihf all && $(MAKE) TARGET=arm-linux-gnueabihf unit' \
+		'asan=$(MAKE) -j2 SANITIZE=1 all && $(MAKE) SANITIZE=1 unit api' \
+		'tsan=$(MAKE) -j2 SANITIZE=thread all && $(MAKE) SANITIZE=thread unit api'
 	@echo "make test: all suites passed"
 else
 test: prereqs-test
 	$(Q)$(MAKE) all unit
 	$(Q)$(QEMU) $(B)/acctd -V
 endif
+
+# the unit tests under valgrind's memcheck (host build; leaks at exit fail)
+valgrind: $(UNIT_TESTS) prereqs-test
+	$(Q)tests/run-valgrind.sh $(UNIT_TESTS)
+.PHONY: valgrind
+
+# --- fault storms (README "Fault storms", tests/storm/) --------------------------
+#   make storm [STORM_ROUNDS=50 STORM_CLIENTS=32 STORM_SECONDS=1.5 STORM_FLAP_SECONDS=180]
+#   make storm-short   the same storms, small (make test)
+STORM_ROUNDS       ?= 50
+STORM_CLIENTS      ?= 32
+STORM_SECONDS      ?= 1.5
+STORM_FLAP_SECONDS ?= 180
+storm: $(B)/acctd $(B)/acctd-agent prereqs-test
+	$(Q)ACCTD_BIN=$(CURDIR)/$(B)/acctd python3 tests/storm/storm.py --rounds $(STORM_ROUNDS) \
+		--clients $(STORM_CLIENTS) --seconds $(STORM_SECONDS) \
+		--flap-seconds $(STORM_FLAP_SECONDS) --agent-kill
+storm-short: $(B)/acctd $(B)/acctd-agent prereqs-test
+	$(Q)ACCTD_BIN=$(CURDIR)/$(B)/acctd python3 tests/storm/storm.py --rounds 8 \
+		--clients 32 --seconds 1 --flap-seconds 20 --full-seconds 2
+.PHONY: storm storm-short
 
 api: $(B)/acctd
 	$(Q)ACCTD_BIN=$(CURDIR)/$(B)/acctd python3 tests/api/run.py
@@ -333,7 +358,7 @@ install: $(B)/acctd $(B)/acctd-agent
 
 clean:
 	rm -rf $(BUILD)/host $(BUILD)/host-asan $(BUILD)/host-tsan $(BUILD)/host-fuzz $(BUILD)/aarch64-linux-gnu \
-		$(BUILD)/arm-linux-gnueabihf $(BUILD)/run $(BUILD)/screenshots
+		$(BUILD)/arm-linux-gnueabihf $(BUILD)/run $(BUILD)/screenshots $(BUILD)/test-logs
 distclean:
 	rm -rf $(BUILD)
 .PHONY: all clean distclean

@@ -3,6 +3,7 @@
 # print one closing line "N passed, N failed". Exit 1 if any test failed or
 # a binary crashed.
 # usage: tests/run-unit.sh "QEMU PREFIX or empty" BIN...
+# (UNIT_LABEL names the closing line, "unit" unless set: run-valgrind.sh)
 qemu=$1
 shift
 ACCTD_SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,12 +19,12 @@ for t in "$@"; do
 	fail=$((fail + ${f:-0}))
 	if [ $st -ne 0 ] || [ -z "$p" ]; then
 		printf '%s\n' "$out" | tail -30
-		echo "unit: $t exited $st"
+		echo "${UNIT_LABEL:-unit}: $t exited $st"
 		rc=1
 		[ -n "$f" ] || fail=$((fail + 1))
 	fi
 done
 echo "unit tests ran ${qemu:+under $qemu }on $(basename "$(dirname "$(dirname "$(dirname "$1")")")")"
-echo "unit: $pass passed, $fail failed"
+echo "${UNIT_LABEL:-unit}: $pass passed, $fail failed"
 [ $fail -eq 0 ] || rc=1
 exit $rc

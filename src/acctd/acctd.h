@@ -146,10 +146,15 @@ uint32_t store_schema_version(struct store *s);
  * it once t has committed */
 int store_schema_set(struct store_txn *t, uint32_t version);
 /*
- * 1 when the last failed write call of this thread (put, del, commit) failed
- * because the map is full (MDB_MAP_FULL, MDB_TXN_FULL): the change cannot be
- * made until an operator raises map_size_mb. Reset by store_txn_begin(write).
+ * Why the last failed write call of this thread (put, del, commit) failed,
+ * when it is a full store: STORE_FULL_MAP when the map is full
+ * (MDB_MAP_FULL, MDB_TXN_FULL: an operator must raise map_size_mb),
+ * STORE_FULL_DISK when the file system holding data_dir is (ENOSPC, EDQUOT:
+ * writes work again once space is freed, no restart). 0 otherwise. Reset by
+ * store_txn_begin(write).
  */
+#define STORE_FULL_MAP  1
+#define STORE_FULL_DISK 2
 int store_full(void);
 struct store_usage {
 	uint64_t map_bytes;        /* the map's size (map_size_mb, or the file's) */
@@ -479,7 +484,8 @@ int api_path_user(struct http_req *r, struct store_txn *t, struct user *u);
  * signed-in user's write budget (rate.c) is spent (t aborted) */
 int api_commit(struct http_req *r, struct store_txn *t);
 /* after a failed write in this thread's txn (already aborted or to be): 507
- * "the store is full: detail" when store_full(), else 500 detail */
+ * "the store is full: detail; …" when store_full() (the remedy named), else
+ * 500 detail */
 void api_write_failed(struct http_req *r, const char *detail);
 /* the audit record of a change, in its transaction; -1: abort the change */
 int api_audit(struct http_req *r, struct store_txn *t, const char *action,

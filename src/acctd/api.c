@@ -460,20 +460,23 @@ api_path_user(struct http_req *r, struct store_txn *t, struct user *u)
 }
 
 /*
- * A full map (507 Insufficient Storage, RFC 4918) is the one write failure
- * an operator can fix, so it is named; reads keep working meanwhile.
+ * A full map or a full disk (507 Insufficient Storage, RFC 4918) are the
+ * write failures an operator can fix, so each is named with its remedy;
+ * reads keep working meanwhile.
  */
 void
 api_write_failed(struct http_req *r, const char *detail)
 {
 	char msg[256];
+	int full = store_full();
 
-	if (!store_full()) {
+	if (!full) {
 		http_problem(r, 500, detail, NULL);
 		return;
 	}
 	snprintf(msg, sizeof(msg), "the store is full: %s; an administrator "
-	    "must raise map_size_mb", detail);
+	    "must %s", detail, full == STORE_FULL_DISK ?
+	    "free space on the disk of data_dir" : "raise map_size_mb");
 	http_problem(r, 507, msg, NULL);
 }
 

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 
 #include <lmdb.h>
@@ -72,15 +73,42 @@ struct store_txn {
 static _Thread_local int store_full_flag;
 
 /*
- * Log an LMDB error. A full map gets its own sentence because it is the one
- * an operator can fix (map_size_mb) and the only one expected in the field.
+ * A write that met the end of the disk: ENOSPC or EDQUOT, or EIO, which is
+ * what LMDB makes of a short write (the disk filled up in the middle of
+ * it), when the file system of data_dir has (almost) nothing left. A real
+ * I/O error on a disk with room stays a 500.
+ */
+static int
+store_disk_full(const struct store *s, int rc)
+{
+	struct statvfs vfs;
+	const char *dir;
+
+	if (rc == ENOSPC || rc == EDQUOT)
+		return 1;
+	if (rc != EIO || mdb_env_get_path(s->env, &dir) != 0 ||
+	    statvfs(dir, &vfs) != 0)
+		return 0;
+	return (uint64_t)vfs.f_bavail * vfs.f_frsize < (1u << 20);
+}
+
+/*
+ * Log an LMDB error. A full map and a full disk get their own sentences
+ * because they are the ones an operator can fix and the only ones expected
+ * in the field. A commit that meets a full disk is aborted whole, like
+ * one that meets a full map.
  */
 static void
 store_mdb_warn(const struct store *s, const char *what, int rc)
 {
 	if (rc == MDB_MAP_FULL || rc == MDB_TXN_FULL)
-		store_full_flag = 1;
-	if (rc == MDB_MAP_FULL)
+		store_full_flag = STORE_FULL_MAP;
+	else if (store_disk_full(s, rc))
+		store_full_flag = STORE_FULL_DISK;
+	if (store_full_flag == STORE_FULL_DISK)
+		log_warnx("store: %s: %s: the file system of data_dir is full; "
+		    "free space there", what, mdb_strerror(rc));
+	else if (rc == MDB_MAP_FULL)
 		log_warnx("store: %s: %s (map size %zu MB); raise map_size_mb",
 		    what, mdb_strerror(rc), s->map_size >> 20);
 	else
