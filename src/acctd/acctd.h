@@ -588,17 +588,49 @@ int web_accepts_gzip(const char *ae);
 /* dns.c — workspace names for the appliance's DNS server (hosts format). */
 int dns_refresh(void);       /* after any change that moves a name; cheap when nothing moved */
 
-/* outbox.c — the per (node, user) credential state to push. */
+/*
+ * outbox.c — the per (node, user) credential state to push. Changes queue
+ * it in their own txn (outbox_recompute_user); push.c's threads take what is
+ * due and settle each delivery through the calls below, each its own txn
+ * (thread-safe), never touching the keys or the records themselves.
+ */
 /* recompute what every node must know of user_id, in the change's txn */
 int outbox_recompute_user(struct store_txn *t, const char *user_id);
-int outbox_put_json(struct store_txn *t, char kind, const char *node,
-    const char *user_id, const struct json *j);
-int outbox_del(struct store_txn *t, char kind, const char *node, const char *user_id);
-/* the node holds `held` > the queued `version`: re-version the entry past it */
-int outbox_requeue_past(struct store_txn *t, const char *node, const char *user_id,
-    int64_t version, int64_t held, int64_t *now_version);
 struct json *outbox_propagation(struct store_txn *t, const char *user_id);
 int outbox_resync_all(void);    /* after a config reload */
+#define OUTBOX_BATCH 16
+struct outbox_entry {
+	struct pushmsg msg;        /* to send as it is; holds the verifier */
+	int64_t attempts;          /* failed deliveries so far */
+};
+struct outbox_due {
+	struct outbox_entry due[OUTBOX_BATCH];   /* due at `now`, in key order */
+	size_t ndue;
+	size_t pending;            /* waiting for delivery (due or later) */
+	size_t refused;            /* refused for good: shown, not retried */
+	char last_refusal[200];    /* the reason of the last refused one */
+	int64_t next_at;           /* the earliest later attempt (0: none);
+	                            * `now` when more than a batch is due */
+};
+/* node's queue at `now`; -1 (d empty) when the store cannot be read.
+ * Wipe d with outbox_due_wipe (verifiers). */
+int outbox_due(const char *node, int64_t now, struct outbox_due *d);
+void outbox_due_wipe(struct outbox_due *d);
+/* The outcome of delivering e. Each acts only while the queued entry still
+ * holds e's version (a newer state replaced it: nothing to record), except
+ * that a confirmation is always remembered as what the node holds. */
+int outbox_confirm(const char *node, const struct outbox_entry *e);
+/* failed: one more attempt, error kept, next try after delay seconds */
+int outbox_retry(const char *node, const struct outbox_entry *e,
+    const char *error, int64_t delay);
+/* refused for good (code): kept and shown with error, not retried */
+int outbox_refuse(const char *node, const struct outbox_entry *e,
+    enum pushmsg_code code, const char *error);
+/* the node holds `held`, newer than e's version (acctd's store was
+ * restored): the entry gets a version past it, due now; *now_version that
+ * version, or 0 when the entry had moved on */
+int outbox_requeue_past(const char *node, const struct outbox_entry *e,
+    int64_t held, int64_t *now_version);
 
 /* push.c — one delivery thread per node; never blocks a handler. */
 int push_start(void);
