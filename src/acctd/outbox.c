@@ -44,21 +44,14 @@ outbox_next_version_past(struct store_txn *t, int64_t floor, int64_t *v)
 	if (rc == -1)
 		return -1;
 	if (rc == 0 && n == 8)
-		for (int i = 0; i < 8; i++)
-			x = x << 8 | ((uint8_t *)p)[i];
+		x = be_get(p, 8);
 	free(p);
 	if (floor > 0 && x < (uint64_t)floor)
 		x = (uint64_t)floor;
-	x++;
-	for (int i = 7; i >= 0; i--) {
-		b[i] = (uint8_t)x;
-		x >>= 8;
-	}
+	be_put(b, 8, ++x);
 	if (store_put(t, STORE_DB_META, "push_seq", 8, b, 8) == -1)
 		return -1;
-	*v = 0;
-	for (int i = 0; i < 8; i++)
-		*v = *v << 8 | b[i];
+	*v = (int64_t)x;
 	return 0;
 }
 

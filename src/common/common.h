@@ -26,6 +26,29 @@
 #define ACCTD_NORETURN
 #endif
 
+/*
+ * Byte order: integers in store keys and values are big-endian, so that
+ * LMDB's byte order is their numeric order. n is 1..8 bytes; be_get of
+ * fewer than 8 gives the value zero-extended.
+ */
+static inline void
+be_put(uint8_t *b, size_t n, uint64_t v)
+{
+	for (size_t i = n; i > 0; i--, v >>= 8)
+		b[i - 1] = (uint8_t)v;
+}
+
+static inline uint64_t
+be_get(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	uint64_t v = 0;
+
+	for (size_t i = 0; i < n; i++)
+		v = v << 8 | b[i];
+	return v;
+}
+
 /* log.c — stderr in the foreground, syslog otherwise. Never pass a secret. */
 enum log_level { LOG_LEVEL_ERROR = 0, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
 void log_init(const char *ident, int to_stderr, enum log_level level);
