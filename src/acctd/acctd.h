@@ -638,15 +638,16 @@ void push_stop(void);
 void push_wake(void);                    /* after a commit that queued work */
 struct json *push_nodes_json(void);      /* for /admin/nodes */
 void push_metrics(FILE *f);
-/* tls.c — mbedTLS's TLS: the server's settings (for civetweb), and the push
- * client: mutual TLS with the node's certificate pinned. */
+/* http_tls.c — the HTTPS server's TLS settings (civetweb's mbedTLS). */
 /* ssl_conf: civetweb's mbedtls_ssl_config (its init_ssl callback, patch
  * 0001), before the first connection: TLS 1.2-1.3 and session tickets with
  * in-memory keys from crypto_random(). 0, or -1 (logged). */
-int tls_server_setup(void *ssl_conf);
-void tls_server_shutdown(void);          /* after mg_stop(): wipes the ticket keys */
+int http_tls_setup(void *ssl_conf);
+void http_tls_shutdown(void);            /* after mg_stop(): wipes the ticket keys */
+
+/* push_tls.c — the push client: mutual TLS with the node's certificate pinned. */
 /* POST body to https://host:port/path; *status and resp (NUL-terminated) */
-int tls_post(const char *url, const char *pinned_cert, const char *client_cert,
+int push_tls_post(const char *url, const char *pinned_cert, const char *client_cert,
     const char *client_key, const char *path, const char *body, int *status,
     char *resp, size_t resplen, char *err, size_t errlen);
 

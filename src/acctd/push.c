@@ -1,6 +1,6 @@
 /*
  * Push: one thread per configured node delivers what that node's outbox
- * holds for it (outbox_due) to its acctd-agent with tls_post(), and reports
+ * holds for it (outbox_due) to its acctd-agent with push_tls_post(), and reports
  * each outcome back (outbox_confirm / _retry / _refuse / _requeue_past): the
  * outbox's keys and records are outbox.c's alone, the messages on the wire
  * pushmsg.c's. Nodes are independent, so a
@@ -157,7 +157,7 @@ push_send(const char *node, const struct outbox_entry *e,
 		return o;
 	}
 	body = pushmsg_encode(&e->msg);
-	if (tls_post(cn->url, cn->cert, c->push_client_cert, c->push_client_key,
+	if (push_tls_post(cn->url, cn->cert, c->push_client_cert, c->push_client_key,
 	    "/v1/state", body, &status, resp, sizeof(resp), err, errlen) == 0)
 		o = push_answer(status, resp, &e->msg, a, err, errlen);
 	crypto_wipe(body, strlen(body));
