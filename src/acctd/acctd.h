@@ -587,6 +587,26 @@ int web_accepts_gzip(const char *ae);
 
 /* dns.c — workspace names for the appliance's DNS server (hosts format). */
 int dns_refresh(void);       /* after any change that moves a name; cheap when nothing moved */
+/* w's DNS name for owner (its owner's current handle, workspace_owner):
+ * "{owner}-{workspace}.{dns.domain}"; the hosts file and the API show it.
+ * out holds DNS_NAME_MAX bytes: a handle, a workspace handle (23), the
+ * domain (253), two separators and the NUL */
+#define DNS_NAME_MAX (NAME_HANDLE_MAX + 1 + 23 + 1 + 253 + 1)
+void dns_name(const struct conf *c, const struct conf_workspace *w,
+    const char *owner, char *out, size_t outlen);
+
+/* workspace.c — who is in a configured workspace (see the file's comment). */
+/* the handles w names: 0 its owner, then its members; NULL past the end */
+const char *workspace_handle(const struct conf_workspace *w, size_t i);
+/* 1 when w names handle (as written in the config, whoever holds it) */
+int workspace_names(const struct conf_workspace *w, const char *handle);
+/* 1 when a handle w names means user_id (now or before a rename; never a
+ * handle its holder chose); 0 also on a store error */
+int workspace_member(struct store_txn *t, const struct conf_workspace *w,
+    const char *user_id);
+/* the owner's current handle, or the configured one when nobody holds it */
+void workspace_owner(struct store_txn *t, const struct conf_workspace *w,
+    char owner[NAME_HANDLE_MAX + 1]);
 
 /*
  * outbox.c — the per (node, user) credential state to push. Changes queue

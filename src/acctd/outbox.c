@@ -60,20 +60,10 @@ static int
 outbox_serves(struct store_txn *t, const struct conf *c, const char *node,
     const char *user_id)
 {
-	char id[SECRET_ID_LEN + 1];
-
-	for (size_t i = 0; i < c->nworkspaces; i++) {
-		const struct conf_workspace *w = &c->workspaces[i];
-
-		if (strcmp(w->node, node) != 0)
-			continue;
-		if (user_handle_member(t, w->owner, id) == 0 && strcmp(id, user_id) == 0)
+	for (size_t i = 0; i < c->nworkspaces; i++)
+		if (strcmp(c->workspaces[i].node, node) == 0 &&
+		    workspace_member(t, &c->workspaces[i], user_id))
 			return 1;
-		for (size_t m = 0; m < w->nmembers; m++)
-			if (user_handle_member(t, w->members[m], id) == 0 &&
-			    strcmp(id, user_id) == 0)
-				return 1;
-	}
 	return 0;
 }
 
@@ -466,7 +456,7 @@ outbox_propagation(struct store_txn *t, const char *user_id)
 
 struct outbox_ids {
 	char (*ids)[SECRET_ID_LEN + 1];
-	size_t n;
+	size_t n, cap;             /* cap: the handle index's size, an upper bound */
 };
 
 static int
@@ -476,12 +466,8 @@ outbox_ids_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 
 	if (kl > 0 && ((const char *)k)[0] == '~')
 		return 1;             /* aliases: the same users again */
-	if (vl != SECRET_ID_LEN)
-		return 0;
-	w->ids = x_realloc(w->ids, (w->n + 1) * sizeof(*w->ids));
-	memcpy(w->ids[w->n], v, vl);
-	w->ids[w->n][vl] = '\0';
-	w->n++;
+	if (vl == SECRET_ID_LEN && w->n < w->cap)
+		memcpy(w->ids[w->n++], v, vl);     /* NUL from x_calloc */
 	return 0;
 }
 
@@ -489,13 +475,17 @@ outbox_ids_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 int
 outbox_resync_all(void)
 {
-	struct outbox_ids w = { NULL, 0 };
+	struct outbox_ids w = { NULL, 0, 0 };
 	struct store_txn *t;
 	int rc = 0;
 
 	if (store_txn_begin(app.store, 1, &t) == -1)
 		return -1;
-	if (store_iter(t, STORE_DB_HANDLE, NULL, 0, 0, outbox_ids_cb, &w) == -1)
+	if (store_count(t, STORE_DB_HANDLE, &w.cap) == -1)
+		rc = -1;
+	else
+		w.ids = x_calloc(w.cap ? w.cap : 1, sizeof(*w.ids));
+	if (rc == 0 && store_iter(t, STORE_DB_HANDLE, NULL, 0, 0, outbox_ids_cb, &w) == -1)
 		rc = -1;
 	for (size_t i = 0; rc == 0 && i < w.n; i++)
 		rc = outbox_recompute_user(t, w.ids[i]);

@@ -284,12 +284,22 @@ push_stop(void)
 	push_nnodes = 0;
 }
 
+/* t as RFC 3339, or null when 0 (never) */
+static void
+push_json_time(struct json *j, const char *key, int64_t t)
+{
+	char ts[32];
+
+	if (t != 0)
+		time_rfc3339(t, ts, sizeof(ts));
+	json_set_str(j, key, t != 0 ? ts : NULL);
+}
+
 struct json *
 push_nodes_json(void)
 {
 	const struct conf *c = app_conf();
 	struct json *items = json_array();
-	char ts[32];
 
 	pthread_mutex_lock(&push_mtx);
 	for (size_t i = 0; i < push_nnodes; i++) {
@@ -306,18 +316,8 @@ push_nodes_json(void)
 		    pn->pending ? "pending" : pn->refused ? "refused" : "ok");
 		json_set_str(j, "last_error", pn->last_error[0] ? pn->last_error :
 		    pn->refused ? pn->last_refusal : NULL);
-		if (pn->last_attempt) {
-			time_rfc3339(pn->last_attempt, ts, sizeof(ts));
-			json_set_str(j, "last_attempt", ts);
-		} else {
-			json_set_str(j, "last_attempt", NULL);
-		}
-		if (pn->last_success) {
-			time_rfc3339(pn->last_success, ts, sizeof(ts));
-			json_set_str(j, "last_success", ts);
-		} else {
-			json_set_str(j, "last_success", NULL);
-		}
+		push_json_time(j, "last_attempt", pn->last_attempt);
+		push_json_time(j, "last_success", pn->last_success);
 		json_set_int(j, "delivered", (int64_t)pn->delivered);
 		json_set_int(j, "failures", (int64_t)pn->failures);
 		json_push(items, j);
