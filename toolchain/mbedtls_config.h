@@ -13,7 +13,7 @@
  *     is not compiled), no CCM
  *   - groups: X25519 and P-256 only (the curves compiled in)
  *   - session tickets (1.3 and 1.2), keys from the CSPRNG, in memory only
- *     (src/tls.c tls_server_setup); no server-side session cache
+ *     (src/acctd/http_tls.c http_tls_setup); no server-side session cache
  *   - no renegotiation, no compression, no SSL debug, no self tests
  *   - thread-safe (MBEDTLS_THREADING_C, pthread): the DRBG and entropy
  *     contexts civetweb shares between its threads, the ticket keys, RSA

@@ -607,18 +607,70 @@ int web_accepts_gzip(const char *ae);
 
 /* dns.c — workspace names for the appliance's DNS server (hosts format). */
 int dns_refresh(void);       /* after any change that moves a name; cheap when nothing moved */
+/* w's DNS name for owner (its owner's current handle, workspace_owner):
+ * "{owner}-{workspace}.{dns.domain}"; the hosts file and the API show it.
+ * out holds DNS_NAME_MAX bytes: a handle, a workspace handle (23), the
+ * domain (253), two separators and the NUL */
+#define DNS_NAME_MAX (NAME_HANDLE_MAX + 1 + 23 + 1 + 253 + 1)
+void dns_name(const struct conf *c, const struct conf_workspace *w,
+    const char *owner, char *out, size_t outlen);
 
-/* outbox.c — the per (node, user) credential state to push. */
+/* workspace.c — who is in a configured workspace (see the file's comment). */
+/* the handles w names: 0 its owner, then its members; NULL past the end */
+const char *workspace_handle(const struct conf_workspace *w, size_t i);
+/* 1 when w names handle (as written in the config, whoever holds it) */
+int workspace_names(const struct conf_workspace *w, const char *handle);
+/* 1 when a handle w names means user_id (now or before a rename; never a
+ * handle its holder chose); 0 also on a store error */
+int workspace_member(struct store_txn *t, const struct conf_workspace *w,
+    const char *user_id);
+/* the owner's current handle, or the configured one when nobody holds it */
+void workspace_owner(struct store_txn *t, const struct conf_workspace *w,
+    char owner[NAME_HANDLE_MAX + 1]);
+
+/*
+ * outbox.c — the per (node, user) credential state to push. Changes queue
+ * it in their own txn (outbox_recompute_user); push.c's threads take what is
+ * due and settle each delivery through the calls below, each its own txn
+ * (thread-safe), never touching the keys or the records themselves.
+ */
 /* recompute what every node must know of user_id, in the change's txn */
 int outbox_recompute_user(struct store_txn *t, const char *user_id);
-int outbox_put_json(struct store_txn *t, char kind, const char *node,
-    const char *user_id, const struct json *j);
-int outbox_del(struct store_txn *t, char kind, const char *node, const char *user_id);
-/* the node holds `held` > the queued `version`: re-version the entry past it */
-int outbox_requeue_past(struct store_txn *t, const char *node, const char *user_id,
-    int64_t version, int64_t held, int64_t *now_version);
 struct json *outbox_propagation(struct store_txn *t, const char *user_id);
 int outbox_resync_all(void);    /* after a config reload */
+#define OUTBOX_BATCH 16
+struct outbox_entry {
+	struct pushmsg msg;        /* to send as it is; holds the verifier */
+	int64_t attempts;          /* failed deliveries so far */
+};
+struct outbox_due {
+	struct outbox_entry due[OUTBOX_BATCH];   /* due at `now`, in key order */
+	size_t ndue;
+	size_t pending;            /* waiting for delivery (due or later) */
+	size_t refused;            /* refused for good: shown, not retried */
+	char last_refusal[200];    /* the reason of the last refused one */
+	int64_t next_at;           /* the earliest later attempt (0: none);
+	                            * `now` when more than a batch is due */
+};
+/* node's queue at `now`; -1 (d empty) when the store cannot be read.
+ * Wipe d with outbox_due_wipe (verifiers). */
+int outbox_due(const char *node, int64_t now, struct outbox_due *d);
+void outbox_due_wipe(struct outbox_due *d);
+/* The outcome of delivering e. Each acts only while the queued entry still
+ * holds e's version (a newer state replaced it: nothing to record), except
+ * that a confirmation is always remembered as what the node holds. */
+int outbox_confirm(const char *node, const struct outbox_entry *e);
+/* failed: one more attempt, error kept, next try after delay seconds */
+int outbox_retry(const char *node, const struct outbox_entry *e,
+    const char *error, int64_t delay);
+/* refused for good (code): kept and shown with error, not retried */
+int outbox_refuse(const char *node, const struct outbox_entry *e,
+    enum pushmsg_code code, const char *error);
+/* the node holds `held`, newer than e's version (acctd's store was
+ * restored): the entry gets a version past it, due now; *now_version that
+ * version, or 0 when the entry had moved on */
+int outbox_requeue_past(const char *node, const struct outbox_entry *e,
+    int64_t held, int64_t *now_version);
 
 /* push.c — one delivery thread per node; never blocks a handler. */
 int push_start(void);
@@ -626,15 +678,16 @@ void push_stop(void);
 void push_wake(void);                    /* after a commit that queued work */
 struct json *push_nodes_json(void);      /* for /admin/nodes */
 void push_metrics(FILE *f);
-/* tls.c — mbedTLS's TLS: the server's settings (for civetweb), and the push
- * client: mutual TLS with the node's certificate pinned. */
+/* http_tls.c — the HTTPS server's TLS settings (civetweb's mbedTLS). */
 /* ssl_conf: civetweb's mbedtls_ssl_config (its init_ssl callback, patch
  * 0001), before the first connection: TLS 1.2-1.3 and session tickets with
  * in-memory keys from crypto_random(). 0, or -1 (logged). */
-int tls_server_setup(void *ssl_conf);
-void tls_server_shutdown(void);          /* after mg_stop(): wipes the ticket keys */
+int http_tls_setup(void *ssl_conf);
+void http_tls_shutdown(void);            /* after mg_stop(): wipes the ticket keys */
+
+/* push_tls.c — the push client: mutual TLS with the node's certificate pinned. */
 /* POST body to https://host:port/path; *status and resp (NUL-terminated) */
-int tls_post(const char *url, const char *pinned_cert, const char *client_cert,
+int push_tls_post(const char *url, const char *pinned_cert, const char *client_cert,
     const char *client_key, const char *path, const char *body, int *status,
     char *resp, size_t resplen, char *err, size_t errlen);
 

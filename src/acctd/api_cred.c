@@ -160,33 +160,6 @@ done:
 	user_clear(&u);
 }
 
-/*
- * The config names workspace owners and members by handle. A handle is
- * resolved to the user who holds it now or held it before a rename, so a
- * renamed user keeps their workspaces and their DNS names follow the new
- * handle. *owner gets the owner's current handle. 1 = u may use w.
- */
-static int
-cred_member(struct store_txn *t, const struct conf_workspace *w,
-    const struct user *u, char *owner, size_t ownerlen)
-{
-	char id[SECRET_ID_LEN + 1];
-	struct user o;
-	int mine = 0;
-
-	snprintf(owner, ownerlen, "%s", w->owner);
-	if (user_handle_member(t, w->owner, id) == 0) {
-		mine = strcmp(id, u->id) == 0;
-		if (user_load(t, id, &o) == 0)
-			snprintf(owner, ownerlen, "%s", o.handle);
-		user_clear(&o);
-	}
-	for (size_t i = 0; !mine && i < w->nmembers; i++)
-		if (user_handle_member(t, w->members[i], id) == 0)
-			mine = strcmp(id, u->id) == 0;
-	return mine;
-}
-
 void
 api_workspace_list(struct http_req *r)
 {
@@ -214,11 +187,14 @@ api_workspace_list(struct http_req *r)
 	for (size_t i = 0; i < c->nworkspaces; i++) {
 		const struct conf_workspace *w = &c->workspaces[i];
 		struct json *j;
-		char host[256], owner[NAME_HANDLE_MAX + 1], *cs;
+		char host[DNS_NAME_MAX], owner[NAME_HANDLE_MAX + 1], *cs;
 
-		if (!cred_member(t, w, &u, owner, sizeof(owner)))
+		/* handles resolve to who holds them now or held them before a
+		 * rename: the DNS name follows the owner's new handle */
+		if (!workspace_member(t, w, u.id))
 			continue;
-		snprintf(host, sizeof(host), "%s-%s.%s", owner, w->handle, c->dns_domain);
+		workspace_owner(t, w, owner);
+		dns_name(c, w, owner, host, sizeof(host));
 		j = json_object();
 		json_set_str(j, "handle", w->handle);
 		json_set_str(j, "owner", owner);

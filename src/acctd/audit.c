@@ -82,24 +82,6 @@ struct audit_link {
 	char hash[AUDIT_HEX_LEN + 1];
 };
 
-static void
-audit_be64_put(uint8_t b[8], uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		b[i] = (uint8_t)v;
-}
-
-static uint64_t
-audit_be64_get(const void *p)
-{
-	const uint8_t *b = p;
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | b[i];
-	return v;
-}
-
 /* s is 64 lowercase hex digits */
 static int
 audit_hex_valid(const char *s)
@@ -153,7 +135,7 @@ audit_keyed_value(uint64_t seq, uint8_t v[8 + CRYPTO_SHA256_LEN])
 {
 	uint8_t msg[sizeof(AUDIT_META_KEYED) - 1 + 8];
 
-	audit_be64_put(v, seq);
+	be_put(v, 8, seq);
 	memcpy(msg, AUDIT_META_KEYED, sizeof(AUDIT_META_KEYED) - 1);
 	memcpy(msg + sizeof(AUDIT_META_KEYED) - 1, v, 8);
 	crypto_hmac_sha256(app.keys.audit, CRYPTO_KEY_LEN, msg, sizeof(msg), v + 8);
@@ -181,7 +163,7 @@ audit_keyed_from(struct store_txn *t, uint64_t *from)
 		return -1;
 	bad = vl != sizeof(want);
 	if (!bad) {
-		*from = audit_be64_get(v);
+		*from = be_get(v, 8);
 		audit_keyed_value(*from, want);
 		bad = !crypto_equal(v, want, sizeof(want));
 	}
@@ -205,7 +187,7 @@ audit_link_get(struct store_txn *t, const char *name, struct audit_link *l)
 		free(v);
 		return -1;
 	}
-	l->seq = audit_be64_get(v);
+	l->seq = be_get(v, 8);
 	memcpy(l->hash, (char *)v + 8, AUDIT_HEX_LEN);
 	l->hash[AUDIT_HEX_LEN] = '\0';
 	free(v);
@@ -221,7 +203,7 @@ audit_link_put(struct store_txn *t, const char *name, const struct audit_link *l
 {
 	uint8_t v[AUDIT_LINK_LEN];
 
-	audit_be64_put(v, l->seq);
+	be_put(v, 8, l->seq);
 	memcpy(v + 8, l->hash, AUDIT_HEX_LEN);
 	return store_put(t, STORE_DB_META, name, strlen(name), v, sizeof(v));
 }
@@ -308,7 +290,7 @@ audit_idx_key(const char *id, uint64_t seq, uint8_t *key, size_t *klen)
 	if (n + 1 + 8 > AUDIT_KEY_MAX)
 		return -1;
 	memcpy(key, id, n + 1);
-	audit_be64_put(key + n + 1, seq);
+	be_put(key + n + 1, 8, seq);
 	*klen = n + 1 + 8;
 	return 0;
 }
@@ -330,7 +312,7 @@ audit_oldest_fn(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 		log_warnx("audit: a record key of %zu bytes is damaged", kl);
 		return -1;
 	}
-	o->seq = audit_be64_get(k);
+	o->seq = be_get(k, 8);
 	o->found = 1;
 	if (json_parse(v, vl, &o->rec, err, sizeof(err)) == -1)
 		o->rec = NULL;
@@ -377,7 +359,7 @@ audit_trim(struct store_txn *t, unsigned capacity, uint64_t *first)
 		json_free(o.rec);
 		if (rc == -1)
 			return -1;
-		audit_be64_put(key, o.seq);
+		be_put(key, 8, o.seq);
 		if (store_del(t, STORE_DB_AUDIT, key, 8) == -1)
 			return -1;
 		dropped = 1;
@@ -556,7 +538,7 @@ audit_append(struct store_txn *t, unsigned capacity, const struct audit_event *e
 	if ((text = audit_seal(e, &last, now)) == NULL)
 		return -1;
 
-	audit_be64_put(key, last.seq);
+	be_put(key, 8, last.seq);
 	if (store_put(t, STORE_DB_AUDIT, key, 8, text, strlen(text)) == -1)
 		goto fail;
 	if (e->identity_id != NULL) {
@@ -650,9 +632,9 @@ audit_page_fn(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 		return 1;
 	}
 	p->seen++;
-	p->last = audit_be64_get((const uint8_t *)k + p->plen);
+	p->last = be_get((const uint8_t *)k + p->plen, 8);
 	if (p->plen) {
-		audit_be64_put(key, p->last);
+		be_put(key, 8, p->last);
 		rc = store_get(p->t, STORE_DB_AUDIT, key, 8, &copy, &vl);
 		if (rc == STORE_NOTFOUND) {
 			log_warnx("audit: index entry for missing record %llu",
@@ -714,7 +696,7 @@ audit_page_filtered(struct store_txn *t, const char *identity_id, uint64_t befor
 		p.prefix = start;
 		p.plen = slen ? slen - 8 : 0;
 	} else if (before != 0) {
-		audit_be64_put(start, before - 1);
+		be_put(start, 8, before - 1);
 		slen = 8;
 	}
 	p.items = json_array();
@@ -779,7 +761,7 @@ audit_verify_fn(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 	if (kl != 8)
 		return audit_broken(w, w->expect, "a record key of %zu bytes "
 		    "is not a sequence number", kl);
-	seq = audit_be64_get(k);
+	seq = be_get(k, 8);
 	if (seq < w->start)
 		return audit_broken(w, seq, "record %llu is older than the "
 		    "chain's start (%llu)", seq, (unsigned long long)w->start);

@@ -148,15 +148,9 @@ conf_word(const char *s, const char *first, const char *rest, size_t max)
 int
 conf_names_handle(const struct conf *c, const char *handle)
 {
-	for (size_t i = 0; c != NULL && i < c->nworkspaces; i++) {
-		const struct conf_workspace *w = &c->workspaces[i];
-
-		if (strcmp(w->owner, handle) == 0)
+	for (size_t i = 0; c != NULL && i < c->nworkspaces; i++)
+		if (workspace_names(&c->workspaces[i], handle))
 			return 1;
-		for (size_t m = 0; m < w->nmembers; m++)
-			if (strcmp(w->members[m], handle) == 0)
-				return 1;
-	}
 	return 0;
 }
 

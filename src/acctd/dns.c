@@ -54,6 +54,13 @@ dns_node(const struct conf *c, const char *name)
 	return NULL;
 }
 
+void
+dns_name(const struct conf *c, const struct conf_workspace *w,
+    const char *owner, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s-%s.%s", owner, w->handle, c->dns_domain);
+}
+
 /* the hosts file's text (caller frees); -1 on a store error */
 static int
 dns_render(const struct conf *c, char **text)
@@ -73,17 +80,13 @@ dns_render(const struct conf *c, char **text)
 	for (size_t i = 0; i < c->nworkspaces; i++) {
 		const struct conf_workspace *w = &c->workspaces[i];
 		const struct conf_node *n = dns_node(c, w->node);
-		char addr[64], id[SECRET_ID_LEN + 1];
-		const char *owner = w->owner;
-		struct user u;
+		char addr[64], owner[NAME_HANDLE_MAX + 1], name[DNS_NAME_MAX];
 
-		memset(&u, 0, sizeof(u));
 		if (n == NULL || dns_node_addr(n->url, addr, sizeof(addr)) == -1)
 			continue;
-		if (user_handle_member(t, w->owner, id) == 0 && user_load(t, id, &u) == 0)
-			owner = u.handle;
-		fprintf(f, "%s %s-%s.%s\n", addr, owner, w->handle, c->dns_domain);
-		user_clear(&u);
+		workspace_owner(t, w, owner);
+		dns_name(c, w, owner, name, sizeof(name));
+		fprintf(f, "%s %s\n", addr, name);
 	}
 	store_txn_abort(t);
 	return fclose(f) == 0 ? 0 : -1;

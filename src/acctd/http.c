@@ -14,7 +14,7 @@
  * deadline, the minimum rate and the connection caps, and takes keep-alive
  * connections back between requests. HTTP_MAX_BODY is its body limit too.
  * The TLS settings beyond the certificate (versions, session tickets) are
- * tls.c's, through civetweb's init_ssl callback (patch 0001).
+ * http_tls.c's, through civetweb's init_ssl callback (patch 0001).
  *
  * civetweb on mbedTLS reads the certificate AND the private key from one PEM
  * file (mbed_sslctx_init parses "ssl_certificate" twice). acctd keeps the two
@@ -404,12 +404,12 @@ http_ports_option(char **listen, size_t n)
 }
 
 /* civetweb's init_ssl, under mbedTLS (patch 0001): the mbedtls_ssl_config
- * it made, for tls.c to finish */
+ * it made, for http_tls.c to finish */
 static int
 http_init_ssl(void *ssl_conf, void *user_data)
 {
 	(void)user_data;
-	return tls_server_setup(ssl_conf) == 0 ? 0 : -1;
+	return http_tls_setup(ssl_conf) == 0 ? 0 : -1;
 }
 
 int
@@ -509,6 +509,6 @@ http_stop(struct http_server *s)
 	if (s == NULL)
 		return;
 	mg_stop(s->ctx);
-	tls_server_shutdown();
+	http_tls_shutdown();
 	free(s);
 }

@@ -20,6 +20,11 @@
  * holds a newer version answers 409 with it, and outbox_requeue_past gives
  * the entry a version past it (and moves the counter there), so the node
  * converges on the state acctd holds now.
+ *
+ * Only this file knows these keys and records: push.c sees struct
+ * outbox_entry (the message to send, struct pushmsg) and reports each
+ * delivery back (outbox_confirm / _retry / _refuse / _requeue_past). The
+ * format is the one stores since issue 5 hold; do not change it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -39,21 +44,14 @@ outbox_next_version_past(struct store_txn *t, int64_t floor, int64_t *v)
 	if (rc == -1)
 		return -1;
 	if (rc == 0 && n == 8)
-		for (int i = 0; i < 8; i++)
-			x = x << 8 | ((uint8_t *)p)[i];
+		x = be_get(p, 8);
 	free(p);
 	if (floor > 0 && x < (uint64_t)floor)
 		x = (uint64_t)floor;
-	x++;
-	for (int i = 7; i >= 0; i--) {
-		b[i] = (uint8_t)x;
-		x >>= 8;
-	}
+	be_put(b, 8, ++x);
 	if (store_put(t, STORE_DB_META, "push_seq", 8, b, 8) == -1)
 		return -1;
-	*v = 0;
-	for (int i = 0; i < 8; i++)
-		*v = *v << 8 | b[i];
+	*v = (int64_t)x;
 	return 0;
 }
 
@@ -62,20 +60,10 @@ static int
 outbox_serves(struct store_txn *t, const struct conf *c, const char *node,
     const char *user_id)
 {
-	char id[SECRET_ID_LEN + 1];
-
-	for (size_t i = 0; i < c->nworkspaces; i++) {
-		const struct conf_workspace *w = &c->workspaces[i];
-
-		if (strcmp(w->node, node) != 0)
-			continue;
-		if (user_handle_member(t, w->owner, id) == 0 && strcmp(id, user_id) == 0)
+	for (size_t i = 0; i < c->nworkspaces; i++)
+		if (strcmp(c->workspaces[i].node, node) == 0 &&
+		    workspace_member(t, &c->workspaces[i], user_id))
 			return 1;
-		for (size_t m = 0; m < w->nmembers; m++)
-			if (user_handle_member(t, w->members[m], id) == 0 &&
-			    strcmp(id, user_id) == 0)
-				return 1;
-	}
 	return 0;
 }
 
@@ -98,7 +86,7 @@ outbox_get(struct store_txn *t, char kind, const char *node, const char *user_id
 	return rc;
 }
 
-int
+static int
 outbox_put_json(struct store_txn *t, char kind, const char *node, const char *user_id,
     const struct json *j)
 {
@@ -111,7 +99,7 @@ outbox_put_json(struct store_txn *t, char kind, const char *node, const char *us
 	return rc;
 }
 
-int
+static int
 outbox_del(struct store_txn *t, char kind, const char *node, const char *user_id)
 {
 	char key[96];
@@ -195,34 +183,224 @@ fail:
 	return -1;
 }
 
-/*
- * The node holds `held`, newer than the queued version it was sent (acctd's
- * store was restored from an old copy): give the entry, if it still holds
- * `version`, a version past `held`, due now. 0 also when it moved on.
- */
-int
-outbox_requeue_past(struct store_txn *t, const char *node, const char *user_id,
-    int64_t version, int64_t held, int64_t *now_version)
+/* --- delivery: what push.c's threads take and report --------------------- */
+
+struct outbox_scan {
+	size_t plen;
+	char prefix[80];
+	int64_t now;
+	struct outbox_due *d;
+};
+
+/* a queued record as the message to send (an unknown state is "absent") */
+static void
+outbox_entry_from(const struct json *q, const char *user_id, struct outbox_entry *e)
 {
-	struct json *q = NULL;
-	int64_t cur = -1, v;
-	int rc = outbox_get(t, 'q', node, user_id, &q);
+	struct pushmsg *m = &e->msg;
+	const char *s;
+
+	memset(e, 0, sizeof(*e));
+	snprintf(m->user_id, sizeof(m->user_id), "%s", user_id);
+	json_int(json_get(q, "version"), &m->version);
+	json_int(json_get(q, "attempts"), &e->attempts);
+	if (pushmsg_state_parse(json_str(json_get(q, "state")), &m->state) == -1)
+		m->state = PUSHMSG_ABSENT;
+	if (m->state != PUSHMSG_PRESENT)
+		return;
+	if ((s = json_str(json_get(q, "role"))) != NULL)
+		snprintf(m->role, sizeof(m->role), "%s", s);
+	if ((s = json_str(json_get(q, "verifier"))) != NULL)
+		snprintf(m->verifier, sizeof(m->verifier), "%s", s);
+}
+
+/* an entry waiting for delivery: due now (in the batch), or later */
+static void
+outbox_due_pending(struct outbox_scan *s, const char *id, const struct json *q)
+{
+	struct outbox_due *d = s->d;
+	int64_t next = 0;
+
+	d->pending++;
+	json_int(json_get(q, "next_at"), &next);
+	if (next > s->now) {
+		if (d->next_at == 0 || next < d->next_at)
+			d->next_at = next;
+	} else if (d->ndue < OUTBOX_BATCH) {
+		outbox_entry_from(q, id, &d->due[d->ndue++]);
+	} else if (d->next_at == 0 || s->now < d->next_at) {
+		d->next_at = s->now;     /* more due than one batch: come back now */
+	}
+}
+
+static int
+outbox_due_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	struct outbox_scan *s = arg;
+	struct json *q;
+	const char *why;
+	char err[64], id[SECRET_ID_LEN + 1];
+
+	if (kl <= s->plen || memcmp(k, s->prefix, s->plen) != 0)
+		return 1;
+	if (kl - s->plen != SECRET_ID_LEN || json_parse(v, vl, &q, err, sizeof(err)) == -1)
+		return 0;
+	if (json_str(json_get(q, "refused")) != NULL) {
+		/* refused for good: shown, not retried until replaced */
+		why = json_str(json_get(q, "last_error"));
+		s->d->refused++;
+		snprintf(s->d->last_refusal, sizeof(s->d->last_refusal), "%s",
+		    why ? why : "refused");
+	} else {
+		memcpy(id, (const char *)k + s->plen, SECRET_ID_LEN);
+		id[SECRET_ID_LEN] = '\0';
+		outbox_due_pending(s, id, q);
+	}
+	json_free(q);
+	return 0;
+}
+
+int
+outbox_due(const char *node, int64_t now, struct outbox_due *d)
+{
+	struct outbox_scan s = { .now = now, .d = d };
+	struct store_txn *t;
+	int rc;
+
+	memset(d, 0, sizeof(*d));
+	s.plen = (size_t)snprintf(s.prefix, sizeof(s.prefix), "q/%s/", node);
+	if (store_txn_begin(app.store, 0, &t) == -1)
+		return -1;
+	rc = store_iter(t, STORE_DB_OUTBOX, s.prefix, s.plen, 0, outbox_due_cb, &s);
+	store_txn_abort(t);
+	if (rc == -1)
+		outbox_due_wipe(d);
+	return rc == -1 ? -1 : 0;
+}
+
+void
+outbox_due_wipe(struct outbox_due *d)
+{
+	crypto_wipe(d, sizeof(*d));
+}
+
+/*
+ * A write txn for settling e on node: *q the queued record while it still
+ * holds e's version, else NULL (replaced by a newer state meanwhile).
+ */
+static int
+outbox_settle_begin(const char *node, const struct outbox_entry *e,
+    struct store_txn **t, struct json **q)
+{
+	int64_t cur = -1;
+
+	*q = NULL;
+	if (store_txn_begin(app.store, 1, t) == -1)
+		return -1;
+	if (outbox_get(*t, 'q', node, e->msg.user_id, q) != 0 ||
+	    json_int(json_get(*q, "version"), &cur) == -1 || cur != e->msg.version) {
+		json_free(*q);
+		*q = NULL;
+	}
+	return 0;
+}
+
+/* commit when rc is 0, else abort; frees q */
+static int
+outbox_settle_end(struct store_txn *t, struct json *q, int rc)
+{
+	json_free(q);
+	if (rc == -1) {
+		store_txn_abort(t);
+		return -1;
+	}
+	return store_txn_commit(t);
+}
+
+int
+outbox_confirm(const char *node, const struct outbox_entry *e)
+{
+	struct store_txn *t;
+	struct json *q, *a;
+	int rc;
+
+	if (outbox_settle_begin(node, e, &t, &q) == -1)
+		return -1;
+	a = json_object();
+	json_set_int(a, "version", e->msg.version);
+	json_set_str(a, "state", pushmsg_state_name(e->msg.state));
+	json_set_int(a, "at", app_now());
+	rc = outbox_put_json(t, 'a', node, e->msg.user_id, a);
+	if (rc == 0 && q != NULL)
+		rc = outbox_del(t, 'q', node, e->msg.user_id);
+	json_free(a);
+	return outbox_settle_end(t, q, rc);
+}
+
+/* one more failed attempt; code NULL: retried after delay, else refused */
+static int
+outbox_failed(const char *node, const struct outbox_entry *e,
+    const char *error, const char *code, int64_t delay)
+{
+	struct store_txn *t;
+	struct json *q;
+	int64_t now = app_now();
+	int rc = 0;
+
+	if (outbox_settle_begin(node, e, &t, &q) == -1)
+		return -1;
+	if (q != NULL) {
+		json_set_int(q, "attempts", e->attempts + 1);
+		json_set_int(q, "last_attempt", now);
+		json_set_str(q, "last_error", error);
+		if (code != NULL)
+			json_set_str(q, "refused", code);
+		else
+			json_set_int(q, "next_at", now + delay);
+		rc = outbox_put_json(t, 'q', node, e->msg.user_id, q);
+	}
+	return outbox_settle_end(t, q, rc);
+}
+
+int
+outbox_retry(const char *node, const struct outbox_entry *e,
+    const char *error, int64_t delay)
+{
+	return outbox_failed(node, e, error, NULL, delay);
+}
+
+int
+outbox_refuse(const char *node, const struct outbox_entry *e,
+    enum pushmsg_code code, const char *error)
+{
+	const char *name = pushmsg_code_name(code);
+
+	return outbox_failed(node, e, error, name ? name : "refused", 0);
+}
+
+int
+outbox_requeue_past(const char *node, const struct outbox_entry *e,
+    int64_t held, int64_t *now_version)
+{
+	struct store_txn *t;
+	struct json *q;
+	int64_t v = 0;
+	int rc = 0;
 
 	*now_version = 0;
-	if (rc != 0)
-		return rc == STORE_NOTFOUND ? 0 : -1;
-	if (json_int(json_get(q, "version"), &cur) == -1 || cur != version ||
-	    outbox_next_version_past(t, held, &v) == -1) {
-		json_free(q);
-		return cur == version ? -1 : 0;
+	if (outbox_settle_begin(node, e, &t, &q) == -1)
+		return -1;
+	if (q != NULL) {
+		rc = outbox_next_version_past(t, held, &v);
+		if (rc == 0) {
+			json_set_int(q, "version", v);
+			json_set_int(q, "next_at", 0);
+			rc = outbox_put_json(t, 'q', node, e->msg.user_id, q);
+		}
 	}
-	json_set_int(q, "version", v);
-	json_set_int(q, "next_at", 0);
-	rc = outbox_put_json(t, 'q', node, user_id, q);
-	json_free(q);
-	if (rc == 0)
-		*now_version = v;
-	return rc;
+	if (outbox_settle_end(t, q, rc) == -1)
+		return -1;
+	*now_version = v;
+	return 0;
 }
 
 /* for the API: {node, status (applied|pending|refused), state (the newest:
@@ -278,7 +456,7 @@ outbox_propagation(struct store_txn *t, const char *user_id)
 
 struct outbox_ids {
 	char (*ids)[SECRET_ID_LEN + 1];
-	size_t n;
+	size_t n, cap;             /* cap: the handle index's size, an upper bound */
 };
 
 static int
@@ -288,12 +466,8 @@ outbox_ids_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 
 	if (kl > 0 && ((const char *)k)[0] == '~')
 		return 1;             /* aliases: the same users again */
-	if (vl != SECRET_ID_LEN)
-		return 0;
-	w->ids = x_realloc(w->ids, (w->n + 1) * sizeof(*w->ids));
-	memcpy(w->ids[w->n], v, vl);
-	w->ids[w->n][vl] = '\0';
-	w->n++;
+	if (vl == SECRET_ID_LEN && w->n < w->cap)
+		memcpy(w->ids[w->n++], v, vl);     /* NUL from x_calloc */
 	return 0;
 }
 
@@ -301,13 +475,17 @@ outbox_ids_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 int
 outbox_resync_all(void)
 {
-	struct outbox_ids w = { NULL, 0 };
+	struct outbox_ids w = { NULL, 0, 0 };
 	struct store_txn *t;
 	int rc = 0;
 
 	if (store_txn_begin(app.store, 1, &t) == -1)
 		return -1;
-	if (store_iter(t, STORE_DB_HANDLE, NULL, 0, 0, outbox_ids_cb, &w) == -1)
+	if (store_count(t, STORE_DB_HANDLE, &w.cap) == -1)
+		rc = -1;
+	else
+		w.ids = x_calloc(w.cap ? w.cap : 1, sizeof(*w.ids));
+	if (rc == 0 && store_iter(t, STORE_DB_HANDLE, NULL, 0, 0, outbox_ids_cb, &w) == -1)
 		rc = -1;
 	for (size_t i = 0; rc == 0 && i < w.n; i++)
 		rc = outbox_recompute_user(t, w.ids[i]);

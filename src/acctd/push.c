@@ -1,13 +1,16 @@
 /*
- * Push: one thread per configured node delivers that node's outbox entries
- * (outbox.c) to its acctd-agent with tls_post(). Nodes are independent, so a
+ * Push: one thread per configured node delivers what that node's outbox
+ * holds for it (outbox_due) to its acctd-agent with push_tls_post(), and reports
+ * each outcome back (outbox_confirm / _retry / _refuse / _requeue_past): the
+ * outbox's keys and records are outbox.c's alone, the messages on the wire
+ * pushmsg.c's. Nodes are independent, so a
  * dead node delays nobody else; a handler only queues work in its own
  * transaction and calls push_wake(). Failures back off exponentially from
  * 1 s up to push.retry_max_seconds, with ±25 % jitter so nodes that come
  * back together are not hit in lockstep. Delivery is idempotent by version:
  * an entry is removed only if it still holds the version the node confirmed.
  *
- * The agent's answer (docs/agent.md "Answer") is parsed as JSON:
+ * The agent's answer (docs/agent.md "Answer", pushmsg_answer_decode):
  *   200 with applied_version == the version sent    applied
  *   409 with applied_version past it, or code        the node holds a newer
  *       "version_reused"                             version (acctd's store
@@ -26,8 +29,6 @@
 #include <time.h>
 
 #include "acctd.h"
-
-#define PUSH_BATCH 16
 
 struct push_node {
 	pthread_t thread;
@@ -61,85 +62,6 @@ push_wake(void)
 	pthread_mutex_unlock(&push_mtx);
 }
 
-struct push_due {
-	char user_id[SECRET_ID_LEN + 1];
-	char state[16];            /* present, disabled, absent */
-	char *body;
-	int64_t version;
-	int64_t attempts;
-};
-
-struct push_scan {
-	const char *node;
-	size_t plen;
-	char prefix[80];
-	int64_t now;
-	int64_t next_at;           /* earliest future attempt */
-	size_t pending;
-	size_t refused;
-	char last_refusal[200];
-	struct push_due due[PUSH_BATCH];
-	size_t ndue;
-};
-
-static int
-push_scan_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
-{
-	struct push_scan *s = arg;
-	struct json *j, *b;
-	int64_t next = 0, ver = 0, att = 0;
-	char err[64];
-	const char *st;
-
-	if (kl <= s->plen || memcmp(k, s->prefix, s->plen) != 0)
-		return 1;
-	if (kl - s->plen != SECRET_ID_LEN || json_parse(v, vl, &j, err, sizeof(err)) == -1)
-		return 0;
-	if (json_str(json_get(j, "refused")) != NULL) {
-		/* refused for good: shown, not retried until replaced */
-		s->refused++;
-		snprintf(s->last_refusal, sizeof(s->last_refusal), "%s",
-		    json_str(json_get(j, "last_error")) ?
-		    json_str(json_get(j, "last_error")) : "refused");
-		json_free(j);
-		return 0;
-	}
-	s->pending++;
-	json_int(json_get(j, "next_at"), &next);
-	json_int(json_get(j, "version"), &ver);
-	json_int(json_get(j, "attempts"), &att);
-	if (next > s->now) {
-		if (s->next_at == 0 || next < s->next_at)
-			s->next_at = next;
-	} else if (s->ndue < PUSH_BATCH) {
-		struct push_due *d = &s->due[s->ndue++];
-
-		memcpy(d->user_id, (const char *)k + s->plen, SECRET_ID_LEN);
-		d->user_id[SECRET_ID_LEN] = '\0';
-		d->version = ver;
-		d->attempts = att;
-		b = json_object();
-		json_set_str(b, "user_id", d->user_id);
-		json_set_int(b, "version", ver);
-		st = json_str(json_get(j, "state"));
-		if (st == NULL || (strcmp(st, "present") != 0 &&
-		    strcmp(st, "disabled") != 0))
-			st = "absent";
-		snprintf(d->state, sizeof(d->state), "%s", st);
-		json_set_str(b, "state", st);
-		if (strcmp(st, "present") == 0) {
-			json_set_str(b, "role", json_str(json_get(j, "role")));
-			json_set_str(b, "verifier", json_str(json_get(j, "verifier")));
-		}
-		d->body = json_print(b);
-		json_free(b);
-	} else if (s->next_at == 0 || s->now < s->next_at) {
-		s->next_at = s->now;     /* more due than one batch: come back now */
-	}
-	json_free(j);
-	return 0;
-}
-
 static int64_t
 push_backoff(int64_t attempts, int max)
 {
@@ -162,124 +84,95 @@ enum push_outcome {
 	PUSH_AHEAD                 /* the node holds a newer version: re-version */
 };
 
-/* record the outcome in the outbox, if the entry still holds `version` */
+/* settle e in the outbox by the outcome (logged when re-versioned) */
 static void
-push_record(const char *node, const struct push_due *d, enum push_outcome o,
-    const char *error, const char *code, int64_t confirmed)
+push_record(const char *node, const struct outbox_entry *e, enum push_outcome o,
+    const char *error, enum pushmsg_code code, int64_t confirmed)
 {
-	const struct conf *c = app_conf();
-	struct store_txn *t;
-	struct json *q = NULL, *a;
-	char key[96], errbuf[64];
-	void *v = NULL;
-	size_t vl;
-	int64_t cur = -1, now = app_now(), nv = 0;
-	int rc = 0;
+	int64_t nv = 0;
 
-	if (store_txn_begin(app.store, 1, &t) == -1)
-		return;
-	snprintf(key, sizeof(key), "q/%s/%s", node, d->user_id);
-	if (store_get(t, STORE_DB_OUTBOX, key, strlen(key), &v, &vl) == 0 &&
-	    json_parse(v, vl, &q, errbuf, sizeof(errbuf)) == 0)
-		json_int(json_get(q, "version"), &cur);
-	free(v);
-	if (o == PUSH_APPLIED) {
-		a = json_object();
-		json_set_int(a, "version", confirmed);
-		json_set_str(a, "state", d->state);
-		json_set_int(a, "at", now);
-		rc = outbox_put_json(t, 'a', node, d->user_id, a);
-		if (rc == 0 && cur == d->version)
-			rc = outbox_del(t, 'q', node, d->user_id);
-		json_free(a);
-	} else if (o == PUSH_AHEAD) {
-		rc = outbox_requeue_past(t, node, d->user_id, d->version,
-		    confirmed, &nv);
-	} else if (q != NULL && cur == d->version) {
-		json_set_int(q, "attempts", d->attempts + 1);
-		json_set_int(q, "last_attempt", now);
-		json_set_str(q, "last_error", error);
-		if (o == PUSH_REFUSED)
-			json_set_str(q, "refused", code);
-		else
-			json_set_int(q, "next_at", now + push_backoff(d->attempts + 1,
-			    c->push_retry_max_seconds));
-		rc = outbox_put_json(t, 'q', node, d->user_id, q);
-	}
-	json_free(q);
-	if (rc == -1) {
-		store_txn_abort(t);
-		return;
-	}
-	if (store_txn_commit(t) == 0 && nv > 0)
+	if (o == PUSH_APPLIED)
+		outbox_confirm(node, e);
+	else if (o == PUSH_REFUSED)
+		outbox_refuse(node, e, code, error);
+	else if (o == PUSH_RETRY)
+		outbox_retry(node, e, error, push_backoff(e->attempts + 1,
+		    app_conf()->push_retry_max_seconds));
+	else if (outbox_requeue_past(node, e, confirmed, &nv) == 0 && nv > 0)
 		log_warnx("push: %s: %s: the node holds version %lld, newer "
 		    "than %lld (was acctd's store restored?): sending the "
-		    "current state as version %lld", node, d->user_id,
-		    (long long)confirmed, (long long)d->version, (long long)nv);
+		    "current state as version %lld", node, e->msg.user_id,
+		    (long long)confirmed, (long long)e->msg.version, (long long)nv);
 }
 
 /* what the agent's answer means (see the top of this file) */
 static enum push_outcome
-push_answer(int status, const char *resp, const struct push_due *d,
-    int64_t *applied, char *err, size_t errlen, char *code, size_t codelen)
+push_answer(int status, const char *resp, const struct pushmsg *m,
+    struct pushmsg_answer *a, char *err, size_t errlen)
 {
-	struct json *j = NULL;
-	const char *e = NULL, *cd = NULL;
-	char perr[64];
 	enum push_outcome o = PUSH_RETRY;
+	int n = 0;
 
-	*applied = 0;
-	code[0] = '\0';
-	if (json_parse(resp, strlen(resp), &j, perr, sizeof(perr)) == 0 &&
-	    json_is_object(j)) {
-		if (json_int(json_get(j, "applied_version"), applied) == -1)
-			*applied = 0;
-		e = json_str(json_get(j, "error"));
-		cd = json_str(json_get(j, "code"));
-	}
-	if (status == 200 && *applied == d->version)
+	pushmsg_answer_decode(resp, strlen(resp), a);   /* -1: a says nothing */
+	if (status == 200 && a->applied_version == m->version)
 		o = PUSH_APPLIED;
-	else if (status == 409 && (*applied > d->version || (cd != NULL &&
-	    strcmp(cd, "version_reused") == 0 && *applied == d->version)))
+	else if (status == 409 && (a->applied_version > m->version ||
+	    (a->code == PUSHMSG_CODE_VERSION_REUSED &&
+	    a->applied_version == m->version)))
 		o = PUSH_AHEAD;
-	else if (status == 422 && cd != NULL &&
-	    (strcmp(cd, "role_not_managed") == 0 ||
-	    strcmp(cd, "role_privileged") == 0)) {
+	else if (status == 422 && (a->code == PUSHMSG_CODE_ROLE_NOT_MANAGED ||
+	    a->code == PUSHMSG_CODE_ROLE_PRIVILEGED))
 		o = PUSH_REFUSED;
-		snprintf(code, codelen, "%s", cd);
-	}
-	if (o == PUSH_REFUSED && e != NULL)
-		snprintf(err, errlen, "%s", e);
+	/* a reason longer than err is cut (n says by how much) */
+	if (o == PUSH_REFUSED && a->error[0] != '\0')
+		n = snprintf(err, errlen, "%s", a->error);
 	else if (o != PUSH_APPLIED)
-		snprintf(err, errlen, "agent answered %d%s%s", status,
-		    e ? ": " : "", e ? e : "");
-	json_free(j);
+		n = snprintf(err, errlen, "agent answered %d%s%s", status,
+		    a->error[0] ? ": " : "", a->error);
+	if (n >= (int)errlen)
+		log_debug("push: the agent's reason was cut to %zu bytes", errlen - 1);
+	return o;
+}
+
+/* send e to the node; the outcome, with the answer in *a */
+static enum push_outcome
+push_send(const char *node, const struct outbox_entry *e,
+    struct pushmsg_answer *a, char *err, size_t errlen)
+{
+	const struct conf *c = app_conf();
+	const struct conf_node *cn = NULL;
+	enum push_outcome o = PUSH_RETRY;
+	char resp[2048], *body;
+	int status = 0;
+
+	for (size_t i = 0; i < c->nnodes; i++)
+		if (strcmp(c->nodes[i].name, node) == 0)
+			cn = &c->nodes[i];
+	if (cn == NULL) {
+		snprintf(err, errlen, "node %s is no longer configured", node);
+		return o;
+	}
+	if (c->push_client_cert[0] == '\0') {
+		snprintf(err, errlen, "push.client_cert and push.client_key are not set");
+		return o;
+	}
+	body = pushmsg_encode(&e->msg);
+	if (push_tls_post(cn->url, cn->cert, c->push_client_cert, c->push_client_key,
+	    "/v1/state", body, &status, resp, sizeof(resp), err, errlen) == 0)
+		o = push_answer(status, resp, &e->msg, a, err, errlen);
+	crypto_wipe(body, strlen(body));
+	free(body);
 	return o;
 }
 
 static void
-push_deliver(struct push_node *pn, struct push_due *d)
+push_deliver(struct push_node *pn, const struct outbox_entry *e)
 {
-	const struct conf *c = app_conf();
-	const struct conf_node *cn = NULL;
-	char resp[2048], err[200] = "", code[32] = "";
-	enum push_outcome o = PUSH_RETRY;
-	int status = 0;
-	int64_t applied = 0;
+	struct pushmsg_answer a = { .applied_version = -1 };
+	char err[200] = "";
+	enum push_outcome o = push_send(pn->name, e, &a, err, sizeof(err));
 
-	for (size_t i = 0; i < c->nnodes; i++)
-		if (strcmp(c->nodes[i].name, pn->name) == 0)
-			cn = &c->nodes[i];
-	if (cn == NULL) {
-		snprintf(err, sizeof(err), "node %s is no longer configured", pn->name);
-	} else if (c->push_client_cert[0] == '\0') {
-		snprintf(err, sizeof(err), "push.client_cert and push.client_key are not set");
-	} else if (tls_post(cn->url, cn->cert, c->push_client_cert, c->push_client_key,
-	    "/v1/state", d->body, &status, resp, sizeof(resp), err, sizeof(err)) == 0) {
-		o = push_answer(status, resp, d, &applied, err, sizeof(err),
-		    code, sizeof(code));
-	}
-	push_record(pn->name, d, o, err, code, applied);
+	push_record(pn->name, e, o, err, a.code, a.applied_version);
 	pthread_mutex_lock(&push_mtx);
 	pn->last_attempt = app_now();
 	if (o == PUSH_APPLIED) {
@@ -296,12 +189,12 @@ push_deliver(struct push_node *pn, struct push_due *d)
 	}
 	pthread_mutex_unlock(&push_mtx);
 	if (o == PUSH_APPLIED)
-		log_debug("push: %s: %s version %lld applied", pn->name, d->user_id,
-		    (long long)d->version);
+		log_debug("push: %s: %s version %lld applied", pn->name,
+		    e->msg.user_id, (long long)e->msg.version);
 	else if (o != PUSH_AHEAD)
-		log_warnx("push: %s: %s version %lld: %s%s", pn->name, d->user_id,
-		    (long long)d->version, o == PUSH_REFUSED ? "refused: " : "",
-		    err);
+		log_warnx("push: %s: %s version %lld: %s%s", pn->name,
+		    e->msg.user_id, (long long)e->msg.version,
+		    o == PUSH_REFUSED ? "refused: " : "", err);
 }
 
 static void *
@@ -310,10 +203,10 @@ push_thread(void *arg)
 	struct push_node *pn = arg;
 
 	for (;;) {
-		struct push_scan s;
-		struct store_txn *t;
+		struct outbox_due d;
 		uint64_t gen;
-		int64_t wait;
+		int64_t wait, next_at;
+		size_t ndue;
 
 		pthread_mutex_lock(&push_mtx);
 		gen = push_generation;
@@ -323,32 +216,24 @@ push_thread(void *arg)
 		}
 		pthread_mutex_unlock(&push_mtx);
 
-		memset(&s, 0, sizeof(s));
-		s.node = pn->name;
-		s.now = app_now();
-		s.plen = (size_t)snprintf(s.prefix, sizeof(s.prefix), "q/%s/", pn->name);
-		if (store_txn_begin(app.store, 0, &t) == 0) {
-			store_iter(t, STORE_DB_OUTBOX, s.prefix, s.plen, 0, push_scan_cb, &s);
-			store_txn_abort(t);
-		}
+		outbox_due(pn->name, app_now(), &d);
 		pthread_mutex_lock(&push_mtx);
-		pn->pending = s.pending;
-		pn->refused = s.refused;
-		if (s.refused > 0)
+		pn->pending = d.pending;
+		pn->refused = d.refused;
+		if (d.refused > 0)
 			snprintf(pn->last_refusal, sizeof(pn->last_refusal), "%s",
-			    s.last_refusal);
+			    d.last_refusal);
 		pthread_mutex_unlock(&push_mtx);
-		for (size_t i = 0; i < s.ndue; i++) {
-			if (!push_stopping)
-				push_deliver(pn, &s.due[i]);
-			crypto_wipe(s.due[i].body, strlen(s.due[i].body));
-			free(s.due[i].body);
-		}
-		if (s.ndue > 0)
+		for (size_t i = 0; i < d.ndue && !push_stopping; i++)
+			push_deliver(pn, &d.due[i]);
+		ndue = d.ndue;
+		next_at = d.next_at;
+		outbox_due_wipe(&d);
+		if (ndue > 0)
 			continue;        /* rescan: more may be due */
 
 		/* sleep until woken, the next retry, or 30 s */
-		wait = s.next_at ? s.next_at - app_now() : 30;
+		wait = next_at ? next_at - app_now() : 30;
 		if (wait < 1)
 			wait = 1;
 		if (wait > 30)
@@ -399,12 +284,22 @@ push_stop(void)
 	push_nnodes = 0;
 }
 
+/* t as RFC 3339, or null when 0 (never) */
+static void
+push_json_time(struct json *j, const char *key, int64_t t)
+{
+	char ts[32];
+
+	if (t != 0)
+		time_rfc3339(t, ts, sizeof(ts));
+	json_set_str(j, key, t != 0 ? ts : NULL);
+}
+
 struct json *
 push_nodes_json(void)
 {
 	const struct conf *c = app_conf();
 	struct json *items = json_array();
-	char ts[32];
 
 	pthread_mutex_lock(&push_mtx);
 	for (size_t i = 0; i < push_nnodes; i++) {
@@ -421,18 +316,8 @@ push_nodes_json(void)
 		    pn->pending ? "pending" : pn->refused ? "refused" : "ok");
 		json_set_str(j, "last_error", pn->last_error[0] ? pn->last_error :
 		    pn->refused ? pn->last_refusal : NULL);
-		if (pn->last_attempt) {
-			time_rfc3339(pn->last_attempt, ts, sizeof(ts));
-			json_set_str(j, "last_attempt", ts);
-		} else {
-			json_set_str(j, "last_attempt", NULL);
-		}
-		if (pn->last_success) {
-			time_rfc3339(pn->last_success, ts, sizeof(ts));
-			json_set_str(j, "last_success", ts);
-		} else {
-			json_set_str(j, "last_success", NULL);
-		}
+		push_json_time(j, "last_attempt", pn->last_attempt);
+		push_json_time(j, "last_success", pn->last_success);
 		json_set_int(j, "delivered", (int64_t)pn->delivered);
 		json_set_int(j, "failures", (int64_t)pn->failures);
 		json_push(items, j);

@@ -147,22 +147,6 @@ store_db_valid(enum store_db db)
 	return 1;
 }
 
-static void
-store_be32_put(uint8_t b[4], uint32_t v)
-{
-	b[0] = (uint8_t)(v >> 24);
-	b[1] = (uint8_t)(v >> 16);
-	b[2] = (uint8_t)(v >> 8);
-	b[3] = (uint8_t)v;
-}
-
-static uint32_t
-store_be32_get(const uint8_t b[4])
-{
-	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
-	    (uint32_t)b[2] << 8 | (uint32_t)b[3];
-}
-
 /* data_dir exists as a directory (created 0700 when missing) */
 static int
 store_mkdir(const char *dir, char *err, size_t errlen)
@@ -221,7 +205,7 @@ store_init_dbs(struct store *s, const char *dir, char *err, size_t errlen)
 	k.mv_size = sizeof(STORE_SCHEMA_KEY) - 1;
 	rc = mdb_get(txn, s->dbi[STORE_DB_META], &k, &v);
 	if (rc == MDB_NOTFOUND) {
-		store_be32_put(be, STORE_SCHEMA_VERSION);
+		be_put(be, 4, STORE_SCHEMA_VERSION);
 		v.mv_data = be;
 		v.mv_size = sizeof(be);
 		rc = mdb_put(txn, s->dbi[STORE_DB_META], &k, &v, 0);
@@ -242,7 +226,7 @@ store_init_dbs(struct store *s, const char *dir, char *err, size_t errlen)
 		    "corrupt (%zu bytes); restore a backup", dir, v.mv_size);
 		goto fail;
 	} else {
-		s->schema = store_be32_get(v.mv_data);
+		s->schema = (uint32_t)be_get(v.mv_data, 4);
 	}
 
 	if (s->schema > STORE_SCHEMA_VERSION) {
@@ -363,7 +347,7 @@ store_schema_set(struct store_txn *t, uint32_t version)
 		log_warnx("store: no schema version %u", (unsigned)version);
 		return -1;
 	}
-	store_be32_put(be, version);
+	be_put(be, 4, version);
 	if (store_put(t, STORE_DB_META, STORE_SCHEMA_KEY,
 	    sizeof(STORE_SCHEMA_KEY) - 1, be, sizeof(be)) == -1)
 		return -1;

@@ -31,16 +31,9 @@ void agent_conf_free(struct agent_conf *c);
  * agent_state.c — the applied version and role per user id, persisted in
  * state_file (JSON, rewritten atomically: temp + fsync + rename + fsync of
  * the directory) so that a restart never accepts an older version. Every
- * call is thread-safe; agent_state_apply runs one change at a time.
+ * call is thread-safe; agent_state_apply runs one change (a struct pushmsg,
+ * common.h) at a time.
  */
-struct agent_change {
-	char user_id[SECRET_ID_LEN + 1];
-	int64_t version;                          /* >= 1 */
-	int present;                              /* 0: "absent" or "disabled" */
-	int disabled;                             /* "disabled": no LOGIN, role kept */
-	char role[NAME_HANDLE_MAX + 1];           /* present only */
-	char verifier[PUSHMSG_VERIFIER_MAX + 1];   /* present only; wipe after use */
-};
 /*
  * The hook: make the node match. action "present", "disabled" or
  * "absent"; old_role "" or the role this user had before; verifier NULL
@@ -72,7 +65,7 @@ int agent_state_get(struct agent_state *s, const char *user_id,
 size_t agent_state_count(struct agent_state *s);
 /* *applied gets the version the node holds afterwards */
 enum agent_apply agent_state_apply(struct agent_state *s,
-    const struct agent_change *ch, agent_hook_fn hook, void *arg,
+    const struct pushmsg *ch, agent_hook_fn hook, void *arg,
     int64_t *applied, char *err, size_t errlen);
 
 /* agent_hook.c — runs the hook: fork + execve, no shell, clean environment */
@@ -94,9 +87,7 @@ struct agent_io {            /* its functions log their own failures */
 	int (*read)(void *ctx, void *buf, size_t len);   /* > 0, 0 at EOF, -1 */
 	int (*write)(void *ctx, const void *buf, size_t len);  /* all or -1 */
 };
-/* a request body; -1 with the 400 reason ("field: reason") in err */
-int agent_req_body(const char *body, size_t len, struct agent_change *ch,
-    char *err, size_t errlen);
+/* the body is read by pushmsg_decode (common.h): its reason is the 400's */
 /* read, validate, apply and answer one request; returns the status sent */
 int agent_req_serve(const struct agent_io *io, struct agent_state *s,
     agent_hook_fn hook, void *arg, const char *peer);

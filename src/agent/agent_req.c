@@ -11,8 +11,9 @@
  *
  * Everything is validated before the state is looked at: the request line,
  * the headers (no Transfer-Encoding, one Content-Length), and the body
- * (exactly the fields of its state, each to its rule). Then
- * agent_state_apply decides and the answer is one JSON object:
+ * (pushmsg_decode: exactly the fields of its state, each to its rule). Then
+ * agent_state_apply decides and the answer is one JSON object
+ * (pushmsg_answer_encode):
  *
  *   200 {"applied_version":N}                        applied or already so
  *   409 {"applied_version":N,"error":"older version","code":"older_version"}
@@ -31,125 +32,19 @@
 
 #include "agent.h"
 
-/* key as it may appear in a message and a log line: [A-Za-z0-9_-], 40 max */
-static void
-agent_req_safe(const char *in, char *out, size_t outlen)
-{
-	size_t i;
-
-	for (i = 0; in[i] != '\0' && i + 1 < outlen && i < 40; i++)
-		out[i] = (strchr("abcdefghijklmnopqrstuvwxyz"
-		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-", in[i]) != NULL) ?
-		    in[i] : '?';
-	out[i] = '\0';
-}
-
-int
-agent_req_body(const char *body, size_t len, struct agent_change *ch,
-    char *err, size_t errlen)
-{
-	static const char *const allowed[] = {
-		"user_id", "version", "state", "role", "verifier", NULL
-	};
-	struct json *j = NULL, *m, *role, *ver;
-	const char *key, *s;
-	char why[128], safe[48];
-	size_t i;
-	int rc = -1;
-
-	memset(ch, 0, sizeof(*ch));
-	if (json_parse(body, len, &j, why, sizeof(why)) == -1) {
-		snprintf(err, errlen, "body: %s", why);
-		return -1;
-	}
-	if (!json_is_object(j)) {
-		snprintf(err, errlen, "body: must be a JSON object");
-		goto done;
-	}
-	for (m = json_next(j, NULL, &key); m != NULL; m = json_next(j, m, &key)) {
-		for (i = 0; allowed[i] != NULL; i++)
-			if (strcmp(allowed[i], key) == 0)
-				break;
-		if (allowed[i] == NULL) {
-			agent_req_safe(key, safe, sizeof(safe));
-			snprintf(err, errlen, "%s: unknown field", safe);
-			goto done;
-		}
-	}
-	if ((s = json_str(json_get(j, "user_id"))) == NULL ||
-	    !secret_id_valid(s, "u_")) {
-		snprintf(err, errlen, "user_id: %s", json_get(j, "user_id") ?
-		    "must be u_ and 20 characters of [0-9a-v]" : "required");
-		goto done;
-	}
-	memcpy(ch->user_id, s, sizeof(ch->user_id));
-	if (json_int(json_get(j, "version"), &ch->version) == -1 ||
-	    ch->version < 1) {
-		snprintf(err, errlen, "version: %s", json_get(j, "version") ?
-		    "must be a positive integer" : "required");
-		goto done;
-	}
-	s = json_str(json_get(j, "state"));
-	if (s == NULL || (strcmp(s, "present") != 0 &&
-	    strcmp(s, "absent") != 0 && strcmp(s, "disabled") != 0)) {
-		snprintf(err, errlen, "state: %s", json_get(j, "state") ?
-		    "must be \"present\", \"disabled\" or \"absent\"" :
-		    "required");
-		goto done;
-	}
-	ch->present = strcmp(s, "present") == 0;
-	ch->disabled = strcmp(s, "disabled") == 0;
-	role = json_get(j, "role");
-	ver = json_get(j, "verifier");
-	if (!ch->present) {
-		if (role != NULL || ver != NULL) {
-			snprintf(err, errlen, "%s: not allowed when state is "
-			    "%s", role != NULL ? "role" : "verifier", s);
-			goto done;
-		}
-		rc = 0;
-		goto done;
-	}
-	if ((s = json_str(role)) == NULL || !name_handle_valid(s)) {
-		snprintf(err, errlen, "role: %s", role ?
-		    "not a valid user handle" : "required when state is present");
-		goto done;
-	}
-	memcpy(ch->role, s, strlen(s) + 1);
-	if ((s = json_str(ver)) == NULL || !pushmsg_verifier_valid(s)) {
-		snprintf(err, errlen, "verifier: %s", ver ?
-		    "not a SCRAM-SHA-256 verifier" :
-		    "required when state is present");
-		goto done;
-	}
-	memcpy(ch->verifier, s, strlen(s) + 1);
-	rc = 0;
-done:
-	json_free(j);
-	if (rc == -1)
-		crypto_wipe(ch, sizeof(*ch));
-	return rc;
-}
-
 /* --- the answer --------------------------------------------------------- */
 
-/* applied < 0: no applied_version; error, code NULL: none */
+/* applied < 0: no applied_version; error NULL: none */
 static int
 agent_req_reply(const struct agent_io *io, int status, int64_t applied,
-    const char *error, const char *code, const char *extra)
+    const char *error, enum pushmsg_code code, const char *extra)
 {
-	struct json *j = json_object();
+	struct pushmsg_answer a = { .applied_version = applied, .code = code };
 	char *body, *msg;
 	int rc;
 
-	if (applied >= 0)
-		json_set_int(j, "applied_version", applied);
-	if (error != NULL)
-		json_set_str(j, "error", error);
-	if (code != NULL)
-		json_set_str(j, "code", code);
-	body = json_print(j);
-	json_free(j);
+	snprintf(a.error, sizeof(a.error), "%s", error ? error : "");
+	body = pushmsg_answer_encode(&a);
 	msg = x_asprintf("HTTP/1.1 %d %s\r\n"
 	    "Content-Type: application/json\r\n"
 	    "Content-Length: %zu\r\n"
@@ -169,7 +64,7 @@ agent_req_fail(const struct agent_io *io, const char *peer, int status,
     const char *error, const char *extra)
 {
 	log_warnx("%s: %d %s", peer, status, error);
-	return agent_req_reply(io, status, -1, error, NULL, extra);
+	return agent_req_reply(io, status, -1, error, PUSHMSG_CODE_NONE, extra);
 }
 
 /* --- the request -------------------------------------------------------- */
@@ -261,11 +156,11 @@ agent_req_serve(const struct agent_io *io, struct agent_state *s,
 {
 	char buf[AGENT_MAX_HEAD + AGENT_MAX_BODY + 1], err[320], *eoh = NULL;
 	size_t len = 0, headlen, clen = 0;
-	struct agent_change ch;
+	struct pushmsg ch;
 	enum agent_apply res;
 	const char *extra, *what;
 	int64_t applied;
-	int r, status;
+	int r, status, present;
 
 	/* the head: up to the empty line, at most AGENT_MAX_HEAD bytes */
 	while (eoh == NULL) {
@@ -310,53 +205,57 @@ agent_req_serve(const struct agent_io *io, struct agent_state *s,
 		    "data after the body: one request per connection", NULL);
 	}
 	buf[len] = '\0';
-	r = agent_req_body(buf, len, &ch, err, sizeof(err));
+	r = pushmsg_decode(buf, len, &ch, err, sizeof(err));
 	crypto_wipe(buf, sizeof(buf));
 	if (r == -1)
 		return agent_req_fail(io, peer, 400, err, NULL);
 
 	res = agent_state_apply(s, &ch, hook, arg, &applied, err, sizeof(err));
-	what = ch.present ? "present" : ch.disabled ? "disabled" : "absent";
+	what = pushmsg_state_name(ch.state);
+	present = ch.state == PUSHMSG_PRESENT;
 	switch (res) {
 	case AGENT_APPLIED:
 		log_info("%s: %s v%lld %s%s%s: applied", peer, ch.user_id,
-		    (long long)ch.version, what, ch.present ? " role " : "",
+		    (long long)ch.version, what, present ? " role " : "",
 		    ch.role);
-		status = agent_req_reply(io, 200, applied, NULL, NULL, NULL);
+		status = agent_req_reply(io, 200, applied, NULL,
+		    PUSHMSG_CODE_NONE, NULL);
 		break;
 	case AGENT_REPLAY:
 		log_info("%s: %s v%lld: already applied", peer, ch.user_id,
 		    (long long)ch.version);
-		status = agent_req_reply(io, 200, applied, NULL, NULL, NULL);
+		status = agent_req_reply(io, 200, applied, NULL,
+		    PUSHMSG_CODE_NONE, NULL);
 		break;
 	case AGENT_OLDER:
 		log_warnx("%s: %s v%lld: older than the applied v%lld",
 		    peer, ch.user_id, (long long)ch.version,
 		    (long long)applied);
 		status = agent_req_reply(io, 409, applied, "older version",
-		    "older_version", NULL);
+		    PUSHMSG_CODE_OLDER_VERSION, NULL);
 		break;
 	case AGENT_REUSED:
 		log_warnx("%s: %s v%lld: that version was applied with "
 		    "another state", peer, ch.user_id, (long long)ch.version);
 		status = agent_req_reply(io, 409, applied, "version already "
-		    "applied with another state", "version_reused", NULL);
+		    "applied with another state", PUSHMSG_CODE_VERSION_REUSED,
+		    NULL);
 		break;
 	case AGENT_NOT_MANAGED:
 	case AGENT_PRIVILEGED:
 		log_warnx("%s: %s v%lld %s%s%s: refused: %s", peer,
 		    ch.user_id, (long long)ch.version, what,
-		    ch.present ? " role " : "", ch.role, err);
+		    present ? " role " : "", ch.role, err);
 		status = agent_req_reply(io, 422, applied, err,
-		    res == AGENT_NOT_MANAGED ? "role_not_managed" :
-		    "role_privileged", NULL);
+		    res == AGENT_NOT_MANAGED ? PUSHMSG_CODE_ROLE_NOT_MANAGED :
+		    PUSHMSG_CODE_ROLE_PRIVILEGED, NULL);
 		break;
 	default:
 		log_warnx("%s: %s v%lld %s%s%s: failed: %s", peer, ch.user_id,
-		    (long long)ch.version, what, ch.present ? " role " : "",
+		    (long long)ch.version, what, present ? " role " : "",
 		    ch.role, err);
-		status = agent_req_reply(io, 500, -1, err, NULL,
-		    NULL);
+		status = agent_req_reply(io, 500, -1, err,
+		    PUSHMSG_CODE_NONE, NULL);
 		break;
 	}
 	crypto_wipe(&ch, sizeof(ch));

@@ -431,13 +431,13 @@ agent_state_commit(struct agent_state *s, const char *user_id,
  * taken for a replay.
  */
 static void
-agent_state_digest(const struct agent_change *ch, char out[AGENT_DIGEST_HEX + 1])
+agent_state_digest(const struct pushmsg *ch, char out[AGENT_DIGEST_HEX + 1])
 {
 	uint8_t h[CRYPTO_SHA256_LEN];
 	char *text;
 
-	text = x_asprintf("%s\n%s\n%s", ch->present ? "present" :
-	    ch->disabled ? "disabled" : "absent", ch->role, ch->verifier);
+	text = x_asprintf("%s\n%s\n%s", pushmsg_state_name(ch->state),
+	    ch->role, ch->verifier);
 	crypto_sha256(text, strlen(text), h);
 	crypto_wipe(text, strlen(text));
 	free(text);
@@ -445,7 +445,7 @@ agent_state_digest(const struct agent_change *ch, char out[AGENT_DIGEST_HEX + 1]
 }
 
 enum agent_apply
-agent_state_apply(struct agent_state *s, const struct agent_change *ch,
+agent_state_apply(struct agent_state *s, const struct pushmsg *ch,
     agent_hook_fn hook, void *arg, int64_t *applied, char *err, size_t errlen)
 {
 	const struct agent_entry *e, *other;
@@ -475,9 +475,10 @@ agent_state_apply(struct agent_state *s, const struct agent_change *ch,
 		goto done;
 	}
 	/* the role the node holds for this user afterwards */
-	keep = ch->present ? ch->role : ch->disabled ? old : "";
+	keep = ch->state == PUSHMSG_PRESENT ? ch->role :
+	    ch->state == PUSHMSG_DISABLED ? old : "";
 	h = 0;
-	if (ch->present) {
+	if (ch->state == PUSHMSG_PRESENT) {
 		if ((other = agent_state_holder(s, ch->role, ch->user_id)) !=
 		    NULL) {
 			snprintf(err, errlen, "role \"%s\" still belongs to %s "
@@ -493,11 +494,11 @@ agent_state_apply(struct agent_state *s, const struct agent_change *ch,
 	    (other = agent_state_holder(s, old, ch->user_id)) != NULL) {
 		/* cannot happen through agent_state_apply; never touch theirs */
 		log_warnx("%s: %s v%lld: role \"%s\" is held by %s; "
-		    "left alone", ch->user_id, ch->disabled ? "disabled" :
-		    "absent", (long long)ch->version, old, other->user_id);
+		    "left alone", ch->user_id, pushmsg_state_name(ch->state),
+		    (long long)ch->version, old, other->user_id);
 	} else if (old[0] != '\0') {
 		/* disabled and absent act on the role this node holds */
-		h = hook(arg, ch->disabled ? "disabled" : "absent", old, "",
+		h = hook(arg, pushmsg_state_name(ch->state), old, "",
 		    NULL, why, sizeof(why));
 	}
 	if (h != 0) {

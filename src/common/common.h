@@ -26,6 +26,29 @@
 #define ACCTD_NORETURN
 #endif
 
+/*
+ * Byte order: integers in store keys and values are big-endian, so that
+ * LMDB's byte order is their numeric order. n is 1..8 bytes; be_get of
+ * fewer than 8 gives the value zero-extended.
+ */
+static inline void
+be_put(uint8_t *b, size_t n, uint64_t v)
+{
+	for (size_t i = n; i > 0; i--, v >>= 8)
+		b[i - 1] = (uint8_t)v;
+}
+
+static inline uint64_t
+be_get(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	uint64_t v = 0;
+
+	for (size_t i = 0; i < n; i++)
+		v = v << 8 | b[i];
+	return v;
+}
+
 /* log.c — stderr in the foreground, syslog otherwise. Never pass a secret. */
 enum log_level { LOG_LEVEL_ERROR = 0, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
 void log_init(const char *ident, int to_stderr, enum log_level level);
@@ -157,9 +180,66 @@ int name_handle_valid(const char *handle);
 /* status.c — the reason phrase of an HTTP status both programs answer */
 const char *status_title(int status);
 
-/* pushmsg.c — the push message: what acctd sends a node, in both programs. */
+/*
+ * pushmsg.c — the push protocol's two messages (docs/agent.md "Protocol"),
+ * defined once: acctd encodes a state and decodes the answer, the agent
+ * decodes the state and encodes the answer. No I/O: bytes in, a struct or
+ * a reason out.
+ */
 #define PUSHMSG_VERIFIER_MAX 160
+enum pushmsg_state {
+	PUSHMSG_ABSENT = 0,       /* no role: deleted, or no workspace there */
+	PUSHMSG_PRESENT,          /* the role, LOGIN, with the verifier */
+	PUSHMSG_DISABLED          /* the role kept, no LOGIN */
+};
+/* what a node must hold for one user: the body of POST /v1/state */
+struct pushmsg {
+	char user_id[SECRET_ID_LEN + 1];
+	int64_t version;                           /* >= 1 */
+	enum pushmsg_state state;
+	char role[NAME_HANDLE_MAX + 1];            /* present only, else "" */
+	char verifier[PUSHMSG_VERIFIER_MAX + 1];   /* present only; wipe after use */
+};
 /* a SCRAM-SHA-256 verifier as PostgreSQL stores it: 1 when well formed */
 int pushmsg_verifier_valid(const char *v);
+/* "present", "disabled", "absent"; pushmsg_state_parse: 0, or -1 for another word */
+const char *pushmsg_state_name(enum pushmsg_state st);
+int pushmsg_state_parse(const char *s, enum pushmsg_state *st);
+/* the body as JSON (compact; role and verifier only when present). It
+ * carries the verifier: caller wipes and frees. */
+char *pushmsg_encode(const struct pushmsg *m);
+/*
+ * The agent's strict reading: exactly the fields of the state, each to its
+ * rule. -1 with the 400 reason "field: reason" in err (a field name from
+ * the body shows only [A-Za-z0-9_-]) and *m wiped; 0 with *m filled.
+ */
+int pushmsg_decode(const char *body, size_t len, struct pushmsg *m,
+    char *err, size_t errlen);
+
+/* the agent's answer: why a node refused a state it could read */
+enum pushmsg_code {
+	PUSHMSG_CODE_NONE = 0,
+	PUSHMSG_CODE_OLDER_VERSION,    /* 409: it holds a newer version */
+	PUSHMSG_CODE_VERSION_REUSED,   /* 409: this version, with another state */
+	PUSHMSG_CODE_ROLE_NOT_MANAGED, /* 422: the role exists, acctd did not make it */
+	PUSHMSG_CODE_ROLE_PRIVILEGED,  /* 422: a managed role became privileged */
+	PUSHMSG_CODE_OTHER             /* a code this acctd does not know */
+};
+#define PUSHMSG_REASON_MAX 320
+struct pushmsg_answer {
+	int64_t applied_version;       /* the version the node holds; -1: not said */
+	enum pushmsg_code code;
+	char error[PUSHMSG_REASON_MAX];   /* "" when none */
+};
+/* "older_version", …; NULL for NONE and OTHER */
+const char *pushmsg_code_name(enum pushmsg_code c);
+/* {"applied_version":N,"error":"…","code":"…"}, each only when set; caller frees */
+char *pushmsg_answer_encode(const struct pushmsg_answer *a);
+/*
+ * acctd's reading: what it needs and nothing more (a newer agent may add
+ * fields); a member of another type counts as absent, a longer error is
+ * cut. -1 when body is not a JSON object (*a then says nothing).
+ */
+int pushmsg_answer_decode(const char *body, size_t len, struct pushmsg_answer *a);
 
 #endif /* ACCTD_COMMON_H */

@@ -1,7 +1,7 @@
 /*
  * Every use of mbedTLS crypto: the process-wide random generator, hashes,
  * MACs, key derivation, authenticated encryption, and the appliance key file.
- * Only this file (and tls.c) includes mbedTLS, and only the primitives the
+ * Only this file (and *_tls.c) includes mbedTLS, and only the primitives the
  * project's reduced mbedTLS config enables: CTR_DRBG, ENTROPY, SHA-256, MD,
  * HKDF, PKCS5, GCM, AES, platform_util; and PSA's init (TLS 1.3 needs it).
  *

@@ -1,8 +1,8 @@
 /*
- * agent_req.c: the body rules (every field, exact 400 reason) and whole
- * requests through an in-memory connection: status line, JSON answer, what
- * reached the hook, and framing errors, also when the request arrives one
- * byte at a time.
+ * agent_req.c: whole requests through an in-memory connection: status
+ * line, JSON answer, what reached the hook, and framing errors, also when
+ * the request arrives one byte at a time. The body's rules are
+ * pushmsg_decode's: tests/unit/common/test_pushmsg.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,104 +25,6 @@
 	"\"role\":\"alice\",\"verifier\":\"" V1 "\"}"
 
 static char dir[64], path[128];
-
-/* --- bodies --------------------------------------------------------------- */
-
-static void
-t_body_err(const char *body, const char *want)
-{
-	struct agent_change ch;
-	char err[256] = "";
-
-	assert_int_equal(agent_req_body(body, strlen(body), &ch, err,
-	    sizeof(err)), -1);
-	assert_string_equal(err, want);
-}
-
-static void
-test_body_present_and_absent(void **state)
-{
-	struct agent_change ch;
-	const char *absent = "{\"state\":\"absent\",\"version\":8,"
-	    "\"user_id\":\"" U1 "\"}";
-	char err[256];
-
-	(void)state;
-	assert_int_equal(agent_req_body(PRESENT, strlen(PRESENT), &ch, err,
-	    sizeof(err)), 0);
-	assert_string_equal(ch.user_id, U1);
-	assert_int_equal(ch.version, 7);
-	assert_int_equal(ch.present, 1);
-	assert_string_equal(ch.role, "alice");
-	assert_string_equal(ch.verifier, V1);
-	assert_int_equal(agent_req_body(absent, strlen(absent), &ch, err,
-	    sizeof(err)), 0);
-	assert_int_equal(ch.present, 0);
-	assert_int_equal(ch.version, 8);
-	assert_string_equal(ch.role, "");
-	assert_string_equal(ch.verifier, "");
-}
-
-static void
-test_body_rules(void **state)
-{
-	(void)state;
-	t_body_err("", "body: request body is empty");
-	t_body_err("{", "body: malformed JSON at byte 0");
-	t_body_err("[1]", "body: must be a JSON object");
-	t_body_err("{\"user_id\":\"" U1 "\",\"user_id\":\"" U1 "\"}",
-	    "body: duplicate key");
-	t_body_err("{\"user_id\":\"" U1 "\",\"version\":1,\"state\":\"absent\","
-	    "\"comment\":\"x\"}", "comment: unknown field");
-	t_body_err("{\"a\\nb\\\"c\":1}", "a?b?c: unknown field");
-	t_body_err("{\"version\":1,\"state\":\"absent\"}", "user_id: required");
-	t_body_err("{\"user_id\":\"t_0123456789abcdefghij\"}",
-	    "user_id: must be u_ and 20 characters of [0-9a-v]");
-	t_body_err("{\"user_id\":\"u_0123456789abcdefghiw\"}",
-	    "user_id: must be u_ and 20 characters of [0-9a-v]");
-	t_body_err("{\"user_id\":7}",
-	    "user_id: must be u_ and 20 characters of [0-9a-v]");
-	t_body_err("{\"user_id\":\"" U1 "\"}", "version: required");
-	t_body_err("{\"user_id\":\"" U1 "\",\"version\":0}",
-	    "version: must be a positive integer");
-	t_body_err("{\"user_id\":\"" U1 "\",\"version\":-3}",
-	    "version: must be a positive integer");
-	t_body_err("{\"user_id\":\"" U1 "\",\"version\":1.5}",
-	    "version: must be a positive integer");
-	t_body_err("{\"user_id\":\"" U1 "\",\"version\":\"2\"}",
-	    "version: must be a positive integer");
-	t_body_err("{\"user_id\":\"" U1 "\",\"version\":1e300}",
-	    "version: must be a positive integer");
-	t_body_err("{\"user_id\":\"" U1 "\",\"version\":1}", "state: required");
-	t_body_err("{\"user_id\":\"" U1 "\",\"version\":1,\"state\":\"gone\"}",
-	    "state: must be \"present\", \"disabled\" or \"absent\"");
-	t_body_err("{\"user_id\":\"" U1 "\",\"version\":1,\"state\":\"disabled\","
-	    "\"role\":\"alice\"}", "role: not allowed when state is disabled");
-	t_body_err("{\"user_id\":\"" U1 "\",\"version\":1,\"state\":\"absent\","
-	    "\"role\":\"alice\"}", "role: not allowed when state is absent");
-	t_body_err("{\"user_id\":\"" U1 "\",\"version\":1,\"state\":\"absent\","
-	    "\"verifier\":\"" V1 "\"}",
-	    "verifier: not allowed when state is absent");
-	t_body_err("{\"user_id\":\"" U1 "\",\"version\":1,\"state\":\"present\","
-	    "\"verifier\":\"" V1 "\"}", "role: required when state is present");
-	t_body_err("{\"user_id\":\"" U1 "\",\"version\":1,\"state\":\"present\","
-	    "\"role\":\"Alice\",\"verifier\":\"" V1 "\"}",
-	    "role: not a valid user handle");
-	t_body_err("{\"user_id\":\"" U1 "\",\"version\":1,\"state\":\"present\","
-	    "\"role\":\"a\\\"; DROP ROLE x; --\",\"verifier\":\"" V1 "\"}",
-	    "role: not a valid user handle");
-	t_body_err("{\"user_id\":\"" U1 "\",\"version\":1,\"state\":\"present\","
-	    "\"role\":\"alice\"}", "verifier: required when state is present");
-	t_body_err("{\"user_id\":\"" U1 "\",\"version\":1,\"state\":\"present\","
-	    "\"role\":\"alice\",\"verifier\":\"md5abc\"}",
-	    "verifier: not a SCRAM-SHA-256 verifier");
-	t_body_err("{\"user_id\":\"" U1 "\",\"version\":1,\"state\":\"present\","
-	    "\"role\":\"alice\",\"verifier\":\"" V1 "'; DROP ROLE x; --\"}",
-	    "verifier: not a SCRAM-SHA-256 verifier");
-	t_body_err("{\"user_id\":\"" U1 "\",\"version\":1,\"state\":\"present\","
-	    "\"role\":\"alice\",\"verifier\":\"correct horse\"}",
-	    "verifier: not a SCRAM-SHA-256 verifier");
-}
 
 /* --- whole requests ------------------------------------------------------- */
 
@@ -366,8 +268,6 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_body_present_and_absent),
-		cmocka_unit_test(test_body_rules),
 		cmocka_unit_test_setup_teardown(test_serve_versions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_serve_hook_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_serve_refused, setup, teardown),

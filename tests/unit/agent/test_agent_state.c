@@ -111,13 +111,13 @@ open_ok(void)
 }
 
 static void
-change(struct agent_change *ch, const char *id, int64_t version,
+change(struct pushmsg *ch, const char *id, int64_t version,
     const char *role)
 {
 	memset(ch, 0, sizeof(*ch));
 	snprintf(ch->user_id, sizeof(ch->user_id), "%s", id);
 	ch->version = version;
-	ch->present = role != NULL;
+	ch->state = role != NULL ? PUSHMSG_PRESENT : PUSHMSG_ABSENT;
 	if (role != NULL) {
 		snprintf(ch->role, sizeof(ch->role), "%s", role);
 		snprintf(ch->verifier, sizeof(ch->verifier), "%s", V1);
@@ -128,7 +128,7 @@ static enum agent_apply
 apply(struct agent_state *s, struct fake *f, const char *id, int64_t version,
     const char *role, int64_t *applied, char *err, size_t errlen)
 {
-	struct agent_change ch;
+	struct pushmsg ch;
 
 	change(&ch, id, version, role);
 	return agent_state_apply(s, &ch, fake_hook, f, applied, err, errlen);
@@ -410,7 +410,7 @@ test_reused_version_refused(void **state)
 {
 	struct agent_state *s = open_ok();
 	struct fake f = { 0 };
-	struct agent_change ch;
+	struct pushmsg ch;
 	char err[256];
 	int64_t applied;
 
@@ -447,7 +447,7 @@ test_disabled_keeps_role(void **state)
 {
 	struct agent_state *s = open_ok();
 	struct fake f = { 0 };
-	struct agent_change ch;
+	struct pushmsg ch;
 	char err[256], role[NAME_HANDLE_MAX + 1];
 	int64_t applied, v;
 
@@ -455,7 +455,7 @@ test_disabled_keeps_role(void **state)
 	assert_int_equal(apply(s, &f, U1, 1, "alice", &applied, err,
 	    sizeof(err)), AGENT_APPLIED);
 	change(&ch, U1, 2, NULL);
-	ch.disabled = 1;
+	ch.state = PUSHMSG_DISABLED;
 	assert_int_equal(agent_state_apply(s, &ch, fake_hook, &f, &applied,
 	    err, sizeof(err)), AGENT_APPLIED);
 	assert_string_equal(f.action, "disabled");
@@ -470,7 +470,7 @@ test_disabled_keeps_role(void **state)
 	assert_string_equal(f.old, "alice");
 	/* disabled with no role held: nothing runs, the version is kept */
 	change(&ch, U2, 4, NULL);
-	ch.disabled = 1;
+	ch.state = PUSHMSG_DISABLED;
 	f.calls = 0;
 	assert_int_equal(agent_state_apply(s, &ch, fake_hook, &f, &applied,
 	    err, sizeof(err)), AGENT_APPLIED);

@@ -1,25 +1,13 @@
 /*
- * mbedTLS's TLS for acctd (civetweb's server config, and the push client).
- *
- * The server: civetweb's mbedTLS module sets the certificate and the RNG;
- * tls_server_setup() (civetweb's init_ssl callback, patch 0001) adds the
- * rest: TLS 1.2 to 1.3, and session tickets for both versions. The ticket
- * keys (AES-256-GCM) come from acctd's CSPRNG, live only in this process,
- * and are replaced every TLS_TICKET_LIFETIME seconds (a ticket is accepted
- * while its key is the current or the previous one, and never longer than
- * its lifetime). No server-side session cache: with tickets a resumption
- * costs no memory here, and all handshakes run on civetweb's front-stage
- * thread anyway (docs/civetweb.md), so the ticket context's own mutex is
- * never contended. Everything else (suites, groups, no CBC) is compile-time
- * policy: toolchain/mbedtls_config.h.
- *
- * The push client: TLS 1.3 or 1.2 (the project's mbedTLS config: ECDHE + AEAD,
- * P-256/X25519) to a workspace node's acctd-agent, with
+ * push_tls.c — the push client: one HTTPS POST to a workspace node's
+ * acctd-agent (push.c's only way out), TLS 1.3 or 1.2 (the project's mbedTLS
+ * config: ECDHE + AEAD, P-256/X25519), with
  *   - the node's certificate pinned: it is the only trust anchor, and the
  *     peer's certificate must equal it byte for byte;
  *   - acctd's client certificate (push.client_cert/key) for the agent to pin.
  * One request per connection; connect and every read time out, so a dead
  * node costs its push thread a few seconds, never a handler anything.
+ * (The HTTPS server's TLS settings are http_tls.c's.)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,65 +25,15 @@
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
-#include <mbedtls/ssl_ticket.h>
 #include <mbedtls/x509_crt.h>
 
 #include "acctd.h"
 
-#define TLS_TIMEOUT_MS 5000
-#define TLS_TICKET_LIFETIME 3600	/* seconds; also how often the key changes */
-
-static mbedtls_ssl_ticket_context tls_ticket;
-static int tls_ticket_ready;
-
-/* the f_rng of mbedTLS over acctd's CSPRNG (crypto.c) */
-static int
-tls_rng(void *unused, unsigned char *out, size_t len)
-{
-	(void)unused;
-	return crypto_random(out, len) == 0 ? 0 :
-	    MBEDTLS_ERR_SSL_INTERNAL_ERROR;
-}
-
-int
-tls_server_setup(void *ssl_conf)
-{
-	mbedtls_ssl_config *conf = ssl_conf;
-	int rc;
-
-	mbedtls_ssl_conf_min_tls_version(conf, MBEDTLS_SSL_VERSION_TLS1_2);
-	mbedtls_ssl_conf_max_tls_version(conf, MBEDTLS_SSL_VERSION_TLS1_3);
-	if (!tls_ticket_ready) {
-		mbedtls_ssl_ticket_init(&tls_ticket);
-		rc = mbedtls_ssl_ticket_setup(&tls_ticket, tls_rng, NULL,
-		    MBEDTLS_CIPHER_AES_256_GCM, TLS_TICKET_LIFETIME);
-		if (rc != 0) {
-			char buf[128];
-
-			mbedtls_strerror(rc, buf, sizeof(buf));
-			log_warnx("tls: session ticket keys: %s", buf);
-			mbedtls_ssl_ticket_free(&tls_ticket);
-			return -1;
-		}
-		tls_ticket_ready = 1;
-	}
-	mbedtls_ssl_conf_session_tickets_cb(conf, mbedtls_ssl_ticket_write,
-	    mbedtls_ssl_ticket_parse, &tls_ticket);
-	return 0;
-}
-
-void
-tls_server_shutdown(void)
-{
-	if (tls_ticket_ready) {
-		mbedtls_ssl_ticket_free(&tls_ticket);	/* zeroizes the keys */
-		tls_ticket_ready = 0;
-	}
-}
+#define PUSH_TLS_TIMEOUT_MS 5000
 
 /* "https://host:port" -> host, port */
 static int
-tls_split_url(const char *url, char *host, size_t hl, char *port, size_t pl)
+push_tls_split_url(const char *url, char *host, size_t hl, char *port, size_t pl)
 {
 	const char *h, *e, *p;
 	size_t n;
@@ -125,7 +63,7 @@ tls_split_url(const char *url, char *host, size_t hl, char *port, size_t pl)
 
 /* non-blocking connect with a deadline, then back to blocking */
 static int
-tls_connect(const char *host, const char *port, char *err, size_t errlen)
+push_tls_connect(const char *host, const char *port, char *err, size_t errlen)
 {
 	struct addrinfo hints, *res = NULL, *ai;
 	int fd = -1, rc;
@@ -151,7 +89,7 @@ tls_connect(const char *host, const char *port, char *err, size_t errlen)
 		if (errno == EINPROGRESS) {
 			pfd.fd = fd;
 			pfd.events = POLLOUT;
-			if (poll(&pfd, 1, TLS_TIMEOUT_MS) == 1 &&
+			if (poll(&pfd, 1, PUSH_TLS_TIMEOUT_MS) == 1 &&
 			    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0)
 				break;
 			snprintf(err, errlen, "connect %s:%s: %s", host, port,
@@ -169,7 +107,7 @@ tls_connect(const char *host, const char *port, char *err, size_t errlen)
 }
 
 static void
-tls_err(char *err, size_t errlen, const char *what, int rc)
+push_tls_err(char *err, size_t errlen, const char *what, int rc)
 {
 	char buf[128];
 
@@ -178,7 +116,7 @@ tls_err(char *err, size_t errlen, const char *what, int rc)
 }
 
 int
-tls_post(const char *url, const char *pinned_cert, const char *client_cert,
+push_tls_post(const char *url, const char *pinned_cert, const char *client_cert,
     const char *client_key, const char *path, const char *body, int *status,
     char *resp, size_t resplen, char *err, size_t errlen)
 {
@@ -204,37 +142,37 @@ tls_post(const char *url, const char *pinned_cert, const char *client_cert,
 	mbedtls_x509_crt_init(&own);
 	mbedtls_pk_init(&key);
 	mbedtls_net_init(&net);
-	if (tls_split_url(url, host, sizeof(host), port, sizeof(port)) == -1) {
+	if (push_tls_split_url(url, host, sizeof(host), port, sizeof(port)) == -1) {
 		snprintf(err, errlen, "bad node url %s", url);
 		goto done;
 	}
 	if ((rc = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy,
 	    (const unsigned char *)"acctd push", 10)) != 0) {
-		tls_err(err, errlen, "random", rc);
+		push_tls_err(err, errlen, "random", rc);
 		goto done;
 	}
 	if ((rc = mbedtls_x509_crt_parse_file(&pin, pinned_cert)) != 0) {
-		tls_err(err, errlen, pinned_cert, rc);
+		push_tls_err(err, errlen, pinned_cert, rc);
 		goto done;
 	}
 	if ((rc = mbedtls_x509_crt_parse_file(&own, client_cert)) != 0) {
-		tls_err(err, errlen, client_cert, rc);
+		push_tls_err(err, errlen, client_cert, rc);
 		goto done;
 	}
 	if ((rc = mbedtls_pk_parse_keyfile(&key, client_key, NULL,
 	    mbedtls_ctr_drbg_random, &drbg)) != 0) {
-		tls_err(err, errlen, client_key, rc);
+		push_tls_err(err, errlen, client_key, rc);
 		goto done;
 	}
 	if ((rc = mbedtls_ssl_config_defaults(&conf, MBEDTLS_SSL_IS_CLIENT,
 	    MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT)) != 0) {
-		tls_err(err, errlen, "tls config", rc);
+		push_tls_err(err, errlen, "tls config", rc);
 		goto done;
 	}
 	mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_REQUIRED);
 	mbedtls_ssl_conf_ca_chain(&conf, &pin, NULL);
 	mbedtls_ssl_conf_rng(&conf, mbedtls_ctr_drbg_random, &drbg);
-	mbedtls_ssl_conf_read_timeout(&conf, TLS_TIMEOUT_MS);
+	mbedtls_ssl_conf_read_timeout(&conf, PUSH_TLS_TIMEOUT_MS);
 	/* 1.3 where the agent has it; one request per connection, so no
 	 * tickets (a 1.3 ticket the agent might send is read and dropped) */
 	mbedtls_ssl_conf_min_tls_version(&conf, MBEDTLS_SSL_VERSION_TLS1_2);
@@ -242,22 +180,22 @@ tls_post(const char *url, const char *pinned_cert, const char *client_cert,
 	mbedtls_ssl_conf_session_tickets(&conf, MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
 	if ((rc = mbedtls_ssl_conf_own_cert(&conf, &own, &key)) != 0 ||
 	    (rc = mbedtls_ssl_setup(&ssl, &conf)) != 0) {
-		tls_err(err, errlen, "tls setup", rc);
+		push_tls_err(err, errlen, "tls setup", rc);
 		goto done;
 	}
-	net.fd = tls_connect(host, port, err, errlen);
+	net.fd = push_tls_connect(host, port, err, errlen);
 	if (net.fd == -1)
 		goto done;
 	mbedtls_ssl_set_bio(&ssl, &net, mbedtls_net_send, NULL, mbedtls_net_recv_timeout);
 	/* the pinned certificate is the only anchor; no name check beyond it
 	 * (3.6 wants that said: without a hostname, VERIFY_REQUIRED fails) */
 	if ((rc = mbedtls_ssl_set_hostname(&ssl, NULL)) != 0) {
-		tls_err(err, errlen, "tls setup", rc);
+		push_tls_err(err, errlen, "tls setup", rc);
 		goto done;
 	}
 	while ((rc = mbedtls_ssl_handshake(&ssl)) != 0) {
 		if (rc != MBEDTLS_ERR_SSL_WANT_READ && rc != MBEDTLS_ERR_SSL_WANT_WRITE) {
-			tls_err(err, errlen, "handshake", rc);
+			push_tls_err(err, errlen, "handshake", rc);
 			goto done;
 		}
 	}
@@ -275,7 +213,7 @@ tls_post(const char *url, const char *pinned_cert, const char *client_cert,
 		if (rc == MBEDTLS_ERR_SSL_WANT_WRITE || rc == MBEDTLS_ERR_SSL_WANT_READ)
 			continue;
 		if (rc < 0) {
-			tls_err(err, errlen, "write", rc);
+			push_tls_err(err, errlen, "write", rc);
 			goto done;
 		}
 		off += (size_t)rc;
@@ -288,7 +226,7 @@ tls_post(const char *url, const char *pinned_cert, const char *client_cert,
 		if (rc == 0 || rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || rc == MBEDTLS_ERR_NET_CONN_RESET)
 			break;
 		if (rc < 0) {
-			tls_err(err, errlen, "read", rc);
+			push_tls_err(err, errlen, "read", rc);
 			goto done;
 		}
 		used += (size_t)rc;
