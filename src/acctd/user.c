@@ -118,6 +118,19 @@ user_load_handle(struct store_txn *t, const char *handle, struct user *u)
 	return user_load(t, id, u);
 }
 
+/* the fields the stored record and the API's User share, in this order */
+static void
+user_json_profile(struct json *j, const struct user *u)
+{
+	json_set_str(j, "id", u->id);
+	json_set_str(j, "handle", u->handle);
+	json_set_str(j, "email", u->email);
+	json_set_str(j, "display_name", u->display_name);
+	json_set_str(j, "avatar_url", u->avatar_url);
+	json_set_str(j, "role", u->admin ? "admin" : "user");
+	json_set_str(j, "status", u->disabled ? "disabled" : "active");
+}
+
 int
 user_save(struct store_txn *t, const struct user *u, const char *old_handle,
     int old_chosen)
@@ -128,13 +141,7 @@ user_save(struct store_txn *t, const struct user *u, const char *old_handle,
 
 	secret_hex(u->pw_salt, sizeof(u->pw_salt), salt);
 	secret_hex(u->pw_hash, sizeof(u->pw_hash), hash);
-	json_set_str(j, "id", u->id);
-	json_set_str(j, "handle", u->handle);
-	json_set_str(j, "email", u->email);
-	json_set_str(j, "display_name", u->display_name);
-	json_set_str(j, "avatar_url", u->avatar_url);
-	json_set_str(j, "role", u->admin ? "admin" : "user");
-	json_set_str(j, "status", u->disabled ? "disabled" : "active");
+	user_json_profile(j, u);
 	json_set_int(j, "pw_iter", u->pw_iter);
 	json_set_str(j, "pw_salt", salt);
 	json_set_str(j, "pw_hash", hash);
@@ -349,13 +356,7 @@ user_json(const struct user *u)
 	struct json *j = json_object();
 	char ts[32];
 
-	json_set_str(j, "id", u->id);
-	json_set_str(j, "handle", u->handle);
-	json_set_str(j, "email", u->email);
-	json_set_str(j, "display_name", u->display_name);
-	json_set_str(j, "avatar_url", u->avatar_url);
-	json_set_str(j, "role", u->admin ? "admin" : "user");
-	json_set_str(j, "status", u->disabled ? "disabled" : "active");
+	user_json_profile(j, u);
 	json_set_bool(j, "must_change_password", u->must_change_pw);
 	if (u->token_min_issued_at) {
 		time_rfc3339(u->token_min_issued_at / 1000, ts, sizeof(ts));
@@ -401,25 +402,42 @@ user_contains(const char *s, size_t sl, const char *q)
 	return 0;
 }
 
+/* a handle index key: 1 for a former handle ("~old"), which sort after
+ * every handle */
+static int
+user_key_alias(const void *k, size_t kl)
+{
+	return kl > 0 && ((const char *)k)[0] == '~';
+}
+
+/* the user a handle index entry names, into u: 0, 1 for a former handle
+ * (they sort after every handle: the walk is done), -1 */
+static int
+user_walk_load(struct user_walk *w, const void *k, size_t kl, const void *v, size_t vl,
+    struct user *u)
+{
+	char id[SECRET_ID_LEN + 1];
+
+	if (user_key_alias(k, kl))
+		return 1;
+	if (vl != SECRET_ID_LEN)
+		return -1;
+	memcpy(id, v, vl);
+	id[vl] = '\0';
+	return user_load(w->t, id, u) == 0 ? 0 : -1;
+}
+
 static int
 user_count_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 {
 	struct user_walk *w = arg;
 	struct user u;
-	char id[SECRET_ID_LEN + 1];
+	int rc = user_walk_load(w, k, kl, v, vl, &u);
 
-	if (kl > 0 && ((const char *)k)[0] == '~')
-		return 1;             /* aliases sort after every handle */
-	if (vl != SECRET_ID_LEN)
-		return -1;
-	memcpy(id, v, vl);
-	id[vl] = '\0';
-	if (user_load(w->t, id, &u) != 0)
-		return -1;
-	if (u.admin && !u.disabled)
+	if (rc == 0 && u.admin && !u.disabled)
 		w->n++;
 	user_clear(&u);
-	return 0;
+	return rc;
 }
 
 int
@@ -438,20 +456,17 @@ user_list_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 {
 	struct user_walk *w = arg;
 	struct user u;
-	char id[SECRET_ID_LEN + 1];
 
 	if (w->skip && kl == strlen(w->skip) && memcmp(k, w->skip, kl) == 0)
 		return 0;             /* the page starts after `after` */
-	if (kl > 0 && ((const char *)k)[0] == '~')
-		return 1;             /* aliases sort after every handle */
+	if (user_key_alias(k, kl))
+		return 1;
 	if (w->n == w->limit || (w->q && w->seen == w->budget)) {
 		w->more = 1;
 		return 1;
 	}
-	if (vl != SECRET_ID_LEN || kl > NAME_HANDLE_MAX)
+	if (kl > NAME_HANDLE_MAX || vl != SECRET_ID_LEN)
 		return -1;
-	memcpy(id, v, vl);
-	id[vl] = '\0';
 	w->seen++;
 	memcpy(w->last, k, kl);
 	w->last[kl] = '\0';
@@ -463,14 +478,14 @@ user_list_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 		size_t rl;
 		int hit;
 
-		if (store_get(w->t, STORE_DB_USER, id, SECRET_ID_LEN, &raw, &rl) != 0)
+		if (store_get(w->t, STORE_DB_USER, v, SECRET_ID_LEN, &raw, &rl) != 0)
 			return -1;
 		hit = user_contains(raw, rl, w->q);
 		free(raw);
 		if (!hit)
 			return 0;
 	}
-	if (user_load(w->t, id, &u) != 0)
+	if (user_walk_load(w, k, kl, v, vl, &u) != 0)
 		return -1;
 	if (w->q == NULL || user_contains(k, kl, w->q) ||
 	    (u.email && user_contains(u.email, strlen(u.email), w->q))) {
