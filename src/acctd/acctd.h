@@ -460,80 +460,6 @@ int limiter_kdf_slots(void);
  * until there is (nothing spent). NULL or "" user_id: always 0. */
 int rate_take(const char *user_id, int64_t now_ms, int per_minute, int burst);
 
-/* api.c — authentication and authorization for routes, shared helpers. */
-struct api_ctx {
-	int authed;
-	int via_cookie;
-	struct user actor;
-	char sid[SESSION_TOKEN_LEN + 1];
-	char csrf[SESSION_TOKEN_LEN + 1];   /* the cookie session's CSRF token */
-};
-int api_authorize(struct http_req *r);           /* 0 go on; -1 replied */
-void api_cleanup(struct http_req *r);
-struct api_ctx *api_ctx(struct http_req *r);
-void api_actor(struct http_req *r, struct audit_actor *a);
-/* parse r's body as an object of only the allowed keys; -1 after a 400 */
-int api_body(struct http_req *r, const char *const *allowed, struct json **out);
-/* ?limit= (1-100, default 25); -1 after a 400 */
-int api_limit(struct http_req *r, unsigned *limit);
-/* append {location, message} */
-void api_verr(struct json **verrs, const char *location, const char *message);
-/* load the {handle} path user (case-folded) inside t; -1 after a 404/500 */
-int api_path_user(struct http_req *r, struct store_txn *t, struct user *u);
-/* commit a change or an audited read; -1 after a 5xx, or a 429 when the
- * signed-in user's write budget (rate.c) is spent (t aborted) */
-int api_commit(struct http_req *r, struct store_txn *t);
-/* after a failed write in this thread's txn (already aborted or to be): 507
- * "the store is full: detail; …" when store_full() (the remedy named), else
- * 500 detail */
-void api_write_failed(struct http_req *r, const char *detail);
-/* the audit record of a change, in its transaction; -1: abort the change */
-int api_audit(struct http_req *r, struct store_txn *t, const char *action,
-    const struct user *subject, const struct json *data);
-void api_reply_list(struct http_req *r, struct json *items, const char *next);
-void api_set_cookie(struct http_req *r, int status, const struct json *body,
-    const char *sid, int64_t max_age);
-int api_handle_fold(const char *in, char *out, size_t outlen);  /* lower-case + validate */
-/* "" is allowed by this check: callers store it as NULL (no display name) */
-const char *api_display_name_error(const char *s);
-const char *api_avatar_url_error(const char *s);
-const char *api_email_error(const char *s);
-const char *api_password_error(const char *s);
-/* RFC 3339 UTC ("…Z" or "+00:00", optional fraction) -> unix seconds; -1 */
-int64_t api_time_parse(const char *s);
-
-/* api_user.c, api_admin.c — handlers (see routes.c) */
-void api_login(struct http_req *r);
-void api_logout(struct http_req *r);
-void api_actor_get(struct http_req *r);
-void api_user_get(struct http_req *r);
-void api_user_patch(struct http_req *r);
-void api_user_delete(struct http_req *r);
-void api_user_token_reset(struct http_req *r);
-void api_user_console_password(struct http_req *r);
-void api_user_audit(struct http_req *r);
-void api_admin_user_create(struct http_req *r);
-void api_admin_user_list(struct http_req *r);
-void api_admin_user_disable(struct http_req *r);
-void api_admin_user_enable(struct http_req *r);
-void api_admin_user_password_reset(struct http_req *r);
-void api_admin_audit(struct http_req *r);
-void api_admin_audit_verify(struct http_req *r);
-void api_admin_nodes(struct http_req *r);
-void api_openapi(struct http_req *r);
-void api_password_get(struct http_req *r);
-void api_password_rotate(struct http_req *r);
-void api_workspace_list(struct http_req *r);
-void api_token_list(struct http_req *r);
-void api_token_create(struct http_req *r);
-void api_token_get(struct http_req *r);
-void api_token_patch(struct http_req *r);
-void api_token_delete(struct http_req *r);
-void api_audit_list(struct http_req *r, const char *identity_id);  /* NULL = all */
-/* the first admin: 1 when it must still be created, 0 done, -1 error */
-int api_bootstrap_needed(void);
-int api_bootstrap_admin(const struct conf *c, const char *password);
-
 /* dbpass.c — the database password, sealed at rest, and its SCRAM verifier. */
 #define DBPASS_LEN 29              /* 5 groups of 5 + 4 dashes, 125 bits */
 #define DBPASS_SCRAM_ITER 4096     /* PostgreSQL's default scram_iterations */
@@ -584,6 +510,246 @@ int token_ids(struct store_txn *t, const char *user_id, char (**ids)[SECRET_ID_L
 struct json *token_json(const struct token *k);
 int token_verify(struct store_txn *t, const char *tok, int64_t now, struct token *k);
 int token_touch_due(const char *id, int64_t now);
+
+/*
+ * account.c — every change to an account: create, update (profile and
+ * handle), delete, disable, enable, token reset, console password change and
+ * reset, database password rotation, tokens, sign-in and sign-out, audited
+ * reads of a secret. Each account_* makes the change, its audit record and
+ * its outbox entries in the caller's write transaction; on any result but
+ * ACCOUNT_OK the caller aborts it (nothing was made). After a commit the
+ * caller calls account_after_commit (DNS, push). The table of what each
+ * change does to the nodes is at the top of account.c.
+ */
+struct account_txn {
+	struct store_txn *t;       /* the write txn: the caller begins and ends it */
+	struct audit_actor by;     /* who acts, as the audit record names them */
+	int by_admin;              /* the actor is an administrator */
+	unsigned after;            /* ACCOUNT_AFTER_*, gathered for account_after_commit */
+	char why[128];             /* a result other than OK, FAILED, AUDIT_FAILED and
+	                            * UNCHANGED: why, as the answer says it */
+};
+#define ACCOUNT_AFTER_DNS 1u       /* a workspace's DNS name may have moved */
+#define ACCOUNT_AFTER_PUSH 2u      /* the outbox holds new work for the nodes */
+enum account_rc {
+	ACCOUNT_FAILED = -1,       /* a write failed (store_full() says if the map is full) */
+	ACCOUNT_OK = 0,
+	ACCOUNT_UNCHANGED,         /* nothing to change, nothing written */
+	ACCOUNT_READ_FAILED,       /* the store could not be read */
+	ACCOUNT_AUDIT_FAILED,      /* the audit record could not be written */
+	ACCOUNT_NO_RANDOM,         /* no randomness for a secret */
+	ACCOUNT_TAKEN,             /* the handle is another user's, now or before */
+	ACCOUNT_RESERVED,          /* the config names the handle: only an admin gives it */
+	ACCOUNT_LAST_ADMIN,        /* it would leave no active administrator */
+	ACCOUNT_SELF,              /* an administrator disabling their own account */
+	ACCOUNT_STALE,             /* sign-in: the password or status changed meanwhile */
+	ACCOUNT_TOKEN_LIMIT        /* the user holds tokens.max_per_user tokens */
+};
+/* ax->by (and by_admin) from u (NULL: anonymous); u and ip must outlive ax */
+void account_actor(struct account_txn *ax, const struct user *u, const char *ip);
+/* u: handle, email, display name, role, one-time flag and password verifier
+ * set by the caller (the KDF runs before the write lock); id, version and
+ * times are filled here. source: the audit data's "source" (NULL: none).
+ * ACCOUNT_TAKEN */
+int account_create(struct account_txn *ax, struct user *u, const char *source);
+/* the first administrator (conf admin_*): 1 when it must still be created,
+ * 0 done, -1 error; account_bootstrap creates it in its own txn: 0 / -1 */
+int account_bootstrap_needed(void);
+int account_bootstrap(const struct conf *c, const char *password);
+struct account_profile {
+	int set_display_name;      /* display_name given; NULL = none */
+	const char *display_name;
+	int set_avatar_url;        /* avatar_url given; NULL = none */
+	const char *avatar_url;
+	const char *handle;        /* folded; NULL or "" = keep */
+};
+/* one "user.update" record for every field that differs; u is the new
+ * state on ACCOUNT_OK. ACCOUNT_UNCHANGED / TAKEN / RESERVED / READ_FAILED */
+int account_update(struct account_txn *ax, struct user *u, const struct account_profile *p);
+int account_delete(struct account_txn *ax, const struct user *u);    /* LAST_ADMIN */
+int account_disable(struct account_txn *ax, struct user *u);  /* SELF, LAST_ADMIN */
+int account_enable(struct account_txn *ax, struct user *u);
+int account_token_reset(struct account_txn *ax, struct user *u);
+/* user_id's console password becomes pw; every session of the user ends
+ * except keep_sid (NULL = all). READ_FAILED, NO_RANDOM */
+int account_password_change(struct account_txn *ax, const char *user_id, const char *pw,
+    const char *keep_sid);
+/* a new one-time password into pw (a secret: wipe it); sessions end. NO_RANDOM */
+int account_password_reset(struct account_txn *ax, struct user *u, char *pw, size_t pwlen);
+/* a new database password: *d and pw (wipe it) hold it on ACCOUNT_OK */
+int account_dbpass_rotate(struct account_txn *ax, const struct user *u, struct dbpass *d,
+    char *pw, size_t pwlen);
+/* *k (token_clear it) and tok (shown once, wipe it). READ_FAILED, TOKEN_LIMIT,
+ * NO_RANDOM */
+int account_token_create(struct account_txn *ax, const struct user *u, const char *title,
+    int64_t expires, struct token *k, char tok[TOKEN_LEN + 1]);
+int account_token_set_active(struct account_txn *ax, const struct user *u, struct token *k,
+    int active);               /* UNCHANGED */
+int account_token_delete(struct account_txn *ax, const struct user *u, const struct token *k);
+/* u: loaded before its password was checked. ACCOUNT_STALE */
+int account_sign_in(struct account_txn *ax, const struct user *u,
+    char sid[SESSION_TOKEN_LEN + 1], char csrf[SESSION_TOKEN_LEN + 1]);
+/* u: whom handle names (NULL: nobody) */
+int account_sign_in_failed(struct account_txn *ax, const char *handle, const struct user *u);
+int account_sign_out(struct account_txn *ax, const struct user *u, const char *sid);
+/* action "user.password.read" / "user.workspace.reveal", data {"version":N} */
+int account_secret_read(struct account_txn *ax, const struct user *u, const char *action,
+    int64_t version);
+void account_after_commit(const struct account_txn *ax);
+
+/*
+ * body.c — request bodies declared in tables (as rpcd's blobmsg policies):
+ * per handler an array of fields, parsed and checked in one call that finds
+ * every error at once. A body is one JSON object of at most HTTP_MAX_BODY
+ * bytes; json_parse refuses malformed JSON, invalid UTF-8, nesting and
+ * duplicate keys, so every field is given once at most. Messages:
+ *   absent and BODY_REQUIRED          "required"
+ *   wrong type (null unless nullable) "must be a string" / "must be an
+ *                                     integer" / "must be true or false"
+ *   string length (in characters)     "must be at most N characters",
+ *                                     "… at least N …", "… N to M …"
+ *   integer range                     "must be an integer from N to M"
+ *   oneof                             "must be a, b or c"
+ *   check                             its own message
+ */
+enum body_type { BODY_STRING = 0, BODY_INT, BODY_BOOL };
+#define BODY_REQUIRED 1u
+#define BODY_NULLABLE 2u           /* null is accepted: value .null */
+#define BODY_MAX_FIELDS 8
+#define BODY_MAX_ERRORS 20         /* unknown fields listed; one more counts the rest */
+struct body_field {
+	const char *name;          /* NULL ends the table */
+	enum body_type type;
+	unsigned flags;            /* BODY_REQUIRED, BODY_NULLABLE */
+	int64_t min, max;          /* STRING: length in characters (max 0: any);
+	                            * INT: the range (both 0: any) */
+	const char *const *oneof;  /* STRING: the only values (NULL-terminated) */
+	const char *(*check)(const char *s);   /* STRING: NULL when fine, else why not */
+};
+struct body_spec {
+	const char *invalid;       /* the 400's detail when a field is wrong */
+	int optional;              /* an empty body reads as {} */
+	const struct body_field *fields;
+};
+struct body_value {
+	int set;                   /* present in the body (also as null) */
+	int null;
+	const char *str;           /* points into the body: valid until body_free */
+	int64_t num;
+	int flag;
+};
+struct body {
+	struct json *doc;
+	struct body_value v[BODY_MAX_FIELDS];   /* in the order of spec->fields */
+	char detail[128];          /* on -1: the problem's detail, */
+	struct json *errors;       /* and its validation_errors (may be NULL) */
+};
+/* 0: b->v filled; -1: b->detail and b->errors say why. body_free either way */
+int body_parse(const struct body_spec *spec, const char *buf, size_t len, struct body *b);
+void body_free(struct body *b);
+size_t body_chars(const char *s);    /* UTF-8 characters, as the limits count them */
+
+/* api.c — authentication and authorization for routes, shared helpers. */
+struct api_ctx {
+	int authed;
+	int via_cookie;
+	struct user actor;
+	char sid[SESSION_TOKEN_LEN + 1];
+	char csrf[SESSION_TOKEN_LEN + 1];   /* the cookie session's CSRF token */
+};
+int api_authorize(struct http_req *r);           /* 0 go on; -1 replied */
+void api_cleanup(struct http_req *r);
+struct api_ctx *api_ctx(struct http_req *r);
+/* 1 when the caller is the path's user u (not an admin acting on another) */
+int api_is_self(struct http_req *r, const struct user *u);
+/* r's body by spec; -1 after a 400 (b freed). body_free(b) after 0 */
+int api_body(struct http_req *r, const struct body_spec *spec, struct body *b);
+/* If-Match: <version_id> (quoted or weak or not); -1 after a 412 */
+int api_if_match(struct http_req *r, int64_t version_id);
+/* ?limit= (1-100, default 25); -1 after a 400 */
+int api_limit(struct http_req *r, unsigned *limit);
+/* append {location, message} */
+void api_verr(struct json **verrs, const char *location, const char *message);
+/* a 400 detail with one validation error {location, message}; returns -1 */
+int api_invalid(struct http_req *r, const char *location, const char *message,
+    const char *detail);
+/* load the {handle} path user (case-folded) inside t; -1 after a 404/500 */
+int api_path_user(struct http_req *r, struct store_txn *t, struct user *u);
+/* a lookup's rc (0 / STORE_NOTFOUND / -1): 0, or -1 after a 404 saying
+ * notfound or a 500 saying failed */
+int api_found(struct http_req *r, int rc, const char *notfound, const char *failed);
+/* begin a txn (write or read) and load the path user; -1 after a reply,
+ * nothing left open */
+int api_path_begin(struct http_req *r, int write, struct store_txn **t, struct user *u);
+/* the path user, read in a txn of its own; -1 after a reply (u cleared) */
+int api_path_read(struct http_req *r, struct user *u);
+/* ax (no txn yet) for a change by the caller */
+void api_account_init(struct http_req *r, struct account_txn *ax);
+/* an account change by the caller: begin ax's write txn (detail of the 500
+ * when it cannot begin; NULL = "cannot open the store"); -1 after a 500 */
+int api_account_begin(struct http_req *r, struct account_txn *ax, const char *detail);
+/* the same, and the path user; -1 after a reply, nothing left open */
+int api_account_user(struct http_req *r, struct account_txn *ax, struct user *u);
+/* api_commit, then account_after_commit; -1 after a 429/5xx */
+int api_account_commit(struct http_req *r, struct account_txn *ax);
+/* an account_* result other than ACCOUNT_OK, ax->t aborted: a refusal is a
+ * 409 (401 for ACCOUNT_STALE) saying ax->why, a read 500, a failed write
+ * api_write_failed(detail) */
+void api_account_failed(struct http_req *r, struct account_txn *ax, int rc, const char *detail);
+/* the end of a change: rc ACCOUNT_OK commits (api_account_commit),
+ * ACCOUNT_UNCHANGED aborts (nothing to commit), else api_account_failed.
+ * 0: reply with the change's result; -1: replied */
+int api_account_done(struct http_req *r, struct account_txn *ax, int rc, const char *detail);
+/* commit a change or an audited read; -1 after a 5xx, or a 429 when the
+ * signed-in user's write budget (rate.c) is spent (t aborted) */
+int api_commit(struct http_req *r, struct store_txn *t);
+/* after a failed write in this thread's txn (already aborted or to be): 507
+ * "the store is full: detail" when store_full(), else 500 detail */
+void api_write_failed(struct http_req *r, const char *detail);
+void api_reply_list(struct http_req *r, struct json *items, const char *next);
+void api_reply_user(struct http_req *r, int status, const struct user *u);
+void api_reply_empty(struct http_req *r);        /* 204, no-store */
+void api_set_cookie(struct http_req *r, int status, const struct json *body,
+    const char *sid, int64_t max_age);
+int api_handle_fold(const char *in, char *out, size_t outlen);  /* lower-case + validate */
+/* field checks for body tables: NULL when fine, else the message */
+const char *api_handle_error(const char *s);      /* as api_handle_fold */
+/* control characters only: the length is the table's (100) */
+const char *api_display_name_error(const char *s);
+const char *api_avatar_url_error(const char *s);
+const char *api_email_error(const char *s);
+const char *api_password_error(const char *s);
+/* RFC 3339 UTC ("…Z" or "+00:00", optional fraction) -> unix seconds; -1 */
+int64_t api_time_parse(const char *s);
+
+/* api_user.c, api_admin.c, api_cred.c — handlers (see routes.c) */
+void api_login(struct http_req *r);
+void api_logout(struct http_req *r);
+void api_actor_get(struct http_req *r);
+void api_user_get(struct http_req *r);
+void api_user_patch(struct http_req *r);
+void api_user_delete(struct http_req *r);
+void api_user_token_reset(struct http_req *r);
+void api_user_console_password(struct http_req *r);
+void api_user_audit(struct http_req *r);
+void api_admin_user_create(struct http_req *r);
+void api_admin_user_list(struct http_req *r);
+void api_admin_user_disable(struct http_req *r);
+void api_admin_user_enable(struct http_req *r);
+void api_admin_user_password_reset(struct http_req *r);
+void api_admin_audit(struct http_req *r);
+void api_admin_audit_verify(struct http_req *r);
+void api_admin_nodes(struct http_req *r);
+void api_openapi(struct http_req *r);
+void api_password_get(struct http_req *r);
+void api_password_rotate(struct http_req *r);
+void api_workspace_list(struct http_req *r);
+void api_token_list(struct http_req *r);
+void api_token_create(struct http_req *r);
+void api_token_get(struct http_req *r);
+void api_token_patch(struct http_req *r);
+void api_token_delete(struct http_req *r);
+void api_audit_list(struct http_req *r, const char *identity_id);  /* NULL = all */
 
 /* web.c — the admin page, embedded at build time (tools/embed-web.sh). */
 struct web_asset {

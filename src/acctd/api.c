@@ -1,7 +1,9 @@
 /*
  * Authentication and authorization for every route (the `auth` column of
- * the route table), and helpers the handlers share: strict bodies, field
- * validation, paging, the path's user, commit.
+ * the route table), and helpers the handlers share: bodies read by their
+ * tables (body.c) into one problem+json 400, field checks, If-Match,
+ * paging, the path's user, and the account layer's (account.c) begin,
+ * commit and answer, so that every handler refuses alike.
  *
  *   HTTP_AUTH_ANYONE  no credentials needed
  *   HTTP_AUTH_USER    any signed-in user
@@ -23,10 +25,6 @@
 #include <time.h>
 
 #include "acctd.h"
-
-/* validation_errors entries listed for one body; one more says how many
- * were left out */
-#define API_MAX_VERRS 20
 
 struct api_ctx *
 api_ctx(struct http_req *r)
@@ -120,99 +118,117 @@ fail:
 	return -1;
 }
 
+/* an expired session is removed when it is next presented (the periodic
+ * sweep gets the others); only then, so a made-up cookie never costs a
+ * write */
+static void
+api_session_expired(const char *sid, int64_t now, const struct conf *cf)
+{
+	struct store_txn *t;
+	struct session s;
+	int stale;
+
+	if (store_txn_begin(app.store, 1, &t) == -1)
+		return;
+	if (session_lookup(t, sid, now, cf->sessions_idle_timeout,
+	    cf->sessions_absolute_timeout, &s, &stale) == SESSION_EXPIRED &&
+	    session_delete(t, sid) == 0)
+		store_txn_commit(t);
+	else
+		store_txn_abort(t);
+	crypto_wipe(&s, sizeof(s));
+}
+
+/* a cookie request that changes something carries the session's CSRF
+ * token: 0 it does (or need not), 1 it does not on a route anyone may call
+ * (the request goes on anonymous), -1 after a 403 */
+static int
+api_csrf(struct http_req *r, struct api_ctx *c, const struct session *s)
+{
+	const char *tok = http_header(r, "X-CSRF-Token");
+
+	if (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0 ||
+	    (tok != NULL && strlen(tok) == SESSION_TOKEN_LEN &&
+	    crypto_equal(tok, s->csrf, SESSION_TOKEN_LEN)))
+		return 0;
+	crypto_wipe(c->csrf, sizeof(c->csrf));
+	if (r->route->auth == HTTP_AUTH_ANYONE) {
+		/* e.g. signing in again after a reload lost the token: such a
+		 * request is simply anonymous */
+		user_clear(&c->actor);
+		c->authed = c->via_cookie = 0;
+		crypto_wipe(c->sid, sizeof(c->sid));
+		return 1;
+	}
+	http_problem(r, 403, "missing or wrong X-CSRF-Token header", NULL);
+	return -1;
+}
+
+/* the cookie's session and its user, into c and s: 0, 1 none (or not
+ * valid), -1 on a store error */
+static int
+api_session_user(const char *sid, int64_t now, struct api_ctx *c, struct session *s,
+    int *stale)
+{
+	const struct conf *cf = app_conf();
+	struct store_txn *t;
+	int rc;
+
+	if (store_txn_begin(app.store, 0, &t) == -1)
+		return -1;
+	rc = session_lookup(t, sid, now, cf->sessions_idle_timeout,
+	    cf->sessions_absolute_timeout, s, stale);
+	if (rc == 0)
+		rc = user_load(t, s->user_id, &c->actor);
+	store_txn_abort(t);
+	if (rc == SESSION_EXPIRED)
+		api_session_expired(sid, now, cf);
+	if (rc == -1)
+		return -1;
+	if (rc != 0 || c->actor.disabled || s->created_ms < c->actor.token_min_issued_at) {
+		user_clear(&c->actor);
+		return 1;
+	}
+	return 0;
+}
+
 /* 0 signed in (ctx filled), 1 no credentials, -1 replied */
 static int
 api_authenticate(struct http_req *r, struct api_ctx *c)
 {
-	const struct conf *cf = app_conf();
-	struct store_txn *t = NULL;
+	const char *authz = http_header(r, "Authorization");
+	struct store_txn *t;
 	struct session s;
 	char sid[128];
-	int rc, stale;
+	int rc, stale = 0;
 	int64_t now = app_now();
-
-	const char *authz = http_header(r, "Authorization");
 
 	if (authz != NULL)
 		return api_bearer(r, c, authz);
 	if (api_cookie(r, sid, sizeof(sid)) == -1)
 		return 1;
-	if (store_txn_begin(app.store, 0, &t) == -1)
-		goto fail;
-	rc = session_lookup(t, sid, now, cf->sessions_idle_timeout,
-	    cf->sessions_absolute_timeout, &s, &stale);
-	if (rc == STORE_NOTFOUND || rc == SESSION_EXPIRED) {
-		store_txn_abort(t);
-		t = NULL;
-		/* an expired session is removed when it is next presented (the
-		 * periodic sweep gets the others); only then, so a made-up
-		 * cookie never costs a write */
-		if (rc == SESSION_EXPIRED && store_txn_begin(app.store, 1, &t) == 0) {
-			if (session_lookup(t, sid, now, cf->sessions_idle_timeout,
-			    cf->sessions_absolute_timeout, &s, &stale) == SESSION_EXPIRED &&
-			    session_delete(t, sid) == 0)
-				store_txn_commit(t);
-			else
-				store_txn_abort(t);
-		}
-		crypto_wipe(&s, sizeof(s));
-		crypto_wipe(sid, sizeof(sid));
-		return 1;
+	memset(&s, 0, sizeof(s));
+	rc = api_session_user(sid, now, c, &s, &stale);
+	if (rc == 0 && strlen(sid) != SESSION_TOKEN_LEN)
+		rc = -1;
+	if (rc == 0) {
+		c->authed = 1;
+		c->via_cookie = 1;
+		memcpy(c->sid, sid, SESSION_TOKEN_LEN + 1);
+		memcpy(c->csrf, s.csrf, SESSION_TOKEN_LEN + 1);
+		rc = api_csrf(r, c, &s);
 	}
-	if (rc == -1)
-		goto fail;
-	rc = user_load(t, s.user_id, &c->actor);
-	store_txn_abort(t);
-	t = NULL;
-	if (rc == -1)
-		goto fail;
-	if (rc == STORE_NOTFOUND || c->actor.disabled ||
-	    s.created_ms < c->actor.token_min_issued_at) {
-		user_clear(&c->actor);
-		crypto_wipe(&s, sizeof(s));
-		return 1;
-	}
-	c->authed = 1;
-	c->via_cookie = 1;
-	if (strlen(sid) != SESSION_TOKEN_LEN)
-		goto fail;
-	memcpy(c->sid, sid, SESSION_TOKEN_LEN + 1);
-	memcpy(c->csrf, s.csrf, SESSION_TOKEN_LEN + 1);
-	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
-		const char *tok = http_header(r, "X-CSRF-Token");
-
-		if (tok == NULL || strlen(tok) != SESSION_TOKEN_LEN ||
-		    !crypto_equal(tok, s.csrf, SESSION_TOKEN_LEN)) {
-			crypto_wipe(&s, sizeof(s));
-			crypto_wipe(c->csrf, sizeof(c->csrf));
-			if (r->route->auth == HTTP_AUTH_ANYONE) {
-				/* e.g. signing in again after a reload lost the
-				 * token: such a request is simply anonymous */
-				user_clear(&c->actor);
-				c->authed = c->via_cookie = 0;
-				crypto_wipe(c->sid, sizeof(c->sid));
-				return 1;
-			}
-			http_problem(r, 403, "missing or wrong X-CSRF-Token header", NULL);
-			return -1;
-		}
-	}
-	if (stale && store_txn_begin(app.store, 1, &t) == 0) {
+	if (rc == 0 && stale && store_txn_begin(app.store, 1, &t) == 0) {
 		if (session_touch(t, sid, now) == 0)
 			store_txn_commit(t);
 		else
 			store_txn_abort(t);
-		t = NULL;
 	}
 	crypto_wipe(&s, sizeof(s));
 	crypto_wipe(sid, sizeof(sid));
-	return 0;
-fail:
-	store_txn_abort(t);
-	crypto_wipe(&s, sizeof(s));
-	crypto_wipe(sid, sizeof(sid));
-	http_problem(r, 500, "cannot read the session store", NULL);
-	return -1;
+	if (rc == -1 && r->status == 0)
+		http_problem(r, 500, "cannot read the session store", NULL);
+	return rc;
 }
 
 /* GET /metrics names nodes and users' push state: the scraper's token
@@ -321,19 +337,15 @@ api_cleanup(struct http_req *r)
 	r->ctx = NULL;
 }
 
-void
-api_actor(struct http_req *r, struct audit_actor *a)
+int
+api_invalid(struct http_req *r, const char *location, const char *message,
+    const char *detail)
 {
-	struct api_ctx *c = r->ctx;
+	struct json *v = NULL;
 
-	memset(a, 0, sizeof(*a));
-	a->ip = r->remote_ip;
-	if (c != NULL && c->authed) {
-		a->id = c->actor.id;
-		a->handle = c->actor.handle;
-		a->display_name = c->actor.display_name;
-		a->avatar_url = c->actor.avatar_url;
-	}
+	api_verr(&v, location, message);
+	http_problem(r, 400, detail, v);
+	return -1;
 }
 
 void
@@ -349,54 +361,35 @@ api_verr(struct json **verrs, const char *location, const char *message)
 }
 
 int
-api_body(struct http_req *r, const char *const *allowed, struct json **out)
+api_body(struct http_req *r, const struct body_spec *spec, struct body *b)
 {
-	struct json *j = NULL, *m = NULL, *verrs = NULL;
-	const char *k;
-	char err[128], loc[160];
-	size_t unknown = 0;
+	if (body_parse(spec, r->body, r->body_len, b) == 0)
+		return 0;
+	http_problem(r, 400, b->detail, b->errors);    /* takes the errors */
+	b->errors = NULL;
+	body_free(b);
+	return -1;
+}
 
-	*out = NULL;
-	if (json_parse_at(r->body, r->body_len, &j, err, sizeof(err), loc, 100) == -1) {
-		if (loc[0] != '\0') {
-			char key[104];
+int
+api_if_match(struct http_req *r, int64_t version_id)
+{
+	const char *im = http_header(r, "If-Match");
+	char want[32];
+	size_t n;
 
-			memcpy(key, loc, sizeof(key));
-			key[sizeof(key) - 1] = '\0';
-			snprintf(loc, sizeof(loc), "body.%.100s", key);
-			api_verr(&verrs, loc, err);
-		}
-		http_problem(r, 400, verrs ? "invalid field in the request body" : err, verrs);
-		return -1;
-	}
-	if (!json_is_object(j)) {
-		json_free(j);
-		http_problem(r, 400, "request body must be a JSON object", NULL);
-		return -1;
-	}
-	while ((m = json_next(j, m, &k)) != NULL) {
-		size_t i;
-
-		for (i = 0; allowed[i] != NULL && strcmp(allowed[i], k) != 0; i++)
-			;
-		if (allowed[i] == NULL && unknown++ < API_MAX_VERRS) {
-			snprintf(loc, sizeof(loc), "body.%.100s", k);
-			api_verr(&verrs, loc, "unknown field");
-		}
-	}
-	if (unknown > API_MAX_VERRS) {
-		/* an answer stays small whatever the body: the rest are counted */
-		snprintf(loc, sizeof(loc), "%zu more unknown fields not listed",
-		    unknown - API_MAX_VERRS);
-		api_verr(&verrs, "body", loc);
-	}
-	if (verrs != NULL) {
-		json_free(j);
-		http_problem(r, 400, "the request body has unknown fields", verrs);
-		return -1;
-	}
-	*out = j;
-	return 0;
+	if (im == NULL)
+		return 0;
+	while (*im == ' ' || *im == 'W' || *im == '/')
+		im++;
+	if (*im == '"')
+		im++;
+	n = strcspn(im, "\"");
+	snprintf(want, sizeof(want), "%lld", (long long)version_id);
+	if (n == strlen(want) && strncmp(im, want, n) == 0)
+		return 0;
+	http_problem(r, 412, "the user changed since you read it (If-Match)", NULL);
+	return -1;
 }
 
 int
@@ -413,13 +406,9 @@ api_limit(struct http_req *r, unsigned *limit)
 	if (rc == -1)
 		return 0;
 	n = rc == 0 ? strtol(v, &end, 10) : 0;
-	if (rc != 0 || v[0] == '\0' || *end != '\0' || n < 1 || n > 100) {
-		struct json *verrs = NULL;
-
-		api_verr(&verrs, "query.limit", "must be an integer from 1 to 100");
-		http_problem(r, 400, "invalid query parameter", verrs);
-		return -1;
-	}
+	if (rc != 0 || v[0] == '\0' || *end != '\0' || n < 1 || n > 100)
+		return api_invalid(r, "query.limit", "must be an integer from 1 to 100",
+		    "invalid query parameter");
 	*limit = (unsigned)n;
 	return 0;
 }
@@ -443,20 +432,157 @@ api_path_user(struct http_req *r, struct store_txn *t, struct user *u)
 	int rc;
 
 	memset(u, 0, sizeof(*u));
-	if (r->nparams < 1 || api_handle_fold(r->params[0], h, sizeof(h)) == -1) {
-		http_problem(r, 404, "no such user", NULL);
+	if (r->nparams < 1 || api_handle_fold(r->params[0], h, sizeof(h)) == -1)
+		rc = STORE_NOTFOUND;
+	else
+		rc = user_load_handle(t, h, u);
+	/* another user's path answers like one that does not exist (api_authorize) */
+	return api_found(r, rc, "no such user", "cannot read the user store");
+}
+
+int
+api_found(struct http_req *r, int rc, const char *notfound, const char *failed)
+{
+	if (rc == 0)
+		return 0;
+	http_problem(r, rc == STORE_NOTFOUND ? 404 : 500,
+	    rc == STORE_NOTFOUND ? notfound : failed, NULL);
+	return -1;
+}
+
+int
+api_path_read(struct http_req *r, struct user *u)
+{
+	struct store_txn *t;
+
+	if (api_path_begin(r, 0, &t, u) == -1)
+		return -1;
+	store_txn_abort(t);
+	return 0;
+}
+
+int
+api_path_begin(struct http_req *r, int write, struct store_txn **t, struct user *u)
+{
+	memset(u, 0, sizeof(*u));
+	if (store_txn_begin(app.store, write, t) == -1) {
+		http_problem(r, 500, "cannot open the store", NULL);
 		return -1;
 	}
-	rc = user_load_handle(t, h, u);
-	if (rc == STORE_NOTFOUND) {
-		http_problem(r, 404, "no such user", NULL);
-		return -1;
-	}
-	if (rc == -1) {
-		http_problem(r, 500, "cannot read the user store", NULL);
+	if (api_path_user(r, *t, u) == -1) {
+		store_txn_abort(*t);
 		return -1;
 	}
 	return 0;
+}
+
+int
+api_is_self(struct http_req *r, const struct user *u)
+{
+	struct api_ctx *c = r->ctx;
+
+	return c != NULL && c->authed && strcmp(c->actor.id, u->id) == 0;
+}
+
+/*
+ * The account layer (account.c) makes every change; these begin, commit and
+ * answer for it. The actor is the signed-in caller (anonymous on sign-in
+ * routes until api_login names the user).
+ */
+void
+api_account_init(struct http_req *r, struct account_txn *ax)
+{
+	struct api_ctx *c = r->ctx;
+
+	memset(ax, 0, sizeof(*ax));
+	account_actor(ax, c != NULL && c->authed ? &c->actor : NULL, r->remote_ip);
+}
+
+int
+api_account_begin(struct http_req *r, struct account_txn *ax, const char *detail)
+{
+	api_account_init(r, ax);
+	if (store_txn_begin(app.store, 1, &ax->t) == -1) {
+		http_problem(r, 500, detail ? detail : "cannot open the store", NULL);
+		return -1;
+	}
+	return 0;
+}
+
+int
+api_account_user(struct http_req *r, struct account_txn *ax, struct user *u)
+{
+	memset(u, 0, sizeof(*u));
+	if (api_account_begin(r, ax, NULL) == -1)
+		return -1;
+	if (api_path_user(r, ax->t, u) == -1) {
+		store_txn_abort(ax->t);
+		return -1;
+	}
+	return 0;
+}
+
+int
+api_account_commit(struct http_req *r, struct account_txn *ax)
+{
+	if (api_commit(r, ax->t) == -1)
+		return -1;
+	account_after_commit(ax);
+	return 0;
+}
+
+/* a refusal that names the body's handle */
+static void
+api_conflict_handle(struct http_req *r, const char *message, const char *detail)
+{
+	struct json *v = NULL;
+
+	api_verr(&v, "body.handle", message);
+	http_problem(r, 409, detail, v);
+}
+
+void
+api_account_failed(struct http_req *r, struct account_txn *ax, int rc, const char *detail)
+{
+	store_txn_abort(ax->t);
+	ax->t = NULL;
+	switch (rc) {
+	case ACCOUNT_FAILED:
+	case ACCOUNT_AUDIT_FAILED:
+	case ACCOUNT_UNCHANGED:
+		api_write_failed(r, detail);
+		break;
+	case ACCOUNT_READ_FAILED:
+	case ACCOUNT_NO_RANDOM:
+		http_problem(r, 500, ax->why, NULL);
+		break;
+	case ACCOUNT_STALE:
+		http_problem(r, 401, ax->why, NULL);
+		break;
+	case ACCOUNT_TAKEN:
+		api_conflict_handle(r, "is taken", ax->why);
+		break;
+	case ACCOUNT_RESERVED:
+		api_conflict_handle(r, "is reserved: a workspace of this appliance "
+		    "names it, and only an admin can give it to a user", ax->why);
+		break;
+	default:
+		http_problem(r, 409, ax->why, NULL);
+	}
+}
+
+int
+api_account_done(struct http_req *r, struct account_txn *ax, int rc, const char *detail)
+{
+	if (rc == ACCOUNT_UNCHANGED) {
+		store_txn_abort(ax->t);
+		return 0;
+	}
+	if (rc != ACCOUNT_OK) {
+		api_account_failed(r, ax, rc, detail);
+		return -1;
+	}
+	return api_account_commit(r, ax);
 }
 
 /*
@@ -557,26 +683,21 @@ api_has_ctl(const char *s)
 	return 0;
 }
 
-static size_t
-api_utf8_chars(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xc0) != 0x80)
-			n++;
-	return n;
-}
-
 const char *
 api_display_name_error(const char *s)
 {
-	size_t n = api_utf8_chars(s);
-
-	if (n > 100)
-		return "must be at most 100 characters";
 	if (api_has_ctl(s))
 		return "must not contain control characters";
+	return NULL;
+}
+
+const char *
+api_handle_error(const char *s)
+{
+	char h[NAME_HANDLE_MAX + 1];
+
+	if (api_handle_fold(s, h, sizeof(h)) == -1)
+		return "must be 1 to 39 lowercase letters, digits or single inner hyphens";
 	return NULL;
 }
 
@@ -617,34 +738,11 @@ api_email_error(const char *s)
 const char *
 api_password_error(const char *s)
 {
-	size_t n = api_utf8_chars(s);
+	size_t n = body_chars(s);
 
 	if (n < 8 || strlen(s) > 1024)
 		return "must be 8 to 1024 characters";
 	return NULL;
-}
-
-int
-api_audit(struct http_req *r, struct store_txn *t, const char *action,
-    const struct user *subject, const struct json *data)
-{
-	struct audit_actor a;
-	struct audit_event e;
-
-	api_actor(r, &a);
-	memset(&e, 0, sizeof(e));
-	e.action = action;
-	e.actor = &a;
-	if (subject != NULL) {
-		e.identity_id = e.target_id = subject->id;
-		e.identity_handle = e.target_handle = subject->handle;
-	}
-	e.data = data;
-	if (audit_append(t, (unsigned)app_conf()->audit_capacity, &e, app_now(), NULL) == -1) {
-		log_warnx("audit: cannot append %s; the change is not made", action);
-		return -1;
-	}
-	return 0;
 }
 
 /* list answer: {"items": [...], "next_token": "..."} */
@@ -658,4 +756,19 @@ api_reply_list(struct http_req *r, struct json *items, const char *next)
 		json_set_str(j, "next_token", next);
 	http_reply_json(r, 200, j);
 	json_free(j);
+}
+
+void
+api_reply_user(struct http_req *r, int status, const struct user *u)
+{
+	struct json *j = user_json(u);
+
+	http_reply_json(r, status, j);
+	json_free(j);
+}
+
+void
+api_reply_empty(struct http_req *r)
+{
+	http_reply(r, 204, "text/plain", "Cache-Control: no-store\r\n", "", 0);
 }

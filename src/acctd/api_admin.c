@@ -1,7 +1,7 @@
 /*
  * Administrator handlers: users (create, list, disable, enable, console
- * password reset), the whole audit log and its chain verification, and the
- * bootstrap of the first administrator.
+ * password reset), the whole audit log and its chain verification, the
+ * nodes. The changes themselves are the account layer's (account.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -26,124 +26,69 @@ admin_reply_user(struct http_req *r, int status, const struct user *u,
 	json_free(j);
 }
 
-/* build and store a new user (caller's txn); 0, 1 = handle taken, -1 */
-static int
-admin_user_insert(struct store_txn *t, struct user *u)
-{
-	char owner[SECRET_ID_LEN + 1];
-	int64_t version;
-	int rc = user_handle_release_chosen(t, u->handle);
+static const char *const admin_roles[] = { "admin", "user", NULL };
+enum { CREATE_HANDLE, CREATE_EMAIL, CREATE_DISPLAY_NAME, CREATE_ROLE, CREATE_PASSWORD,
+	CREATE_MUST_CHANGE };
+static const struct body_field create_fields[] = {
+	[CREATE_HANDLE] = { "handle", BODY_STRING, BODY_REQUIRED, 0, 0, NULL, api_handle_error },
+	[CREATE_EMAIL] = { "email", BODY_STRING, BODY_REQUIRED, 0, 0, NULL, api_email_error },
+	[CREATE_DISPLAY_NAME] = { "display_name", BODY_STRING, BODY_NULLABLE, 0, 100, NULL,
+	    api_display_name_error },
+	[CREATE_ROLE] = { "role", BODY_STRING, 0, 0, 0, admin_roles, NULL },
+	[CREATE_PASSWORD] = { "password", BODY_STRING, 0, 0, 0, NULL, api_password_error },
+	/* a password an admin knows is one-time unless the admin says
+	 * otherwise (a service account, scripted set-ups) */
+	[CREATE_MUST_CHANGE] = { "must_change_password", BODY_BOOL, 0, 0, 0, NULL, NULL },
+	{ NULL, 0, 0, 0, 0, NULL, NULL },
+};
+static const struct body_spec create_body = { "invalid user", 0, create_fields };
 
-	if (rc == -1)
+/* the new user from the body, with its password verifier (the slow part,
+ * before the write lock); gen gets the one generated when none was given.
+ * -1 after a 500 */
+static int
+admin_new_user(struct http_req *r, const struct body_value *v, struct user *u,
+    char *gen, size_t genlen)
+{
+	const char *dn = v[CREATE_DISPLAY_NAME].str, *pw = v[CREATE_PASSWORD].str;
+
+	memset(u, 0, sizeof(*u));
+	if (pw == NULL && secret_readable(gen, genlen, 5) == -1) {
+		http_problem(r, 500, "no randomness", NULL);
 		return -1;
-	if ((rc = user_id_of_handle(t, u->handle, owner)) == 0)
-		return 1;
-	if (rc == -1 || secret_id(u->id, "u_") == -1)
+	}
+	api_handle_fold(v[CREATE_HANDLE].str, u->handle, sizeof(u->handle));
+	u->email = x_strdup(v[CREATE_EMAIL].str);
+	u->display_name = dn && dn[0] ? x_strdup(dn) : NULL;   /* "" as null: none */
+	u->admin = v[CREATE_ROLE].str && strcmp(v[CREATE_ROLE].str, "admin") == 0;
+	u->must_change_pw = !v[CREATE_MUST_CHANGE].set || v[CREATE_MUST_CHANGE].flag;
+	if (user_set_password(u, pw ? pw : gen, (unsigned)app_conf()->pbkdf2_iterations) == -1) {
+		http_problem(r, 500, "cannot create the user", NULL);
 		return -1;
-	u->version_id = 1;
-	u->created_at = u->updated_at = app_now();
-	/* every user has a database password from the start */
-	if (user_save(t, u, NULL, 0) == -1 || dbpass_rotate(t, u->id, u->created_at, &version) == -1 ||
-	    outbox_recompute_user(t, u->id) == -1)
-		return -1;
+	}
 	return 0;
 }
 
 void
 api_admin_user_create(struct http_req *r)
 {
-	static const char *const allowed[] = { "handle", "email", "display_name",
-		"role", "password", "must_change_password", NULL };
-	struct json *body, *verrs = NULL, *v, *data;
-	const char *hin, *email, *dn = NULL, *role = "user", *pw = NULL, *e;
-	char handle[NAME_HANDLE_MAX + 1], gen[64] = "";
-	struct store_txn *t;
+	struct account_txn ax;
+	char gen[64] = "";
+	struct body b;
 	struct user u;
-	int rc, must_change = 1;
 
-	memset(&u, 0, sizeof(u));
-	if (api_body(r, allowed, &body) == -1)
+	if (api_body(r, &create_body, &b) == -1)
 		return;
-	hin = json_str(json_get(body, "handle"));
-	if (hin == NULL || api_handle_fold(hin, handle, sizeof(handle)) == -1)
-		api_verr(&verrs, "body.handle",
-		    "required: 1 to 39 lowercase letters, digits or single inner hyphens");
-	email = json_str(json_get(body, "email"));
-	if (email == NULL || (e = api_email_error(email)) != NULL)
-		api_verr(&verrs, "body.email", email ? e : "required: an email address");
-	if ((v = json_get(body, "display_name")) != NULL && !json_is_null(v)) {
-		dn = json_str(v);
-		if (dn == NULL || (e = api_display_name_error(dn)) != NULL)
-			api_verr(&verrs, "body.display_name", dn ? e : "must be a string");
-		if (dn != NULL && dn[0] == '\0')
-			dn = NULL;      /* "" means no display name, as null does */
-	}
-	/* a password an admin knows is one-time unless the admin says
-	 * otherwise (a service account, scripted set-ups) */
-	if ((v = json_get(body, "must_change_password")) != NULL &&
-	    json_bool(v, &must_change) == -1)
-		api_verr(&verrs, "body.must_change_password", "must be true or false");
-	if ((v = json_get(body, "role")) != NULL) {
-		role = json_str(v);
-		if (role == NULL || (strcmp(role, "admin") && strcmp(role, "user")))
-			api_verr(&verrs, "body.role", "must be admin or user");
-	}
-	if ((v = json_get(body, "password")) != NULL) {
-		pw = json_str(v);
-		if (pw == NULL || (e = api_password_error(pw)) != NULL)
-			api_verr(&verrs, "body.password", pw ? e : "must be a string");
-	}
-	if (verrs != NULL) {
-		http_problem(r, 400, "invalid user", verrs);
+	if (admin_new_user(r, b.v, &u, gen, sizeof(gen)) == -1 ||
+	    api_account_begin(r, &ax, "cannot create the user") == -1)
 		goto done;
-	}
-	if (pw == NULL) {
-		if (secret_readable(gen, sizeof(gen), 5) == -1) {
-			http_problem(r, 500, "no randomness", NULL);
-			goto done;
-		}
-		pw = gen;
-	}
-	snprintf(u.handle, sizeof(u.handle), "%s", handle);
-	u.email = x_strdup(email);
-	u.display_name = dn ? x_strdup(dn) : NULL;
-	u.admin = strcmp(role, "admin") == 0;
-	u.must_change_pw = must_change != 0;
-	/* the slow part before the write lock */
-	if (user_set_password(&u, pw, (unsigned)app_conf()->pbkdf2_iterations) == -1 ||
-	    store_txn_begin(app.store, 1, &t) == -1) {
-		http_problem(r, 500, "cannot create the user", NULL);
-		goto done;
-	}
-	rc = admin_user_insert(t, &u);
-	if (rc == 1) {
-		struct json *ve = NULL;
-
-		store_txn_abort(t);
-		api_verr(&ve, "body.handle", "is taken");
-		http_problem(r, 409, "that handle is taken", ve);
-		goto done;
-	}
-	data = json_object();
-	json_set_str(data, "handle", u.handle);
-	json_set_str(data, "email", u.email);
-	json_set_str(data, "role", role);
-	if (rc == -1 || api_audit(r, t, "user.create", &u, data) == -1) {
-		json_free(data);
-		store_txn_abort(t);
-		api_write_failed(r, "cannot create the user; nothing was changed");
-		goto done;
-	}
-	json_free(data);
-	if (api_commit(r, t) == 0) {
-		dns_refresh();    /* the config may name this handle as an owner */
-		push_wake();
+	if (api_account_done(r, &ax, account_create(&ax, &u, NULL),
+	    "cannot create the user; nothing was changed") == 0)
 		admin_reply_user(r, 201, &u, gen[0] ? gen : NULL, 0);
-	}
 done:
 	crypto_wipe(gen, sizeof(gen));
 	user_clear(&u);
-	json_free(body);
+	body_free(&b);
 }
 
 void
@@ -193,89 +138,45 @@ api_admin_user_list(struct http_req *r)
 	json_free(ans);
 }
 
-/* disable / enable / reset: one user, one change, one record */
-static void
-admin_user_change(struct http_req *r, const char *action)
-{
-	struct store_txn *t;
-	struct user u;
-	char gen[64] = "";
-	size_t admins;
-	int disable = strcmp(action, "user.disable") == 0;
-	int reset = strcmp(action, "user.console_password.reset") == 0;
+/* disable / enable / reset: one user, one change, the user as the answer
+ * (and, for a reset, the one-time password) */
+enum admin_change { ADMIN_DISABLE, ADMIN_ENABLE, ADMIN_RESET };
 
-	if (reset && secret_readable(gen, sizeof(gen), 5) == -1) {
-		http_problem(r, 500, "no randomness", NULL);
+static void
+admin_user_change(struct http_req *r, enum admin_change what)
+{
+	struct account_txn ax;
+	char pw[64] = "";
+	struct user u;
+	int rc;
+
+	if (api_account_user(r, &ax, &u) == -1)
 		return;
-	}
-	if (store_txn_begin(app.store, 1, &t) == -1) {
-		http_problem(r, 500, "cannot open the store", NULL);
-		return;
-	}
-	if (api_path_user(r, t, &u) == -1) {
-		store_txn_abort(t);
-		return;
-	}
-	if (disable && strcmp(u.id, api_ctx(r)->actor.id) == 0) {
-		http_problem(r, 409, "you cannot disable your own account; another "
-		    "administrator can", NULL);
-		goto abort;
-	}
-	if (disable && u.admin && !u.disabled) {
-		if (user_count_admins(t, &admins) == -1 || admins <= 1) {
-			http_problem(r, 409, "the last administrator cannot be disabled", NULL);
-			goto abort;
-		}
-	}
-	if (disable)
-		u.disabled = 1;
-	else if (!reset)
-		u.disabled = 0;
-	else if (user_set_password(&u, gen, (unsigned)app_conf()->pbkdf2_iterations) == -1)
-		goto fail;
-	else
-		u.must_change_pw = 1;     /* the admin saw it: one-time */
-	u.version_id++;
-	u.updated_at = app_now();
-	/* disable/enable also take away / give back the database LOGIN on
-	 * every node: pushed like a rotation (outbox.c, state "disabled") */
-	if (user_save(t, &u, NULL, 0) == -1 ||
-	    ((disable || reset) && session_delete_user(t, u.id, NULL) == -1) ||
-	    (!reset && outbox_recompute_user(t, u.id) == -1) ||
-	    api_audit(r, t, action, &u, NULL) == -1)
-		goto fail;
-	if (api_commit(r, t) == 0) {
-		if (!reset)
-			push_wake();
-		admin_reply_user(r, 200, &u, reset ? gen : NULL, reset);
-	}
-	crypto_wipe(gen, sizeof(gen));
-	user_clear(&u);
-	return;
-fail:
-	api_write_failed(r, "the change could not be saved; nothing was changed");
-abort:
-	store_txn_abort(t);
-	crypto_wipe(gen, sizeof(gen));
+	rc = what == ADMIN_DISABLE ? account_disable(&ax, &u) :
+	    what == ADMIN_ENABLE ? account_enable(&ax, &u) :
+	    account_password_reset(&ax, &u, pw, sizeof(pw));
+	if (api_account_done(r, &ax, rc, "the change could not be saved; nothing was changed") == 0)
+		admin_reply_user(r, 200, &u, pw[0] ? pw : NULL, what == ADMIN_RESET);
+	crypto_wipe(pw, sizeof(pw));
 	user_clear(&u);
 }
 
 void
 api_admin_user_disable(struct http_req *r)
 {
-	admin_user_change(r, "user.disable");
+	admin_user_change(r, ADMIN_DISABLE);
 }
 
 void
 api_admin_user_enable(struct http_req *r)
 {
-	admin_user_change(r, "user.enable");
+	admin_user_change(r, ADMIN_ENABLE);
 }
 
 void
 api_admin_user_password_reset(struct http_req *r)
 {
-	admin_user_change(r, "user.console_password.reset");
+	admin_user_change(r, ADMIN_RESET);
 }
 
 void
@@ -302,71 +203,6 @@ api_admin_audit_verify(struct http_req *r)
 	store_txn_abort(t);
 	http_reply_json(r, 200, rep);
 	json_free(rep);
-}
-
-/*
- * First start: create the bootstrap administrator once. A META flag records
- * that it was done, so renaming or (with another admin) deleting it never
- * brings it back.
- */
-int
-api_bootstrap_needed(void)
-{
-	struct store_txn *t;
-	void *v = NULL;
-	size_t vl;
-	int rc;
-
-	if (store_txn_begin(app.store, 0, &t) == -1)
-		return -1;
-	rc = store_get(t, STORE_DB_META, "bootstrapped", 12, &v, &vl);
-	store_txn_abort(t);
-	free(v);
-	return rc == STORE_NOTFOUND ? 1 : rc == 0 ? 0 : -1;
-}
-
-int
-api_bootstrap_admin(const struct conf *c, const char *password)
-{
-	struct audit_actor a = { .ip = "" };
-	struct audit_event e;
-	struct store_txn *t;
-	struct json *data;
-	struct user u;
-	int rc;
-
-	memset(&u, 0, sizeof(u));
-	snprintf(u.handle, sizeof(u.handle), "%s", c->admin_handle);
-	u.email = x_strdup(c->admin_email);
-	u.admin = 1;
-	u.must_change_pw = 1;     /* it sits in a file: changed at first sign-in */
-	if (user_set_password(&u, password, (unsigned)c->pbkdf2_iterations) == -1 ||
-	    store_txn_begin(app.store, 1, &t) == -1) {
-		user_clear(&u);
-		return -1;
-	}
-	rc = admin_user_insert(t, &u);
-	data = json_object();
-	json_set_str(data, "handle", u.handle);
-	json_set_str(data, "email", u.email);
-	json_set_str(data, "role", "admin");
-	json_set_str(data, "source", "bootstrap_admin");
-	memset(&e, 0, sizeof(e));
-	e.action = "user.create";
-	e.actor = &a;
-	e.identity_id = e.target_id = u.id;
-	e.identity_handle = e.target_handle = u.handle;
-	e.data = data;
-	if (rc != 0 || store_put(t, STORE_DB_META, "bootstrapped", 12, "1", 1) == -1 ||
-	    audit_append(t, (unsigned)c->audit_capacity, &e, app_now(), NULL) == -1) {
-		store_txn_abort(t);
-		rc = -1;
-	} else {
-		rc = store_txn_commit(t);
-	}
-	json_free(data);
-	user_clear(&u);
-	return rc;
 }
 
 void

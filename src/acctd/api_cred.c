@@ -16,20 +16,6 @@
 
 #include "acctd.h"
 
-static int
-cred_begin(struct http_req *r, int write, struct store_txn **t, struct user *u)
-{
-	if (store_txn_begin(app.store, write, t) == -1) {
-		http_problem(r, 500, "cannot open the store", NULL);
-		return -1;
-	}
-	if (api_path_user(r, *t, u) == -1) {
-		store_txn_abort(*t);
-		return -1;
-	}
-	return 0;
-}
-
 /* ?reveal=1|true|0|false into *show (dflt when absent); -1 after a 400 */
 static int
 cred_reveal(struct http_req *r, int dflt, int *show)
@@ -46,13 +32,7 @@ cred_reveal(struct http_req *r, int dflt, int *show)
 		*show = v[0] == '1' || v[0] == 't';
 		return 0;
 	}
-	{
-		struct json *verrs = NULL;
-
-		api_verr(&verrs, "query.reveal", "must be 1 or 0");
-		http_problem(r, 400, "invalid query parameter", verrs);
-	}
-	return -1;
+	return api_invalid(r, "query.reveal", "must be 1 or 0", "invalid query parameter");
 }
 
 static struct json *
@@ -69,25 +49,20 @@ cred_password_json(const struct dbpass *d, const char *pw)
 	return j;
 }
 
-/* the audit record of a read of u's database password (version), in t;
- * -1 after a 5xx, t aborted */
+/* the audit record of a read of u's database password (version), in t,
+ * committed: 0, or -1 after a 429/5xx (nothing is shown then) */
 static int
 cred_read_audit(struct http_req *r, struct store_txn *t, const char *action,
     const struct user *u, int64_t version)
 {
-	struct json *data = json_object();
+	struct account_txn ax;
 	int rc;
 
-	json_set_int(data, "version", version);
-	rc = api_audit(r, t, action, u, data);
-	json_free(data);
-	if (rc == -1) {
-		store_txn_abort(t);
-		api_write_failed(r, "the read could not be recorded in the audit "
-		    "log; the password is not shown");
-		return -1;
-	}
-	return api_commit(r, t);
+	api_account_init(r, &ax);
+	ax.t = t;
+	rc = account_secret_read(&ax, u, action, version);
+	return api_account_done(r, &ax, rc, "the read could not be recorded in the audit "
+	    "log; the password is not shown");
 }
 
 void
@@ -102,7 +77,7 @@ api_password_get(struct http_req *r)
 
 	/* ?reveal=0: version, creation and propagation only: no secret, so
 	 * no audit record and no write (the page polls it after a rotation) */
-	if (cred_reveal(r, 1, &show) == -1 || cred_begin(r, show, &t, &u) == -1)
+	if (cred_reveal(r, 1, &show) == -1 || api_path_begin(r, show, &t, &u) == -1)
 		return;
 	rc = dbpass_get(t, u.id, &d, show ? pw : NULL, sizeof(pw));
 	if (rc != 0) {
@@ -127,25 +102,18 @@ void
 api_password_rotate(struct http_req *r)
 {
 	struct store_txn *t;
+	struct account_txn ax;
 	struct user u;
 	struct dbpass d;
-	struct json *data, *j;
+	struct json *j;
 	char pw[DBPASS_LEN + 8];
-	int64_t version;
+	int rc;
 
-	if (cred_begin(r, 1, &t, &u) == -1)
+	if (api_account_user(r, &ax, &u) == -1)
 		return;
-	data = json_object();
-	if (dbpass_rotate(t, u.id, app_now(), &version) == -1 ||
-	    dbpass_get(t, u.id, &d, pw, sizeof(pw)) != 0 ||
-	    outbox_recompute_user(t, u.id) == -1 ||
-	    (json_set_int(data, "version", version), api_audit(r, t, "user.password.rotate", &u, data)) == -1) {
-		store_txn_abort(t);
-		api_write_failed(r, "the password could not be rotated; nothing was changed");
-		goto done;
-	}
-	if (api_commit(r, t) == 0) {
-		push_wake();      /* answers at once; the push threads deliver */
+	rc = account_dbpass_rotate(&ax, &u, &d, pw, sizeof(pw));
+	if (api_account_done(r, &ax, rc, "the password could not be rotated; nothing was changed") == 0) {
+		/* answers at once; the push threads deliver */
 		j = cred_password_json(&d, pw);
 		if (store_txn_begin(app.store, 0, &t) == 0) {
 			json_set(j, "propagation", outbox_propagation(t, u.id));
@@ -154,9 +122,7 @@ api_password_rotate(struct http_req *r)
 		http_reply_json(r, 200, j);
 		json_free(j);
 	}
-done:
 	crypto_wipe(pw, sizeof(pw));
-	json_free(data);
 	user_clear(&u);
 }
 
@@ -171,9 +137,7 @@ api_workspace_list(struct http_req *r)
 	char pw[DBPASS_LEN + 8], masked[DBPASS_LEN + 8];
 	int rc, show, shown = 0;
 
-	if (cred_reveal(r, 0, &show) == -1)
-		return;
-	if (cred_begin(r, show, &t, &u) == -1)
+	if (cred_reveal(r, 0, &show) == -1 || api_path_begin(r, show, &t, &u) == -1)
 		return;
 	rc = dbpass_get(t, u.id, &d, pw, sizeof(pw));
 	if (rc != 0) {
@@ -227,23 +191,29 @@ api_workspace_list(struct http_req *r)
 
 /* tokens ------------------------------------------------------------------ */
 
+/* the path's user and their token {id}, in a new txn: 0, or -1 after a
+ * 404/500 with nothing left open */
 static int
-cred_token_of(struct http_req *r, struct store_txn *t, const struct user *u, struct token *k)
+cred_token_begin(struct http_req *r, int write, struct store_txn **t, struct user *u,
+    struct token *k)
 {
 	const char *id = r->nparams > 1 ? r->params[1] : "";
 	int rc = STORE_NOTFOUND;
 
+	memset(k, 0, sizeof(*k));
+	if (api_path_begin(r, write, t, u) == -1)
+		return -1;
 	if (secret_id_valid(id, "t_"))
-		rc = token_load(t, id, k);
+		rc = token_load(*t, id, k);
 	if (rc == 0 && strcmp(k->user_id, u->id) != 0) {
 		token_clear(k);
 		rc = STORE_NOTFOUND;
 	}
-	if (rc == STORE_NOTFOUND)
-		http_problem(r, 404, "no such token", NULL);
-	else if (rc == -1)
-		http_problem(r, 500, "cannot read the token store", NULL);
-	return rc;
+	if (api_found(r, rc, "no such token", "cannot read the token store") == 0)
+		return 0;
+	store_txn_abort(*t);
+	user_clear(u);
+	return -1;
 }
 
 void
@@ -255,7 +225,7 @@ api_token_list(struct http_req *r)
 	struct json *items;
 	size_t n;
 
-	if (cred_begin(r, 0, &t, &u) == -1)
+	if (api_path_begin(r, 0, &t, &u) == -1)
 		return;
 	if (token_ids(t, u.id, &ids, &n) == -1) {
 		store_txn_abort(t);
@@ -320,89 +290,66 @@ api_time_parse(const char *s)
 	return (int64_t)t;
 }
 
+/* expires_at: in the future */
+static const char *
+cred_expires_error(const char *s)
+{
+	int64_t t = api_time_parse(s);
+
+	if (t == -1)
+		return "must be an RFC 3339 UTC time like 2027-01-31T00:00:00Z";
+	return t <= app_now() ? "must be in the future" : NULL;
+}
+
+enum { TOKEN_TITLE, TOKEN_EXPIRES_AT };
+static const struct body_field token_fields[] = {
+	[TOKEN_TITLE] = { "title", BODY_STRING, BODY_NULLABLE, 0, 100, NULL,
+	    api_display_name_error },
+	[TOKEN_EXPIRES_AT] = { "expires_at", BODY_STRING, BODY_NULLABLE, 0, 0, NULL,
+	    cred_expires_error },
+	{ NULL, 0, 0, 0, 0, NULL, NULL },
+};
+/* the body is optional: a token with no title that never expires */
+static const struct body_spec token_body = { "invalid token request", 1, token_fields };
+
+/* a token; tok: its secret, shown only when it is created */
+static void
+cred_token_reply(struct http_req *r, int status, const struct token *k, const char *tok)
+{
+	struct json *j = token_json(k);
+
+	if (tok != NULL)
+		json_set_str(j, "token", tok);
+	http_reply_json(r, status, j);
+	json_free(j);
+}
+
 void
 api_token_create(struct http_req *r)
 {
-	static const char *const allowed[] = { "title", "expires_at", NULL };
-	const struct conf *c = app_conf();
-	struct json *body = NULL, *verrs = NULL, *v, *data, *j;
-	const char *title = NULL, *exp;
-	char tok[TOKEN_LEN + 1] = "", (*ids)[SECRET_ID_LEN + 1] = NULL, msg[96];
-	struct store_txn *t;
+	const char *exp;
+	char tok[TOKEN_LEN + 1] = "";
+	struct account_txn ax;
 	struct token k;
+	struct body b;
 	struct user u;
-	int64_t expires = 0;
-	size_t n;
+	int rc;
 
 	memset(&k, 0, sizeof(k));
-	if (r->body != NULL && api_body(r, allowed, &body) == -1)
+	if (api_body(r, &token_body, &b) == -1)
 		return;
-	if ((v = json_get(body, "title")) != NULL && !json_is_null(v)) {
-		title = json_str(v);
-		if (title == NULL || (title[0] && api_display_name_error(title) != NULL))
-			api_verr(&verrs, "body.title", "must be a string of at most 100 characters, no control characters");
-	}
-	if ((v = json_get(body, "expires_at")) != NULL && !json_is_null(v)) {
-		exp = json_str(v);
-		expires = exp ? api_time_parse(exp) : -1;
-		if (expires == -1)
-			api_verr(&verrs, "body.expires_at", "must be an RFC 3339 UTC time like 2027-01-31T00:00:00Z");
-		else if (expires <= app_now())
-			api_verr(&verrs, "body.expires_at", "must be in the future");
-	}
-	if (verrs != NULL) {
-		http_problem(r, 400, "invalid token request", verrs);
+	exp = b.v[TOKEN_EXPIRES_AT].str;
+	if (api_account_user(r, &ax, &u) == -1)
 		goto done;
-	}
-	if (cred_begin(r, 1, &t, &u) == -1)
-		goto done;
-	if (token_ids(t, u.id, &ids, &n) == -1) {
-		http_problem(r, 500, "cannot read the token store", NULL);
-		goto abort;
-	}
-	if (n >= (size_t)c->tokens_max_per_user) {
-		snprintf(msg, sizeof(msg), "a user may have at most %d tokens; delete one first",
-		    c->tokens_max_per_user);
-		http_problem(r, 409, msg, NULL);
-		goto abort;
-	}
-	if (token_mint(k.id, tok, k.hmac) == -1) {
-		http_problem(r, 500, "no randomness", NULL);
-		goto abort;
-	}
-	snprintf(k.user_id, sizeof(k.user_id), "%s", u.id);
-	k.title = title && title[0] ? x_strdup(title) : NULL;
-	k.active = 1;
-	memcpy(k.last4, tok + TOKEN_LEN - 4, 4);
-	k.created_ms = app_now_ms();
-	k.updated_at = k.created_ms / 1000;
-	k.expires_at = expires;
-	k.version_id = 1;
-	data = json_object();
-	json_set_str(data, "token_id", k.id);
-	json_set_str(data, "last4", k.last4);
-	if (token_save(t, &k) == -1 || api_audit(r, t, "token.create", &u, data) == -1) {
-		json_free(data);
-		api_write_failed(r, "the token could not be created; nothing was changed");
-		goto abort;
-	}
-	json_free(data);
-	if (api_commit(r, t) == 0) {
-		j = token_json(&k);
-		json_set_str(j, "token", tok);   /* the only time it is ever shown */
-		http_reply_json(r, 201, j);
-		json_free(j);
-	}
-	user_clear(&u);
-	goto done;
-abort:
-	store_txn_abort(t);
+	rc = account_token_create(&ax, &u, b.v[TOKEN_TITLE].str, exp ? api_time_parse(exp) : 0,
+	    &k, tok);
+	if (api_account_done(r, &ax, rc, "the token could not be created; nothing was changed") == 0)
+		cred_token_reply(r, 201, &k, tok);
 	user_clear(&u);
 done:
 	crypto_wipe(tok, sizeof(tok));
-	free(ids);
 	token_clear(&k);
-	json_free(body);
+	body_free(&b);
 }
 
 void
@@ -411,73 +358,42 @@ api_token_get(struct http_req *r)
 	struct store_txn *t;
 	struct user u;
 	struct token k;
-	struct json *j;
 
-	if (cred_begin(r, 0, &t, &u) == -1)
+	if (cred_token_begin(r, 0, &t, &u, &k) == -1)
 		return;
-	if (cred_token_of(r, t, &u, &k) == 0) {
-		j = token_json(&k);
-		http_reply_json(r, 200, j);
-		json_free(j);
-		token_clear(&k);
-	}
 	store_txn_abort(t);
+	cred_token_reply(r, 200, &k, NULL);
+	token_clear(&k);
 	user_clear(&u);
 }
+
+static const char *const token_states[] = { "active", "inactive", NULL };
+static const struct body_field token_patch_fields[] = {
+	{ "status", BODY_STRING, BODY_REQUIRED, 0, 0, token_states, NULL },
+	{ NULL, 0, 0, 0, 0, NULL, NULL },
+};
+static const struct body_spec token_patch_body = { "invalid token change", 0,
+	token_patch_fields };
 
 void
 api_token_patch(struct http_req *r)
 {
-	static const char *const allowed[] = { "status", NULL };
-	struct json *body, *verrs = NULL, *data, *j;
-	const char *st;
-	struct store_txn *t;
+	struct account_txn ax;
 	struct user u;
 	struct token k;
-	int want;
+	struct body b;
+	int want, rc;
 
-	if (api_body(r, allowed, &body) == -1)
+	if (api_body(r, &token_patch_body, &b) == -1)
 		return;
-	st = json_str(json_get(body, "status"));
-	if (st == NULL || (strcmp(st, "active") && strcmp(st, "inactive"))) {
-		api_verr(&verrs, "body.status", "must be \"active\" or \"inactive\"");
-		http_problem(r, 400, "invalid token change", verrs);
-		json_free(body);
+	want = strcmp(b.v[0].str, "active") == 0;
+	body_free(&b);
+	api_account_init(r, &ax);
+	if (cred_token_begin(r, 1, &ax.t, &u, &k) == -1)
 		return;
-	}
-	want = strcmp(st, "active") == 0;
-	json_free(body);     /* st points into body: not used below */
-	st = NULL;
-	if (cred_begin(r, 1, &t, &u) == -1)
-		return;
-	if (cred_token_of(r, t, &u, &k) != 0) {
-		store_txn_abort(t);
-		user_clear(&u);
-		return;
-	}
-	if (k.active != want) {
-		data = json_object();
-		json_set_str(data, "token_id", k.id);
-		json_set_str(data, "last4", k.last4);
-		k.active = want;
-		k.version_id++;
-		k.updated_at = app_now();
-		if (token_save(t, &k) == -1 || api_audit(r, t, "token.update", &u, data) == -1) {
-			json_free(data);
-			store_txn_abort(t);
-			api_write_failed(r, "the token could not be changed; nothing was changed");
-			goto done;
-		}
-		json_free(data);
-		if (api_commit(r, t) == -1)
-			goto done;
-	} else {
-		store_txn_abort(t);
-	}
-	j = token_json(&k);
-	http_reply_json(r, 200, j);
-	json_free(j);
-done:
+	rc = account_token_set_active(&ax, &u, &k, want);
+	if (api_account_done(r, &ax, rc, "the token could not be changed; nothing was changed") == 0)
+		cred_token_reply(r, 200, &k, NULL);
 	token_clear(&k);
 	user_clear(&u);
 }
@@ -485,28 +401,17 @@ done:
 void
 api_token_delete(struct http_req *r)
 {
-	struct store_txn *t;
+	struct account_txn ax;
 	struct user u;
 	struct token k;
-	struct json *data;
+	int rc;
 
-	if (cred_begin(r, 1, &t, &u) == -1)
+	api_account_init(r, &ax);
+	if (cred_token_begin(r, 1, &ax.t, &u, &k) == -1)
 		return;
-	if (cred_token_of(r, t, &u, &k) != 0) {
-		store_txn_abort(t);
-		user_clear(&u);
-		return;
-	}
-	data = json_object();
-	json_set_str(data, "token_id", k.id);
-	json_set_str(data, "last4", k.last4);
-	if (token_remove(t, &k) == -1 || api_audit(r, t, "token.delete", &u, data) == -1) {
-		store_txn_abort(t);
-		api_write_failed(r, "the token could not be deleted; nothing was changed");
-	} else if (api_commit(r, t) == 0) {
-		http_reply(r, 204, "text/plain", "Cache-Control: no-store\r\n", "", 0);
-	}
-	json_free(data);
+	rc = account_token_delete(&ax, &u, &k);
+	if (api_account_done(r, &ax, rc, "the token could not be deleted; nothing was changed") == 0)
+		api_reply_empty(r);
 	token_clear(&k);
 	user_clear(&u);
 }

@@ -91,7 +91,7 @@ main_bootstrap(const struct conf *c)
 	char pw[128], err[256];
 	int created, need;
 
-	need = api_bootstrap_needed();
+	need = account_bootstrap_needed();
 	if (need == -1)
 		fatalx("cannot read the store");
 	if (need == 0)
@@ -99,7 +99,7 @@ main_bootstrap(const struct conf *c)
 	if (bootstrap_password(c->admin_password_file, pw, sizeof(pw), &created,
 	    err, sizeof(err)) == -1)
 		fatalx("bootstrap_admin: %s", err);
-	if (api_bootstrap_admin(c, pw) == -1) {
+	if (account_bootstrap(c, pw) == -1) {
 		crypto_wipe(pw, sizeof(pw));
 		fatalx("bootstrap_admin: cannot create \"%s\" in the store", c->admin_handle);
 	}

@@ -118,6 +118,19 @@ user_load_handle(struct store_txn *t, const char *handle, struct user *u)
 	return user_load(t, id, u);
 }
 
+/* the fields the stored record and the API's User share, in this order */
+static void
+user_json_profile(struct json *j, const struct user *u)
+{
+	json_set_str(j, "id", u->id);
+	json_set_str(j, "handle", u->handle);
+	json_set_str(j, "email", u->email);
+	json_set_str(j, "display_name", u->display_name);
+	json_set_str(j, "avatar_url", u->avatar_url);
+	json_set_str(j, "role", u->admin ? "admin" : "user");
+	json_set_str(j, "status", u->disabled ? "disabled" : "active");
+}
+
 int
 user_save(struct store_txn *t, const struct user *u, const char *old_handle,
     int old_chosen)
@@ -128,13 +141,7 @@ user_save(struct store_txn *t, const struct user *u, const char *old_handle,
 
 	secret_hex(u->pw_salt, sizeof(u->pw_salt), salt);
 	secret_hex(u->pw_hash, sizeof(u->pw_hash), hash);
-	json_set_str(j, "id", u->id);
-	json_set_str(j, "handle", u->handle);
-	json_set_str(j, "email", u->email);
-	json_set_str(j, "display_name", u->display_name);
-	json_set_str(j, "avatar_url", u->avatar_url);
-	json_set_str(j, "role", u->admin ? "admin" : "user");
-	json_set_str(j, "status", u->disabled ? "disabled" : "active");
+	user_json_profile(j, u);
 	json_set_int(j, "pw_iter", u->pw_iter);
 	json_set_str(j, "pw_salt", salt);
 	json_set_str(j, "pw_hash", hash);
@@ -349,13 +356,7 @@ user_json(const struct user *u)
 	struct json *j = json_object();
 	char ts[32];
 
-	json_set_str(j, "id", u->id);
-	json_set_str(j, "handle", u->handle);
-	json_set_str(j, "email", u->email);
-	json_set_str(j, "display_name", u->display_name);
-	json_set_str(j, "avatar_url", u->avatar_url);
-	json_set_str(j, "role", u->admin ? "admin" : "user");
-	json_set_str(j, "status", u->disabled ? "disabled" : "active");
+	user_json_profile(j, u);
 	json_set_bool(j, "must_change_password", u->must_change_pw);
 	time_json_set(j, "token_min_issued_at", u->token_min_issued_at / 1000);
 	json_set_int(j, "version_id", u->version_id);
@@ -429,7 +430,7 @@ user_count_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 	if (u.admin && !u.disabled)
 		w->n++;
 	user_clear(&u);
-	return 0;
+	return rc;
 }
 
 int

@@ -253,7 +253,7 @@ fuzz_store_open(void)
 	    err, sizeof(err)) == -1)
 		fuzz_die(err);
 	if (audit_init(app.store) == -1 ||
-	    api_bootstrap_admin(app_conf(), FUZZ_ADMIN_FIRST_PW) == -1)
+	    account_bootstrap(app_conf(), FUZZ_ADMIN_FIRST_PW) == -1)
 		fuzz_die("cannot make the store");
 }
 
