@@ -21,11 +21,8 @@
  * finish and answer (the hook has 30 s), and exit 0. SIGHUP is logged and
  * otherwise ignored: restart to read a changed config.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
-#include <netinet/in.h>
-#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdatomic.h>
