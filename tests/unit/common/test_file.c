@@ -21,15 +21,13 @@
 
 static char tmpdir[64];
 
+/* 1 when the key was wiped */
 static int
-all_zero(const uint8_t *p, size_t n)
+wiped(const uint8_t key[CRYPTO_KEY_LEN])
 {
-	size_t i;
+	static const uint8_t zero[CRYPTO_KEY_LEN];
 
-	for (i = 0; i < n; i++)
-		if (p[i] != 0)
-			return 0;
-	return 1;
+	return memcmp(key, zero, CRYPTO_KEY_LEN) == 0;
 }
 
 static int
@@ -101,7 +99,7 @@ test_key_file_create_and_load(void **state)
 	assert_true(S_ISREG(st.st_mode));
 	assert_int_equal(st.st_mode & 07777, 0600);
 	assert_int_equal(st.st_size, CRYPTO_KEY_LEN);
-	assert_false(all_zero(k1, sizeof(k1)));
+	assert_false(wiped(k1));
 	/* what is on disk is what we were given */
 	fd = open(path, O_RDONLY);
 	assert_true(fd >= 0);
@@ -130,7 +128,7 @@ test_key_file_mode_refused(void **state)
 	want = x_asprintf("%s: group or world accessible (mode 0640); "
 	    "chmod 600 it", path);
 	assert_string_equal(err, want);
-	assert_true(all_zero(key, sizeof(key)));
+	assert_true(wiped(key));
 	free(want);
 	assert_int_equal(chmod(path, 0604), 0);
 	assert_int_equal(file_key_load(path, key, err, sizeof(err)), -1);
@@ -189,7 +187,7 @@ test_key_file_symlink(void **state)
 	want = x_asprintf("%s: is a symbolic link; refusing to follow it", link);
 	assert_string_equal(err, want);
 	free(want);
-	assert_true(all_zero(key, sizeof(key)));
+	assert_true(wiped(key));
 	/* a dangling link is not followed to create a file elsewhere */
 	free(target);
 	target = tmp_path("k_nowhere");
