@@ -98,7 +98,8 @@ ALL_LDFLAGS = $(SAN_FLAGS) $(LDSTATIC) $(LDFLAGS)
 # --- sources ----------------------------------------------------------------
 # Two programs with a visible border (docs/design.md "Layout"):
 #   src/common/  both programs: log, mem, priv, crypto, json, secret, the
-#                handle, the push message (common.h; no LMDB, no civetweb)
+#                handle, the push message, cfg, addr, file, daemon
+#                (common.h; no LMDB, no civetweb)
 #   src/acctd/   the gateway daemon (acctd.h): store, HTTPS, page, handlers
 #   src/agent/   the node agent (agent.h): what ships to every node
 # Each binary links its own object list; each unit test links only its side.

@@ -8,7 +8,7 @@
 
 #include "common.h"
 
-/* conf.c — the libconfig file. See DESIGN.md "Configuration". */
+/* conf.c — the config file: its rule tables on cfg.c. See DESIGN.md "Configuration". */
 struct conf_node {
 	char *name;
 	char *url;

@@ -7,8 +7,6 @@
  * named by dns.reload_pidfile gets SIGHUP.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,24 +22,13 @@ static pthread_mutex_t dns_mtx = PTHREAD_MUTEX_INITIALIZER;
 static int
 dns_node_addr(const char *url, char *out, size_t outlen)
 {
-	const char *h = strstr(url, "://"), *e;
-	size_t n;
+	const char *h = strstr(url, "://");
+	struct addr a;
 
-	if (h == NULL)
+	if (h == NULL || addr_split(h + 3, &a) != 0 ||
+	    strlen(a.host) >= outlen)
 		return -1;
-	h += 3;
-	if (*h == '[') {
-		h++;
-		e = strchr(h, ']');
-	} else {
-		e = strchr(h, ':');
-		if (e == NULL)
-			e = h + strcspn(h, "/");
-	}
-	if (e == NULL || (n = (size_t)(e - h)) == 0 || n >= outlen)
-		return -1;
-	memcpy(out, h, n);
-	out[n] = '\0';
+	strcpy(out, a.host);
 	return 0;
 }
 
@@ -95,37 +82,14 @@ dns_render(const struct conf *c, char **text)
 static int
 dns_write_file(const char *path, const char *text)
 {
-	char *tmp = x_asprintf("%s.tmp", path), *dir = x_strdup(path);
-	size_t len = strlen(text);
-	int fd, rc = -1;
+	char err[512];
 
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd == -1) {
-		log_warn("dns: %s", tmp);
-		goto done;
+	if (file_write_atomic(path, text, strlen(text), 0644, err,
+	    sizeof(err)) == -1) {
+		log_warnx("dns: %s", err);
+		return -1;
 	}
-	if (write(fd, text, len) != (ssize_t)len || fsync(fd) == -1) {
-		log_warn("dns: %s", tmp);
-		close(fd);
-		unlink(tmp);
-		goto done;
-	}
-	close(fd);
-	if (rename(tmp, path) == -1) {
-		log_warn("dns: rename %s", path);
-		unlink(tmp);
-		goto done;
-	}
-	fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd != -1) {
-		fsync(fd);
-		close(fd);
-	}
-	rc = 0;
-done:
-	free(tmp);
-	free(dir);
-	return rc;
+	return 0;
 }
 
 static void

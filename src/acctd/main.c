@@ -1,5 +1,7 @@
 /*
- * acctd: start-up, signals, privilege drop, shutdown.
+ * acctd: start-up, signals, privilege drop, shutdown (the command line,
+ * logging, signal mask and the user to run as: daemon.c, shared with
+ * acctd-agent).
  *
  *   acctd -c FILE [-d] [-s]   run in the foreground (-d debug, -s syslog)
  *   acctd -t -c FILE          check FILE: every error as FILE:LINE: setting: reason
@@ -13,7 +15,6 @@
  */
 #include <errno.h>
 #include <grp.h>
-#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -30,15 +31,6 @@
 #include "acctd.h"
 
 #define MAIN_HEAD_EVERY 3600     /* s between audit head log lines */
-
-static void
-main_usage(void)
-{
-	fprintf(stderr, "usage: acctd -c FILE [-d] [-s]\n"
-	    "       acctd -t -c FILE\n"
-	    "       acctd -V\n");
-	exit(2);
-}
 
 /* sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET */
 static void
@@ -178,59 +170,25 @@ main_ready_line(const struct conf *c)
 int
 main(int argc, char *argv[])
 {
-	const char *path = NULL;
-	int ch, check = 0, debug = 0, use_syslog = 0, sig;
-	struct passwd *pw = NULL;
+	struct daemon d;
 	struct http_opts ho;
 	struct conf *c;
 	char err[512];
-	sigset_t set;
+	int sig;
 
-	while ((ch = getopt(argc, argv, "c:dstV")) != -1) {
-		switch (ch) {
-		case 'c': path = optarg; break;
-		case 'd': debug = 1; break;
-		case 's': use_syslog = 1; break;
-		case 't': check = 1; break;
-		case 'V':
-			printf("acctd %s\n", ACCTD_VERSION);
-			return 0;
-		default: main_usage();
-		}
-	}
-	if (path == NULL || optind != argc)
-		main_usage();
-
-	if (conf_load(path, stderr, &c) == -1)
+	daemon_args(&d, "acctd", argc, argv);
+	if (conf_load(d.path, stderr, &c) == -1)
 		return 1;
-	if (check) {
+	if (d.check) {
 		printf("ok\n");
 		conf_free(c);
 		return 0;
 	}
 	atomic_store(&app.conf, c);
-	log_init("acctd", !use_syslog, debug ? LOG_LEVEL_DEBUG : c->log_level);
+	/* the main thread takes the signals with sigtimedwait */
+	daemon_start(&d, c->log_level, c->user);
 	app.started_at = app_now();
-
-	/* every thread inherits this mask; the main thread takes signals with sigtimedwait */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	if (crypto_init() == -1)
-		fatalx("no entropy source: refusing to start");
-
-	if (geteuid() == 0 && c->user[0] != '\0') {
-		pw = priv_getpw(c->user);
-		if (pw == NULL)
-			fatalx("user \"%s\" does not exist (config: user)", c->user);
-	} else if (geteuid() == 0) {
-		log_warnx("running as root: set `user` to drop privileges");
-	}
-	main_prepare_data_dir(c->data_dir, pw);
+	main_prepare_data_dir(c->data_dir, d.pw);
 
 	memset(&ho, 0, sizeof(ho));
 	ho.listen = c->listen;
@@ -248,10 +206,10 @@ main(int argc, char *argv[])
 	ho.cleanup = api_cleanup;
 	if (http_start(&ho, &app.http, err, sizeof(err)) == -1)
 		fatalx("%s", err);
-	if (pw != NULL)
-		priv_drop(pw);
+	if (d.pw != NULL)
+		priv_drop(d.pw);
 
-	if (crypto_key_file_load(c->key_file, app.key, err, sizeof(err)) == -1)
+	if (file_key_load(c->key_file, app.key, err, sizeof(err)) == -1)
 		fatalx("key_file: %s", err);
 	if (app_keys_derive() == -1)
 		fatalx("key_file: cannot derive the keys");
@@ -271,7 +229,7 @@ main(int argc, char *argv[])
 	for (unsigned sweeps = 0;;) {
 		struct timespec every = { MAIN_SWEEP_EVERY, 0 };
 
-		sig = sigtimedwait(&set, NULL, &every);
+		sig = sigtimedwait(&d.signals, NULL, &every);
 		if (sig == -1) {
 			if (errno == EAGAIN) {
 				main_sweep();
@@ -283,7 +241,7 @@ main(int argc, char *argv[])
 		}
 		if (sig == SIGHUP) {
 			main_notify("RELOADING=1");
-			if (app_reload(path) == 0) {
+			if (app_reload(d.path) == 0) {
 				dns_refresh();
 				if (outbox_resync_all() == -1)
 					log_warnx("reload: cannot queue the new workspace membership");

@@ -35,29 +35,13 @@
 static int
 push_tls_split_url(const char *url, char *host, size_t hl, char *port, size_t pl)
 {
-	const char *h, *e, *p;
-	size_t n;
+	struct addr a;
 
-	if (strncmp(url, "https://", 8) != 0)
+	if (strncmp(url, "https://", 8) != 0 || addr_split(url + 8, &a) != 0 ||
+	    strlen(a.host) >= hl)
 		return -1;
-	h = url + 8;
-	if (*h == '[') {
-		h++;
-		e = strchr(h, ']');
-		if (e == NULL)
-			return -1;
-		p = e + 1;
-	} else {
-		e = strchr(h, ':');
-		if (e == NULL)
-			return -1;
-		p = e;
-	}
-	if (*p != ':' || (n = (size_t)(e - h)) == 0 || n >= hl)
-		return -1;
-	memcpy(host, h, n);
-	host[n] = '\0';
-	snprintf(port, pl, "%.*s", (int)strcspn(p + 1, "/"), p + 1);
+	strcpy(host, a.host);
+	snprintf(port, pl, "%u", a.port);
 	return 0;
 }
 

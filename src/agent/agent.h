@@ -8,7 +8,7 @@
 
 #include "common.h"
 
-/* agent_conf.c — its libconfig file; errors as conf.c's, FILE:LINE: setting: reason */
+/* agent_conf.c — its config file, on cfg.c as conf.c: FILE:LINE: setting: reason */
 #define AGENT_HOOK_DEFAULT "/usr/local/libexec/acctd/apply-postgres"
 struct agent_conf {
 	char *path;

@@ -1,5 +1,6 @@
 /*
- * acctd-agent: start-up and signals (docs/agent.md).
+ * acctd-agent: start-up and signals (docs/agent.md); the command line,
+ * logging, signal mask and the user to run as are daemon.c's, as acctd's.
  *
  *   acctd-agent -c FILE [-d] [-s]   run in the foreground (-d debug, -s syslog)
  *   acctd-agent -t -c FILE          check FILE: every error as FILE:LINE: setting: reason
@@ -20,11 +21,8 @@
  * finish and answer (the hook has 30 s), and exit 0. SIGHUP is logged and
  * otherwise ignored: restart to read a changed config.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
-#include <netinet/in.h>
-#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -40,15 +38,6 @@
 static int agent_listen_fd = -1;
 static struct agent_state *agent_st;
 static struct agent_hook agent_hk;
-
-static void
-agent_usage(void)
-{
-	fprintf(stderr, "usage: acctd-agent -c FILE [-d] [-s]\n"
-	    "       acctd-agent -t -c FILE\n"
-	    "       acctd-agent -V\n");
-	exit(2);
-}
 
 /* As root: the state file's directory exists (made 0700 for pw if not). */
 static void
@@ -73,33 +62,11 @@ static int
 agent_bind(const char *listen_addr)
 {
 	struct sockaddr_storage ss;
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-	char host[64];
-	const char *colon = strrchr(listen_addr, ':');
-	size_t hl = (size_t)(colon - listen_addr);
 	socklen_t sl;
 	int fd, on = 1;
-	long port = strtol(colon + 1, NULL, 10);
 
-	memset(&ss, 0, sizeof(ss));
-	if (listen_addr[0] == '[') {
-		snprintf(host, sizeof(host), "%.*s", (int)hl - 2, listen_addr + 1);
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
-			fatalx("listen: %s: bad address", listen_addr);
-		sl = sizeof(*s6);
-	} else {
-		snprintf(host, sizeof(host), "%.*s", (int)hl, listen_addr);
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
-		if (strcmp(host, "*") == 0)
-			s4->sin_addr.s_addr = htonl(INADDR_ANY);
-		else if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
-			fatalx("listen: %s: bad address", listen_addr);
-		sl = sizeof(*s4);
-	}
+	if (addr_listen_sockaddr(listen_addr, &ss, &sl) == -1)
+		fatalx("listen: %s: bad address", listen_addr);
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		fatal("listen: socket");
@@ -117,59 +84,27 @@ main(int argc, char *argv[])
 {
 	struct agent_tls *tls;
 	struct agent_conf *c;
-	struct passwd *pw = NULL;
-	const char *path = NULL;
-	int ch, check = 0, debug = 0, use_syslog = 0, sig;
+	struct daemon d;
 	char err[512];
-	sigset_t set;
+	int sig;
 
-	while ((ch = getopt(argc, argv, "c:dstV")) != -1) {
-		switch (ch) {
-		case 'c': path = optarg; break;
-		case 'd': debug = 1; break;
-		case 's': use_syslog = 1; break;
-		case 't': check = 1; break;
-		case 'V':
-			printf("acctd-agent %s\n", ACCTD_VERSION);
-			return 0;
-		default: agent_usage();
-		}
-	}
-	if (path == NULL || optind != argc)
-		agent_usage();
-	if (agent_conf_load(path, stderr, &c) == -1)
+	daemon_args(&d, "acctd-agent", argc, argv);
+	if (agent_conf_load(d.path, stderr, &c) == -1)
 		return 1;
-	if (check) {
+	if (d.check) {
 		printf("ok\n");
 		agent_conf_free(c);
 		return 0;
 	}
-	log_init("acctd-agent", !use_syslog, debug ? LOG_LEVEL_DEBUG :
-	    c->log_level);
-
-	/* every thread inherits this mask; main takes signals with sigwait */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	if (crypto_init() == -1)
-		fatalx("no entropy source: refusing to start");
-	if (geteuid() == 0 && c->user[0] != '\0') {
-		if ((pw = priv_getpw(c->user)) == NULL)
-			fatalx("user \"%s\" does not exist (config: user)",
-			    c->user);
-	} else if (geteuid() == 0)
-		log_warnx("running as root: set `user` to drop privileges");
+	/* main takes the signals with sigwait */
+	daemon_start(&d, c->log_level, c->user);
 
 	if (agent_tls_new(c, &tls, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	agent_listen_fd = agent_bind(c->listen);
-	agent_prepare_state_dir(c->state_file, pw);
-	if (pw != NULL)
-		priv_drop(pw);
+	agent_prepare_state_dir(c->state_file, d.pw);
+	if (d.pw != NULL)
+		priv_drop(d.pw);
 
 	if (agent_state_open(c->state_file, &agent_st, err, sizeof(err)) == -1)
 		fatalx("state_file: %s", err);
@@ -187,7 +122,7 @@ main(int argc, char *argv[])
 	log_notice("ready on %s", c->listen);
 
 	for (;;) {
-		if (sigwait(&set, &sig) != 0)
+		if (sigwait(&d.signals, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
 			log_info("SIGHUP ignored: restart acctd-agent to read "

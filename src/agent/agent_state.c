@@ -83,42 +83,6 @@ agent_state_holder(struct agent_state *s, const char *role,
 
 /* --- the file ------------------------------------------------------------ */
 
-static int
-agent_state_write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t w;
-
-	while (len > 0) {
-		w = write(fd, buf, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		buf += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
-/* fsync the directory that holds path, so the rename is durable */
-static int
-agent_state_sync_dir(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir;
-	int fd, rc;
-
-	dir = slash == NULL ? x_strdup(".") : slash == path ? x_strdup("/") :
-	    x_asprintf("%.*s", (int)(slash - path), path);
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	free(dir);
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
 /*
  * Write v[0..n) as the whole file: temp + fsync + rename + fsync(dir).
  * Values were validated on the way in (ids [u_0-9a-v], roles [a-z0-9-]),
@@ -128,10 +92,10 @@ static int
 agent_state_save(const char *path, const struct agent_entry *v, size_t n,
     char *err, size_t errlen)
 {
-	char *tmp, *buf = NULL, *line;
+	char *buf = NULL, *line;
 	size_t len = 0, i;
 	FILE *m;
-	int fd = -1, rc = -1;
+	int rc;
 
 	if ((m = open_memstream(&buf, &len)) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -152,43 +116,7 @@ agent_state_save(const char *path, const struct agent_entry *v, size_t n,
 		free(buf);
 		return -1;
 	}
-	tmp = x_asprintf("%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-	    0600);
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: cannot create: %s", tmp,
-		    strerror(errno));
-		goto done;
-	}
-	if (agent_state_write_all(fd, buf, len) == -1 || fsync(fd) == -1) {
-		snprintf(err, errlen, "%s: cannot write: %s", tmp,
-		    strerror(errno));
-		goto done;
-	}
-	if (close(fd) == -1) {
-		fd = -1;
-		snprintf(err, errlen, "%s: cannot write: %s", tmp,
-		    strerror(errno));
-		goto done;
-	}
-	fd = -1;
-	if (rename(tmp, path) == -1) {
-		snprintf(err, errlen, "%s: cannot rename to %s: %s", tmp, path,
-		    strerror(errno));
-		goto done;
-	}
-	if (agent_state_sync_dir(path) == -1) {
-		snprintf(err, errlen, "%s: cannot sync its directory: %s", path,
-		    strerror(errno));
-		goto done;
-	}
-	rc = 0;
-done:
-	if (fd >= 0)
-		close(fd);
-	if (rc == -1)
-		unlink(tmp);
-	free(tmp);
+	rc = file_write_atomic(path, buf, len, 0600, err, errlen);
 	free(buf);
 	return rc;
 }

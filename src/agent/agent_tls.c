@@ -180,7 +180,7 @@ agent_tls_new(const struct agent_conf *c, struct agent_tls **out, char *err,
 	mbedtls_pk_init(&t->key);
 	mbedtls_x509_crt_init(&t->acctd);
 
-	if (crypto_secret_file_check(c->tls_key, why, sizeof(why)) == -1) {
+	if (file_secret_check(c->tls_key, why, sizeof(why)) == -1) {
 		snprintf(err, errlen, "tls.key: %s", why);
 		goto fail;
 	}

@@ -11,10 +11,12 @@
 #ifndef ACCTD_COMMON_H
 #define ACCTD_COMMON_H
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/socket.h>
 
 #define ACCTD_VERSION "0.1.0"
 
@@ -76,6 +78,32 @@ struct passwd *priv_getpw(const char *name);   /* /etc/passwd, no NSS */
 void priv_drop(const struct passwd *pw);
 
 /*
+ * daemon.c — the start-up acctd and acctd-agent share: the command line
+ *   PROG -c FILE [-d] [-s]   |   PROG -t -c FILE   |   PROG -V
+ * and, once the config is loaded, logging, signals, entropy and the user to
+ * drop to. Each main() keeps what differs: what it binds, opens and serves.
+ */
+struct daemon {
+	const char *prog;	/* "acctd", "acctd-agent": usage, -V, log ident */
+	const char *path;	/* -c FILE */
+	int check;		/* -t: load FILE, print "ok", exit 0 */
+	int debug;		/* -d: log at debug, whatever log_level says */
+	int use_syslog;		/* -s */
+	sigset_t signals;	/* SIGTERM, SIGINT, SIGHUP (daemon_start) */
+	struct passwd *pw;	/* the user to drop to; NULL: stay (daemon_start) */
+};
+/* -V prints "PROG VERSION" and exits 0; a bad command line prints the
+ * usage and exits 2 */
+void daemon_args(struct daemon *d, const char *prog, int argc, char *argv[]);
+/*
+ * Log to stderr (syslog with -s) at level (debug with -d); block d->signals
+ * in this thread and so in every thread started later (main takes them with
+ * sigwait), ignore SIGPIPE; fatal without entropy. As root: d->pw is user
+ * (fatal when there is no such user), or with user "" a warning.
+ */
+void daemon_start(struct daemon *d, enum log_level level, const char *user);
+
+/*
  * crypto.c — every use of mbedTLS crypto. Secrets are wiped by the caller.
  * Everything here is thread-safe once crypto_init has returned 0.
  */
@@ -113,19 +141,140 @@ int crypto_seal(const uint8_t key[CRYPTO_KEY_LEN], const void *ad, size_t adlen,
  */
 int crypto_open(const uint8_t key[CRYPTO_KEY_LEN], const void *ad, size_t adlen,
     const uint8_t *in, size_t inlen, uint8_t *out);
+
+/*
+ * cfg.c — the libconfig rule engine both programs' files use, and the only
+ * file that includes libconfig.h. A program declares its settings in
+ * cfg_rule tables (CFG_INT(...) … CFG_END) that fill its own struct, and
+ * keeps only its cross-field checks. One pass reports every error, each one
+ * line "FILE:LINE: setting: reason" (reasons listed in cfg.c); a setting
+ * that fails is left NULL or -1 so that cross-field checks skip it.
+ */
+enum cfg_kind {
+	CFG_KIND_INT,		/* int in [min, max] */
+	CFG_KIND_STR,		/* char *, per flags and check */
+	CFG_KIND_LEVEL,		/* enum log_level from its name */
+	CFG_KIND_STRS,		/* char ** + size_t count: array or list of strings */
+	CFG_KIND_MAP,		/* group of NAME = "value" into "NAME=value" strings
+				 * (char **, NULL-terminated, + size_t count);
+				 * check tests each NAME */
+	CFG_KIND_GROUP,		/* members in their own table, same base struct */
+	CFG_KIND_LIST		/* list of groups, each into a new element struct */
+};
+#define CFG_REQ		0x01	/* must be present */
+#define CFG_EMPTY	0x02	/* "" allowed: means off / unchanged */
+#define CFG_ABS		0x04	/* an absolute path (when not "") */
+#define CFG_NONEMPTY	0x08	/* CFG_KIND_STRS: at least one element */
+/* a syntax check: NULL when s is fine, else the reason */
+typedef const char *(*cfg_check_fn)(const char *s);
+struct cfg_rule {
+	const char *name;		/* NULL ends a table */
+	enum cfg_kind kind;
+	int flags;
+	size_t off;			/* the value in the base struct */
+	size_t noff;			/* STRS, MAP, LIST: the count */
+	int min, max;			/* INT */
+	int def;			/* INT, LEVEL: default */
+	const char *sdef;		/* STR, STRS (its one element): default */
+	cfg_check_fn check;		/* STR, STRS elements, MAP names */
+	const char *dup;		/* STRS: reason for a repeat, + "VALUE" */
+	const struct cfg_rule *sub;	/* GROUP, LIST members */
+	size_t size;			/* LIST: element size */
+	size_t lineoff;			/* LIST: the element's int line */
+};
+/* T: the struct the field f is in; d: the default */
+#define CFG_INT(T, n, f, fl, lo, hi, d) { .name = (n), .kind = CFG_KIND_INT,	\
+	.flags = (fl), .off = offsetof(T, f), .min = (lo), .max = (hi), .def = (d) }
+#define CFG_STR(T, n, f, fl, chk, d) { .name = (n), .kind = CFG_KIND_STR,	\
+	.flags = (fl), .off = offsetof(T, f), .check = (chk), .sdef = (d) }
+#define CFG_STRS(T, n, f, nf, fl, chk, dupr, d) { .name = (n),		\
+	.kind = CFG_KIND_STRS, .flags = (fl), .off = offsetof(T, f),		\
+	.noff = offsetof(T, nf), .check = (chk), .dup = (dupr), .sdef = (d) }
+#define CFG_MAP(T, n, f, nf, chk) { .name = (n), .kind = CFG_KIND_MAP,	\
+	.off = offsetof(T, f), .noff = offsetof(T, nf), .check = (chk) }
+#define CFG_LEVEL(T, n, f, d) { .name = (n), .kind = CFG_KIND_LEVEL,		\
+	.off = offsetof(T, f), .def = (d) }
+#define CFG_GROUP(n, fl, s) { .name = (n), .kind = CFG_KIND_GROUP,		\
+	.flags = (fl), .sub = (s) }
+#define CFG_LIST(T, n, f, nf, E, s) { .name = (n), .kind = CFG_KIND_LIST,	\
+	.off = offsetof(T, f), .noff = offsetof(T, nf), .sub = (s),		\
+	.size = sizeof(E), .lineoff = offsetof(E, line) }
+#define CFG_END { .name = NULL }
+struct cfg;				/* one file being read */
+/*
+ * Read path (libconfig syntax, @include allowed) into base: first every
+ * field the rules name gets its default, then the file's values; then
+ * check(x, base) adds the cross-field errors (check may be NULL). Every
+ * error goes to errs (NULL: count only). 0, or -1 when there was any;
+ * base is filled as far as it could be either way (cfg_release frees it).
+ */
+int cfg_load(const char *path, FILE *errs, const struct cfg_rule *rules,
+    void *base, void (*check)(struct cfg *x, const void *base));
+void cfg_release(const struct cfg_rule *rules, void *base);
+/* for cross-field checks; path is dotted ("sessions.idle_timeout") */
+int cfg_has(const struct cfg *x, const char *path);
+int cfg_is_list(const struct cfg *x, const char *path);  /* or an empty array */
+/* one error about setting name, at the line of the setting at path (NULL
+ * or absent: line 1 of the file) */
+void cfg_err(struct cfg *x, const char *path, const char *name,
+    const char *fmt, ...) ACCTD_PRINTF(4, 5);
+/* one error about list[i].member, at the member, else at list[i] */
+void cfg_err_elem(struct cfg *x, const char *list, size_t i,
+    const char *member, const char *fmt, ...) ACCTD_PRINTF(5, 6);
+
+/*
+ * addr.c — "host:port" as the config files and node URLs write an address:
+ * "10.0.0.1:443", "*:443", "gw.example:443", "[fd00::1]:443".
+ */
+#define ADDR_HOST_MAX 255
+#define ADDR_EFORM (-1)		/* not host:port or [v6]:port */
+#define ADDR_EPORT (-2)		/* the form is right, the port not 1..65535 */
+struct addr {
+	char host[ADDR_HOST_MAX + 1];	/* without the brackets */
+	int v6;				/* was "[v6]": host is an IPv6 literal */
+	unsigned port;
+};
+/*
+ * Split at the last ':' (or after "]"); the port is 1+ digits. 0;
+ * ADDR_EFORM when s has neither form, the host is empty, too long or (in
+ * brackets) no IPv6 literal; ADDR_EPORT with a->host filled in. A host
+ * without brackets is not checked further: the caller knows what it allows.
+ */
+int addr_split(const char *s, struct addr *a);
+/* a listen address (host an IPv4 address, "*" or [v6]): NULL, or the reason
+ * as the config files word it */
+const char *addr_listen_check(const char *s);
+/* a checked listen address as a socket address; -1 when it is none */
+int addr_listen_sockaddr(const char *s, struct sockaddr_storage *ss,
+    socklen_t *len);
+
+/*
+ * file.c — files that must survive a crash or must stay secret: the
+ * appliance key, private key files, state rewritten whole.
+ */
 /*
  * The appliance key file: CRYPTO_KEY_LEN random bytes. Created 0600 when
  * missing (file and directory fsynced; the directory must exist); refused
  * (-1, reason in err, key wiped) when a symbolic link, group/world
  * accessible, not a regular file, or of the wrong size.
  */
-int crypto_key_file_load(const char *path, uint8_t key[CRYPTO_KEY_LEN],
-    char *err, size_t errlen);
+int file_key_load(const char *path, uint8_t key[CRYPTO_KEY_LEN], char *err,
+    size_t errlen);
 /*
  * Private key files (TLS): -1 with reason when missing, not a regular file or
  * group/world accessible. Symbolic links are followed (certbot's live/ links).
  */
-int crypto_secret_file_check(const char *path, char *err, size_t errlen);
+int file_secret_check(const char *path, char *err, size_t errlen);
+/* fsync the directory holding path, so a new entry in it survives a crash;
+ * 0 or -1 with errno */
+int file_fsync_dir(const char *path);
+/*
+ * Replace path with buf[0..len) (mode for a new file): PATH.tmp, fsync,
+ * rename, fsync of the directory; a crash leaves the old or the new file.
+ * -1 with the reason in err (PATH.tmp removed).
+ */
+int file_write_atomic(const char *path, const void *buf, size_t len,
+    unsigned mode, char *err, size_t errlen);
 
 /* json.c — request and response bodies (cJSON, included only here). */
 struct json;                                /* an object, array or value */

@@ -378,7 +378,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	ho.fuzz_plain_listen = plain;
 	if (http_start(&ho, &app.http, err, sizeof(err)) == -1)
 		fuzz_die(err);
-	if (crypto_key_file_load(c->key_file, app.key, err, sizeof(err)) == -1 ||
+	if (file_key_load(c->key_file, app.key, err, sizeof(err)) == -1 ||
 	    app_keys_derive() == -1)
 		fuzz_die(err);
 	fuzz_store_open();
