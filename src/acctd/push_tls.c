@@ -99,11 +99,8 @@ push_tls_err(char *err, size_t errlen, const char *what, int rc)
 	snprintf(err, errlen, "%s: %s", what, buf);
 }
 
-int
-push_tls_post(const char *url, const char *pinned_cert, const char *client_cert,
-    const char *client_key, const char *path, const char *body, int *status,
-    char *resp, size_t resplen, char *err, size_t errlen)
-{
+/* one push connection's mbedTLS state */
+struct push_tls {
 	mbedtls_entropy_context entropy;
 	mbedtls_ctr_drbg_context drbg;
 	mbedtls_ssl_config conf;
@@ -111,99 +108,143 @@ push_tls_post(const char *url, const char *pinned_cert, const char *client_cert,
 	mbedtls_x509_crt pin, own;
 	mbedtls_pk_context key;
 	mbedtls_net_context net;
-	const mbedtls_x509_crt *peer;
-	char host[256], port[16], *req = NULL;
-	size_t used = 0, reqlen;
-	int rc, ret = -1;
+};
 
-	*status = 0;
-	resp[0] = '\0';
-	mbedtls_entropy_init(&entropy);
-	mbedtls_ctr_drbg_init(&drbg);
-	mbedtls_ssl_config_init(&conf);
-	mbedtls_ssl_init(&ssl);
-	mbedtls_x509_crt_init(&pin);
-	mbedtls_x509_crt_init(&own);
-	mbedtls_pk_init(&key);
-	mbedtls_net_init(&net);
-	if (push_tls_split_url(url, host, sizeof(host), port, sizeof(port)) == -1) {
-		snprintf(err, errlen, "bad node url %s", url);
-		goto done;
-	}
-	if ((rc = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy,
-	    (const unsigned char *)"acctd push", 10)) != 0) {
+static void
+push_tls_init(struct push_tls *p)
+{
+	mbedtls_entropy_init(&p->entropy);
+	mbedtls_ctr_drbg_init(&p->drbg);
+	mbedtls_ssl_config_init(&p->conf);
+	mbedtls_ssl_init(&p->ssl);
+	mbedtls_x509_crt_init(&p->pin);
+	mbedtls_x509_crt_init(&p->own);
+	mbedtls_pk_init(&p->key);
+	mbedtls_net_init(&p->net);
+}
+
+static void
+push_tls_free(struct push_tls *p)
+{
+	mbedtls_net_free(&p->net);
+	mbedtls_ssl_free(&p->ssl);
+	mbedtls_ssl_config_free(&p->conf);
+	mbedtls_pk_free(&p->key);
+	mbedtls_x509_crt_free(&p->own);
+	mbedtls_x509_crt_free(&p->pin);
+	mbedtls_ctr_drbg_free(&p->drbg);
+	mbedtls_entropy_free(&p->entropy);
+}
+
+/* the files and the client settings: mutual TLS 1.2-1.3, the node's
+ * certificate as the only anchor; 0 or -1 with err */
+static int
+push_tls_setup(struct push_tls *p, const char *pinned_cert,
+    const char *client_cert, const char *client_key, char *err, size_t errlen)
+{
+	int rc;
+
+	if ((rc = mbedtls_ctr_drbg_seed(&p->drbg, mbedtls_entropy_func,
+	    &p->entropy, (const unsigned char *)"acctd push", 10)) != 0) {
 		push_tls_err(err, errlen, "random", rc);
-		goto done;
+		return -1;
 	}
-	if ((rc = mbedtls_x509_crt_parse_file(&pin, pinned_cert)) != 0) {
+	if ((rc = mbedtls_x509_crt_parse_file(&p->pin, pinned_cert)) != 0) {
 		push_tls_err(err, errlen, pinned_cert, rc);
-		goto done;
+		return -1;
 	}
-	if ((rc = mbedtls_x509_crt_parse_file(&own, client_cert)) != 0) {
+	if ((rc = mbedtls_x509_crt_parse_file(&p->own, client_cert)) != 0) {
 		push_tls_err(err, errlen, client_cert, rc);
-		goto done;
+		return -1;
 	}
-	if ((rc = mbedtls_pk_parse_keyfile(&key, client_key, NULL,
-	    mbedtls_ctr_drbg_random, &drbg)) != 0) {
+	if ((rc = mbedtls_pk_parse_keyfile(&p->key, client_key, NULL,
+	    mbedtls_ctr_drbg_random, &p->drbg)) != 0) {
 		push_tls_err(err, errlen, client_key, rc);
-		goto done;
+		return -1;
 	}
-	if ((rc = mbedtls_ssl_config_defaults(&conf, MBEDTLS_SSL_IS_CLIENT,
+	if ((rc = mbedtls_ssl_config_defaults(&p->conf, MBEDTLS_SSL_IS_CLIENT,
 	    MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT)) != 0) {
 		push_tls_err(err, errlen, "tls config", rc);
-		goto done;
+		return -1;
 	}
-	mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_REQUIRED);
-	mbedtls_ssl_conf_ca_chain(&conf, &pin, NULL);
-	mbedtls_ssl_conf_rng(&conf, mbedtls_ctr_drbg_random, &drbg);
-	mbedtls_ssl_conf_read_timeout(&conf, PUSH_TLS_TIMEOUT_MS);
+	mbedtls_ssl_conf_authmode(&p->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+	mbedtls_ssl_conf_ca_chain(&p->conf, &p->pin, NULL);
+	mbedtls_ssl_conf_rng(&p->conf, mbedtls_ctr_drbg_random, &p->drbg);
+	mbedtls_ssl_conf_read_timeout(&p->conf, PUSH_TLS_TIMEOUT_MS);
 	/* 1.3 where the agent has it; one request per connection, so no
 	 * tickets (a 1.3 ticket the agent might send is read and dropped) */
-	mbedtls_ssl_conf_min_tls_version(&conf, MBEDTLS_SSL_VERSION_TLS1_2);
-	mbedtls_ssl_conf_max_tls_version(&conf, MBEDTLS_SSL_VERSION_TLS1_3);
-	mbedtls_ssl_conf_session_tickets(&conf, MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
-	if ((rc = mbedtls_ssl_conf_own_cert(&conf, &own, &key)) != 0 ||
-	    (rc = mbedtls_ssl_setup(&ssl, &conf)) != 0) {
+	mbedtls_ssl_conf_min_tls_version(&p->conf, MBEDTLS_SSL_VERSION_TLS1_2);
+	mbedtls_ssl_conf_max_tls_version(&p->conf, MBEDTLS_SSL_VERSION_TLS1_3);
+	mbedtls_ssl_conf_session_tickets(&p->conf, MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
+	if ((rc = mbedtls_ssl_conf_own_cert(&p->conf, &p->own, &p->key)) != 0 ||
+	    (rc = mbedtls_ssl_setup(&p->ssl, &p->conf)) != 0 ||
+	    /* the pinned certificate is the only anchor; no name check beyond
+	     * it (3.6 wants that said: without a hostname, VERIFY_REQUIRED
+	     * fails) */
+	    (rc = mbedtls_ssl_set_hostname(&p->ssl, NULL)) != 0) {
 		push_tls_err(err, errlen, "tls setup", rc);
-		goto done;
+		return -1;
 	}
-	net.fd = push_tls_connect(host, port, err, errlen);
-	if (net.fd == -1)
-		goto done;
-	mbedtls_ssl_set_bio(&ssl, &net, mbedtls_net_send, NULL, mbedtls_net_recv_timeout);
-	/* the pinned certificate is the only anchor; no name check beyond it
-	 * (3.6 wants that said: without a hostname, VERIFY_REQUIRED fails) */
-	if ((rc = mbedtls_ssl_set_hostname(&ssl, NULL)) != 0) {
-		push_tls_err(err, errlen, "tls setup", rc);
-		goto done;
-	}
-	while ((rc = mbedtls_ssl_handshake(&ssl)) != 0) {
+	return 0;
+}
+
+/* connect and handshake; the node must present exactly the pinned
+ * certificate. 0 or -1 with err */
+static int
+push_tls_handshake(struct push_tls *p, const char *host, const char *port,
+    char *err, size_t errlen)
+{
+	const mbedtls_x509_crt *peer;
+	int rc;
+
+	if ((p->net.fd = push_tls_connect(host, port, err, errlen)) == -1)
+		return -1;
+	mbedtls_ssl_set_bio(&p->ssl, &p->net, mbedtls_net_send, NULL,
+	    mbedtls_net_recv_timeout);
+	while ((rc = mbedtls_ssl_handshake(&p->ssl)) != 0) {
 		if (rc != MBEDTLS_ERR_SSL_WANT_READ && rc != MBEDTLS_ERR_SSL_WANT_WRITE) {
 			push_tls_err(err, errlen, "handshake", rc);
-			goto done;
+			return -1;
 		}
 	}
-	peer = mbedtls_ssl_get_peer_cert(&ssl);
-	if (peer == NULL || peer->raw.len != pin.raw.len ||
-	    memcmp(peer->raw.p, pin.raw.p, pin.raw.len) != 0) {
+	peer = mbedtls_ssl_get_peer_cert(&p->ssl);
+	if (peer == NULL || peer->raw.len != p->pin.raw.len ||
+	    memcmp(peer->raw.p, p->pin.raw.p, p->pin.raw.len) != 0) {
 		snprintf(err, errlen, "the node's certificate is not the pinned one");
-		goto done;
+		return -1;
 	}
-	req = x_asprintf("POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
-	    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s", path, host, strlen(body), body);
-	reqlen = strlen(req);
-	for (size_t off = 0; off < reqlen;) {
-		rc = mbedtls_ssl_write(&ssl, (const unsigned char *)req + off, reqlen - off);
+	return 0;
+}
+
+static int
+push_tls_write(struct push_tls *p, const char *req, size_t len, char *err,
+    size_t errlen)
+{
+	int rc;
+
+	for (size_t off = 0; off < len;) {
+		rc = mbedtls_ssl_write(&p->ssl, (const unsigned char *)req + off, len - off);
 		if (rc == MBEDTLS_ERR_SSL_WANT_WRITE || rc == MBEDTLS_ERR_SSL_WANT_READ)
 			continue;
 		if (rc < 0) {
 			push_tls_err(err, errlen, "write", rc);
-			goto done;
+			return -1;
 		}
 		off += (size_t)rc;
 	}
+	return 0;
+}
+
+/* the whole answer (until the agent closes), NUL-terminated, cut to resplen */
+static int
+push_tls_read(struct push_tls *p, char *resp, size_t resplen, char *err,
+    size_t errlen)
+{
+	size_t used = 0;
+	int rc;
+
 	while (used + 1 < resplen) {
-		rc = mbedtls_ssl_read(&ssl, (unsigned char *)resp + used, resplen - 1 - used);
+		rc = mbedtls_ssl_read(&p->ssl, (unsigned char *)resp + used, resplen - 1 - used);
 		if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE ||
 		    rc == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
 			continue;
@@ -211,37 +252,63 @@ push_tls_post(const char *url, const char *pinned_cert, const char *client_cert,
 			break;
 		if (rc < 0) {
 			push_tls_err(err, errlen, "read", rc);
-			goto done;
+			return -1;
 		}
 		used += (size_t)rc;
 	}
 	resp[used] = '\0';
+	return 0;
+}
+
+/* "HTTP/1.x NNN …\r\n…\r\n\r\nbody" -> *status, and resp becomes the body */
+static int
+push_tls_answer(char *resp, int *status, char *err, size_t errlen)
+{
+	char *b;
+
 	if (sscanf(resp, "HTTP/1.%*d %d", status) != 1) {
 		snprintf(err, errlen, "no HTTP answer from the agent");
+		return -1;
+	}
+	if ((b = strstr(resp, "\r\n\r\n")) != NULL)
+		memmove(resp, b + 4, strlen(b + 4) + 1);
+	else
+		resp[0] = '\0';
+	return 0;
+}
+
+int
+push_tls_post(const char *url, const char *pinned_cert, const char *client_cert,
+    const char *client_key, const char *path, const char *body, int *status,
+    char *resp, size_t resplen, char *err, size_t errlen)
+{
+	struct push_tls p;
+	char host[256], port[16], *req = NULL;
+	int ret = -1;
+
+	*status = 0;
+	resp[0] = '\0';
+	push_tls_init(&p);
+	if (push_tls_split_url(url, host, sizeof(host), port, sizeof(port)) == -1) {
+		snprintf(err, errlen, "bad node url %s", url);
 		goto done;
 	}
-	{
-		char *b = strstr(resp, "\r\n\r\n");
-
-		if (b != NULL)
-			memmove(resp, b + 4, strlen(b + 4) + 1);
-		else
-			resp[0] = '\0';
-	}
-	mbedtls_ssl_close_notify(&ssl);
+	if (push_tls_setup(&p, pinned_cert, client_cert, client_key, err, errlen) == -1 ||
+	    push_tls_handshake(&p, host, port, err, errlen) == -1)
+		goto done;
+	req = x_asprintf("POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+	    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s", path, host, strlen(body), body);
+	if (push_tls_write(&p, req, strlen(req), err, errlen) == -1 ||
+	    push_tls_read(&p, resp, resplen, err, errlen) == -1 ||
+	    push_tls_answer(resp, status, err, errlen) == -1)
+		goto done;
+	mbedtls_ssl_close_notify(&p.ssl);
 	ret = 0;
 done:
 	if (req != NULL) {
 		crypto_wipe(req, strlen(req));
 		free(req);
 	}
-	mbedtls_net_free(&net);
-	mbedtls_ssl_free(&ssl);
-	mbedtls_ssl_config_free(&conf);
-	mbedtls_pk_free(&key);
-	mbedtls_x509_crt_free(&own);
-	mbedtls_x509_crt_free(&pin);
-	mbedtls_ctr_drbg_free(&drbg);
-	mbedtls_entropy_free(&entropy);
+	push_tls_free(&p);
 	return ret;
 }

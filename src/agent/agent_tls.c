@@ -113,56 +113,49 @@ agent_tls_wait(struct agent_tls_conn *c, short events, int64_t deadline)
 	}
 }
 
+/* one recv (POLLIN) or send (POLLOUT) for mbedTLS, as agent_tls_wait says */
 static int
-agent_tls_recv(void *ctx, unsigned char *buf, size_t len)
+agent_tls_io(struct agent_tls_conn *c, short ev, unsigned char *rbuf,
+    const unsigned char *wbuf, size_t len)
 {
-	struct agent_tls_conn *c = ctx;
 	ssize_t r;
 	int w;
 
 	if (len > INT_MAX)
 		len = INT_MAX;
 	for (;;) {
-		if (agent_tls_now_ms() >= c->deadline)
+		if (ev == POLLIN && agent_tls_now_ms() >= c->deadline)
 			return MBEDTLS_ERR_SSL_TIMEOUT;
-		r = recv(c->fd, buf, len, 0);
+		r = ev == POLLIN ? recv(c->fd, rbuf, len, 0) :
+		    send(c->fd, wbuf, len, MSG_NOSIGNAL);
 		if (r >= 0)
 			return (int)r;
 		if (errno == EINTR)
 			continue;
+		if (errno == ECONNRESET || (ev == POLLOUT && errno == EPIPE))
+			return MBEDTLS_ERR_NET_CONN_RESET;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return errno == ECONNRESET ? MBEDTLS_ERR_NET_CONN_RESET :
-			    MBEDTLS_ERR_NET_RECV_FAILED;
+			return ev == POLLIN ? MBEDTLS_ERR_NET_RECV_FAILED :
+			    MBEDTLS_ERR_NET_SEND_FAILED;
 		if (!c->done)
-			return MBEDTLS_ERR_SSL_WANT_READ;
-		if ((w = agent_tls_wait(c, POLLIN, c->deadline)) != 0)
+			return ev == POLLIN ? MBEDTLS_ERR_SSL_WANT_READ :
+			    MBEDTLS_ERR_SSL_WANT_WRITE;
+		if ((w = agent_tls_wait(c, ev, ev == POLLIN ? c->deadline :
+		    c->wdeadline)) != 0)
 			return w;
 	}
 }
 
 static int
+agent_tls_recv(void *ctx, unsigned char *buf, size_t len)
+{
+	return agent_tls_io(ctx, POLLIN, buf, NULL, len);
+}
+
+static int
 agent_tls_send(void *ctx, const unsigned char *buf, size_t len)
 {
-	struct agent_tls_conn *c = ctx;
-	ssize_t r;
-	int w;
-
-	if (len > INT_MAX)
-		len = INT_MAX;
-	for (;;) {
-		r = send(c->fd, buf, len, MSG_NOSIGNAL);
-		if (r >= 0)
-			return (int)r;
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return errno == EPIPE || errno == ECONNRESET ?
-			    MBEDTLS_ERR_NET_CONN_RESET : MBEDTLS_ERR_NET_SEND_FAILED;
-		if (!c->done)
-			return MBEDTLS_ERR_SSL_WANT_WRITE;
-		if ((w = agent_tls_wait(c, POLLOUT, c->wdeadline)) != 0)
-			return w;
-	}
+	return agent_tls_io(ctx, POLLOUT, NULL, buf, len);
 }
 
 int
