@@ -149,20 +149,21 @@ agent_req_head(char *buf, size_t headlen, size_t *clen, const char **extra,
 	}
 	return 0;
 }
-
-int
-agent_req_serve(const struct agent_io *io, struct agent_state *s,
-    agent_hook_fn hook, void *arg, const char *peer)
+/*
+ * Read one request: the head (up to the empty line, at most AGENT_MAX_HEAD
+ * bytes), then exactly Content-Length bytes of body into buf (NUL
+ * terminated). 0 with *blen; else the status already answered (0 when the
+ * connection went away: nothing to answer).
+ */
+static int
+agent_req_read(const struct agent_io *io, const char *peer, char *buf,
+    size_t *blen)
 {
-	char buf[AGENT_MAX_HEAD + AGENT_MAX_BODY + 1], err[320], *eoh = NULL;
+	char err[320], *eoh = NULL;
 	size_t len = 0, headlen, clen = 0;
-	struct pushmsg ch;
-	enum agent_apply res;
-	const char *extra, *what;
-	int64_t applied;
-	int r, status, present;
+	const char *extra;
+	int r, status;
 
-	/* the head: up to the empty line, at most AGENT_MAX_HEAD bytes */
 	while (eoh == NULL) {
 		if (len >= AGENT_MAX_HEAD)
 			return agent_req_fail(io, peer, 431,
@@ -185,7 +186,6 @@ agent_req_serve(const struct agent_io *io, struct agent_state *s,
 	status = agent_req_head(buf, headlen, &clen, &extra, err, sizeof(err));
 	if (status != 0)
 		return agent_req_fail(io, peer, status, err, extra);
-	/* the body: exactly Content-Length bytes */
 	memmove(buf, buf + headlen, len - headlen);
 	len -= headlen;
 	while (len < clen) {
@@ -194,70 +194,81 @@ agent_req_serve(const struct agent_io *io, struct agent_state *s,
 			if (r == 0)
 				log_warnx("%s: connection closed before the "
 				    "end of the body", peer);
-			crypto_wipe(buf, sizeof(buf));
 			return 0;
 		}
 		len += (size_t)r;
 	}
-	if (len > clen) {
-		crypto_wipe(buf, sizeof(buf));
+	if (len > clen)
 		return agent_req_fail(io, peer, 400,
 		    "data after the body: one request per connection", NULL);
-	}
 	buf[len] = '\0';
-	r = pushmsg_decode(buf, len, &ch, err, sizeof(err));
-	crypto_wipe(buf, sizeof(buf));
-	if (r == -1)
-		return agent_req_fail(io, peer, 400, err, NULL);
+	*blen = len;
+	return -1;
+}
 
-	res = agent_state_apply(s, &ch, hook, arg, &applied, err, sizeof(err));
-	what = pushmsg_state_name(ch.state);
-	present = ch.state == PUSHMSG_PRESENT;
+/* answer what agent_state_apply did with ch; returns the status sent */
+static int
+agent_req_answer(const struct agent_io *io, const char *peer,
+    const struct pushmsg *ch, enum agent_apply res, int64_t applied,
+    const char *err)
+{
+	const char *what = pushmsg_state_name(ch->state);
+	const char *as = ch->state == PUSHMSG_PRESENT ? " role " : "";
+	const char *role = ch->state == PUSHMSG_PRESENT ? ch->role : "";
+	long long v = (long long)ch->version;
+
 	switch (res) {
 	case AGENT_APPLIED:
-		log_info("%s: %s v%lld %s%s%s: applied", peer, ch.user_id,
-		    (long long)ch.version, what, present ? " role " : "",
-		    ch.role);
-		status = agent_req_reply(io, 200, applied, NULL,
-		    PUSHMSG_CODE_NONE, NULL);
-		break;
+		log_info("%s: %s v%lld %s%s%s: applied", peer, ch->user_id, v,
+		    what, as, role);
+		return agent_req_reply(io, 200, applied, NULL, PUSHMSG_CODE_NONE, NULL);
 	case AGENT_REPLAY:
-		log_info("%s: %s v%lld: already applied", peer, ch.user_id,
-		    (long long)ch.version);
-		status = agent_req_reply(io, 200, applied, NULL,
-		    PUSHMSG_CODE_NONE, NULL);
-		break;
+		log_info("%s: %s v%lld: already applied", peer, ch->user_id, v);
+		return agent_req_reply(io, 200, applied, NULL, PUSHMSG_CODE_NONE, NULL);
 	case AGENT_OLDER:
-		log_warnx("%s: %s v%lld: older than the applied v%lld",
-		    peer, ch.user_id, (long long)ch.version,
-		    (long long)applied);
-		status = agent_req_reply(io, 409, applied, "older version",
+		log_warnx("%s: %s v%lld: older than the applied v%lld", peer,
+		    ch->user_id, v, (long long)applied);
+		return agent_req_reply(io, 409, applied, "older version",
 		    PUSHMSG_CODE_OLDER_VERSION, NULL);
-		break;
 	case AGENT_REUSED:
 		log_warnx("%s: %s v%lld: that version was applied with "
-		    "another state", peer, ch.user_id, (long long)ch.version);
-		status = agent_req_reply(io, 409, applied, "version already "
-		    "applied with another state", PUSHMSG_CODE_VERSION_REUSED,
-		    NULL);
-		break;
+		    "another state", peer, ch->user_id, v);
+		return agent_req_reply(io, 409, applied, "version already "
+		    "applied with another state", PUSHMSG_CODE_VERSION_REUSED, NULL);
 	case AGENT_NOT_MANAGED:
 	case AGENT_PRIVILEGED:
-		log_warnx("%s: %s v%lld %s%s%s: refused: %s", peer,
-		    ch.user_id, (long long)ch.version, what,
-		    present ? " role " : "", ch.role, err);
-		status = agent_req_reply(io, 422, applied, err,
+		log_warnx("%s: %s v%lld %s%s%s: refused: %s", peer, ch->user_id,
+		    v, what, as, role, err);
+		return agent_req_reply(io, 422, applied, err,
 		    res == AGENT_NOT_MANAGED ? PUSHMSG_CODE_ROLE_NOT_MANAGED :
 		    PUSHMSG_CODE_ROLE_PRIVILEGED, NULL);
-		break;
 	default:
-		log_warnx("%s: %s v%lld %s%s%s: failed: %s", peer, ch.user_id,
-		    (long long)ch.version, what, present ? " role " : "",
-		    ch.role, err);
-		status = agent_req_reply(io, 500, -1, err,
-		    PUSHMSG_CODE_NONE, NULL);
-		break;
+		log_warnx("%s: %s v%lld %s%s%s: failed: %s", peer, ch->user_id,
+		    v, what, as, role, err);
+		return agent_req_reply(io, 500, -1, err, PUSHMSG_CODE_NONE, NULL);
 	}
+}
+
+int
+agent_req_serve(const struct agent_io *io, struct agent_state *s,
+    agent_hook_fn hook, void *arg, const char *peer)
+{
+	char buf[AGENT_MAX_HEAD + AGENT_MAX_BODY + 1], err[320];
+	struct pushmsg ch;
+	enum agent_apply res;
+	int64_t applied;
+	size_t len = 0;
+	int r;
+
+	r = agent_req_read(io, peer, buf, &len);
+	if (r == -1)
+		r = pushmsg_decode(buf, len, &ch, err, sizeof(err)) == -1 ?
+		    agent_req_fail(io, peer, 400, err, NULL) : -1;
+	crypto_wipe(buf, sizeof(buf));
+	if (r != -1)
+		return r;
+	res = agent_state_apply(s, &ch, hook, arg, &applied, err, sizeof(err));
+	r = agent_req_answer(io, peer, &ch, res, applied, err);
 	crypto_wipe(&ch, sizeof(ch));
-	return status;
+	return r;
 }
