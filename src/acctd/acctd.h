@@ -8,7 +8,7 @@
 
 #include "common.h"
 
-/* conf.c — the config file: its rule tables on cfg.c. See DESIGN.md "Configuration". */
+/* conf.c — the config file: its rule tables on cfg.c. See docs/config.md. */
 struct conf_node {
 	char *name;
 	char *url;

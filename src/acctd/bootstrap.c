@@ -1,5 +1,5 @@
 /*
- * The bootstrap administrator's password file (DESIGN.md, bootstrap_admin):
+ * The bootstrap administrator's password file (docs/config.md, bootstrap_admin):
  * if the file exists its first line is the password; otherwise a random one
  * is written there, 0600; the caller shows it only on a terminal, never in
  * a log (main.c). The file is refused

@@ -1,5 +1,5 @@
 /*
- * conf.c — acctd's libconfig file (DESIGN.md "Configuration"). The rule
+ * conf.c — acctd's libconfig file (docs/config.md). The rule
  * engine is cfg.c, shared with agent_conf.c and the only file that includes
  * libconfig.h; this file holds acctd's tables, the syntax of its values and
  * the cross-field checks. A new setting is one line in a
