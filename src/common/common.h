@@ -121,9 +121,14 @@ int crypto_equal(const void *a, const void *b, size_t len); /* constant time; 1 
 void crypto_sha256(const void *data, size_t len, uint8_t out[CRYPTO_SHA256_LEN]);
 void crypto_hmac_sha256(const uint8_t *key, size_t keylen, const void *data,
     size_t len, uint8_t out[CRYPTO_SHA256_LEN]);
-/* iterations >= 1; -1 on a bad argument */
+/* iterations >= 1; -1 on a bad argument. Two SHA-256 compressions an
+ * iteration (the HMAC pads are hashed once). */
 int crypto_pbkdf2_sha256(const void *pw, size_t pwlen, const uint8_t *salt,
     size_t saltlen, unsigned iterations, uint8_t *out, size_t outlen);
+/* 1 when PBKDF2 runs on the CPU's SHA instructions (x86-64 SHA extensions);
+ * enable 0 / 1 turns that off / back on (tests, to check both paths), -1
+ * only asks */
+int crypto_sha256_accel(int enable);
 /* no salt; info NULL = ""; outlen <= 255 * CRYPTO_SHA256_LEN */
 int crypto_hkdf_sha256(const uint8_t *ikm, size_t ikmlen, const char *info,
     uint8_t *out, size_t outlen);
