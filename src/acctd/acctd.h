@@ -119,6 +119,9 @@ int store_open(const char *dir, unsigned map_size_mb, struct store **out,
 void store_close(struct store *s);           /* every txn must have ended; NULL ok */
 int store_txn_begin(struct store *s, int write, struct store_txn **out);
 int store_txn_commit(struct store_txn *t);   /* frees t, also on failure */
+/* a read txn's view of the store: two read txns with the same id see the
+ * same contents (a cache key); 0 for a write txn */
+uint64_t store_txn_id(struct store_txn *t);
 void store_txn_abort(struct store_txn *t);   /* frees t; NULL ok */
 /* -1 also when the map is full (logged with the map size) */
 int store_put(struct store_txn *t, enum store_db db, const void *key,
@@ -362,6 +365,8 @@ struct user {
 	int64_t updated_at;        /* s */
 };
 void user_clear(struct user *u);               /* frees strings, wipes the verifier */
+/* dst (uninitialized) becomes a copy of src with its own strings: user_clear both */
+void user_copy(struct user *dst, const struct user *src);
 int user_load(struct store_txn *t, const char *id, struct user *u);          /* 0 / STORE_NOTFOUND / -1 */
 int user_load_handle(struct store_txn *t, const char *handle, struct user *u);
 /* old_handle: the handle the index holds for u now (NULL for a new user),
@@ -654,6 +659,7 @@ struct api_ctx {
 	int authed;
 	int via_cookie;
 	struct user actor;
+	uint64_t actor_txn;        /* store_txn_id of the read that loaded actor */
 	char sid[SESSION_TOKEN_LEN + 1];
 	char csrf[SESSION_TOKEN_LEN + 1];   /* the cookie session's CSRF token */
 };
@@ -793,6 +799,18 @@ int workspace_member(struct store_txn *t, const struct conf_workspace *w,
 /* the owner's current handle, or the configured one when nobody holds it */
 void workspace_owner(struct store_txn *t, const struct conf_workspace *w,
     char owner[NAME_HANDLE_MAX + 1]);
+/*
+ * Every workspace of c resolved at once, as t sees the store: who each
+ * handle means (workspace_member) and each owner's current handle
+ * (workspace_owner). Shared between requests while c and the store (read
+ * txns' store_txn_id) stay the same. Thread-safe; never NULL; give it back
+ * with workspace_map_put. i indexes c->workspaces.
+ */
+struct workspace_map;
+const struct workspace_map *workspace_map_get(struct store_txn *t, const struct conf *c);
+void workspace_map_put(const struct workspace_map *m);
+int workspace_map_member(const struct workspace_map *m, size_t i, const char *user_id);
+const char *workspace_map_owner(const struct workspace_map *m, size_t i);
 
 /*
  * outbox.c — the per (node, user) credential state to push. Changes queue

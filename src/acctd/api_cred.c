@@ -133,6 +133,7 @@ api_workspace_list(struct http_req *r)
 	struct store_txn *t;
 	struct user u;
 	struct dbpass d;
+	const struct workspace_map *m;
 	struct json *items;
 	char pw[DBPASS_LEN + 8], masked[DBPASS_LEN + 8];
 	int rc, show, shown = 0;
@@ -148,16 +149,18 @@ api_workspace_list(struct http_req *r)
 	}
 	dbpass_mask(pw, masked, sizeof(masked));
 	items = json_array();
+	m = workspace_map_get(t, c);
 	for (size_t i = 0; i < c->nworkspaces; i++) {
 		const struct conf_workspace *w = &c->workspaces[i];
 		struct json *j;
-		char host[DNS_NAME_MAX], owner[NAME_HANDLE_MAX + 1], *cs;
+		char host[DNS_NAME_MAX], *cs;
+		const char *owner;
 
 		/* handles resolve to who holds them now or held them before a
 		 * rename: the DNS name follows the owner's new handle */
-		if (!workspace_member(t, w, u.id))
+		if (!workspace_map_member(m, i, u.id))
 			continue;
-		workspace_owner(t, w, owner);
+		owner = workspace_map_owner(m, i);
 		dns_name(c, w, owner, host, sizeof(host));
 		j = json_object();
 		json_set_str(j, "handle", w->handle);
@@ -175,6 +178,7 @@ api_workspace_list(struct http_req *r)
 		json_push(items, j);
 		shown++;
 	}
+	workspace_map_put(m);
 	crypto_wipe(pw, sizeof(pw));
 	/* the password is in the answer: recorded first, or not shown */
 	if (show && shown > 0) {

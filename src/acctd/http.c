@@ -210,9 +210,15 @@ http_read_body(struct http_req *r, const struct mg_request_info *ri)
 		http_problem(r, 413, d, NULL);
 		return -1;
 	}
-	if (ri->content_length == 0)
+	/* neither Content-Length nor Transfer-Encoding: no body (RFC 9112
+	 * 6.3), as for nearly every GET: no buffer either */
+	if (ri->content_length == 0 || (ri->content_length < 0 &&
+	    mg_get_header(r->conn, "Transfer-Encoding") == NULL))
 		return 0;
-	/* content_length -1: chunked; read up to the cap plus one byte */
+	/* content_length -1: chunked; read up to the cap plus one byte. A
+	 * declared length needs only its own size */
+	if (ri->content_length > 0)
+		cap = (size_t)ri->content_length;
 	buf = x_malloc(cap + 2);
 	while (len <= cap && (n = mg_read(r->conn, buf + len, cap + 1 - len)) > 0)
 		len += (size_t)n;

@@ -63,6 +63,7 @@ struct store_txn {
 	struct store *s;
 	MDB_txn *txn;
 	uint32_t schema;          /* store_schema_set: written on commit */
+	int write;
 };
 
 /*
@@ -440,6 +441,7 @@ store_txn_begin(struct store *s, int write, struct store_txn **out)
 	t = x_malloc(sizeof(*t));
 	t->s = s;
 	t->schema = 0;
+	t->write = write;
 	rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
 	if (rc) {
 		store_mdb_warn(s, write ? "begin write" : "begin read", rc);
@@ -448,6 +450,14 @@ store_txn_begin(struct store *s, int write, struct store_txn **out)
 	}
 	*out = t;
 	return 0;
+}
+
+/* LMDB's txn id of a read txn is the last commit it sees: equal ids, equal
+ * contents. A write txn's own changes have no such id: 0 */
+uint64_t
+store_txn_id(struct store_txn *t)
+{
+	return t->write ? 0 : (uint64_t)mdb_txn_id(t->txn);
 }
 
 /* on failure nothing of t was written (LMDB commits atomically or not at all) */

@@ -27,6 +27,15 @@ user_dup(const char *s)
 	return s ? x_strdup(s) : NULL;
 }
 
+void
+user_copy(struct user *dst, const struct user *src)
+{
+	*dst = *src;
+	dst->email = user_dup(src->email);
+	dst->display_name = user_dup(src->display_name);
+	dst->avatar_url = user_dup(src->avatar_url);
+}
+
 static int
 user_from_json(const char *buf, size_t len, struct user *u)
 {
