@@ -5,6 +5,7 @@
  * PBKDF2-HMAC-SHA256 with a 16-byte per-user salt; it is stored in the record
  * (hex) and never leaves this file except through user_check_password().
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,22 +86,94 @@ done:
 	return rc;
 }
 
+/*
+ * Every authenticated request loads its caller's record, and a few users
+ * make most requests: the last record parsed per slot (by id) is kept with
+ * its stored bytes, and a record whose bytes are the same is copied, not
+ * parsed again (the same bytes parse to the same struct, so nothing can go
+ * stale). The memo holds verifiers as the store does; both are wiped when
+ * a slot is replaced.
+ */
+#define USER_MEMO_SLOTS 64
+static struct {
+	char *raw;
+	size_t len;
+	struct user u;
+} user_memo[USER_MEMO_SLOTS];
+static pthread_mutex_t user_memo_mtx = PTHREAD_MUTEX_INITIALIZER;
+
+static size_t
+user_memo_slot(const char *id)
+{
+	uint32_t h = 2166136261u;      /* FNV-1a */
+
+	while (*id)
+		h = (h ^ (uint8_t)*id++) * 16777619u;
+	return h % USER_MEMO_SLOTS;
+}
+
+/* 1: u is the copy of the record raw[0..len) parsed before */
+static int
+user_memo_get(size_t slot, const void *raw, size_t len, struct user *u)
+{
+	int hit;
+
+	pthread_mutex_lock(&user_memo_mtx);
+	hit = user_memo[slot].raw != NULL && user_memo[slot].len == len &&
+	    memcmp(user_memo[slot].raw, raw, len) == 0;
+	if (hit)
+		user_copy(u, &user_memo[slot].u);
+	pthread_mutex_unlock(&user_memo_mtx);
+	return hit;
+}
+
+/* takes raw (malloc'd) */
+static void
+user_memo_put(size_t slot, void *raw, size_t len, const struct user *u)
+{
+	char *old;
+	size_t oldlen;
+	struct user oldu;
+
+	pthread_mutex_lock(&user_memo_mtx);
+	old = user_memo[slot].raw;
+	oldlen = user_memo[slot].len;
+	oldu = user_memo[slot].u;
+	user_memo[slot].raw = raw;
+	user_memo[slot].len = len;
+	user_copy(&user_memo[slot].u, u);
+	pthread_mutex_unlock(&user_memo_mtx);
+	if (old != NULL) {
+		crypto_wipe(old, oldlen);
+		free(old);
+		user_clear(&oldu);
+	}
+}
+
 int
 user_load(struct store_txn *t, const char *id, struct user *u)
 {
+	size_t vl, slot = user_memo_slot(id);
 	void *v = NULL;
-	size_t vl;
 	int rc;
 
 	memset(u, 0, sizeof(*u));
 	rc = store_get(t, STORE_DB_USER, id, strlen(id), &v, &vl);
 	if (rc != 0)
 		return rc;
+	if (user_memo_get(slot, v, vl, u)) {
+		crypto_wipe(v, vl);
+		free(v);
+		return 0;
+	}
 	rc = user_from_json(v, vl, u);
-	if (rc == -1)
+	if (rc == -1) {
 		log_warnx("user: record %s is corrupt", id);
-	free(v);
-	return rc;
+		free(v);
+		return rc;
+	}
+	user_memo_put(slot, v, vl, u);
+	return 0;
 }
 
 int
