@@ -57,6 +57,12 @@
 #define MBEDTLS_SHA512_C
 #define MBEDTLS_HKDF_C
 #define MBEDTLS_PKCS5_C
+/* aarch64: SHA-256 on the Armv8-A crypto extension when the CPU has it
+ * (getauxval at run time; many Cortex-A53 SoCs do, the Raspberry Pi's do
+ * not), else the C code. PBKDF2 (crypto.c) and TLS hashing both gain. */
+#if defined(__aarch64__)
+#define MBEDTLS_SHA256_USE_ARMV8_A_CRYPTO_IF_PRESENT
+#endif
 
 /* ciphers: AEAD only */
 #define MBEDTLS_CIPHER_C
