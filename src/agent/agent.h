@@ -30,13 +30,17 @@ void agent_conf_free(struct agent_conf *c);
 /*
  * agent_state.c — the applied version and role per user id, persisted in
  * state_file (JSON, rewritten atomically: temp + fsync + rename + fsync of
- * the directory) so that a restart never accepts an older version. Every
- * call is thread-safe; agent_state_apply runs one change (a struct pushmsg,
- * common.h) at a time.
+ * the directory) so that a restart never accepts an older version; and,
+ * saved before a hook that may leave the user's role under a new name,
+ * that name ("pending"), so that a crash before the outcome is saved
+ * forgets no role. Every call is thread-safe; agent_state_apply runs one
+ * change (a struct pushmsg, common.h) at a time.
  */
 /*
  * The hook: make the node match. action "present", "disabled" or
- * "absent"; old_role "" or the role this user had before; verifier NULL
+ * "absent"; old_role "" or the names this user's role may have now (the
+ * role saved before, then any pending name: a present whose outcome was
+ * never saved), one space between, never role itself; verifier NULL
  * unless present. 0 when applied; -1 with a one-line reason (never a
  * secret) in err; or a refusal, with its reason: the node will not apply
  * this state while it stands, so retrying it does not help.
@@ -46,10 +50,10 @@ void agent_conf_free(struct agent_conf *c);
 typedef int (*agent_hook_fn)(void *arg, const char *action, const char *role,
     const char *old_role, const char *verifier, char *err, size_t errlen);
 enum agent_apply {
-	AGENT_APPLIED = 0,    /* newer: the hook ran, then the version was saved */
+	AGENT_APPLIED = 0,    /* newer: the intent saved, the hook ran, then the version */
 	AGENT_REPLAY,         /* the version already applied: nothing done */
 	AGENT_OLDER,          /* older than the applied one: nothing done */
-	AGENT_FAILED,         /* hook or save failed (err): nothing saved */
+	AGENT_FAILED,         /* hook or save failed (err): nothing saved but the intent */
 	AGENT_REUSED,         /* the applied version, but another state: nothing done */
 	AGENT_NOT_MANAGED,    /* the hook refused (err): nothing saved */
 	AGENT_PRIVILEGED      /* the hook refused (err): nothing saved */
@@ -59,7 +63,8 @@ struct agent_state;
 int agent_state_open(const char *path, struct agent_state **out, char *err,
     size_t errlen);
 void agent_state_free(struct agent_state *s);      /* NULL ok */
-/* 0 and the applied version and role ("" after absent) / 1 when unknown */
+/* 0 and the applied version and role ("" after absent) / 1 when unknown
+ * (or nothing applied yet, only a pending name) */
 int agent_state_get(struct agent_state *s, const char *user_id,
     int64_t *version, char role[NAME_HANDLE_MAX + 1]);
 size_t agent_state_count(struct agent_state *s);
