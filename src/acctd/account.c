@@ -114,12 +114,19 @@ account_not_last_admin(struct account_txn *ax, const struct user *u, const char 
 
 	if (!u->admin || u->disabled)
 		return ACCOUNT_OK;
-	if (user_count_admins(ax->t, &admins) == -1)
+	if (user_admins(ax->t, &admins) == -1)
 		return account_refuse(ax, ACCOUNT_READ_FAILED, "cannot read the user store");
 	if (admins > 1)
 		return ACCOUNT_OK;
 	snprintf(why, sizeof(why), "the last administrator cannot be %s", what);
 	return account_refuse(ax, ACCOUNT_LAST_ADMIN, why);
+}
+
+/* 1 when u counts as an active administrator (META "admins") */
+static int
+account_active_admin(const struct user *u)
+{
+	return u->admin && !u->disabled;
 }
 
 /* u's record, one version on */
@@ -148,6 +155,7 @@ account_create(struct account_txn *ax, struct user *u, const char *source)
 	u->created_at = u->updated_at = app_now();
 	/* every user has a database password from the start */
 	if (user_save(ax->t, u, NULL, 0) == -1 ||
+	    user_admins_adjust(ax->t, account_active_admin(u)) == -1 ||
 	    dbpass_rotate(ax->t, u->id, u->created_at, &version) == -1 ||
 	    outbox_recompute_user(ax->t, u->id) == -1)
 		return ACCOUNT_FAILED;
@@ -318,6 +326,7 @@ account_delete(struct account_txn *ax, const struct user *u)
 		return rc;
 	if (session_delete_user(ax->t, u->id, NULL) == -1 || token_remove_user(ax->t, u->id) == -1 ||
 	    dbpass_delete(ax->t, u->id) == -1 || user_remove(ax->t, u) == -1 ||
+	    user_admins_adjust(ax->t, -account_active_admin(u)) == -1 ||
 	    outbox_recompute_user(ax->t, u->id) == -1)
 		return ACCOUNT_FAILED;
 	rc = account_audit_str(ax, "user.delete", u, data);
@@ -330,10 +339,11 @@ account_delete(struct account_txn *ax, const struct user *u)
 static int
 account_set_disabled(struct account_txn *ax, struct user *u, int disabled)
 {
-	int rc;
+	int was = account_active_admin(u), rc;
 
 	u->disabled = disabled;
 	if (account_save(ax, u) != ACCOUNT_OK ||
+	    user_admins_adjust(ax->t, account_active_admin(u) - was) == -1 ||
 	    (disabled && session_delete_user(ax->t, u->id, NULL) == -1) ||
 	    outbox_recompute_user(ax->t, u->id) == -1)
 		return ACCOUNT_FAILED;

@@ -386,7 +386,17 @@ int user_set_password(struct user *u, const char *pw, unsigned iterations);
 int user_check_password(const struct user *u, const char *pw);   /* 1 = right */
 void user_burn_password_time(const char *pw, unsigned iterations); /* unknown handle */
 struct json *user_json(const struct user *u);
-int user_count_admins(struct store_txn *t, size_t *n);   /* active admins */
+/* active admins by walking every user: O(users), for the checks below */
+int user_count_admins(struct store_txn *t, size_t *n);
+/* active admins from META "admins", kept by account.c in each change's txn
+ * (O(1)); a store without the counter yet is counted instead */
+int user_admins(struct store_txn *t, size_t *n);
+/* after a change that made delta more (or fewer) active admins, in its txn;
+ * with no counter yet the store is counted (the change included) */
+int user_admins_adjust(struct store_txn *t, int delta);
+/* at start: count once, in one txn, when the store has no counter (an
+ * older store). 0 / -1 */
+int user_admins_init(struct store *s);
 /* handles in order after `after` ("" = from the start); *next "" when done.
  * Every page costs O(limit): the handle index is ordered and the walk
  * starts at `after`. q (lower case; NULL or "" = everyone): only users

@@ -218,6 +218,8 @@ main(int argc, char *argv[])
 		fatalx("%s", err);
 	if (audit_init(app.store) == -1)
 		fatalx("%s: cannot open the audit log", c->data_dir);
+	if (user_admins_init(app.store) == -1)
+		fatalx("%s: cannot count the administrators", c->data_dir);
 	main_bootstrap(c);
 	dns_refresh();
 	if (push_start() == -1)

@@ -496,6 +496,106 @@ test_bootstrap(void **state)
 	user_clear(&u);
 }
 
+/* the kept count of active admins equals a full count of the store */
+static void
+assert_admins_counted(void)
+{
+	struct store_txn *t;
+	size_t kept, counted;
+
+	assert_int_equal(store_txn_begin(app.store, 0, &t), 0);
+	assert_int_equal(user_admins(t, &kept), 0);
+	assert_int_equal(user_count_admins(t, &counted), 0);
+	store_txn_abort(t);
+	assert_int_equal(kept, counted);
+}
+
+/*
+ * META "admins" after a random run of creations, deletions, disables and
+ * enables (refusals and aborted txns included) is the count a walk of every
+ * user gives; a store without the counter (an older one) is counted once.
+ */
+static void
+test_admin_counter(void **state)
+{
+	enum { POOL = 12, STEPS = 300 };
+	struct user pool[POOL];
+	unsigned seed = (unsigned)app_now_ms(), x;
+	struct account_txn ax;
+	struct store_txn *t;
+	(void)state;
+
+	print_message("admin counter seed %u\n", seed);
+	x = seed | 1;
+	memset(pool, 0, sizeof(pool));
+	for (int step = 0; step < STEPS; step++) {
+		struct user *u;
+		char h[16];
+		int rc, commit, creating;
+
+		x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+		u = &pool[x % POOL];
+		commit = (x >> 8) % 5 != 0;        /* one in five is aborted */
+		begin(&ax, NULL);
+		creating = u->handle[0] == '\0';
+		if (creating) {
+			snprintf(h, sizeof(h), "u%d", step);
+			snprintf(u->handle, sizeof(u->handle), "%s", h);
+			u->email = x_strdup("x@example.com");
+			u->admin = (x >> 4) % 2;
+			u->disabled = (x >> 5) % 4 == 0;
+			assert_int_equal(user_set_password(u, "first-password", 1), 0);
+			rc = account_create(&ax, u, NULL);
+		} else {
+			struct user cur;
+
+			assert_int_equal(user_load(ax.t, u->id, &cur), 0);
+			switch ((x >> 4) % 3) {
+			case 0: rc = account_delete(&ax, &cur); break;
+			case 1: rc = account_disable(&ax, &cur); break;
+			default: rc = account_enable(&ax, &cur); break;
+			}
+			if (rc == ACCOUNT_OK && (x >> 4) % 3 == 0 && commit) {
+				user_clear(u);
+				memset(u, 0, sizeof(*u));
+			}
+			user_clear(&cur);
+		}
+		if (rc != ACCOUNT_OK)
+			assert_int_equal(rc, ACCOUNT_LAST_ADMIN);
+		if (rc == ACCOUNT_OK && commit) {
+			assert_int_equal(store_txn_commit(ax.t), 0);
+		} else {
+			store_txn_abort(ax.t);
+			if (creating) {
+				/* a creation that never happened */
+				user_clear(u);
+				memset(u, 0, sizeof(*u));
+			}
+		}
+		assert_admins_counted();
+	}
+	/* an older store has no counter: counted on demand, then once at start */
+	assert_int_equal(store_txn_begin(app.store, 1, &t), 0);
+	assert_int_equal(store_del(t, STORE_DB_META, "admins", 6), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_admins_counted();
+	assert_int_equal(user_admins_init(app.store), 0);
+	assert_int_equal(store_txn_begin(app.store, 0, &t), 0);
+	{
+		void *v = NULL;
+		size_t vl;
+
+		assert_int_equal(store_get(t, STORE_DB_META, "admins", 6, &v, &vl), 0);
+		assert_int_equal(vl, 8);
+		free(v);
+	}
+	store_txn_abort(t);
+	assert_admins_counted();
+	for (int i = 0; i < POOL; i++)
+		user_clear(&pool[i]);
+}
+
 int
 main(void)
 {
@@ -507,6 +607,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_credentials, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sign_in_out, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bootstrap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_admin_counter, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
