@@ -159,6 +159,9 @@ outbox_recompute_user(struct store_txn *t, const char *user_id)
 			if (skip)
 				continue;
 		}
+		/* a user made without a verifier (acctd import) gets it now */
+		if (strcmp(want, "present") == 0 && dbpass_verifier_fill(t, user_id, &d) == -1)
+			goto fail;
 		if (version == 0 && outbox_next_version(t, &version) == -1)
 			goto fail;
 		q = json_object();

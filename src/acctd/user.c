@@ -316,13 +316,43 @@ user_handle_member(struct store_txn *t, const char *handle, char id[SECRET_ID_LE
 }
 
 int
+user_pw_derive(struct user_pw *p, const char *pw, unsigned iterations)
+{
+	memset(p, 0, sizeof(*p));
+	if (crypto_random(p->salt, sizeof(p->salt)) == -1)
+		return -1;
+	p->iter = iterations;
+	return crypto_pbkdf2_sha256(pw, strlen(pw), p->salt, sizeof(p->salt),
+	    iterations, p->hash, sizeof(p->hash));
+}
+
+int
+user_pw_none(struct user_pw *p, unsigned iterations)
+{
+	memset(p, 0, sizeof(*p));
+	p->iter = iterations;
+	return crypto_random(p->salt, sizeof(p->salt)) == -1 ||
+	    crypto_random(p->hash, sizeof(p->hash)) == -1 ? -1 : 0;
+}
+
+void
+user_pw_apply(struct user *u, const struct user_pw *p)
+{
+	u->pw_iter = p->iter;
+	memcpy(u->pw_salt, p->salt, sizeof(u->pw_salt));
+	memcpy(u->pw_hash, p->hash, sizeof(u->pw_hash));
+}
+
+int
 user_set_password(struct user *u, const char *pw, unsigned iterations)
 {
-	if (crypto_random(u->pw_salt, sizeof(u->pw_salt)) == -1)
-		return -1;
-	u->pw_iter = iterations;
-	return crypto_pbkdf2_sha256(pw, strlen(pw), u->pw_salt, sizeof(u->pw_salt),
-	    iterations, u->pw_hash, sizeof(u->pw_hash));
+	struct user_pw p;
+	int rc = user_pw_derive(&p, pw, iterations);
+
+	if (rc == 0)
+		user_pw_apply(u, &p);
+	crypto_wipe(&p, sizeof(p));
+	return rc;
 }
 
 int
