@@ -839,7 +839,11 @@ void workspace_owner(struct store_txn *t, const struct conf_workspace *w,
 /* recompute what every node must know of user_id, in the change's txn */
 int outbox_recompute_user(struct store_txn *t, const char *user_id);
 struct json *outbox_propagation(struct store_txn *t, const char *user_id);
-int outbox_resync_all(void);    /* after a config reload */
+/* after a reload from o to n (n = app_conf()): the users whose workspace
+ * membership moved, OUTBOX_RESYNC_BATCH to a write txn; nothing when no
+ * membership moved. Main thread. 0 / -1 */
+#define OUTBOX_RESYNC_BATCH 32
+int outbox_resync(const struct conf *o, const struct conf *n);
 #define OUTBOX_BATCH 16
 struct outbox_entry {
 	struct pushmsg msg;        /* to send as it is; holds the verifier */

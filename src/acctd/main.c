@@ -242,10 +242,13 @@ main(int argc, char *argv[])
 			continue;
 		}
 		if (sig == SIGHUP) {
+			/* the old config stays valid until exit (app.c) */
+			const struct conf *old = app_conf();
+
 			main_notify("RELOADING=1");
 			if (app_reload(d.path) == 0) {
 				dns_refresh();
-				if (outbox_resync_all() == -1)
+				if (outbox_resync(old, app_conf()) == -1)
 					log_warnx("reload: cannot queue the new workspace membership");
 			}
 			main_notify("READY=1");
