@@ -259,6 +259,10 @@ int64_t app_now_ms(void);
 int app_keys_derive(void);
 void app_keys_wipe(void);               /* app.key and app.keys, at exit */
 
+/* import.c — `acctd import -c FILE [-p PASSWORDS] USERS.jsonl` (see the
+ * file's comment and acctd.8): the exit status */
+int import_main(int argc, char *argv[]);
+
 /* bootstrap.c — the first administrator's password file. */
 /* Read the first line of the password file, or create it (0600) with a new
  * random password and set *created. out is a secret: wipe after use. */

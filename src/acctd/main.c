@@ -176,6 +176,8 @@ main(int argc, char *argv[])
 	char err[512];
 	int sig;
 
+	if (argc > 1 && strcmp(argv[1], "import") == 0)
+		return import_main(argc - 1, argv + 1);
 	daemon_args(&d, "acctd", argc, argv);
 	if (conf_load(d.path, stderr, &c) == -1)
 		return 1;

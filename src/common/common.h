@@ -305,7 +305,8 @@ const char *json_str(const struct json *j);
 int json_int(const struct json *j, int64_t *out);
 int json_bool(const struct json *j, int *out);
 int json_is_null(const struct json *j);
-/* iterate an object's members: returns the next member after prev (NULL = first) */
+/* iterate an object's members (or an array's items, *key NULL): returns the
+ * next one after prev (NULL = first) */
 struct json *json_next(const struct json *o, struct json *prev, const char **key);
 
 /* secret.c — random identifiers and secrets, and their encodings. */

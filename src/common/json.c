@@ -354,7 +354,7 @@ json_next(const struct json *o, struct json *prev, const char **key)
 {
 	cJSON *c;
 
-	if (!json_is_object(o))
+	if (o == NULL || !(cJSON_IsObject(C(o)) || cJSON_IsArray(C(o))))
 		return NULL;
 	c = prev ? C(prev)->next : C(o)->child;
 	if (c != NULL && key != NULL)
