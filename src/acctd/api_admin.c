@@ -54,11 +54,14 @@ admin_new_user(struct http_req *r, const struct body_value *v, struct user *u,
 
 	memset(u, 0, sizeof(*u));
 	memset(db, 0, sizeof(*db));
-	if ((pw == NULL && secret_readable(gen, genlen, 5) == -1) || dbpass_prepare(db, 1) == -1) {
+	api_handle_fold(v[CREATE_HANDLE].str, u->handle, sizeof(u->handle));
+	/* the SCRAM verifier (4,096 iterations) only when a workspace names
+	 * the user now; otherwise the first node to need it makes it */
+	if ((pw == NULL && secret_readable(gen, genlen, 5) == -1) ||
+	    dbpass_prepare(db, conf_names_handle(app_conf(), u->handle)) == -1) {
 		http_problem(r, 500, "no randomness", NULL);
 		return -1;
 	}
-	api_handle_fold(v[CREATE_HANDLE].str, u->handle, sizeof(u->handle));
 	u->email = x_strdup(v[CREATE_EMAIL].str);
 	u->display_name = dn && dn[0] ? x_strdup(dn) : NULL;   /* "" as null: none */
 	u->admin = v[CREATE_ROLE].str && strcmp(v[CREATE_ROLE].str, "admin") == 0;
