@@ -96,11 +96,11 @@ import_line_errors(const char *path, int ln, struct body *b)
 {
 	struct json *e = NULL;
 
-	if (b->errors == NULL || json_next(b->errors, NULL, NULL) == NULL) {
+	if (b->errors == NULL || json_item_next(b->errors, NULL) == NULL) {
 		fprintf(stderr, "%s:%d: %s\n", path, ln, b->detail);
 		return;
 	}
-	while ((e = json_next(b->errors, e, NULL)) != NULL) {
+	while ((e = json_item_next(b->errors, e)) != NULL) {
 		const char *loc = json_str(json_get(e, "location"));
 
 		if (loc != NULL && strncmp(loc, "body.", 5) == 0)
