@@ -262,6 +262,10 @@ int64_t app_now_ms(void);
 int app_keys_derive(void);
 void app_keys_wipe(void);               /* app.key and app.keys, at exit */
 
+/* import.c — `acctd import -c FILE [-p PASSWORDS] USERS.jsonl` (see the
+ * file's comment and acctd.8): the exit status */
+int import_main(int argc, char *argv[]);
+
 /* bootstrap.c — the first administrator's password file. */
 /* Read the first line of the password file, or create it (0600) with a new
  * random password and set *created. out is a secret: wipe after use. */
@@ -387,11 +391,31 @@ int user_handle_member(struct store_txn *t, const char *handle, char id[SECRET_I
 int user_handle_release_chosen(struct store_txn *t, const char *handle);
 /* *chosen: whoever holds handle (now or before) chose it; 0 / NOTFOUND / -1 */
 int user_handle_chosen(struct store_txn *t, const char *handle, int *chosen);
+/* a console password verifier, derived before the write txn */
+struct user_pw {
+	unsigned iter;
+	uint8_t salt[16];
+	uint8_t hash[32];
+};
+int user_pw_derive(struct user_pw *p, const char *pw, unsigned iterations);  /* wipe p */
+void user_pw_apply(struct user *u, const struct user_pw *p);
+/* none that any password matches (random, same cost to try): acctd import */
+int user_pw_none(struct user_pw *p, unsigned iterations);
 int user_set_password(struct user *u, const char *pw, unsigned iterations);
 int user_check_password(const struct user *u, const char *pw);   /* 1 = right */
 void user_burn_password_time(const char *pw, unsigned iterations); /* unknown handle */
 struct json *user_json(const struct user *u);
-int user_count_admins(struct store_txn *t, size_t *n);   /* active admins */
+/* active admins by walking every user: O(users), for the checks below */
+int user_count_admins(struct store_txn *t, size_t *n);
+/* active admins from META "admins", kept by account.c in each change's txn
+ * (O(1)); a store without the counter yet is counted instead */
+int user_admins(struct store_txn *t, size_t *n);
+/* after a change that made delta more (or fewer) active admins, in its txn;
+ * with no counter yet the store is counted (the change included) */
+int user_admins_adjust(struct store_txn *t, int delta);
+/* at start: count once, in one txn, when the store has no counter (an
+ * older store). 0 / -1 */
+int user_admins_init(struct store *s);
 /* handles in order after `after` ("" = from the start); *next "" when done.
  * Every page costs O(limit): the handle index is ordered and the walk
  * starts at `after`. q (lower case; NULL or "" = everyone): only users
@@ -475,9 +499,23 @@ struct dbpass {
 };
 int dbpass_scram_verifier(const char *pw, const uint8_t *salt, size_t saltlen,
     unsigned iter, char *out, size_t outlen);
-/* a new password for user_id (version + 1, or 1); in the caller's txn */
-int dbpass_rotate(struct store_txn *t, const char *user_id, int64_t now, int64_t *version);
-/* 0 / STORE_NOTFOUND / -1; pw (when not NULL) gets the plaintext: wipe it */
+/* a new password and its verifier, made before the write txn (the verifier
+ * is 4,096 PBKDF2 iterations): a secret, dbpass_new_wipe it */
+struct dbpass_new {
+	char pw[DBPASS_LEN + 1];
+	char verifier[PUSHMSG_VERIFIER_MAX + 1];   /* "": computed when first needed */
+};
+/* verifier 0: leave it for dbpass_verifier_fill (acctd import). 0 / -1 */
+int dbpass_prepare(struct dbpass_new *n, int verifier);
+void dbpass_new_wipe(struct dbpass_new *n);
+/* n becomes user_id's password (version + 1, or 1); in the caller's txn */
+int dbpass_rotate(struct store_txn *t, const char *user_id, int64_t now,
+    const struct dbpass_new *n, int64_t *version);
+/* d (read in t) without a verifier gets one, stored: slow, in the caller's
+ * write txn; only for a record made without one. 0 / -1 */
+int dbpass_verifier_fill(struct store_txn *t, const char *user_id, struct dbpass *d);
+/* 0 / STORE_NOTFOUND / -1; pw (when not NULL) gets the plaintext: wipe it;
+ * d->verifier "" when it was stored without one */
 int dbpass_get(struct store_txn *t, const char *user_id, struct dbpass *d,
     char *pw, size_t pwlen);
 int dbpass_delete(struct store_txn *t, const char *user_id);
@@ -553,10 +591,11 @@ enum account_rc {
 /* ax->by (and by_admin) from u (NULL: anonymous); u and ip must outlive ax */
 void account_actor(struct account_txn *ax, const struct user *u, const char *ip);
 /* u: handle, email, display name, role, one-time flag and password verifier
- * set by the caller (the KDF runs before the write lock); id, version and
- * times are filled here. source: the audit data's "source" (NULL: none).
- * ACCOUNT_TAKEN */
-int account_create(struct account_txn *ax, struct user *u, const char *source);
+ * set by the caller, db its database password from dbpass_prepare (the KDFs
+ * run before the write lock); id, version and times are filled here.
+ * source: the audit data's "source" (NULL: none). ACCOUNT_TAKEN */
+int account_create(struct account_txn *ax, struct user *u, const char *source,
+    const struct dbpass_new *db);
 /* the first administrator (conf admin_*): 1 when it must still be created,
  * 0 done, -1 error; account_bootstrap creates it in its own txn: 0 / -1 */
 int account_bootstrap_needed(void);
@@ -575,15 +614,16 @@ int account_delete(struct account_txn *ax, const struct user *u);    /* LAST_ADM
 int account_disable(struct account_txn *ax, struct user *u);  /* SELF, LAST_ADMIN */
 int account_enable(struct account_txn *ax, struct user *u);
 int account_token_reset(struct account_txn *ax, struct user *u);
-/* user_id's console password becomes pw; every session of the user ends
- * except keep_sid (NULL = all). READ_FAILED, NO_RANDOM */
-int account_password_change(struct account_txn *ax, const char *user_id, const char *pw,
-    const char *keep_sid);
-/* a new one-time password into pw (a secret: wipe it); sessions end. NO_RANDOM */
-int account_password_reset(struct account_txn *ax, struct user *u, char *pw, size_t pwlen);
-/* a new database password: *d and pw (wipe it) hold it on ACCOUNT_OK */
-int account_dbpass_rotate(struct account_txn *ax, const struct user *u, struct dbpass *d,
-    char *pw, size_t pwlen);
+/* user_id's console password becomes p (user_pw_derive'd before the txn);
+ * every session of the user ends except keep_sid (NULL = all). READ_FAILED */
+int account_password_change(struct account_txn *ax, const char *user_id,
+    const struct user_pw *p, const char *keep_sid);
+/* p: a new one-time password, derived before the txn; sessions end */
+int account_password_reset(struct account_txn *ax, struct user *u, const struct user_pw *p);
+/* db (dbpass_prepare'd before the txn) becomes the database password: *d
+ * and pw (wipe it) hold it on ACCOUNT_OK */
+int account_dbpass_rotate(struct account_txn *ax, const struct user *u,
+    const struct dbpass_new *db, struct dbpass *d, char *pw, size_t pwlen);
 /* *k (token_clear it) and tok (shown once, wipe it). READ_FAILED, TOKEN_LIMIT,
  * NO_RANDOM */
 int account_token_create(struct account_txn *ax, const struct user *u, const char *title,
@@ -821,7 +861,11 @@ const char *workspace_map_owner(const struct workspace_map *m, size_t i);
 /* recompute what every node must know of user_id, in the change's txn */
 int outbox_recompute_user(struct store_txn *t, const char *user_id);
 struct json *outbox_propagation(struct store_txn *t, const char *user_id);
-int outbox_resync_all(void);    /* after a config reload */
+/* after a reload from o to n (n = app_conf()): the users whose workspace
+ * membership moved, OUTBOX_RESYNC_BATCH to a write txn; nothing when no
+ * membership moved. Main thread. 0 / -1 */
+#define OUTBOX_RESYNC_BATCH 32
+int outbox_resync(const struct conf *o, const struct conf *n);
 #define OUTBOX_BATCH 16
 struct outbox_entry {
 	struct pushmsg msg;        /* to send as it is; holds the verifier */

@@ -107,11 +107,21 @@ api_password_rotate(struct http_req *r)
 	struct dbpass d;
 	struct json *j;
 	char pw[DBPASS_LEN + 8];
+	struct dbpass_new db;
 	int rc;
 
-	if (api_account_user(r, &ax, &u) == -1)
+	/* the new password's verifier before the write lock (4,096 PBKDF2
+	 * iterations) */
+	if (dbpass_prepare(&db, 1) == -1) {
+		http_problem(r, 500, "no randomness", NULL);
 		return;
-	rc = account_dbpass_rotate(&ax, &u, &d, pw, sizeof(pw));
+	}
+	if (api_account_user(r, &ax, &u) == -1) {
+		dbpass_new_wipe(&db);
+		return;
+	}
+	rc = account_dbpass_rotate(&ax, &u, &db, &d, pw, sizeof(pw));
+	dbpass_new_wipe(&db);
 	if (api_account_done(r, &ax, rc, "the password could not be rotated; nothing was changed") == 0) {
 		/* answers at once; the push threads deliver */
 		j = cred_password_json(&d, pw);

@@ -380,10 +380,12 @@ api_user_console_password(struct http_req *r)
 	struct api_ctx *c = api_ctx(r);
 	const char *cur, *nw;
 	struct account_txn ax;
+	struct user_pw np;
 	struct body b;
 	struct user u;
 	int rc;
 
+	memset(&np, 0, sizeof(np));
 	if (api_body(r, &password_body, &b) == -1)
 		return;
 	cur = b.v[PASSWORD_CURRENT].str;
@@ -395,14 +397,20 @@ api_user_console_password(struct http_req *r)
 		    "choose a new password");
 		goto done;
 	}
+	/* the new verifier before the write lock: the KDF is the slow part */
+	if (user_pw_derive(&np, nw, (unsigned)app_conf()->pbkdf2_iterations) == -1) {
+		http_problem(r, 500, "cannot change the password", NULL);
+		goto done;
+	}
 	if (api_account_begin(r, &ax, "cannot change the password") == -1)
 		goto done;
 	/* the user's other sessions end; the one that made the change stays */
-	rc = account_password_change(&ax, u.id, nw,
+	rc = account_password_change(&ax, u.id, &np,
 	    api_is_self(r, &u) && c->via_cookie ? c->sid : NULL);
 	if (api_account_done(r, &ax, rc, "cannot change the password; nothing was changed") == 0)
 		api_reply_empty(r);
 done:
+	crypto_wipe(&np, sizeof(np));
 	user_clear(&u);
 	body_free(&b);
 }

@@ -176,6 +176,8 @@ main(int argc, char *argv[])
 	char err[512];
 	int sig;
 
+	if (argc > 1 && strcmp(argv[1], "import") == 0)
+		return import_main(argc - 1, argv + 1);
 	daemon_args(&d, "acctd", argc, argv);
 	if (conf_load(d.path, stderr, &c) == -1)
 		return 1;
@@ -218,6 +220,8 @@ main(int argc, char *argv[])
 		fatalx("%s", err);
 	if (audit_init(app.store) == -1)
 		fatalx("%s: cannot open the audit log", c->data_dir);
+	if (user_admins_init(app.store) == -1)
+		fatalx("%s: cannot count the administrators", c->data_dir);
 	main_bootstrap(c);
 	dns_refresh();
 	if (push_start() == -1)
@@ -240,10 +244,13 @@ main(int argc, char *argv[])
 			continue;
 		}
 		if (sig == SIGHUP) {
+			/* the old config stays valid until exit (app.c) */
+			const struct conf *old = app_conf();
+
 			main_notify("RELOADING=1");
 			if (app_reload(d.path) == 0) {
 				dns_refresh();
-				if (outbox_resync_all() == -1)
+				if (outbox_resync(old, app_conf()) == -1)
 					log_warnx("reload: cannot queue the new workspace membership");
 			}
 			main_notify("READY=1");

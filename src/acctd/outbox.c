@@ -159,6 +159,9 @@ outbox_recompute_user(struct store_txn *t, const char *user_id)
 			if (skip)
 				continue;
 		}
+		/* a user made without a verifier (acctd import) gets it now */
+		if (strcmp(want, "present") == 0 && dbpass_verifier_fill(t, user_id, &d) == -1)
+			goto fail;
 		if (version == 0 && outbox_next_version(t, &version) == -1)
 			goto fail;
 		q = json_object();
@@ -454,47 +457,121 @@ outbox_propagation(struct store_txn *t, const char *user_id)
 	return items;
 }
 
-struct outbox_ids {
-	char (*ids)[SECRET_ID_LEN + 1];
-	size_t n, cap;             /* cap: the handle index's size, an upper bound */
-};
+/* --- after a reload: only what the new config changed ------------------- */
 
+/* c has a node of that name */
 static int
-outbox_ids_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+outbox_conf_has_node(const struct conf *c, const char *node)
 {
-	struct outbox_ids *w = arg;
-
-	if (kl > 0 && ((const char *)k)[0] == '~')
-		return 1;             /* aliases: the same users again */
-	if (vl == SECRET_ID_LEN && w->n < w->cap)
-		memcpy(w->ids[w->n++], v, vl);     /* NUL from x_calloc */
+	for (size_t i = 0; i < c->nnodes; i++)
+		if (strcmp(c->nodes[i].name, node) == 0)
+			return 1;
 	return 0;
 }
 
-/* after a reload: workspace membership may have moved users between nodes */
-int
-outbox_resync_all(void)
+/* a workspace of c on `node` (a node of c) names handle */
+static int
+outbox_conf_serves(const struct conf *c, const char *node, const char *handle)
 {
-	struct outbox_ids w = { NULL, 0, 0 };
+	if (!outbox_conf_has_node(c, node))
+		return 0;
+	for (size_t i = 0; i < c->nworkspaces; i++)
+		if (strcmp(c->workspaces[i].node, node) == 0 &&
+		    workspace_names(&c->workspaces[i], handle))
+			return 1;
+	return 0;
+}
+
+/* handle is served by another set of n's nodes under n than under o */
+static int
+outbox_handle_moved(const struct conf *o, const struct conf *n, const char *handle)
+{
+	for (size_t i = 0; i < n->nnodes; i++)
+		if (outbox_conf_serves(o, n->nodes[i].name, handle) !=
+		    outbox_conf_serves(n, n->nodes[i].name, handle))
+			return 1;
+	return 0;
+}
+
+struct outbox_moved {
+	char (*ids)[SECRET_ID_LEN + 1];
+	size_t n;
+};
+
+/* the user handle means (for membership), once in m; 0 / -1 */
+static int
+outbox_moved_add(struct store_txn *t, struct outbox_moved *m, const char *handle)
+{
+	char id[SECRET_ID_LEN + 1];
+	int rc = user_handle_member(t, handle, id);
+
+	if (rc == STORE_NOTFOUND)
+		return 0;             /* nobody holds it: nothing to push */
+	if (rc == -1)
+		return -1;
+	for (size_t i = 0; i < m->n; i++)
+		if (strcmp(m->ids[i], id) == 0)
+			return 0;
+	m->ids = x_realloc(m->ids, (m->n + 1) * sizeof(*m->ids));
+	memcpy(m->ids[m->n++], id, sizeof(id));
+	return 0;
+}
+
+/* every handle a workspace of c names whose nodes moved from o to n */
+static int
+outbox_moved_conf(struct store_txn *t, const struct conf *c, const struct conf *o,
+    const struct conf *n, struct outbox_moved *m)
+{
+	const char *h;
+
+	for (size_t i = 0; i < c->nworkspaces; i++)
+		for (size_t j = 0; (h = workspace_handle(&c->workspaces[i], j)) != NULL; j++)
+			if (outbox_handle_moved(o, n, h) && outbox_moved_add(t, m, h) == -1)
+				return -1;
+	return 0;
+}
+
+/*
+ * After a reload from o to n (n is app_conf() now). What a node must hold
+ * of a user depends on the config only through which of its workspaces
+ * name the user, so the users to recompute are those held by a handle that
+ * is now served by another set of nodes (a workspace or member added or
+ * removed, a workspace moved, a node added); a reload that changes none of
+ * that (log level, limits, …) touches nothing. They are recomputed
+ * OUTBOX_RESYNC_BATCH to a write txn, so a change waiting for the writer
+ * waits for one batch at most, never for all of them.
+ */
+int
+outbox_resync(const struct conf *o, const struct conf *n)
+{
+	struct outbox_moved m = { NULL, 0 };
 	struct store_txn *t;
+	size_t batches = 0;
 	int rc = 0;
 
-	if (store_txn_begin(app.store, 1, &t) == -1)
+	if (store_txn_begin(app.store, 0, &t) == -1)
 		return -1;
-	if (store_count(t, STORE_DB_HANDLE, &w.cap) == -1)
+	if (outbox_moved_conf(t, o, o, n, &m) == -1 || outbox_moved_conf(t, n, o, n, &m) == -1)
 		rc = -1;
-	else
-		w.ids = x_calloc(w.cap ? w.cap : 1, sizeof(*w.ids));
-	if (rc == 0 && store_iter(t, STORE_DB_HANDLE, NULL, 0, 0, outbox_ids_cb, &w) == -1)
-		rc = -1;
-	for (size_t i = 0; rc == 0 && i < w.n; i++)
-		rc = outbox_recompute_user(t, w.ids[i]);
-	free(w.ids);
+	store_txn_abort(t);
+	for (size_t i = 0; rc == 0 && i < m.n; i += OUTBOX_RESYNC_BATCH, batches++) {
+		if (store_txn_begin(app.store, 1, &t) == -1) {
+			rc = -1;
+			break;
+		}
+		/* a user deleted since the read above is recomputed as absent */
+		for (size_t j = i; rc == 0 && j < m.n && j < i + OUTBOX_RESYNC_BATCH; j++)
+			rc = outbox_recompute_user(t, m.ids[j]);
+		if (rc == 0)
+			rc = store_txn_commit(t);
+		else
+			store_txn_abort(t);
+		if (rc == 0)
+			push_wake();
+	}
 	if (rc == 0)
-		rc = store_txn_commit(t);
-	else
-		store_txn_abort(t);
-	if (rc == 0)
-		push_wake();
+		log_info("reload: workspace membership changed for %zu user(s); "
+		    "recomputed in %zu batch(es)", m.n, batches);
+	free(m.ids);
 	return rc;
 }

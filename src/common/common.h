@@ -312,6 +312,8 @@ int json_bool(const struct json *j, int *out);
 int json_is_null(const struct json *j);
 /* iterate an object's members: returns the next member after prev (NULL = first) */
 struct json *json_next(const struct json *o, struct json *prev, const char **key);
+/* iterate an array's items: the next one after prev (NULL = first) */
+struct json *json_item_next(const struct json *a, struct json *prev);
 
 /* secret.c — random identifiers and secrets, and their encodings. */
 #define SECRET_ID_LEN 22           /* "u_" / "t_" + 20 chars of [0-9a-v] */
