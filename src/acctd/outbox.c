@@ -834,8 +834,8 @@ outbox_members_moved(struct store_txn *t, const struct outbox_members *o,
 	if (m.n > 0) {
 		qsort(m.ids, m.n, sizeof(*m.ids), outbox_id_cmp);
 		for (size_t i = 1; i < m.n; i++)
-			if (memcmp(m.ids[i], m.ids[k], SECRET_ID_LEN) != 0)
-				memcpy(m.ids[++k], m.ids[i], sizeof(*m.ids));
+			if (memcmp(m.ids[i], m.ids[k], SECRET_ID_LEN) != 0 && ++k != i)
+				memcpy(m.ids[k], m.ids[i], sizeof(*m.ids));
 		m.n = k + 1;
 	}
 	*ids = m.ids;
