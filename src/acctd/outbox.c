@@ -21,6 +21,10 @@
  * the entry a version past it (and moves the counter there), so the node
  * converges on the state acctd holds now.
  *
+ * STORE_DB_META "outbox_synced": the workspace membership (canonical JSON,
+ * outbox_members_json) the outbox was last fully synced against;
+ * "outbox_syncing": the one a resync under way syncs to. See outbox_resync.
+ *
  * Only this file knows these keys and records: push.c sees struct
  * outbox_entry (the message to send, struct pushmsg) and reports each
  * delivery back (outbox_confirm / _retry / _refuse / _requeue_past). The
