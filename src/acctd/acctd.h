@@ -861,11 +861,39 @@ const char *workspace_map_owner(const struct workspace_map *m, size_t i);
 /* recompute what every node must know of user_id, in the change's txn */
 int outbox_recompute_user(struct store_txn *t, const char *user_id);
 struct json *outbox_propagation(struct store_txn *t, const char *user_id);
-/* after a reload from o to n (n = app_conf()): the users whose workspace
- * membership moved, OUTBOX_RESYNC_BATCH to a write txn; nothing when no
- * membership moved. Main thread. 0 / -1 */
+/*
+ * The membership a config describes for the outbox (nodes; workspaces:
+ * handle, owner, members, node), canonical: the same for two configs that
+ * differ only in order or in other settings. outbox_members_of never
+ * returns NULL; _json's string (caller frees) is what STORE_DB_META keeps
+ * as what the outbox was last synced against; _parse reads it back (0, or
+ * -1 with *out NULL). _free takes NULL.
+ */
+struct outbox_members;
+struct outbox_members *outbox_members_of(const struct conf *c);
+char *outbox_members_json(const struct outbox_members *m);
+int outbox_members_parse(const char *buf, size_t len, struct outbox_members **out);
+void outbox_members_free(struct outbox_members *m);
+/* the users held by a handle that n's nodes serve otherwise under n than
+ * under o; o NULL: every user. *ids (caller frees) in key order, each once.
+ * 0 / -1 */
+int outbox_members_moved(struct store_txn *t, const struct outbox_members *o,
+    const struct outbox_members *n, char (**ids)[SECRET_ID_LEN + 1], size_t *nids);
+/* before n becomes the running config (at start, before any request; on
+ * SIGHUP, before the swap): record that the outbox is being synced to n's
+ * membership, so a change recomputed under n before outbox_resync finishes
+ * is found again after a crash. Nothing is written when n changes nothing.
+ * 0 / -1 */
+int outbox_resync_intent(const struct conf *n);
+/* after a start or a reload (why: "start", "reload"; the log lines say it):
+ * the users whose workspace membership moved between the membership last
+ * recorded in the store and app_conf()'s (every user when none is recorded),
+ * OUTBOX_RESYNC_BATCH to a write txn, the last one recording the new
+ * membership; nothing written when none moved and it is recorded already.
+ * stop (NULL: never) is asked before each batch but the first: true stops
+ * there, the next start goes on. Main thread. 0 done / 1 stopped / -1 */
 #define OUTBOX_RESYNC_BATCH 32
-int outbox_resync(const struct conf *o, const struct conf *n);
+int outbox_resync(const char *why, int (*stop)(void));
 #define OUTBOX_BATCH 16
 struct outbox_entry {
 	struct pushmsg msg;        /* to send as it is; holds the verifier */

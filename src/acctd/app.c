@@ -102,6 +102,13 @@ app_reload(const char *path)
 	fclose(f);
 	free(errs);
 	o = atomic_load(&app.conf);
+	/* before any request can recompute a user under n (outbox.c) */
+	if (outbox_resync_intent(n) == -1) {
+		log_warnx("reload: cannot record the new workspace membership in the "
+		    "store; keeping the running configuration");
+		conf_free(n);
+		return -1;
+	}
 	app_reload_warn(o, n);
 	app_old = x_realloc(app_old, (app_nold + 1) * sizeof(*app_old));
 	app_old[app_nold++] = o;

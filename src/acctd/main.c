@@ -150,6 +150,32 @@ main_sweep(void)
 	log_debug("removed %zu expired session(s)%s", removed, more ? ", more to check" : "");
 }
 
+/* a stop signal waits to be taken: a long resync gives way to it */
+static int
+main_stopping(void)
+{
+	sigset_t p;
+
+	if (sigpending(&p) == -1)
+		return 0;
+	return sigismember(&p, SIGTERM) == 1 || sigismember(&p, SIGINT) == 1;
+}
+
+/*
+ * The outbox against the running config's workspace membership, after the
+ * start (the config may have changed while acctd was down, or a resync was
+ * cut off) and after each reload; batches while requests are served. A
+ * failure is retried at the next reload or start (the old membership stays
+ * recorded).
+ */
+static void
+main_resync(const char *why)
+{
+	if (outbox_resync(why, main_stopping) == -1)
+		log_warnx("%s: cannot queue the workspace membership; the next reload "
+		    "or start tries again", why);
+}
+
 static void
 main_ready_line(const struct conf *c)
 {
@@ -222,6 +248,10 @@ main(int argc, char *argv[])
 		fatalx("%s: cannot open the audit log", c->data_dir);
 	if (user_admins_init(app.store) == -1)
 		fatalx("%s: cannot count the administrators", c->data_dir);
+	/* before the first change can be recomputed under c; a full store
+	 * must not keep acctd from starting (reads work), main_resync retries */
+	if (outbox_resync_intent(c) == -1)
+		log_warnx("start: cannot record the workspace membership to push");
 	main_bootstrap(c);
 	dns_refresh();
 	if (push_start() == -1)
@@ -229,6 +259,7 @@ main(int argc, char *argv[])
 
 	http_set_ready(app.http, 1);
 	main_ready_line(c);
+	main_resync("start");
 
 	for (unsigned sweeps = 0;;) {
 		struct timespec every = { MAIN_SWEEP_EVERY, 0 };
@@ -244,14 +275,10 @@ main(int argc, char *argv[])
 			continue;
 		}
 		if (sig == SIGHUP) {
-			/* the old config stays valid until exit (app.c) */
-			const struct conf *old = app_conf();
-
 			main_notify("RELOADING=1");
 			if (app_reload(d.path) == 0) {
 				dns_refresh();
-				if (outbox_resync(old, app_conf()) == -1)
-					log_warnx("reload: cannot queue the new workspace membership");
+				main_resync("reload");
 			}
 			main_notify("READY=1");
 			continue;
