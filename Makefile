@@ -338,10 +338,31 @@ run: prereqs-test all
 	$(Q)exec $(B)/acctd -c $(RUN)/acctd.dev.conf
 .PHONY: run
 
-bench: prereqs-test all
-	$(Q)toolchain/prereqs.sh wrk
-	$(Q)ACCTD_BIN=$(CURDIR)/$(B)/acctd python3 tests/bench/bench.py
-.PHONY: bench
+# make bench (README "Performance"): the same-run baselines are built here
+# from tests/bench/ against this target's sysroot: ping (a bare civetweb
+# server on the same patched libraries), ecbench (the handshake's mbedTLS
+# math) and lmdbloop (one fsync'd LMDB commit per put). nginx + OpenSSL is
+# installed for the comparison only by this target. [BENCH_SECONDS=4
+# BENCH_RUNS=3]
+BENCH_BINS := $(B)/bench/ping $(B)/bench/ecbench $(B)/bench/lmdbloop
+$(B)/bench/ping: tests/bench/ping.c $(SYSROOT)/.stamp
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< -L$(SYSROOT)/lib -lcivetweb -lmbedtls -lpthread -ldl -lm
+$(B)/bench/ecbench: tests/bench/ecbench.c $(SYSROOT)/.stamp
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< -L$(SYSROOT)/lib -lmbedtls -lpthread
+$(B)/bench/lmdbloop: tests/bench/lmdbloop.c $(SYSROOT)/.stamp
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< -L$(SYSROOT)/lib -llmdb -lpthread
+bench-build: $(BENCH_BINS)
+bench: prereqs-test all bench-build
+	$(Q)toolchain/prereqs.sh wrk nginx
+	$(Q)ACCTD_BIN=$(CURDIR)/$(B)/acctd BENCH_BIN=$(CURDIR)/$(B)/bench \
+		BENCH_OUT=$(CURDIR)/$(BUILD)/bench python3 tests/bench/bench.py
+.PHONY: bench bench-build
 
 # --- install ------------------------------------------------------------------------
 install: $(B)/acctd $(B)/acctd-agent
@@ -364,4 +385,4 @@ distclean:
 	rm -rf $(BUILD)
 .PHONY: all clean distclean
 
--include $(wildcard $(B)/obj/*/*.d)
+-include $(wildcard $(B)/obj/*/*.d $(B)/bench/*.d)

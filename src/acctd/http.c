@@ -464,6 +464,9 @@ http_start(const struct http_opts *o, struct http_server **out, char *err, size_
 			"decode_url", "yes",
 			"max_request_size", "16384",
 			"linger_timeout_ms", "0",
+			/* a burst of connects waits in the kernel, not in
+			 * SYN retransmissions (civetweb's default is 200) */
+			"listen_backlog", maxc,
 			/* the front stage (patch 0002): every open connection
 			 * fits in the queue, so the front never waits on it */
 			"connection_queue", maxc,
