@@ -158,6 +158,11 @@ class World:
             "push": {"client_cert": cc, "client_key": os.path.join(self.base, "acctd-client.key"),
                      "retry_max_seconds": 1},
             "log_level": "info",
+            # the checker counts every acknowledged change's audit record, so
+            # the ring must not wrap during a run: a 3-minute flap storm
+            # writes about 100,000 records (the default capacity)
+            "map_size_mb": 1024,
+            "audit": {"capacity": 400000},
         }
         settings.update(extra or {})
         self.d = Daemon(extra=settings)
