@@ -39,6 +39,12 @@ struct conf {
 	char *user;               /* "" = do not change user */
 	enum log_level log_level;
 	int audit_capacity;
+	/* audit.forward: the audit trail to a SIEM (forward.c) */
+	char *forward_url;        /* "" = off; "tcp://host:port", "tls://host:port" */
+	char *forward_ca;         /* tls: the CA the collector's certificate must chain to */
+	char *forward_hostname;   /* "" = the system's host name */
+	char *forward_app_name;
+	int forward_retry_max_seconds;
 	int tokens_max_per_user;
 	int sessions_idle_timeout;
 	int sessions_absolute_timeout;
@@ -123,6 +129,10 @@ int store_txn_commit(struct store_txn *t);   /* frees t, also on failure */
  * same contents (a cache key); 0 for a write txn */
 uint64_t store_txn_id(struct store_txn *t);
 void store_txn_abort(struct store_txn *t);   /* frees t; NULL ok */
+/* fn runs on the committing thread once t has committed (never after a
+ * failed commit or an abort); one per txn, the last set wins. It must be
+ * cheap: the writer lock is released, but the caller waits for it */
+void store_txn_on_commit(struct store_txn *t, void (*fn)(void));
 /* -1 also when the map is full (logged with the map size) */
 int store_put(struct store_txn *t, enum store_db db, const void *key,
     size_t klen, const void *val, size_t vlen);
@@ -327,6 +337,13 @@ struct audit_filter {
 };
 int audit_page_filtered(struct store_txn *t, const char *identity_id, uint64_t before,
     unsigned limit, const struct audit_filter *f, struct json **items, uint64_t *next);
+/* The records after seq `after`, oldest first, at most max: fn sees each
+ * record's stored JSON (rec[0..len), not NUL-terminated, valid during the
+ * call only) and returns 0 to go on or -1 to fail. A gap between `after`
+ * and the first seq fn sees is records the ring dropped. 0 / -1 */
+typedef int (*audit_since_fn)(void *arg, uint64_t seq, const char *rec, size_t len);
+int audit_since(struct store_txn *t, uint64_t after, size_t max, audit_since_fn fn,
+    void *arg);
 /* Walk the whole chain. *report (caller frees):
  * {"ok":true,"records":N,"first_seq":F,"last_seq":L,"trimmed":M} or
  * {"ok":false,"records":N,"first_seq":F,"trimmed":M,"first_broken":seq,"reason":"…"}:
@@ -785,6 +802,7 @@ void api_admin_user_enable(struct http_req *r);
 void api_admin_user_password_reset(struct http_req *r);
 void api_admin_audit(struct http_req *r);
 void api_admin_audit_verify(struct http_req *r);
+void api_admin_audit_forward(struct http_req *r);
 void api_admin_nodes(struct http_req *r);
 void api_openapi(struct http_req *r);
 void api_password_get(struct http_req *r);
@@ -946,5 +964,47 @@ void http_tls_shutdown(void);            /* after mg_stop(): wipes the ticket ke
 int push_tls_post(const char *url, const char *pinned_cert, const char *client_cert,
     const char *client_key, const char *path, const char *body, int *status,
     char *resp, size_t resplen, char *err, size_t errlen);
+/* a TCP connection to host:port within a few seconds (also forward_conn.c's):
+ * the socket (blocking), or -1 with err */
+int push_tls_connect(const char *host, const char *port, char *err, size_t errlen);
+
+/*
+ * forward.c — the audit trail to a SIEM (audit.forward): one thread sends
+ * every audit record, in order, as RFC 5424 syslog to the collector and
+ * keeps its cursor in the store (see the file's comment).
+ */
+int forward_start(void);
+void forward_stop(void);
+/* a record was committed: cheap, any thread (store_txn_on_commit) */
+void forward_wake(void);
+struct json *forward_json(void);         /* GET /api/v0/admin/audit/forward */
+void forward_metrics(FILE *f);
+/* what a message names besides the record: RFC 5424's HOSTNAME and APP-NAME */
+struct forward_ident {
+	const char *hostname;      /* PRINTUSASCII, at most 255; "-" = none */
+	const char *app_name;      /* PRINTUSASCII, at most 48 */
+};
+/* the stored record rec[0..len) as one RFC 5424 message framed by octet
+ * counting (RFC 6587 3.4.1, "LEN SP MSG"), appended to out. -1 (nothing
+ * written) when rec is not a record. FORWARD_MSG_MAX: the longest message,
+ * RFC 5425's minimum a receiver must take and rsyslog's default */
+#define FORWARD_MSG_MAX 8192
+int forward_format(const struct forward_ident *id, const char *rec, size_t len,
+    FILE *out);
+
+/* forward_conn.c — forward.c's stream to the collector: TCP, or TLS with
+ * the CA of audit.forward.ca. Waits check *stop. One thread per conn. */
+struct forward_conn;
+int forward_conn_open(const char *url, const char *ca, const _Atomic int *stop,
+    struct forward_conn **out, char *err, size_t errlen);
+int forward_conn_write(struct forward_conn *c, const char *buf, size_t len,
+    char *err, size_t errlen);
+/* -1 with err when the collector closed the connection or it broke */
+int forward_conn_alive(struct forward_conn *c, char *err, size_t errlen);
+/* bytes written so far, and how many of them the collector's TCP stack
+ * acknowledged */
+uint64_t forward_conn_written(const struct forward_conn *c);
+uint64_t forward_conn_acked(struct forward_conn *c);
+void forward_conn_close(struct forward_conn *c);     /* NULL ok */
 
 #endif /* ACCTD_H */

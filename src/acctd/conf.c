@@ -30,6 +30,10 @@
  *   required when push.client_key is set
  *   must be 64 lowercase hex digits (the SHA-256 of the token)
  *   N records do not fit map_size_mb = M (...)   (on audit.capacity)
+ *   must be tcp://host:port or tls://host:port
+ *   must be 1 to N printable ASCII characters without spaces
+ *   required when audit.forward.url is tls://
+ *   only used with a tls:// audit.forward.url
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -104,6 +108,50 @@ conf_check_url(const char *s)
 	return NULL;
 }
 
+/* audit.forward.url: tcp://host:port or tls://host:port (RFC 6587 / 5425) */
+static const char *
+conf_check_forward_url(const char *s)
+{
+	static const char bad[] = "must be tcp://host:port or tls://host:port";
+	struct addr a;
+	int rc;
+
+	if (strncmp(s, "tcp://", 6) != 0 && strncmp(s, "tls://", 6) != 0)
+		return bad;
+	rc = addr_split(s + 6, &a);
+	if (rc == ADDR_EFORM || (!a.v6 && !conf_dns_name(a.host)))
+		return bad;
+	if (rc == ADDR_EPORT)
+		return "port must be between 1 and 65535";
+	return NULL;
+}
+
+/* RFC 5424's PRINTUSASCII (33-126), 1 to max characters */
+static int
+conf_printusascii(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 33 || (unsigned char)s[i] > 126)
+			return 0;
+	return n >= 1 && n <= max;
+}
+
+static const char *
+conf_check_syslog_host(const char *s)
+{
+	return conf_printusascii(s, 255) ? NULL :
+	    "must be 1 to 255 printable ASCII characters without spaces";
+}
+
+static const char *
+conf_check_app_name(const char *s)
+{
+	return conf_printusascii(s, 48) ? NULL :
+	    "must be 1 to 48 printable ASCII characters without spaces";
+}
+
 static const char *
 conf_check_user(const char *s)
 {
@@ -163,8 +211,21 @@ static const struct cfg_rule conf_tls_rules[] = {
 	CFG_STR(C, "key", tls_key, CFG_REQ | CFG_ABS, NULL, NULL),
 	CFG_END
 };
+/* the audit trail to a SIEM (forward.c); "" = off */
+static const struct cfg_rule conf_forward_rules[] = {
+	CFG_STR(C, "url", forward_url, CFG_EMPTY, conf_check_forward_url, ""),
+	CFG_STR(C, "ca", forward_ca, CFG_ABS | CFG_EMPTY, NULL, ""),
+	CFG_STR(C, "hostname", forward_hostname, CFG_EMPTY,
+	    conf_check_syslog_host, ""),
+	CFG_STR(C, "app_name", forward_app_name, 0, conf_check_app_name,
+	    "acctd"),
+	CFG_INT(C, "retry_max_seconds", forward_retry_max_seconds, 0, 1, 3600,
+	    60),
+	CFG_END
+};
 static const struct cfg_rule conf_audit_rules[] = {
 	CFG_INT(C, "capacity", audit_capacity, 0, 100, 10000000, 100000),
+	CFG_GROUP("forward", 0, conf_forward_rules),
 	CFG_END
 };
 static const struct cfg_rule conf_tokens_rules[] = {
@@ -317,6 +378,25 @@ conf_check_push(struct cfg *x, const struct conf *c)
 	cfg_err(x, cfg_has(x, missing) ? missing : "push", missing, "required when %s is set", other);
 }
 
+/* a tls:// collector needs the CA to check it by; tcp:// has no use for one */
+static void
+conf_check_forward(struct cfg *x, const struct conf *c)
+{
+	int tls;
+
+	if (c->forward_url == NULL || c->forward_ca == NULL ||
+	    c->forward_url[0] == '\0')
+		return;
+	tls = strncmp(c->forward_url, "tls://", 6) == 0;
+	if (tls && c->forward_ca[0] == '\0')
+		cfg_err(x, cfg_has(x, "audit.forward.ca") ? "audit.forward.ca" :
+		    "audit.forward", "audit.forward.ca",
+		    "required when audit.forward.url is tls://");
+	else if (!tls && c->forward_ca[0] != '\0')
+		cfg_err(x, "audit.forward.ca", "audit.forward.ca",
+		    "only used with a tls:// audit.forward.url");
+}
+
 /*
  * The audit ring must fit in the map and leave room: capacity records at
  * their worst case (AUDIT_RECORD_COST, acctd.h) plus headroom for users,
@@ -433,6 +513,7 @@ conf_check(struct cfg *x, const void *base)
 	conf_check_push(x, c);
 	conf_check_nodes(x, c);
 	conf_check_audit(x, c);
+	conf_check_forward(x, c);
 }
 
 int

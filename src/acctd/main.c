@@ -256,6 +256,8 @@ main(int argc, char *argv[])
 	dns_refresh();
 	if (push_start() == -1)
 		fatalx("cannot start the push threads");
+	if (forward_start() == -1)
+		fatalx("cannot start the audit forwarder");
 
 	http_set_ready(app.http, 1);
 	main_ready_line(c);
@@ -289,6 +291,7 @@ main(int argc, char *argv[])
 	main_notify("STOPPING=1");
 	http_stop(app.http);
 	push_stop();
+	forward_stop();
 	audit_head_log(app.store, "stop");
 	store_close(app.store);
 	app_keys_wipe();

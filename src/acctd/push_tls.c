@@ -45,8 +45,9 @@ push_tls_split_url(const char *url, char *host, size_t hl, char *port, size_t pl
 	return 0;
 }
 
-/* non-blocking connect with a deadline, then back to blocking */
-static int
+/* non-blocking connect with a deadline, then back to blocking (forward_conn.c
+ * connects to the SIEM collector with it too) */
+int
 push_tls_connect(const char *host, const char *port, char *err, size_t errlen)
 {
 	struct addrinfo hints, *res = NULL, *ai;

@@ -64,6 +64,7 @@ struct store_txn {
 	MDB_txn *txn;
 	uint32_t schema;          /* store_schema_set: written on commit */
 	int write;
+	void (*on_commit)(void);  /* store_txn_on_commit */
 };
 
 /*
@@ -442,6 +443,7 @@ store_txn_begin(struct store *s, int write, struct store_txn **out)
 	t->s = s;
 	t->schema = 0;
 	t->write = write;
+	t->on_commit = NULL;
 	rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
 	if (rc) {
 		store_mdb_warn(s, write ? "begin write" : "begin read", rc);
@@ -471,8 +473,16 @@ store_txn_commit(struct store_txn *t)
 		store_mdb_warn(t->s, "commit", rc);
 	else if (t->schema != 0)
 		t->s->schema = t->schema;
+	if (rc == 0 && t->on_commit != NULL)
+		t->on_commit();
 	free(t);
 	return rc ? -1 : 0;
+}
+
+void
+store_txn_on_commit(struct store_txn *t, void (*fn)(void))
+{
+	t->on_commit = fn;
 }
 
 void
