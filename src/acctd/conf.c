@@ -90,17 +90,14 @@ conf_dns_name(const char *s)
 	}
 }
 
-/* https://host:port, host an IP literal or a lowercase DNS name */
+/* the host:port of a url (after its scheme): host an IP literal or a
+ * lowercase DNS name; NULL, bad, or the port's reason */
 static const char *
-conf_check_url(const char *s)
+conf_url_hostport(const char *hp, const char *bad)
 {
-	static const char bad[] = "must be https://host:port";
 	struct addr a;
-	int rc;
+	int rc = addr_split(hp, &a);
 
-	if (strncmp(s, "https://", 8) != 0)
-		return bad;
-	rc = addr_split(s + 8, &a);
 	if (rc == ADDR_EFORM || (!a.v6 && !conf_dns_name(a.host)))
 		return bad;
 	if (rc == ADDR_EPORT)
@@ -108,22 +105,24 @@ conf_check_url(const char *s)
 	return NULL;
 }
 
+/* https://host:port */
+static const char *
+conf_check_url(const char *s)
+{
+	static const char bad[] = "must be https://host:port";
+
+	return strncmp(s, "https://", 8) != 0 ? bad : conf_url_hostport(s + 8, bad);
+}
+
 /* audit.forward.url: tcp://host:port or tls://host:port (RFC 6587 / 5425) */
 static const char *
 conf_check_forward_url(const char *s)
 {
 	static const char bad[] = "must be tcp://host:port or tls://host:port";
-	struct addr a;
-	int rc;
 
 	if (strncmp(s, "tcp://", 6) != 0 && strncmp(s, "tls://", 6) != 0)
 		return bad;
-	rc = addr_split(s + 6, &a);
-	if (rc == ADDR_EFORM || (!a.v6 && !conf_dns_name(a.host)))
-		return bad;
-	if (rc == ADDR_EPORT)
-		return "port must be between 1 and 65535";
-	return NULL;
+	return conf_url_hostport(s + 6, bad);
 }
 
 /* RFC 5424's PRINTUSASCII (33-126), 1 to max characters */
