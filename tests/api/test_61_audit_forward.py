@@ -343,6 +343,25 @@ class Delivery(ForwardCase):
                          r"( again)?; sending from seq %d on" % (self.collector.port, before[-1] + 1))
 
 
+class Off(unittest.TestCase):
+    def test_off_by_default_and_for_admins_only(self):
+        d = Daemon(extra={"login": {"max_failures": 1000, "window": 1, "lockout": 1}})
+        self.addCleanup(d.cleanup)
+        self.addCleanup(lambda: d.stop(expect_rc=None))
+        d.start()
+        admin = login(d, "admin", admin_password(d))
+        st = admin.get(API + "/admin/audit/forward").json
+        self.assertEqual({k: st[k] for k in ("url", "status", "connected", "behind", "sent",
+                                             "last_error", "last_attempt")},
+                         {"url": None, "status": "off", "connected": False, "behind": 0,
+                          "sent": 0, "last_error": None, "last_attempt": None})
+        self.assertRegex(admin.get("/metrics").body.decode(),
+                         r"(?m)^acctd_audit_forward_connected 0$")
+        _, pw = make_user(d, admin, "bob")
+        self.assertEqual(login(d, "bob", pw).get(API + "/admin/audit/forward").status, 403)
+        self.assertNotIn("audit forward", d.logtext())
+
+
 class Ring(ForwardCase):
     def test_records_dropped_by_the_ring_are_counted(self):
         """The collector is away longer than the ring holds: the records
@@ -411,6 +430,14 @@ class Tls(ForwardCase):
         self.reload(ca=self.tls_pair()[0])
         st = self.caught_up()
         self.assertEqual(self.collector.seqs(), list(range(1, st["head"] + 1)))
+
+        # HOSTNAME and APP-NAME follow a reload too
+        self.reload(hostname="gw1.example", app_name="acctd-gw1")
+        self.changes(1, "named")
+        st = self.caught_up()
+        m = self.collector.messages()[-1]
+        self.assertEqual((m["params"]["seq"], m["hostname"], m["app"]),
+                         (str(st["head"]), "gw1.example", "acctd-gw1"))
 
 
 class Config(unittest.TestCase):
