@@ -348,15 +348,29 @@ forward_backoff(int attempts, int max)
 	return d > max ? max : d;
 }
 
-/* the connection is gone (or never came): everything after the cursor is
- * sent again on the next one */
+/* close the connection (err: why, NULL when on purpose): everything after
+ * the cursor is sent again on the next one */
 static void
-forward_fail(struct forward_run *r, const struct conf *c, const char *err)
+forward_close(struct forward_run *r, const char *err)
 {
 	forward_conn_close(r->conn);
 	r->conn = NULL;
 	r->fl_n = 0;
 	r->sent = r->cursor;
+	pthread_mutex_lock(&forward_mtx);
+	forward_st.connected = 0;
+	forward_st.sent_seq = r->cursor;
+	snprintf(forward_st.last_error, sizeof(forward_st.last_error), "%s",
+	    err != NULL ? err : "");
+	pthread_mutex_unlock(&forward_mtx);
+}
+
+/* the connection broke or could not be made: retry with backoff; one
+ * warning per outage, the attempts after it at debug level */
+static void
+forward_fail(struct forward_run *r, const struct conf *c, const char *err)
+{
+	forward_close(r, err);
 	if (r->attempts++ == 0)
 		log_warnx("audit forward: %s: %s; records wait in the store and go "
 		    "when it is back (retrying up to every %d s)", r->url, err,
@@ -365,27 +379,14 @@ forward_fail(struct forward_run *r, const struct conf *c, const char *err)
 		log_debug("audit forward: %s: %s", r->url, err);
 	r->next_try = forward_ms() + 1000 *
 	    forward_backoff(r->attempts, c->forward_retry_max_seconds);
-	pthread_mutex_lock(&forward_mtx);
-	forward_st.connected = 0;
-	forward_st.sent_seq = r->cursor;
-	snprintf(forward_st.last_error, sizeof(forward_st.last_error), "%s", err);
-	pthread_mutex_unlock(&forward_mtx);
 }
 
 static void
 forward_disconnect(struct forward_run *r)
 {
-	forward_conn_close(r->conn);
-	r->conn = NULL;
-	r->fl_n = 0;
-	r->sent = r->cursor;
+	forward_close(r, NULL);
 	r->attempts = 0;
 	r->next_try = 0;
-	pthread_mutex_lock(&forward_mtx);
-	forward_st.connected = 0;
-	forward_st.sent_seq = r->cursor;
-	forward_st.last_error[0] = '\0';
-	pthread_mutex_unlock(&forward_mtx);
 }
 
 /* a SIGHUP changed the collector: start over with the new one */
