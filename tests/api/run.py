@@ -11,9 +11,16 @@ sys.path.insert(0, here)
 
 
 class Result(unittest.TextTestResult):
+    module_seconds = {}
+
     def startTest(self, test):
         self._t0 = time.monotonic()
         super().startTest(test)
+
+    def stopTest(self, test):
+        mod = test.id().split(".")[0]
+        Result.module_seconds[mod] = Result.module_seconds.get(mod, 0) + time.monotonic() - self._t0
+        super().stopTest(test)
 
 
 def main():
@@ -27,6 +34,8 @@ def main():
     passed = res.testsRun - failed - skipped
     print("api (%s, %.0fs):" % (os.path.basename(os.path.dirname(os.environ.get("ACCTD_BIN", "?"))),
                                time.monotonic() - t0))
+    slow = sorted(Result.module_seconds.items(), key=lambda kv: -kv[1])[:8]
+    print("  slowest files: " + ", ".join("%s %.0fs" % kv for kv in slow))
     for t, why in res.skipped:
         print("  skipped: %s: %s" % (t.id(), why))
     print("api: %d passed, %d failed, %d skipped" % (passed, failed, skipped))
