@@ -209,7 +209,9 @@ unit: $(UNIT_TESTS)
 # under qemu-user); the ASan + UBSan build and suites; the ThreadSanitizer
 # build and suites. Stages run in order, not side by side: the API suites
 # hold timing-sensitive checks (lockouts, deadlines) that two cores shared
-# with a compiler would make flaky.
+# with a compiler would make flaky. Inside a stage the API files run
+# API_JOBS (3) at a time and unit binaries UNIT_JOBS (2) at a time: the API
+# suite mostly waits, and each file or binary has its own dirs and ports.
 ifeq ($(TARGET),host)
 test: prereqs-test
 	$(Q)$(MAKE) -j2 all
