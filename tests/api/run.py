@@ -21,8 +21,8 @@ here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, here)
 
 # the longest files start first, so the last one to end is a short one
-LONGEST_FIRST = ["test_34_resync.py", "test_40_slow.py", "test_30_push.py", "test_31_roles.py", "test_10_login.py",
-                 "test_16_store.py", "test_01_foundation.py",
+LONGEST_FIRST = ["test_34_resync.py", "test_40_slow.py", "test_30_push.py", "test_31_roles.py",
+                 "test_10_login.py", "test_16_store.py", "test_01_foundation.py",
                  "test_19_disk_full.py"]
 
 
