@@ -217,8 +217,8 @@ test: prereqs-test
 		'docs=$(MAKE) docs-check' 'deb=$(MAKE) deb-test' \
 		'fuzz-smoke=$(MAKE) fuzz-smoke' $(if $(wildcard tests/e2e/package.json),'e2e=$(MAKE) e2e') \
 		'valgrind=$(MAKE) valgrind' 'storm-short=$(MAKE) storm-short' \
-		'aarch64=$(MAKE) -j2 TARGET=aarch64-linux-gnu all && $(MAKE) TARGET=aarch64-linux-gnu unit' \
-		'armhf=$(MAKE) -j2 TARGET=arm-linux-gnueabihf all && $(MAKE) TARGET=arm-linux-gnueabihf unit' \
+		'aarch64=$(MAKE) -j2 TARGET=aarch64-linux-gnu all && $(MAKE) TARGET=aarch64-linux-gnu unit deb' \
+		'armhf=$(MAKE) -j2 TARGET=arm-linux-gnueabihf all && $(MAKE) TARGET=arm-linux-gnueabihf unit deb' \
 		'asan=$(MAKE) -j2 SANITIZE=1 all && $(MAKE) SANITIZE=1 unit api' \
 		'tsan=$(MAKE) -j2 SANITIZE=thread all && $(MAKE) SANITIZE=thread unit api'
 	@echo "make test: all suites passed"

@@ -7,7 +7,7 @@
 # usage: platform/adduser.sh DIR
 set -eu
 dir=$1
-if ! grep -q '^acctd:' /etc/passwd; then
+if ! id acctd >/dev/null 2>&1; then
 	if command -v systemd-sysusers >/dev/null; then
 		# the same line as sysusers.d/acctd.conf (platform/systemd/acctd.sysusers)
 		systemd-sysusers --inline 'u acctd - "acctd daemon" /var/lib/acctd'

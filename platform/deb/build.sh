@@ -9,7 +9,8 @@ set -eu
 out=$1 arch=$2 target=$3 static=$4 make=$5
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-version=$(sed -n 's/^#define ACCTD_VERSION "\(.*\)"/\1/p' "$top/src/common/common.h")
+# the upstream version, Debian revision 1 (the packaging lives in the tree)
+version=$(sed -n 's/^#define ACCTD_VERSION "\(.*\)"/\1/p' "$top/src/common/common.h")-1
 maint="acctd maintainers <maintainers@users.noreply.r-seed-467d11c9.example>"
 case $target in
 host) strip="strip" ;;
@@ -57,7 +58,7 @@ meta() {
 		echo "Architecture: $arch"
 		echo "Maintainer: $maint"
 		echo "Installed-Size: $(du -sk --exclude=DEBIAN "$root" | cut -f1)"
-		[ -z "$dep" ] || echo "Depends: $dep"
+		echo "Depends: adduser${dep:+, $dep}"
 		[ -z "$4" ] || echo "$4"
 		echo "Section: admin"
 		echo "Priority: optional"
@@ -95,7 +96,7 @@ meta acctd-agent /var/lib/acctd-agent "$here/acctd-agent.description" \
 
 # lintian: what is left must be explained (docs/packaging.md)
 log=$out/lintian-$arch.log
-lintian --no-tag-display-limit --suppress-tags-from-file "$here/lintian-explained" \
+lintian --tag-display-limit 0 --suppress-tags-from-file "$here/lintian-explained" \
 	"$out/acctd_${version}_$arch.deb" "$out/acctd-agent_${version}_$arch.deb" > "$log" 2>&1 || true
 if grep -q '^[EW]:' "$log"; then
 	cat "$log" >&2
