@@ -424,7 +424,7 @@ DEB_ARCH_host                := $(shell dpkg --print-architecture 2>/dev/null)
 DEB_ARCH_aarch64-linux-gnu   := arm64
 DEB_ARCH_arm-linux-gnueabihf := armhf
 DEB_ARCH := $(DEB_ARCH_$(TARGET))
-PKGS_DEB := dpkg-dev lintian mandoc systemd
+PKGS_DEB := dpkg-dev lintian mandoc shellcheck systemd
 prereqs-deb: prereqs-build
 	$(Q)toolchain/prereqs.sh $(PKGS_DEB)
 .PHONY: prereqs-deb
