@@ -12,6 +12,8 @@
 #   make deps-check               each library pin beside the newest Debian version
 #   make install DESTDIR= PREFIX=  (SBINDIR LIBEXECDIR SYSCONFDIR MANDIR UNITDIR)
 #   make deb TARGET=…             Debian packages in build/deb/ (docs/packaging.md)
+#   make deb-test                 install the amd64 packages here, check, purge (root)
+#   make docs-check               man pages, settings vs docs, scripts, units
 #   make clean                    V=1 shows full command lines
 #
 # Missing Debian packages are installed by the targets that need them
@@ -450,7 +452,8 @@ docs-check: prereqs-deb dist-render $(B)/acctd $(B)/acctd-agent
 
 clean:
 	rm -rf $(BUILD)/host $(BUILD)/host-asan $(BUILD)/host-tsan $(BUILD)/host-fuzz $(BUILD)/aarch64-linux-gnu \
-		$(BUILD)/arm-linux-gnueabihf $(BUILD)/run $(BUILD)/screenshots $(BUILD)/test-logs
+		$(BUILD)/arm-linux-gnueabihf $(BUILD)/run $(BUILD)/screenshots $(BUILD)/test-logs \
+		$(BUILD)/deb $(BUILD)/dist
 distclean:
 	rm -rf $(BUILD)
 .PHONY: all clean distclean

@@ -86,6 +86,10 @@ CONF
 	mode_owner /var/lib/acctd/data.mdb "600 acctd:acctd"
 }
 
+if [ "$(id -u)" != 0 ]; then
+	echo "test_deb: dpkg -i needs root (make test's machine is a root test machine)" >&2
+	exit 1
+fi
 if dpkg -s acctd >/dev/null 2>&1 || dpkg -s acctd-agent >/dev/null 2>&1; then
 	echo "test_deb: acctd or acctd-agent is installed on this machine; not touching it" >&2
 	exit 1
