@@ -271,6 +271,9 @@ int import_main(int argc, char *argv[]);
  * random password and set *created. out is a secret: wipe after use. */
 int bootstrap_password(const char *path, char *out, size_t outlen, int *created,
     char *err, size_t errlen);
+/* After a one-time password `old` was changed: remove the file when its
+ * first line is `old`. 1 removed, 0 not there or another password, -1 err. */
+int bootstrap_forget(const char *path, const char *old, char *err, size_t errlen);
 
 /* routes.c — the route table (method, path, who may call it, handler). */
 extern const struct http_route routes[];
