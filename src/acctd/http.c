@@ -431,7 +431,7 @@ http_start(const struct http_opts *o, struct http_server **out, char *err, size_
 	int pemfd;
 
 	*out = NULL;
-	if (file_secret_check(o->tls_key, err, errlen) == -1)
+	if (http_tls_load(o->tls_cert, o->tls_key, err, errlen) == -1)
 		return -1;
 	pemfd = http_pem_memfd(o->tls_cert, o->tls_key, err, errlen);
 	if (pemfd == -1)

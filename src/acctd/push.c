@@ -152,13 +152,9 @@ push_send(const char *node, const struct outbox_entry *e,
 		snprintf(err, errlen, "node %s is no longer configured", node);
 		return o;
 	}
-	if (c->push_client_cert[0] == '\0') {
-		snprintf(err, errlen, "push.client_cert and push.client_key are not set");
-		return o;
-	}
 	body = pushmsg_encode(&e->msg);
-	if (push_tls_post(cn->url, cn->cert, c->push_client_cert, c->push_client_key,
-	    "/v1/state", body, &status, resp, sizeof(resp), err, errlen) == 0)
+	if (push_tls_post(node, cn->url, "/v1/state", body, &status, resp,
+	    sizeof(resp), err, errlen) == 0)
 		o = push_answer(status, resp, &e->msg, a, err, errlen);
 	crypto_wipe(body, strlen(body));
 	free(body);

@@ -281,6 +281,38 @@ int file_fsync_dir(const char *path);
 int file_write_atomic(const char *path, const void *buf, size_t len,
     unsigned mode, char *err, size_t errlen);
 
+/*
+ * cred.c — a certificate chain and its private key, or a pinned
+ * certificate alone (key NULL), read and checked together: the key file
+ * private (file_secret_check), a private key, matching the certificate.
+ * Errors name the setting: "tls.key: FILE: permission denied", "tls.key:
+ * FILE: is a certificate, not a private key", "tls.key: FILE does not
+ * match tls.cert FILE". A cred is immutable and reference counted (any
+ * thread may drop the last reference, which wipes the key).
+ */
+struct cred;
+struct mbedtls_x509_crt;
+struct mbedtls_pk_context;
+int cred_load(const char *cert, const char *key, const char *cert_name,
+    const char *key_name, struct cred **out, char *err, size_t errlen);
+/* now within notBefore..notAfter; -1 with "NAME: expired on …" */
+int cred_check_time(const struct cred *c, const char *name, char *err,
+    size_t errlen);
+int64_t cred_not_after(const struct cred *c);     /* Unix time */
+struct mbedtls_x509_crt *cred_crt(struct cred *c);
+struct mbedtls_pk_context *cred_key(struct cred *c);  /* NULL: pinned only */
+int cred_same(const struct cred *a, const struct cred *b); /* same first DER */
+struct cred *cred_ref(struct cred *c);            /* NULL stays NULL */
+void cred_unref(struct cred *c);                  /* NULL ok */
+/*
+ * A slot is a struct cred * that a reload replaces: get returns a new
+ * reference (cred_unref it when done), set takes c's reference and drops
+ * the slot's old one (which lives on while others hold it). One mutex for
+ * every slot: both calls are a few instructions.
+ */
+struct cred *cred_slot_get(struct cred **slot);
+void cred_slot_set(struct cred **slot, struct cred *c);
+
 /* json.c — request and response bodies (cJSON, included only here). */
 struct json;                                /* an object, array or value */
 struct json *json_object(void);
