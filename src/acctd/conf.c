@@ -34,7 +34,7 @@
  * conf_load_start() (a start and `acctd -t`) also checks what the file
  * names on this machine, with the same FILE:LINE: setting: prefix:
  *
- *   no such user "NAME" in /etc/passwd                   (on user)
+ *   user "NAME" does not exist (in /etc/passwd)          (on user)
  *   PATH: No such file or directory / permission denied  (cred.c's words)
  *   PATH: is a certificate, not a private key
  *   PATH does not match tls.cert PATH
@@ -472,7 +472,7 @@ conf_check_files(struct cfg *x, const struct conf *c)
 	char err[512], name[48];
 
 	if (c->user != NULL && c->user[0] != '\0' && priv_getpw(c->user) == NULL)
-		cfg_err(x, "user", "user", "no such user \"%s\" in /etc/passwd",
+		cfg_err(x, "user", "user", "user \"%s\" does not exist (in /etc/passwd)",
 		    c->user);
 	if (c->tls_cert != NULL && c->tls_key != NULL)
 		conf_check_pair(x, c->tls_cert, c->tls_key, "tls.cert", "tls.key");

@@ -181,6 +181,12 @@ cred_load(const char *cert, const char *key, const char *cert_name,
 
 	*out = NULL;
 	atomic_init(&c->refs, 1);
+	if (crypto_init() == -1) {	/* the pair check signs (-t runs early) */
+		snprintf(err, errlen, "%s: no random numbers to check it with",
+		    key_name != NULL ? key_name : cert_name);
+		free(c);
+		return -1;
+	}
 	mbedtls_x509_crt_init(&c->crt);
 	mbedtls_pk_init(&c->key);
 	if (cred_parse_crt(c, cert, cert_name, err, errlen) == -1)
