@@ -51,7 +51,7 @@ push_tls_load_one(struct cred **slot, const char *cert, const char *key,
     const char *cert_name, const char *key_name, int reload, char *err,
     size_t errlen)
 {
-	struct cred *c;
+	struct cred *c, *old;
 
 	if (cred_load(cert, key, cert_name, key_name, &c, err, errlen) == -1 ||
 	    (reload && cred_check_time(c, cert_name, err, errlen) == -1)) {
@@ -62,6 +62,10 @@ push_tls_load_one(struct cred **slot, const char *cert, const char *key,
 			    "readable by acctd's user for a reload: chown it)" : "");
 		return -1;
 	}
+	old = cred_slot_get(slot);
+	if (reload && (old == NULL || !cred_same(old, c)))
+		log_info("reload: %s %s loaded", cert_name, cert);
+	cred_unref(old);
 	cred_slot_set(slot, c);
 	return 0;
 }

@@ -13,6 +13,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import tempfile
 import time
 import unittest
 
@@ -179,6 +180,106 @@ class ReloadAsServiceUser(unittest.TestCase):
             d.stop()
         finally:
             d.cleanup()
+
+
+class PushCertReload(unittest.TestCase):
+    """The push client's certificate and a node's certificate renewed with a
+    SIGHUP to each side, in the order README gives: the side that pins
+    first, then the side that presents. A real agent in front of a real
+    PostgreSQL; each step is proved by a rotation reaching the node."""
+
+    @classmethod
+    def setUpClass(cls):
+        import test_30_push as push
+        cls.push = push
+        cls.base = tempfile.mkdtemp(prefix="acctd-certpush-")
+        os.chmod(cls.base, 0o755)
+        cls.client = os.path.join(cls.base, "push")          # acctd's push.client_cert/key
+        mkcert(cls.client, "acctd push")
+        cls.agent_pin = os.path.join(cls.base, "agent-acctd.crt")   # the agent's acctd_cert
+        shutil.copy(cls.client + ".crt", cls.agent_pin)
+        cls.cluster = push.Cluster(cls.base, "pg1")
+        cls.agent = push.Agent(cls.base, "node1", cls.cluster, cls.agent_pin)
+        cls.agent.start()
+        cls.node_pin = os.path.join(cls.base, "node1.crt")    # acctd's nodes[0].cert
+        shutil.copy(cls.agent.cert, cls.node_pin)
+        cls.d = Daemon(extra={
+            "nodes": [{"name": "node1", "url": "https://127.0.0.1:%d" % cls.agent.port,
+                       "cert": cls.node_pin}],
+            "workspaces": [{"handle": "prod", "owner": "alice", "node": "node1",
+                            "database": "postgres", "port": cls.cluster.port}],
+            "push": {"client_cert": cls.client + ".crt", "client_key": cls.client + ".key",
+                     "retry_max_seconds": 1},
+        }).start()
+        pw = open(os.path.join(cls.d.dir, "data", "admin.password")).read().strip()
+        cls.admin = cls.d.client()
+        r = cls.admin.post("/api/v0/login", {"handle": "admin", "password": pw})
+        cls.admin.csrf = r.json["csrf_token"]
+        r = cls.admin.post("/api/v0/admin/user", {"handle": "alice", "email": "a@x.test"})
+        assert r.status == 201, r
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.admin.close()
+        cls.d.stop()
+        cls.agent.stop()
+        cls.cluster.stop()
+        cls.d.cleanup()
+        shutil.rmtree(cls.base, ignore_errors=True)
+
+    def hup(self, proc, log, needle):
+        n = "\n".join(log()).count(needle)
+        proc.send_signal(signal.SIGHUP)
+        t0 = time.monotonic()
+        while "\n".join(log()).count(needle) == n:
+            self.assertLess(time.monotonic() - t0, 10, "\n".join(log()))
+            time.sleep(0.05)
+
+    def rotate_and_wait(self, timeout=20):
+        r = self.admin.post("/api/v0/user/alice/password")
+        self.assertIn(r.status, (200, 201), r)
+        version = r.json["version"]
+        t0 = time.monotonic()
+        while True:
+            r = self.admin.get("/api/v0/user/alice/password")
+            p = [x for x in r.json["propagation"] if x["node"] == "node1"][0]
+            if p["status"] == "applied" and p.get("applied_version", version) >= version:
+                break
+            self.assertLess(time.monotonic() - t0, timeout, (p, self.d.logtext()))
+            time.sleep(0.1)
+        self.assertTrue(self.cluster.login("alice", r.json["password"]))
+
+    def test_1_push_client_cert_renewed(self):
+        self.rotate_and_wait()
+        new = os.path.join(self.base, "push-renewed")
+        mkcert(new, "acctd push renewed")
+        # 1. the agent pins the new certificate, 2. acctd presents it
+        install_file(new + ".crt", self.agent_pin)
+        self.hup(self.agent.proc, lambda: self.agent.log, "reload: tls.cert")
+        install(new, self.client)
+        self.hup(self.d.proc, lambda: self.d.logtext().splitlines(), "reload: push.client_cert")
+        self.rotate_and_wait()     # the agent accepts nothing but the new one
+
+    def test_2_node_cert_renewed(self):
+        new = os.path.join(self.base, "node-renewed")
+        mkcert(new, "node1 renewed")
+        install(new, os.path.join(self.agent.dir, "node"))
+        self.hup(self.agent.proc, lambda: self.agent.log, "reload: tls.cert")
+        # acctd still pins the old one: the log names the setting
+        r = self.admin.post("/api/v0/user/alice/password")
+        self.assertIn(r.status, (200, 201), r)
+        t0 = time.monotonic()
+        while "is not the one in nodes[0].cert" not in self.d.logtext():
+            self.assertLess(time.monotonic() - t0, 15, self.d.logtext())
+            time.sleep(0.1)
+        install_file(new + ".crt", self.node_pin)
+        self.hup(self.d.proc, lambda: self.d.logtext().splitlines(), "reload: nodes[0].cert")
+        self.rotate_and_wait()
+
+
+def install_file(src, dst):
+    shutil.copy(src, dst + ".new")
+    os.rename(dst + ".new", dst)
 
 
 if __name__ == "__main__":
