@@ -1,0 +1,213 @@
+"""What a first deployment hit, following README and docs/ to the letter
+(issue 14, point 7): `acctd -t` said ok, and a start said ready, with files
+that could never work. Each case: `-t` exits 1 with the exact line, and a
+start refuses with the same line (never "ready")."""
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import unittest
+
+from harness import Daemon, BIN, ROOT, conf_text
+import harness
+
+AGENT = os.path.join(os.path.dirname(BIN), "acctd-agent")
+
+
+def mkcert(prefix, cn):
+    subprocess.run([os.path.join(ROOT, "tools", "mkcert.sh"), prefix, cn], check=True)
+
+
+class ConfigChecks(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.base = tempfile.mkdtemp(prefix="acctd-checks-")
+        os.chmod(cls.base, 0o755)
+        cls.a = os.path.join(cls.base, "a")
+        cls.b = os.path.join(cls.base, "b")
+        mkcert(cls.a, "pair a")
+        mkcert(cls.b, "pair b")
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.base, ignore_errors=True)
+
+    def setUp(self):
+        self.d = Daemon(ready=False)
+        os.chmod(self.d.dir, 0o755)
+
+    def tearDown(self):
+        if self.d.proc is not None and self.d.proc.poll() is None:
+            self.d.proc.kill()
+        self.d.cleanup()
+
+    def line(self, prefix):
+        for i, l in enumerate(open(self.d.conf).read().splitlines(), 1):
+            if l.startswith(prefix):
+                return i
+        self.fail("no %r in %s" % (prefix, self.d.conf))
+
+    def check(self, as_user=None):
+        cmd = [BIN, "-t", "-c", self.d.conf]
+        if as_user:
+            cmd = ["runuser", "-u", as_user, "--"] + cmd
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        return p.returncode, p.stdout, p.stderr
+
+    def refused(self, setting_prefix, message, as_user=None):
+        """-t and a start both print FILE:LINE: message, exit 1."""
+        want = "%s:%d: %s" % (self.d.conf, self.line(setting_prefix), message)
+        rc, out, err = self.check(as_user)
+        self.assertEqual((rc, out), (1, ""), err)
+        self.assertIn(want, err.splitlines())
+        if as_user is None:
+            self.d.start()
+            self.assertEqual(self.d.wait_exit(), 1)
+            self.assertIn(want, self.d.logtext().splitlines())
+            self.assertNotIn("ready on", self.d.logtext())
+
+    def tls(self, cert, key):
+        self.d.settings["tls"] = {"cert": cert, "key": key}
+        self.d.write_conf()
+
+    def test_user_does_not_exist(self):
+        self.d.settings["user"] = "no-such-user-acctd"
+        self.d.write_conf()
+        self.refused("user =", 'user: user "no-such-user-acctd" does not exist (in /etc/passwd)')
+
+    def test_tls_key_missing(self):
+        self.tls(self.a + ".crt", self.base + "/missing.key")
+        self.refused("tls =", "tls.key: %s/missing.key: No such file or directory" % self.base)
+
+    def test_tls_key_is_the_certificate(self):
+        key = os.path.join(self.d.dir, "cert-as-key.pem")
+        shutil.copy(self.a + ".crt", key)
+        os.chmod(key, 0o600)
+        self.tls(self.a + ".crt", key)
+        self.refused("tls =", "tls.key: %s: is a certificate, not a private key" % key)
+
+    def test_tls_key_does_not_match(self):
+        self.tls(self.a + ".crt", self.b + ".key")
+        self.refused("tls =", "tls.key: %s.key does not match tls.cert %s.crt" % (self.b, self.a))
+
+    def test_tls_key_unreadable_for_the_checking_user(self):
+        # a root-only key: `-t` run as another user says why it cannot read it
+        self.tls(self.a + ".crt", self.a + ".key")
+        os.chmod(self.d.conf, 0o644)
+        self.refused("tls =", "tls.key: %s.key: permission denied" % self.a, as_user="nobody")
+
+    def test_tls_key_group_readable(self):
+        key = os.path.join(self.d.dir, "open.key")
+        shutil.copy(self.a + ".key", key)
+        os.chmod(key, 0o640)
+        self.tls(self.a + ".crt", key)
+        self.refused("tls =", "tls.key: %s: group or world accessible (mode 0640); "
+                     "chmod 600 it" % key)
+
+    def test_nodes_without_push(self):
+        self.d.settings["nodes"] = [{"name": "node1", "url": "https://127.0.0.1:9443",
+                                     "cert": self.b + ".crt"}]
+        self.d.settings.pop("push", None)
+        self.d.write_conf()
+        self.refused("nodes =", "push.client_cert: required when nodes are set")
+
+    def test_push_client_key_mode(self):
+        key = os.path.join(self.d.dir, "push.key")
+        shutil.copy(self.b + ".key", key)
+        os.chmod(key, 0o644)
+        self.d.settings["push"] = {"client_cert": self.b + ".crt", "client_key": key}
+        self.d.write_conf()
+        self.refused("push =", "push.client_key: %s: group or world accessible (mode 0644); "
+                     "chmod 600 it" % key)
+
+    def test_push_client_key_unreadable(self):
+        self.d.settings["push"] = {"client_cert": self.b + ".crt", "client_key": self.b + ".key"}
+        self.d.write_conf()
+        os.chmod(self.d.conf, 0o644)
+        self.refused("push =", "push.client_key: %s.key: permission denied" % self.b,
+                     as_user="nobody")
+
+    def test_node_cert_not_a_certificate(self):
+        self.d.settings["nodes"] = [{"name": "node1", "url": "https://127.0.0.1:9443",
+                                     "cert": "/etc/hosts"}]
+        self.d.write_conf()
+        want = "nodes[0].cert: /etc/hosts: "
+        rc, out, err = self.check()
+        self.assertEqual(rc, 1, err)
+        self.assertTrue(any(l.startswith("%s:%d: %s" % (self.d.conf, self.line("nodes ="), want))
+                            for l in err.splitlines()), err)
+
+    def test_good_files_ok(self):
+        self.d.settings["push"] = {"client_cert": self.b + ".crt", "client_key": self.b + ".key"}
+        self.d.settings["nodes"] = [{"name": "node1", "url": "https://127.0.0.1:9443",
+                                     "cert": self.b + ".crt"}]
+        self.d.write_conf()
+        self.assertEqual(self.check(), (0, "ok\n", ""))
+
+    def test_listen_address_in_use(self):
+        busy = socket.socket()
+        busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            busy.bind(("127.0.0.1", self.d.port))
+            busy.listen(1)
+            self.d.start()
+            self.assertEqual(self.d.wait_exit(), 1)
+            self.assertIn("acctd: error: cannot start the HTTPS server: listen 127.0.0.1:%d: "
+                          "Address already in use" % self.d.port, self.d.logtext().splitlines())
+        finally:
+            busy.close()
+
+
+class AgentConfigChecks(unittest.TestCase):
+    """acctd-agent -t reads the files a start reads, with the same words."""
+
+    def setUp(self):
+        self.base = tempfile.mkdtemp(prefix="acctd-agent-checks-")
+        mkcert(os.path.join(self.base, "node"), "node")
+        mkcert(os.path.join(self.base, "other"), "other")
+        mkcert(os.path.join(self.base, "acctd"), "acctd")
+        self.conf = os.path.join(self.base, "agent.conf")
+
+    def tearDown(self):
+        shutil.rmtree(self.base, ignore_errors=True)
+
+    def write(self, key):
+        with open(self.conf, "w") as f:
+            f.write(conf_text({
+                "listen": "127.0.0.1:9",
+                "tls": {"cert": os.path.join(self.base, "node.crt"), "key": key},
+                "acctd_cert": os.path.join(self.base, "acctd.crt"),
+                "state_file": os.path.join(self.base, "state"),
+                "hook": "/bin/true",
+                "user": "",
+            }))
+
+    def check(self):
+        p = subprocess.run([AGENT, "-t", "-c", self.conf], capture_output=True, text=True,
+                           timeout=30)
+        return p.returncode, p.stdout, p.stderr
+
+    def test_ok(self):
+        self.write(os.path.join(self.base, "node.key"))
+        self.assertEqual(self.check(), (0, "ok\n", ""))
+
+    def test_key_does_not_match(self):
+        key = os.path.join(self.base, "other.key")
+        self.write(key)
+        self.assertEqual(self.check(), (1, "", "%s: tls.key: %s does not match tls.cert %s\n"
+                                        % (self.conf, key, os.path.join(self.base, "node.crt"))))
+
+    def test_key_is_a_certificate(self):
+        key = os.path.join(self.base, "acctd.crt")
+        self.write(key)
+        rc, out, err = self.check()
+        self.assertEqual((rc, out, err), (1, "", "%s: tls.key: %s: group or world accessible "
+                                          "(mode 0644); chmod 600 it\n" % (self.conf, key)))
+        os.chmod(key, 0o600)
+        self.assertEqual(self.check(), (1, "", "%s: tls.key: %s: is a certificate, not a "
+                                        "private key\n" % (self.conf, key)))
+
+
+if __name__ == "__main__":
+    unittest.main()
