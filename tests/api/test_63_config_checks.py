@@ -3,10 +3,12 @@
 that could never work. Each case: `-t` exits 1 with the exact line, and a
 start refuses with the same line (never "ready")."""
 import os
+import re
 import shutil
 import socket
 import subprocess
 import tempfile
+import time
 import unittest
 
 from harness import Daemon, BIN, ROOT, conf_text
@@ -207,6 +209,61 @@ class AgentConfigChecks(unittest.TestCase):
         os.chmod(key, 0o600)
         self.assertEqual(self.check(), (1, "", "%s: tls.key: %s: is a certificate, not a "
                                         "private key\n" % (self.conf, key)))
+
+
+class PushLogFlood(unittest.TestCase):
+    """A node down while 20 users rotate their passwords: one warning when
+    it starts failing, one line when it is back, not one per user per
+    retry (the retries run every second here)."""
+
+    def test_node_down_two_lines(self):
+        import test_30_push as push
+        base = tempfile.mkdtemp(prefix="acctd-flood-")
+        os.chmod(base, 0o755)
+        mkcert(os.path.join(base, "client"), "acctd")
+        cluster = push.Cluster(base, "pg1")
+        agent = push.Agent(base, "node1", cluster, os.path.join(base, "client.crt"))
+        users = ["u%02d" % i for i in range(20)]
+        d = Daemon(extra={
+            "nodes": [{"name": "node1", "url": "https://127.0.0.1:%d" % agent.port,
+                       "cert": agent.cert}],
+            "workspaces": [{"handle": "prod", "owner": "u00", "members": users[1:],
+                            "node": "node1", "database": "postgres", "port": cluster.port}],
+            "push": {"client_cert": os.path.join(base, "client.crt"),
+                     "client_key": os.path.join(base, "client.key"), "retry_max_seconds": 1},
+            "log_level": "info",
+        })
+        try:
+            d.start()
+            pw = open(os.path.join(d.dir, "data", "admin.password")).read().strip()
+            c = d.client()
+            r = c.post("/api/v0/login", {"handle": "admin", "password": pw})
+            c.csrf = r.json["csrf_token"]
+            for u in users:                      # the agent is not running yet
+                self.assertEqual(c.post("/api/v0/admin/user", {"handle": u,
+                                 "email": u + "@x.test"}).status, 201)
+            for u in users:
+                self.assertEqual(c.post("/api/v0/user/%s/password" % u).status, 200)
+            time.sleep(4)                        # several retry rounds of 20 users
+            agent.start()
+            t0 = time.monotonic()
+            while "node node1 reachable again" not in d.logtext():
+                self.assertLess(time.monotonic() - t0, 30, d.logtext())
+                time.sleep(0.1)
+            lines = [l for l in d.logtext().splitlines() if "node1" in l]
+            self.assertEqual(len(lines), 2, "\n".join(lines))
+            self.assertRegex(lines[0], r"^acctd: warning: push: node node1 failing: connect "
+                             r"127\.0\.0\.1:%d: Connection refused \(" % agent.port)
+            self.assertRegex(lines[1], r"^acctd: push: node node1 reachable again after "
+                             r"(\d+) failed attempt\(s\), \d+ push\(es\) queued$")
+            self.assertGreaterEqual(int(re.search(r"after (\d+)", lines[1]).group(1)), 20)
+            c.close()
+        finally:
+            d.stop()
+            agent.stop()
+            cluster.stop()
+            d.cleanup()
+            shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":
