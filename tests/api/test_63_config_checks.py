@@ -266,5 +266,109 @@ class PushLogFlood(unittest.TestCase):
             shutil.rmtree(base, ignore_errors=True)
 
 
+class DnsmasqHostsdir(unittest.TestCase):
+    """Debian's dnsmasq runs as user dnsmasq: acctd's SIGHUP is refused, so
+    with addn-hosts a renamed name never resolved. The recipe: dnsmasq's
+    hostsdir on the directory of dns.hosts_file, no reload_pidfile; dnsmasq
+    reads the renamed file by itself (inotify). A real dnsmasq, a real dig."""
+
+    def start_dnsmasq(self, *args):
+        self.dnsport = harness.free_port()
+        self.dnsmasq = subprocess.Popen(
+            [shutil.which("dnsmasq"), "--keep-in-foreground", "--no-resolv", "--no-hosts",
+             "--listen-address=127.0.0.1", "--bind-interfaces", "--port=%d" % self.dnsport,
+             "--user=root", "--log-facility=-"] + list(args),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def dig(self, name):
+        return subprocess.run(["dig", "@127.0.0.1", "-p", str(self.dnsport), "+short",
+                               "+time=2", "+tries=1", name, "A"],
+                              capture_output=True, text=True, timeout=10).stdout.strip()
+
+    def wait_answer(self, name, want, timeout=10):
+        t0 = time.monotonic()
+        while self.dig(name) != want:
+            self.assertLess(time.monotonic() - t0, timeout, "%s: %r" % (name, self.dig(name)))
+            time.sleep(0.1)
+
+    def daemon(self, dns, user=""):
+        d = Daemon(extra={
+            "user": user, "dns": dns,
+            "nodes": [{"name": "node1", "url": "https://127.0.0.12:9443",
+                       "cert": harness.test_cert()}],
+            "workspaces": [{"handle": "prod", "owner": "alice", "node": "node1",
+                            "database": "p", "port": 9193}]})
+        os.chmod(d.dir, 0o755)
+        return d
+
+    def rename(self, d, old, new):
+        pw = open(os.path.join(d.dir, "data", "admin.password")).read().strip()
+        c = d.client()
+        r = c.post("/api/v0/login", {"handle": "admin", "password": pw})
+        c.csrf = r.json["csrf_token"]
+        if old == "alice":
+            r = c.post("/api/v0/admin/user", {"handle": "alice", "email": "a@x.test"})
+            self.assertEqual(r.status, 201, r)
+        r = c.request("PATCH", "/api/v0/user/" + old, body={"handle": new})
+        self.assertEqual(r.status, 200, r)
+        c.close()
+
+    def test_hostsdir_renamed_name_resolves_without_a_signal(self):
+        d = self.daemon({"domain": "ws.test"})
+        hostsdir = os.path.join(d.dir, "hosts")
+        os.mkdir(hostsdir)
+        d.settings["dns"]["hosts_file"] = os.path.join(hostsdir, "workspaces")
+        d.write_conf()
+        self.start_dnsmasq("--hostsdir=" + hostsdir)
+        try:
+            d.start()
+            self.wait_answer("alice-prod.ws.test", "127.0.0.12")
+            self.rename(d, "alice", "alice2")
+            self.wait_answer("alice2-prod.ws.test", "127.0.0.12")
+            self.wait_answer("alice-prod.ws.test", "")
+            self.rename(d, "alice2", "alice3")
+            self.wait_answer("alice3-prod.ws.test", "127.0.0.12")
+            self.wait_answer("alice2-prod.ws.test", "")
+            self.assertEqual(sorted(os.listdir(hostsdir)), ["workspaces"])
+            d.stop()
+        finally:
+            self.dnsmasq.terminate()
+            self.dnsmasq.wait(10)
+            d.cleanup()
+
+    def test_refused_signal_said_once(self):
+        d = self.daemon({"domain": "ws.test"}, user="nobody")
+        hostsdir = os.path.join(d.dir, "hosts")
+        os.mkdir(hostsdir)
+        shutil.chown(hostsdir, "nobody")
+        pidfile = os.path.join(d.dir, "dnsmasq.pid")
+        d.settings["dns"].update({"hosts_file": os.path.join(hostsdir, "ws.hosts"),
+                                  "reload_pidfile": pidfile})
+        d.write_conf()
+        self.start_dnsmasq("--addn-hosts=" + os.path.join(hostsdir, "ws.hosts"),
+                           "--pid-file=" + pidfile)
+        try:
+            for _ in range(100):
+                if os.path.exists(pidfile) and open(pidfile).read().strip():
+                    break
+                time.sleep(0.05)
+            os.chmod(pidfile, 0o644)
+            d.start()
+            self.rename(d, "alice", "alice2")
+            self.rename(d, "alice2", "alice3")
+            time.sleep(0.3)
+            lines = [l for l in d.logtext().splitlines() if "cannot signal" in l]
+            self.assertEqual(lines, [
+                "acctd: warning: dns: cannot signal the DNS server of dns.reload_pidfile %s "
+                "(pid %d): Operation not permitted; it will not see renamed names (use "
+                "dnsmasq's hostsdir and an empty dns.reload_pidfile: README \"Workspace DNS\")"
+                % (pidfile, self.dnsmasq.pid)])
+            d.stop()
+        finally:
+            self.dnsmasq.terminate()
+            self.dnsmasq.wait(10)
+            d.cleanup()
+
+
 if __name__ == "__main__":
     unittest.main()
