@@ -39,6 +39,7 @@
  *   PATH: is a certificate, not a private key
  *   PATH does not match tls.cert PATH
  *   required when nodes are set                          (on push.client_cert)
+ *   host "H" is not an IP address and not in /etc/hosts (…)   (nodes[i].url)
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -465,6 +466,24 @@ conf_check_pair(struct cfg *x, const char *cert, const char *key,
 	cred_unref(cr);
 }
 
+/* a node's host must resolve the way push_tls.c connects (addr_resolve) */
+static void
+conf_check_node_host(struct cfg *x, const struct conf *c, size_t i)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	struct addr a;
+	const char *url = c->nodes[i].url;
+
+	if (url == NULL || strncmp(url, "https://", 8) != 0 ||
+	    addr_split(url + 8, &a) != 0)
+		return;		/* conf_check_url said */
+	if (addr_resolve(a.host, a.port, &ss, &len, 1) == 0)
+		cfg_err_elem(x, "nodes", i, "url", "host \"%s\" is not an IP "
+		    "address and not in /etc/hosts (acctd resolves node names "
+		    "without NSS or DNS)", a.host);
+}
+
 static void
 conf_check_files(struct cfg *x, const struct conf *c)
 {
@@ -486,6 +505,7 @@ conf_check_files(struct cfg *x, const struct conf *c)
 		cfg_err(x, "nodes", "push.client_cert",
 		    "required when nodes are set");
 	for (size_t i = 0; i < c->nnodes; i++) {
+		conf_check_node_host(x, c, i);
 		if (c->nodes[i].cert == NULL)
 			continue;
 		snprintf(name, sizeof(name), "nodes[%zu].cert", i);

@@ -17,7 +17,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,60 +134,65 @@ push_tls_metrics(FILE *f)
 
 /* "https://host:port" -> host, port */
 static int
-push_tls_split_url(const char *url, char *host, size_t hl, char *port, size_t pl)
+push_tls_split_url(const char *url, struct addr *a)
 {
-	struct addr a;
-
-	if (strncmp(url, "https://", 8) != 0 || addr_split(url + 8, &a) != 0 ||
-	    strlen(a.host) >= hl)
-		return -1;
-	strcpy(host, a.host);
-	snprintf(port, pl, "%u", a.port);
-	return 0;
+	return strncmp(url, "https://", 8) != 0 || addr_split(url + 8, a) != 0 ?
+	    -1 : 0;
 }
 
-/* non-blocking connect with a deadline, then back to blocking */
-static int
-push_tls_connect(const char *host, const char *port, char *err, size_t errlen)
-{
-	struct addrinfo hints, *res = NULL, *ai;
-	int fd = -1, rc;
+#define PUSH_TLS_MAX_ADDRS 4
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	rc = getaddrinfo(host, port, &hints, &res);
-	if (rc != 0) {
-		snprintf(err, errlen, "%s: %s", host, gai_strerror(rc));
+/* non-blocking connect with a deadline to one address, then blocking */
+static int
+push_tls_connect_one(const struct sockaddr_storage *ss, socklen_t len,
+    const struct addr *a, char *err, size_t errlen)
+{
+	struct pollfd pfd;
+	int fd, soerr = 0;
+	socklen_t sl = sizeof(soerr);
+
+	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return -1;
 	}
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		struct pollfd pfd;
-		int soerr = 0;
-		socklen_t sl = sizeof(soerr);
-
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-		if (fd == -1)
-			continue;
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			break;
-		if (errno == EINPROGRESS) {
-			pfd.fd = fd;
-			pfd.events = POLLOUT;
-			if (poll(&pfd, 1, PUSH_TLS_TIMEOUT_MS) == 1 &&
-			    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0)
-				break;
-			snprintf(err, errlen, "connect %s:%s: %s", host, port,
-			    soerr ? strerror(soerr) : "timed out");
-		} else {
-			snprintf(err, errlen, "connect %s:%s: %s", host, port, strerror(errno));
-		}
-		close(fd);
-		fd = -1;
+	if (connect(fd, (const struct sockaddr *)ss, len) == 0)
+		goto done;
+	if (errno == EINPROGRESS) {
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, PUSH_TLS_TIMEOUT_MS) == 1 &&
+		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 &&
+		    soerr == 0)
+			goto done;
+		snprintf(err, errlen, "connect %s:%u: %s", a->host, a->port,
+		    soerr ? strerror(soerr) : "timed out");
+	} else {
+		snprintf(err, errlen, "connect %s:%u: %s", a->host, a->port,
+		    strerror(errno));
 	}
-	freeaddrinfo(res);
-	if (fd != -1)
-		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	close(fd);
+	return -1;
+done:
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	return fd;
+}
+
+/* the node's addresses (addr_resolve: an IP address or /etc/hosts, no
+ * NSS), tried in order */
+static int
+push_tls_connect(const struct addr *a, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss[PUSH_TLS_MAX_ADDRS];
+	socklen_t lens[PUSH_TLS_MAX_ADDRS];
+	int n, fd = -1;
+
+	n = addr_resolve(a->host, a->port, ss, lens, PUSH_TLS_MAX_ADDRS);
+	if (n == 0)
+		snprintf(err, errlen, "%s: not an IP address and not in "
+		    "/etc/hosts", a->host);
+	for (int i = 0; i < n && fd == -1; i++)
+		fd = push_tls_connect_one(&ss[i], lens[i], a, err, errlen);
 	return fd;
 }
 
@@ -290,13 +294,13 @@ push_tls_setup(struct push_tls *p, const char *node, char *err, size_t errlen)
 /* connect and handshake; the node must present exactly the pinned
  * certificate. 0 or -1 with err */
 static int
-push_tls_handshake(struct push_tls *p, const char *host, const char *port,
-    char *err, size_t errlen)
+push_tls_handshake(struct push_tls *p, const struct addr *a, char *err,
+    size_t errlen)
 {
 	const mbedtls_x509_crt *peer, *pin;
 	int rc;
 
-	if ((p->net.fd = push_tls_connect(host, port, err, errlen)) == -1)
+	if ((p->net.fd = push_tls_connect(a, err, errlen)) == -1)
 		return -1;
 	mbedtls_ssl_set_bio(&p->ssl, &p->net, mbedtls_net_send, NULL,
 	    mbedtls_net_recv_timeout);
@@ -389,18 +393,21 @@ push_tls_post(const char *node, const char *url, const char *path,
     size_t errlen)
 {
 	struct push_tls p;
-	char host[256], port[16], *req = NULL;
+	struct addr a;
+	char *req = NULL;
+	const char *host;
 	int ret = -1;
 
 	*status = 0;
 	resp[0] = '\0';
 	push_tls_init(&p);
-	if (push_tls_split_url(url, host, sizeof(host), port, sizeof(port)) == -1) {
+	if (push_tls_split_url(url, &a) == -1) {
 		snprintf(err, errlen, "bad node url %s", url);
 		goto done;
 	}
+	host = a.host;
 	if (push_tls_setup(&p, node, err, errlen) == -1 ||
-	    push_tls_handshake(&p, host, port, err, errlen) == -1)
+	    push_tls_handshake(&p, &a, err, errlen) == -1)
 		goto done;
 	req = x_asprintf("POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
 	    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s", path, host, strlen(body), body);

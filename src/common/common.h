@@ -252,6 +252,14 @@ const char *addr_listen_check(const char *s);
 /* a checked listen address as a socket address; -1 when it is none */
 int addr_listen_sockaddr(const char *s, struct sockaddr_storage *ss,
     socklen_t *len);
+/*
+ * A node's host: an IP address, or a name from /etc/hosts, read here. No
+ * getaddrinfo(): in the static ARM binaries it needs glibc's NSS modules,
+ * which the box does not have, and node addresses do not come from DNS.
+ * Up to max addresses (with port) into ss/lens; how many (0: none).
+ */
+int addr_resolve(const char *host, unsigned port, struct sockaddr_storage *ss,
+    socklen_t *lens, size_t max);
 
 /*
  * file.c — files that must survive a crash or must stay secret: the

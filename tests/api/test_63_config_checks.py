@@ -140,6 +140,21 @@ class ConfigChecks(unittest.TestCase):
         self.assertTrue(any(l.startswith("%s:%d: %s" % (self.d.conf, self.line("nodes ="), want))
                             for l in err.splitlines()), err)
 
+    def test_node_host_name_without_nss(self):
+        # the static ARM binary has no NSS: a node is an IP address or a
+        # name in /etc/hosts ("localhost" is in every /etc/hosts)
+        self.d.settings["nodes"] = [{"name": "node1", "url": "https://localhost:9443",
+                                     "cert": self.b + ".crt"},
+                                    {"name": "node2", "url": "https://node2.invalid:9443",
+                                     "cert": self.b + ".crt"}]
+        self.d.settings["push"] = {"client_cert": self.b + ".crt", "client_key": self.b + ".key"}
+        self.d.write_conf()
+        rc, out, err = self.check()
+        self.assertEqual((rc, out), (1, ""), err)
+        self.assertEqual(err, '%s:%d: nodes[1].url: host "node2.invalid" is not an IP address '
+                         'and not in /etc/hosts (acctd resolves node names without NSS or DNS)\n'
+                         % (self.d.conf, self.line("nodes =")))
+
     def test_good_files_ok(self):
         self.d.settings["push"] = {"client_cert": self.b + ".crt", "client_key": self.b + ".key"}
         self.d.settings["nodes"] = [{"name": "node1", "url": "https://127.0.0.1:9443",
