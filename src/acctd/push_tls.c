@@ -92,8 +92,10 @@ push_tls_load(const struct conf *c, int reload, char *err, size_t errlen)
 				p = &push_tls_pins[k];
 		if (p == NULL)
 			continue;	/* a new node: its thread starts at the restart */
-		snprintf(p->node, sizeof(p->node), "%s", c->nodes[i].name);
-		snprintf(p->setting, sizeof(p->setting), "nodes[%zu].cert", i);
+		if (!reload) {	/* the push threads read these from now on */
+			snprintf(p->node, sizeof(p->node), "%s", c->nodes[i].name);
+			snprintf(p->setting, sizeof(p->setting), "nodes[%zu].cert", i);
+		}
 		if (push_tls_load_one(&p->cred, c->nodes[i].cert, NULL, p->setting,
 		    NULL, reload, err, errlen) == -1 && !reload)
 			return -1;

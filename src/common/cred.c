@@ -100,6 +100,19 @@ cred_read(const char *path, char **out, size_t *len, char *err, size_t errlen)
 	return 0;
 }
 
+/* cred_read, the error as "NAME: FILE: reason" */
+static int
+cred_read_named(const char *path, const char *name, char **out, size_t *len,
+    char *err, size_t errlen)
+{
+	char why[160];
+
+	if (cred_read(path, out, len, why, sizeof(why)) == 0)
+		return 0;
+	snprintf(err, errlen, "%s: %s", name, why);
+	return -1;
+}
+
 static void
 cred_strerror(int rc, char *buf, size_t len)
 {
@@ -115,10 +128,8 @@ cred_parse_crt(struct cred *c, const char *path, const char *name,
 	size_t len;
 	int rc;
 
-	if (cred_read(path, &buf, &len, why, sizeof(why)) == -1) {
-		snprintf(err, errlen, "%s: %s", name, why);
+	if (cred_read_named(path, name, &buf, &len, err, errlen) == -1)
 		return -1;
-	}
 	if (strstr(buf, "-----BEGIN CERTIFICATE-----") == NULL &&
 	    strstr(buf, "PRIVATE KEY-----") != NULL) {
 		snprintf(err, errlen, "%s: %s: is a private key, not a "
@@ -143,10 +154,8 @@ cred_parse_key(struct cred *c, const char *path, const char *name,
 	size_t len;
 	int rc;
 
-	if (cred_read(path, &buf, &len, why, sizeof(why)) == -1) {
-		snprintf(err, errlen, "%s: %s", name, why);
+	if (cred_read_named(path, name, &buf, &len, err, errlen) == -1)
 		return -1;
-	}
 	if (file_secret_check(path, why, sizeof(why)) == -1) {
 		snprintf(err, errlen, "%s: %s", name, why);
 		mbedtls_platform_zeroize(buf, len);

@@ -31,6 +31,17 @@ def install(src_prefix, dst_prefix):
         os.rename(dst_prefix + "." + ext + ".new", dst_prefix + "." + ext)
 
 
+def hup_until(tc, proc, logtext, needle):
+    """SIGHUP proc, wait for one more line holding needle; that line."""
+    n = logtext().count(needle)
+    proc.send_signal(signal.SIGHUP)
+    t0 = time.monotonic()
+    while logtext().count(needle) == n:
+        tc.assertLess(time.monotonic() - t0, 10, logtext())
+        time.sleep(0.05)
+    return [l for l in logtext().splitlines() if needle in l][-1]
+
+
 def pem_der(path):
     return ssl.PEM_cert_to_DER_cert(open(path).read())
 
@@ -69,13 +80,7 @@ class ServerCertReload(unittest.TestCase):
         self.d.cleanup()
 
     def hup_and_wait(self, needle):
-        n = self.d.logtext().count(needle)
-        self.d.proc.send_signal(signal.SIGHUP)
-        t0 = time.monotonic()
-        while self.d.logtext().count(needle) == n:
-            self.assertLess(time.monotonic() - t0, 10, self.d.logtext())
-            time.sleep(0.05)
-        return [l for l in self.d.logtext().splitlines() if needle in l][-1]
+        return hup_until(self, self.d.proc, self.d.logtext, needle)
 
     def test_renewal_new_connections_new_cert_open_ones_keep_working(self):
         old = pem_der(self.tls + ".crt")
@@ -158,24 +163,14 @@ class ReloadAsServiceUser(unittest.TestCase):
             old = pem_der(tls + ".crt")
             mkcert(os.path.join(d.dir, "renewed"), "renewed")
             install(os.path.join(d.dir, "renewed"), tls)   # root 0600, as a hook run by root leaves it
-            n = d.logtext().count("still serving")
-            d.proc.send_signal(signal.SIGHUP)
-            t0 = time.monotonic()
-            while d.logtext().count("still serving") == n:
-                self.assertLess(time.monotonic() - t0, 10, d.logtext())
-                time.sleep(0.05)
+            hup_until(self, d.proc, d.logtext, "still serving")
             self.assertIn("reload: tls.key: %s.key: permission denied; still serving the "
                           "previous certificate (the key must be readable by acctd's user "
                           "for a reload: chown it)" % tls, d.logtext())
             self.assertEqual(served_der(d.port), old)
             # the fix the line gives: chown, SIGHUP again
             os.chown(tls + ".key", nobody.pw_uid, nobody.pw_gid)
-            n = d.logtext().count("reload: tls.cert")
-            d.proc.send_signal(signal.SIGHUP)
-            t0 = time.monotonic()
-            while d.logtext().count("reload: tls.cert") == n:
-                self.assertLess(time.monotonic() - t0, 10, d.logtext())
-                time.sleep(0.05)
+            hup_until(self, d.proc, d.logtext, "reload: tls.cert")
             self.assertEqual(served_der(d.port), pem_der(tls + ".crt"))
             d.stop()
         finally:
@@ -193,13 +188,16 @@ class PushCertReload(unittest.TestCase):
         import test_30_push as push
         cls.push = push
         cls.base = tempfile.mkdtemp(prefix="acctd-certpush-")
+        cls.addClassCleanup(shutil.rmtree, cls.base, ignore_errors=True)
         os.chmod(cls.base, 0o755)
         cls.client = os.path.join(cls.base, "push")          # acctd's push.client_cert/key
         mkcert(cls.client, "acctd push")
         cls.agent_pin = os.path.join(cls.base, "agent-acctd.crt")   # the agent's acctd_cert
         shutil.copy(cls.client + ".crt", cls.agent_pin)
         cls.cluster = push.Cluster(cls.base, "pg1")
+        cls.addClassCleanup(cls.cluster.stop)
         cls.agent = push.Agent(cls.base, "node1", cls.cluster, cls.agent_pin)
+        cls.addClassCleanup(cls.agent.stop)
         cls.agent.start()
         cls.node_pin = os.path.join(cls.base, "node1.crt")    # acctd's nodes[0].cert
         shutil.copy(cls.agent.cert, cls.node_pin)
@@ -210,30 +208,21 @@ class PushCertReload(unittest.TestCase):
                             "database": "postgres", "port": cls.cluster.port}],
             "push": {"client_cert": cls.client + ".crt", "client_key": cls.client + ".key",
                      "retry_max_seconds": 1},
-        }).start()
+        })
+        cls.addClassCleanup(cls.d.cleanup)
+        cls.addClassCleanup(cls.d.stop)
+        cls.d.start()
         pw = open(os.path.join(cls.d.dir, "data", "admin.password")).read().strip()
         cls.admin = cls.d.client()
+        cls.addClassCleanup(cls.admin.close)
         r = cls.admin.post("/api/v0/login", {"handle": "admin", "password": pw})
         cls.admin.csrf = r.json["csrf_token"]
         r = cls.admin.post("/api/v0/admin/user", {"handle": "alice", "email": "a@x.test"})
         assert r.status == 201, r
 
-    @classmethod
-    def tearDownClass(cls):
-        cls.admin.close()
-        cls.d.stop()
-        cls.agent.stop()
-        cls.cluster.stop()
-        cls.d.cleanup()
-        shutil.rmtree(cls.base, ignore_errors=True)
 
     def hup(self, proc, log, needle):
-        n = "\n".join(log()).count(needle)
-        proc.send_signal(signal.SIGHUP)
-        t0 = time.monotonic()
-        while "\n".join(log()).count(needle) == n:
-            self.assertLess(time.monotonic() - t0, 10, "\n".join(log()))
-            time.sleep(0.05)
+        hup_until(self, proc, lambda: "\n".join(log()), needle)
 
     def rotate_and_wait(self, timeout=20):
         r = self.admin.post("/api/v0/user/alice/password")
@@ -257,7 +246,7 @@ class PushCertReload(unittest.TestCase):
         install_file(new + ".crt", self.agent_pin)
         self.hup(self.agent.proc, lambda: self.agent.log, "reload: tls.cert")
         install(new, self.client)
-        self.hup(self.d.proc, lambda: self.d.logtext().splitlines(), "reload: push.client_cert")
+        self.hup(self.d.proc, lambda: [self.d.logtext()], "reload: push.client_cert")
         self.rotate_and_wait()     # the agent accepts nothing but the new one
 
     def test_2_node_cert_renewed(self):
@@ -273,7 +262,7 @@ class PushCertReload(unittest.TestCase):
             self.assertLess(time.monotonic() - t0, 15, self.d.logtext())
             time.sleep(0.1)
         install_file(new + ".crt", self.node_pin)
-        self.hup(self.d.proc, lambda: self.d.logtext().splitlines(), "reload: nodes[0].cert")
+        self.hup(self.d.proc, lambda: [self.d.logtext()], "reload: nodes[0].cert")
         self.rotate_and_wait()
 
 
