@@ -100,7 +100,7 @@ ALL_LDFLAGS = $(SAN_FLAGS) $(LDSTATIC) $(LDFLAGS)
 # --- sources ----------------------------------------------------------------
 # Two programs with a visible border (docs/design.md "Layout"):
 #   src/common/  both programs: log, mem, priv, crypto, json, secret, the
-#                handle, the push message, cfg, addr, file, daemon
+#                handle, the push message, cfg, addr, file, daemon, cred
 #                (common.h; no LMDB, no civetweb)
 #   src/acctd/   the gateway daemon (acctd.h): store, HTTPS, page, handlers
 #   src/agent/   the node agent (agent.h): what ships to every node
