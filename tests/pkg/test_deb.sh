@@ -16,8 +16,13 @@ pid=
 passed=0
 failed=0
 
+# the certificates an operator puts where the sample configs name them
+SAMPLE_CERTS="/etc/acctd/tls.crt /etc/acctd/tls.key /etc/acctd/node.crt /etc/acctd/node.key
+/etc/acctd/acctd-push.crt"
+
 cleanup() {
 	[ -z "$pid" ] || kill "$pid" 2>/dev/null
+	rm -f $SAMPLE_CERTS
 	dpkg --purge acctd acctd-agent >/dev/null 2>&1
 	rm -rf "$tmp"
 }
@@ -51,6 +56,24 @@ is_absent() {
 
 acctd_ok() {
 	[ "$("$@")" = ok ]
+}
+
+# $2… fails, and its message names $1
+refused_naming() {
+	what=$1
+	shift
+	out=$("$@" 2>&1) && { echo "accepted: $out"; return 1; }
+	printf '%s\n' "$out" | grep -q -- "$what" || { echo "$out"; return 1; }
+}
+
+# what an operator does after installing (README "Deploying"): the
+# certificates and keys the sample configs name, owned by acctd (the units
+# run as acctd), keys 0600; the agent pins acctd's push certificate
+sample_certs() {
+	"$top/tools/mkcert.sh" /etc/acctd/tls "acctd" &&
+	"$top/tools/mkcert.sh" /etc/acctd/node "node1" &&
+	cp /etc/acctd/tls.crt /etc/acctd/acctd-push.crt &&
+	chown acctd:acctd $SAMPLE_CERTS
 }
 
 # the packaged acctd, as the packaged user, on the packaged data dir, with
@@ -95,6 +118,9 @@ if dpkg -s acctd >/dev/null 2>&1 || dpkg -s acctd-agent >/dev/null 2>&1; then
 	exit 1
 fi
 check "dpkg -i acctd acctd-agent" dpkg -i "$acctd_deb" "$agent_deb"
+check "acctd -t refuses the sample before its certificate exists, naming tls.cert" \
+	refused_naming "tls.cert: /etc/acctd/tls.crt" /usr/sbin/acctd -t -c /etc/acctd/acctd.conf
+check "the sample configs' certificates made (tools/mkcert.sh)" sample_certs
 check "acctd -t -c /etc/acctd/acctd.conf says ok" acctd_ok /usr/sbin/acctd -t -c /etc/acctd/acctd.conf
 check "acctd-agent -t -c /etc/acctd/acctd-agent.conf says ok" \
 	acctd_ok /usr/sbin/acctd-agent -t -c /etc/acctd/acctd-agent.conf
@@ -122,6 +148,7 @@ check "dpkg -r acctd acctd-agent" dpkg -r acctd acctd-agent
 check "remove: the binaries are gone" is_absent /usr/sbin/acctd
 check "remove: the config is kept" grep -q '^# edited by test_deb$' /etc/acctd/acctd.conf
 check "remove: the store is kept" test -f /var/lib/acctd/data.mdb
+rm -f $SAMPLE_CERTS
 check "dpkg --purge acctd acctd-agent" dpkg --purge acctd acctd-agent
 check "purge: the config is gone" is_absent /etc/acctd/acctd.conf
 check "purge: /var/lib/acctd is gone" is_absent /var/lib/acctd
