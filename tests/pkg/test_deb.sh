@@ -16,13 +16,18 @@ pid=
 passed=0
 failed=0
 
-# the certificates an operator puts where the sample configs name them
-SAMPLE_CERTS="/etc/acctd/tls.crt /etc/acctd/tls.key /etc/acctd/node.crt /etc/acctd/node.key
-/etc/acctd/acctd-push.crt"
+# COMMAND… FILE for each certificate and key an operator puts where the
+# sample configs name them
+sample_certs_each() {
+	for f in /etc/acctd/tls.crt /etc/acctd/tls.key /etc/acctd/node.crt \
+	    /etc/acctd/node.key /etc/acctd/acctd-push.crt; do
+		"$@" "$f" || return 1
+	done
+}
 
 cleanup() {
 	[ -z "$pid" ] || kill "$pid" 2>/dev/null
-	rm -f $SAMPLE_CERTS
+	sample_certs_each rm -f
 	dpkg --purge acctd acctd-agent >/dev/null 2>&1
 	rm -rf "$tmp"
 }
@@ -73,7 +78,7 @@ sample_certs() {
 	"$top/tools/mkcert.sh" /etc/acctd/tls "acctd" &&
 	"$top/tools/mkcert.sh" /etc/acctd/node "node1" &&
 	cp /etc/acctd/tls.crt /etc/acctd/acctd-push.crt &&
-	chown acctd:acctd $SAMPLE_CERTS
+	sample_certs_each chown acctd:acctd
 }
 
 # the packaged acctd, as the packaged user, on the packaged data dir, with
@@ -148,7 +153,7 @@ check "dpkg -r acctd acctd-agent" dpkg -r acctd acctd-agent
 check "remove: the binaries are gone" is_absent /usr/sbin/acctd
 check "remove: the config is kept" grep -q '^# edited by test_deb$' /etc/acctd/acctd.conf
 check "remove: the store is kept" test -f /var/lib/acctd/data.mdb
-rm -f $SAMPLE_CERTS
+sample_certs_each rm -f
 check "dpkg --purge acctd acctd-agent" dpkg --purge acctd acctd-agent
 check "purge: the config is gone" is_absent /etc/acctd/acctd.conf
 check "purge: /var/lib/acctd is gone" is_absent /var/lib/acctd
