@@ -50,7 +50,7 @@ struct forward_conn {
 	mbedtls_ctr_drbg_context drbg;
 	mbedtls_ssl_config conf;
 	mbedtls_ssl_context ssl;
-	mbedtls_x509_crt ca;
+	struct cred *ca;           /* audit.forward.ca, read at each connect */
 };
 
 static void
@@ -146,17 +146,15 @@ forward_conn_tls_setup(struct forward_conn *c, const char *host, const char *ca,
 		forward_conn_tls_err(err, errlen, "random", rc);
 		return -1;
 	}
-	if ((rc = mbedtls_x509_crt_parse_file(&c->ca, ca)) != 0) {
-		forward_conn_tls_err(err, errlen, ca, rc);
+	if (cred_load(ca, NULL, "audit.forward.ca", NULL, &c->ca, err, errlen) == -1)
 		return -1;
-	}
 	if ((rc = mbedtls_ssl_config_defaults(&c->conf, MBEDTLS_SSL_IS_CLIENT,
 	    MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT)) != 0) {
 		forward_conn_tls_err(err, errlen, "tls config", rc);
 		return -1;
 	}
 	mbedtls_ssl_conf_authmode(&c->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
-	mbedtls_ssl_conf_ca_chain(&c->conf, &c->ca, NULL);
+	mbedtls_ssl_conf_ca_chain(&c->conf, cred_crt(c->ca), NULL);
 	mbedtls_ssl_conf_rng(&c->conf, mbedtls_ctr_drbg_random, &c->drbg);
 	mbedtls_ssl_conf_min_tls_version(&c->conf, MBEDTLS_SSL_VERSION_TLS1_2);
 	mbedtls_ssl_conf_max_tls_version(&c->conf, MBEDTLS_SSL_VERSION_TLS1_3);
@@ -205,7 +203,6 @@ forward_conn_open(const char *url, const char *ca, const _Atomic int *stop,
 {
 	struct forward_conn *c;
 	struct addr a;
-	char port[16];
 
 	*out = NULL;
 	if ((strncmp(url, "tcp://", 6) != 0 && strncmp(url, "tls://", 6) != 0) ||
@@ -213,7 +210,6 @@ forward_conn_open(const char *url, const char *ca, const _Atomic int *stop,
 		snprintf(err, errlen, "bad url %s", url);
 		return -1;
 	}
-	snprintf(port, sizeof(port), "%u", a.port);
 	c = x_calloc(1, sizeof(*c));
 	c->fd = -1;
 	c->tls = url[2] == 's';
@@ -222,8 +218,7 @@ forward_conn_open(const char *url, const char *ca, const _Atomic int *stop,
 	mbedtls_ctr_drbg_init(&c->drbg);
 	mbedtls_ssl_config_init(&c->conf);
 	mbedtls_ssl_init(&c->ssl);
-	mbedtls_x509_crt_init(&c->ca);
-	if ((c->fd = push_tls_connect(a.host, port, err, errlen)) == -1)
+	if ((c->fd = push_tls_connect(&a, err, errlen)) == -1)
 		goto fail;
 	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
 	if (c->tls && (forward_conn_tls_setup(c, a.host, ca, err, errlen) == -1 ||
@@ -345,7 +340,7 @@ forward_conn_close(struct forward_conn *c)
 		close(c->fd);
 	mbedtls_ssl_free(&c->ssl);
 	mbedtls_ssl_config_free(&c->conf);
-	mbedtls_x509_crt_free(&c->ca);
+	cred_unref(c->ca);
 	mbedtls_ctr_drbg_free(&c->drbg);
 	mbedtls_entropy_free(&c->entropy);
 	free(c);

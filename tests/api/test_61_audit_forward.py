@@ -461,7 +461,7 @@ class Config(unittest.TestCase):
                    [(2, "audit.forward.url: port must be between 1 and 65535")])
         self.check('    url = "tcp://Bad_Host:514";\n',
                    [(2, "audit.forward.url: must be tcp://host:port or tls://host:port")])
-        self.check('    url = "tls://siem.example:6514";\n',
+        self.check('    url = "tls://10.0.0.1:6514";\n',
                    [(1, "audit.forward.ca: required when audit.forward.url is tls://")])
         self.check('    url = "tcp://[fd00::1]:514"; ca = "/etc/ca.crt";\n',
                    [(2, "audit.forward.ca: only used with a tls:// audit.forward.url")])
@@ -476,13 +476,20 @@ class Config(unittest.TestCase):
         self.check('    retry_max_seconds = 0;\n',
                    [(2, "audit.forward.retry_max_seconds: must be between 1 and 3600")])
         self.check('    port = 514;\n', [(2, "audit.forward.port: unknown setting")])
+        # what -t checks on this machine: the host resolves without NSS or
+        # DNS (as the forwarder connects), the CA file is a certificate
+        self.check('    url = "tcp://siem.invalid:514";\n',
+                   [(2, 'audit.forward.url: host "siem.invalid" is not an IP address and '
+                        'not in /etc/hosts (acctd resolves host names without NSS or DNS)')])
+        self.check('    url = "tls://127.0.0.1:6514"; ca = "/nonexistent/ca.crt";\n',
+                   [(2, "audit.forward.ca: /nonexistent/ca.crt: No such file or directory")])
 
     def test_valid(self):
         d = Daemon()
         try:
             with open(d.conf, "a") as f:
-                f.write('audit = { forward = { url = "tls://siem.example:6514"; '
-                        'ca = "/etc/acctd/siem-ca.crt"; hostname = "gw1.example"; '
+                f.write('audit = { forward = { url = "tls://127.0.0.1:6514"; '
+                        'ca = "%s"; hostname = "gw1.example"; ' % d.cafile +
                         'app_name = "acctd-gw1"; retry_max_seconds = 30; }; };\n')
             r = subprocess.run([BIN, "-t", "-c", d.conf], capture_output=True, text=True)
             self.assertEqual((r.returncode, r.stdout, r.stderr), (0, "ok\n", ""))
