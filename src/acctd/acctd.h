@@ -985,6 +985,15 @@ void push_tls_metrics(FILE *f);          /* acctd_tls_cert_expiry_seconds */
 int push_tls_post(const char *node, const char *url, const char *path,
     const char *body, int *status, char *resp, size_t resplen, char *err,
     size_t errlen);
+/* the TLS client settings push_tls.c and forward_conn.c share: TLS 1.2-1.3,
+ * the peer verified against anchors only, no tickets; drbg seeded with pers
+ * from entropy. 0 or -1 with err */
+struct mbedtls_ssl_config;
+struct mbedtls_ctr_drbg_context;
+struct mbedtls_entropy_context;
+int push_tls_client_conf(struct mbedtls_ssl_config *conf,
+    struct mbedtls_ctr_drbg_context *drbg, struct mbedtls_entropy_context *entropy,
+    const char *pers, struct mbedtls_x509_crt *anchors, char *err, size_t errlen);
 /* a TCP connection to a's host (an IP address or from /etc/hosts) within a
  * few seconds, also forward_conn.c's: the socket (blocking), or -1 with err */
 int push_tls_connect(const struct addr *a, char *err, size_t errlen);

@@ -141,24 +141,10 @@ forward_conn_tls_setup(struct forward_conn *c, const char *host, const char *ca,
 {
 	int rc;
 
-	if ((rc = mbedtls_ctr_drbg_seed(&c->drbg, mbedtls_entropy_func,
-	    &c->entropy, (const unsigned char *)"acctd forward", 13)) != 0) {
-		forward_conn_tls_err(err, errlen, "random", rc);
+	if (cred_load(ca, NULL, "audit.forward.ca", NULL, &c->ca, err, errlen) == -1 ||
+	    push_tls_client_conf(&c->conf, &c->drbg, &c->entropy, "acctd forward",
+	    cred_crt(c->ca), err, errlen) == -1)
 		return -1;
-	}
-	if (cred_load(ca, NULL, "audit.forward.ca", NULL, &c->ca, err, errlen) == -1)
-		return -1;
-	if ((rc = mbedtls_ssl_config_defaults(&c->conf, MBEDTLS_SSL_IS_CLIENT,
-	    MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT)) != 0) {
-		forward_conn_tls_err(err, errlen, "tls config", rc);
-		return -1;
-	}
-	mbedtls_ssl_conf_authmode(&c->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
-	mbedtls_ssl_conf_ca_chain(&c->conf, cred_crt(c->ca), NULL);
-	mbedtls_ssl_conf_rng(&c->conf, mbedtls_ctr_drbg_random, &c->drbg);
-	mbedtls_ssl_conf_min_tls_version(&c->conf, MBEDTLS_SSL_VERSION_TLS1_2);
-	mbedtls_ssl_conf_max_tls_version(&c->conf, MBEDTLS_SSL_VERSION_TLS1_3);
-	mbedtls_ssl_conf_session_tickets(&c->conf, MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
 	if ((rc = mbedtls_ssl_setup(&c->ssl, &c->conf)) != 0 ||
 	    (rc = mbedtls_ssl_set_hostname(&c->ssl, host)) != 0) {
 		forward_conn_tls_err(err, errlen, "tls setup", rc);
