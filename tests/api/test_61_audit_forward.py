@@ -314,9 +314,13 @@ class Delivery(ForwardCase):
         for s in dups:      # never a confirmed record; only what the break caught in flight
             self.assertGreater(s, confirmed)
             self.assertLessEqual(s, restarted_head)
-        self.assertEqual(st["resent"], len(seqs) - len(set(seqs)))
-        print("\n  collector restart: %d records, %d delivered twice (seqs %s)"
-              % (st["head"], len(dups), "%d-%d" % (dups[0], dups[-1]) if dups else "none"))
+        # every duplicate is a resend; a resend that is no duplicate was
+        # written into the dying connection and never read: the case
+        # at-least-once is for
+        self.assertGreaterEqual(st["resent"], len(seqs) - len(set(seqs)))
+        print("\n  collector restart: %d records, %d resent, %d delivered twice (seqs %s)"
+              % (st["head"], st["resent"], len(dups),
+                 "%d-%d" % (dups[0], dups[-1]) if dups else "none"))
         self.check_messages(self.collector.messages(),
                             {r["id"]: r for r in all_audit(self, self.admin)})
 
