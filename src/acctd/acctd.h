@@ -522,6 +522,9 @@ int dbpass_rotate(struct store_txn *t, const char *user_id, int64_t now,
 /* d (read in t) without a verifier gets one, stored: slow, in the caller's
  * write txn; only for a record made without one. 0 / -1 */
 int dbpass_verifier_fill(struct store_txn *t, const char *user_id, struct dbpass *d);
+/* the verifiers ids' records lack, computed before the write txn that
+ * stores them (a resync's batch of imported users). 0 / -1 */
+int dbpass_verifiers_prepare(const char (*ids)[SECRET_ID_LEN + 1], size_t n);
 /* 0 / STORE_NOTFOUND / -1; pw (when not NULL) gets the plaintext: wipe it;
  * d->verifier "" when it was stored without one */
 int dbpass_get(struct store_txn *t, const char *user_id, struct dbpass *d,
