@@ -42,6 +42,7 @@
 
 #define RESTORE_BATCH 10000        /* records to a write txn */
 #define RESTORE_TMP "restore.tmp"
+enum { RESTORE_OLD_NONE = 0, RESTORE_OLD_READ, RESTORE_OLD_UNREADABLE };
 
 struct restore {
 	const char *in_path;
@@ -56,7 +57,7 @@ struct restore {
 	uint64_t old_push_seq;     /* the replaced store's counter */
 	size_t carried;            /* node confirmations taken from it */
 	size_t orphans;            /* users only the nodes know */
-	int old_read;              /* the replaced store was read */
+	int old;                   /* the store replaced: RESTORE_OLD_* */
 };
 
 static int
@@ -218,6 +219,7 @@ restore_carry(struct restore *r, const struct conf *c, struct store_txn *t)
 	free(path);
 	if (!exists)
 		return 0;
+	r->old = RESTORE_OLD_UNREADABLE;
 	if (store_open(r->dir, (unsigned)c->map_size_mb, &old, err, sizeof(err)) == -1) {
 		fprintf(stderr, "acctd restore: warning: the store being replaced cannot be "
 		    "read (%s): the nodes' own versions will move acctd's on\n", err);
@@ -235,7 +237,8 @@ restore_carry(struct restore *r, const struct conf *c, struct store_txn *t)
 	store_txn_abort(ot);
 	store_close(old);
 	r->carried = cp.n;
-	r->old_read = rc == 0;
+	if (rc == 0)
+		r->old = RESTORE_OLD_READ;
 	return rc == 0 ? 0 : -1;
 }
 
@@ -343,7 +346,7 @@ restore_converge(struct restore *r, const struct conf *c)
 	json_set_str(data, "backup_created_at", r->in.h.created_at);
 	json_set_str(data, "backup_acctd_version", r->in.h.acctd_version);
 	json_set_int(data, "backup_audit_head", (int64_t)r->in.h.head_seq);
-	json_set_str(data, "replaced", r->replaced);
+	json_set_str(data, "replaced", r->old != RESTORE_OLD_NONE ? r->replaced : NULL);
 	if (rc == 0 && account_store_event(&ax, "store.restore", data) != ACCOUNT_OK)
 		rc = -1;
 	json_free(data);
@@ -398,6 +401,11 @@ restore_swap(struct restore *r)
 	char *aside = x_asprintf("%s/%s", r->dir, r->replaced);
 	int rc = -1;
 
+	if (r->old == RESTORE_OLD_NONE) {
+		free(aside);
+		return restore_move(r->tmp, "data.mdb", r->dir, "data.mdb") == -1 ||
+		    file_fsync_dir(r->dir) == -1 || restore_clear_tmp(r) == -1 ? -1 : 0;
+	}
 	if (mkdir(aside, 0700) == -1) {
 		fprintf(stderr, "acctd restore: %s: %s\n", aside, strerror(errno));
 		goto done;
@@ -447,6 +455,24 @@ restore_build(struct restore *r, const struct conf *c, FILE *f)
 	return rc;
 }
 
+static void
+restore_report(const struct restore *r, const struct conf *c)
+{
+	printf("acctd restore: restored %llu records (%llu users, audit head seq %llu) from "
+	    "%s, made %s by acctd %s\n", (unsigned long long)r->in.records,
+	    (unsigned long long)r->in.counts[STORE_DB_USER],
+	    (unsigned long long)r->in.h.head_seq, r->in_path, r->in.h.created_at,
+	    r->in.h.acctd_version);
+	if (r->old != RESTORE_OLD_NONE)
+		printf("acctd restore: the replaced store is in %s/%s\n", r->dir, r->replaced);
+	printf("acctd restore: every user is queued for a full push to %zu node(s) "
+	    "(%zu confirmation(s) taken from the replaced store, %zu user(s) only the "
+	    "nodes knew sent absent)\n", c->nnodes, r->carried, r->orphans);
+	if (r->old == RESTORE_OLD_UNREADABLE)
+		printf("acctd restore: the replaced store could not be read: roles made on the "
+		    "nodes after the backup for users it does not hold stay until removed\n");
+}
+
 static int
 restore_run(struct restore *r, FILE *f)
 {
@@ -478,15 +504,7 @@ restore_run(struct restore *r, FILE *f)
 		rc = restore_swap(r);
 	store_unlock_exclusive();
 	if (rc == 0)
-		printf("acctd restore: restored %llu records (%llu users, audit head seq %llu) "
-		    "from %s, made %s by acctd %s; the replaced store is in %s/%s; every user "
-		    "is queued for a full push to %zu node(s) (%zu confirmation(s) taken from "
-		    "the replaced store, %zu user(s) only the nodes knew sent absent)%s\n",
-		    (unsigned long long)r->in.records,
-		    (unsigned long long)r->in.counts[STORE_DB_USER],
-		    (unsigned long long)r->in.h.head_seq, r->in_path, r->in.h.created_at,
-		    r->in.h.acctd_version, r->dir, r->replaced, c->nnodes, r->carried, r->orphans,
-		    r->old_read ? "" : " (the replaced store could not be read: see above)");
+		restore_report(r, c);
 	return rc;
 }
 

@@ -232,6 +232,9 @@ class Backup(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("acctd restore: restored ", p.stdout)
         self.assertIn("%d users" % (IMPORTED + 2), p.stdout)
+        # a fresh data_dir: nothing replaced, nothing set aside
+        self.assertNotIn("the replaced store is in", p.stdout)
+        self.assertEqual(os.listdir(d.settings["data_dir"]), ["data.mdb"])
         d.start()
         c = sign_in(d, password=open(os.path.join(self.d.dir, "data",
                                                   "admin.password")).read().strip())
@@ -247,6 +250,9 @@ class Backup(unittest.TestCase):
         acts = [a["action_type"] for a in c.get("/api/v0/admin/audit?limit=3").json["items"]]
         self.assertIn("store.restore", acts)
         self.assertIn("store.backup", acts)
+        rec = c.get("/api/v0/admin/audit?action=store.restore").json["items"][0]
+        self.assertEqual(rec["data"]["replaced"], None)
+        self.assertEqual(rec["data"]["backup_created_at"], json.loads(self.lines()[0])["created_at"])
         # a user signs in with the console password the backup holds
         sign_in(d, "carol", "carol-console-1").close()
         # sessions are not in a backup: the old admin session is unknown
