@@ -861,6 +861,8 @@ int backup_in_line(struct backup_in *in, const char *line, size_t len,
 /* after the last line: 0, or -1 ("line N: … truncated") without a trailer */
 int backup_in_end(struct backup_in *in, char *err, size_t errlen);
 void backup_rec_free(struct backup_rec *r);
+/* acctd backup|restore -c FILE ARG: 0, or -1 for a usage error */
+int backup_args(int argc, char *argv[], const char **conf_path, const char **file);
 int backup_main(int argc, char *argv[]);        /* acctd backup -c FILE OUT */
 int restore_main(int argc, char *argv[]);       /* acctd restore -c FILE IN */
 /* the open steps acctd's subcommands share: config, user, key, the store

@@ -639,19 +639,32 @@ backup_run(const char *out, int fd)
 }
 
 int
-backup_main(int argc, char *argv[])
+backup_args(int argc, char *argv[], const char **conf_path, const char **file)
 {
-	const char *conf_path = NULL, *out;
-	int ch, fd = -1, rc = 1;
+	int ch;
 
+	*conf_path = NULL;
 	while ((ch = getopt(argc, argv, "c:")) != -1) {
 		if (ch != 'c')
-			goto usage;
-		conf_path = optarg;
+			return -1;
+		*conf_path = optarg;
 	}
-	if (conf_path == NULL || optind != argc - 1)
-		goto usage;
-	out = argv[optind];
+	if (*conf_path == NULL || optind != argc - 1)
+		return -1;
+	*file = argv[optind];
+	return 0;
+}
+
+int
+backup_main(int argc, char *argv[])
+{
+	const char *conf_path, *out;
+	int fd = -1, rc = 1;
+
+	if (backup_args(argc, argv, &conf_path, &out) == -1) {
+		fprintf(stderr, "usage: acctd backup -c FILE OUT\n");
+		return 2;
+	}
 	if (backup_open("acctd backup", conf_path, 1) == -1 || (fd = backup_create(out)) == -1)
 		goto done;
 	errno = 0;
@@ -668,7 +681,4 @@ backup_main(int argc, char *argv[])
 	crypto_shutdown();
 	app_free_confs();
 	return rc;
- usage:
-	fprintf(stderr, "usage: acctd backup -c FILE OUT\n");
-	return 2;
 }

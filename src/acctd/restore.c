@@ -512,19 +512,15 @@ int
 restore_main(int argc, char *argv[])
 {
 	struct restore r;
-	const char *conf_path = NULL;
+	const char *conf_path;
 	FILE *f = NULL;
-	int ch, rc = 1;
+	int rc = 1;
 
 	memset(&r, 0, sizeof(r));
-	while ((ch = getopt(argc, argv, "c:")) != -1) {
-		if (ch != 'c')
-			goto usage;
-		conf_path = optarg;
+	if (backup_args(argc, argv, &conf_path, &r.in_path) == -1) {
+		fprintf(stderr, "usage: acctd restore -c FILE IN\n");
+		return 2;
 	}
-	if (conf_path == NULL || optind != argc - 1)
-		goto usage;
-	r.in_path = argv[optind];
 	if (backup_open("acctd restore", conf_path, 0) == -1)
 		goto done;
 	if ((f = fopen(r.in_path, "re")) == NULL) {
@@ -541,7 +537,4 @@ restore_main(int argc, char *argv[])
 	crypto_shutdown();
 	app_free_confs();
 	return rc;
- usage:
-	fprintf(stderr, "usage: acctd restore -c FILE IN\n");
-	return 2;
 }
