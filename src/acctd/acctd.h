@@ -149,6 +149,12 @@ typedef int (*store_iter_fn)(void *arg, const void *k, size_t kl,
 int store_iter(struct store_txn *t, enum store_db db, const void *start,
     size_t startlen, int reverse, store_iter_fn fn, void *arg);
 int store_count(struct store_txn *t, enum store_db db, size_t *n);
+/* every record of db deleted, in t (a write txn): 0 / -1 */
+int store_drop(struct store_txn *t, enum store_db db);
+/* LMDB's compacted copy of the whole store (free pages left out) to fd,
+ * from a read txn of its own: consistent while writers go on. The file is
+ * a data.mdb for machines of this word size only. 0 / -1 */
+int store_copy_compact(struct store *s, int fd);
 uint32_t store_schema_version(struct store *s);
 uint32_t store_txn_schema(struct store_txn *t);    /* the version t writes or sees */
 /* write the schema version in t (a migration); store_schema_version tells
@@ -861,8 +867,9 @@ int backup_in_line(struct backup_in *in, const char *line, size_t len,
 /* after the last line: 0, or -1 ("line N: … truncated") without a trailer */
 int backup_in_end(struct backup_in *in, char *err, size_t errlen);
 void backup_rec_free(struct backup_rec *r);
-/* acctd backup|restore -c FILE ARG: 0, or -1 for a usage error */
-int backup_args(int argc, char *argv[], const char **conf_path, const char **file);
+/* acctd backup|restore -c FILE [--format jsonl|lmdb] ARG (--format only
+ * with lmdb not NULL: *lmdb 1 for LMDB's own copy): 0, or -1 (usage) */
+int backup_args(int argc, char *argv[], const char **conf_path, const char **file, int *lmdb);
 int backup_main(int argc, char *argv[]);        /* acctd backup -c FILE OUT */
 int restore_main(int argc, char *argv[]);       /* acctd restore -c FILE IN */
 /* the open steps acctd's subcommands share: config, user, key, the store

@@ -24,6 +24,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -467,12 +468,13 @@ backup_in_end(struct backup_in *in, char *err, size_t errlen)
 /* the "store.backup" record, committed before the copy's read txn begins
  * (so the copy holds it); ax->by says who. 0 / -1 (ax->t ended) */
 static int
-backup_audit(struct account_txn *ax, const char *via)
+backup_audit(struct account_txn *ax, const char *via, const char *format)
 {
 	struct json *data = json_object();
 	int rc;
 
 	json_set_str(data, "via", via);
+	json_set_str(data, "format", format);
 	rc = account_store_event(ax, "store.backup", data);
 	json_free(data);
 	if (rc != ACCOUNT_OK) {
@@ -499,7 +501,7 @@ api_admin_backup(struct http_req *r)
 
 	if (api_account_begin(r, &ax, NULL) == -1)
 		return;
-	if (backup_audit(&ax, "api") == -1) {
+	if (backup_audit(&ax, "api", "jsonl") == -1) {
 		api_write_failed(r, "cannot write the audit record; no backup was made");
 		return;
 	}
@@ -553,7 +555,8 @@ backup_open(const char *prog, const char *conf_path, int store)
 	if (conf_load(conf_path, stderr, &c) == -1)
 		return -1;
 	atomic_store(&app.conf, c);
-	log_init(prog, 1, LOG_LEVEL_WARN);
+	/* a restore says itself what went wrong, in one line */
+	log_init(prog, 1, store ? LOG_LEVEL_WARN : LOG_LEVEL_ERROR);
 	if (crypto_init() == -1) {
 		fprintf(stderr, "%s: no entropy source\n", prog);
 		return -1;
@@ -602,28 +605,42 @@ backup_create(const char *out)
 	return fd;
 }
 
+/* the copy of app.store to fd: portable, or LMDB's own (lmdb) */
 static int
-backup_run(const char *out, int fd)
+backup_copy(int fd, int lmdb, uint64_t *n)
+{
+	struct store_txn *t;
+	int rc;
+
+	if (lmdb)
+		return store_copy_compact(app.store, fd);
+	if (store_txn_begin(app.store, 0, &t) == -1)
+		return -1;
+	rc = backup_write(t, app.key, app_now(), backup_fd_write, &fd, n);
+	store_txn_abort(t);
+	return rc;
+}
+
+static int
+backup_run(const char *out, int fd, int lmdb)
 {
 	struct account_txn ax;
-	struct store_txn *t;
 	struct timespec t0, t1;
-	uint64_t n;
+	uint64_t n = 0;
 	int rc;
 
 	memset(&ax, 0, sizeof(ax));
 	account_actor(&ax, NULL, "");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (store_txn_begin(app.store, 1, &ax.t) == -1 || backup_audit(&ax, "cli") == -1 ||
+	if (store_txn_begin(app.store, 1, &ax.t) == -1 ||
+	    backup_audit(&ax, "cli", lmdb ? "lmdb" : "jsonl") == -1 ||
 	    store_txn_commit(ax.t) == -1) {
 		fprintf(stderr, "acctd backup: cannot write the audit record%s\n",
 		    store_full() ? ": the store is full; raise map_size_mb" : "");
 		return -1;
 	}
-	if (store_txn_begin(app.store, 0, &t) == -1)
-		return -1;
-	rc = backup_write(t, app.key, app_now(), backup_fd_write, &fd, &n);
-	store_txn_abort(t);
+	errno = 0;
+	rc = backup_copy(fd, lmdb, &n);
 	if (rc == 0 && fd != STDOUT_FILENO && fsync(fd) == -1)
 		rc = -1;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -632,22 +649,36 @@ backup_run(const char *out, int fd)
 		    "cannot read the store");
 		return -1;
 	}
-	fprintf(stderr, "acctd backup: %llu records written to %s in %.1f s\n",
-	    (unsigned long long)n, out,
+	if (lmdb)
+		fprintf(stderr, "acctd backup: LMDB copy (this word size only) written to %s",
+		    out);
+	else
+		fprintf(stderr, "acctd backup: %llu records written to %s", (unsigned long long)n,
+		    out);
+	fprintf(stderr, " in %.1f s\n",
 	    (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	return 0;
 }
 
 int
-backup_args(int argc, char *argv[], const char **conf_path, const char **file)
+backup_args(int argc, char *argv[], const char **conf_path, const char **file, int *lmdb)
 {
+	static const struct option longopts[] = {
+		{ "format", required_argument, NULL, 'F' },
+		{ NULL, 0, NULL, 0 },
+	};
 	int ch;
 
 	*conf_path = NULL;
-	while ((ch = getopt(argc, argv, "c:")) != -1) {
-		if (ch != 'c')
+	while ((ch = getopt_long(argc, argv, "c:", longopts, NULL)) != -1) {
+		if (ch == 'c')
+			*conf_path = optarg;
+		else if (ch == 'F' && lmdb != NULL && strcmp(optarg, "jsonl") == 0)
+			*lmdb = 0;
+		else if (ch == 'F' && lmdb != NULL && strcmp(optarg, "lmdb") == 0)
+			*lmdb = 1;
+		else
 			return -1;
-		*conf_path = optarg;
 	}
 	if (*conf_path == NULL || optind != argc - 1)
 		return -1;
@@ -659,16 +690,15 @@ int
 backup_main(int argc, char *argv[])
 {
 	const char *conf_path, *out;
-	int fd = -1, rc = 1;
+	int fd = -1, rc = 1, lmdb = 0;
 
-	if (backup_args(argc, argv, &conf_path, &out) == -1) {
-		fprintf(stderr, "usage: acctd backup -c FILE OUT\n");
+	if (backup_args(argc, argv, &conf_path, &out, &lmdb) == -1) {
+		fprintf(stderr, "usage: acctd backup -c FILE [--format jsonl|lmdb] OUT\n");
 		return 2;
 	}
 	if (backup_open("acctd backup", conf_path, 1) == -1 || (fd = backup_create(out)) == -1)
 		goto done;
-	errno = 0;
-	rc = backup_run(out, fd) == 0 ? 0 : 1;
+	rc = backup_run(out, fd, lmdb) == 0 ? 0 : 1;
 	if (fd != STDOUT_FILENO && close(fd) == -1 && rc == 0) {
 		fprintf(stderr, "acctd backup: %s: %s\n", out, strerror(errno));
 		rc = 1;

@@ -58,6 +58,9 @@ struct restore {
 	size_t carried;            /* node confirmations taken from it */
 	size_t orphans;            /* users only the nodes know */
 	int old;                   /* the store replaced: RESTORE_OLD_* */
+	int lmdb;                  /* IN is LMDB's copy (backup --format lmdb) */
+	size_t users;              /* in the new store */
+	uint64_t head;             /* its audit head */
 };
 
 static int
@@ -143,6 +146,25 @@ restore_read(struct restore *r, FILE *f)
 	return rc;
 }
 
+/* "line N: audit chain: reason" for the JSON lines, where audit records are
+ * one line each in seq order; an LMDB copy has no lines */
+static void
+restore_chain_error(const struct restore *r, const struct json *rep, char *err, size_t len)
+{
+	const char *why = json_str(json_get(rep, "reason"));
+	int64_t broken = 0;
+
+	json_int(json_get(rep, "first_broken"), &broken);
+	if (r->lmdb)
+		snprintf(err, len, "audit chain: %s (a damaged copy, or another key_file)",
+		    why ? why : "broken");
+	else
+		snprintf(err, len, "line %lld: audit chain: %s",
+		    r->audit_line > 0 && (uint64_t)broken >= r->audit_seq ?
+		    (long long)(r->audit_line + ((uint64_t)broken - r->audit_seq)) : 1LL,
+		    why ? why : "broken");
+}
+
 /* the copy's chain, verified with the key, ends at the header's head */
 static int
 restore_verify(struct restore *r)
@@ -150,30 +172,24 @@ restore_verify(struct restore *r)
 	struct store_txn *t;
 	struct json *rep = NULL;
 	char err[300], hash[65];
-	uint64_t seq;
-	int64_t broken = 0;
 	int ok = 0, rc = -1;
 
 	if (store_txn_begin(app.store, 0, &t) == -1 || audit_verify(t, &rep) == -1 ||
-	    audit_head_at(t, &seq, hash) == -1) {
+	    audit_head_at(t, &r->head, hash) == -1 || store_count(t, STORE_DB_USER, &r->users)) {
 		store_txn_abort(t);
+		json_free(rep);
 		return restore_fail(r, "cannot read the audit log of the new store");
 	}
 	store_txn_abort(t);
 	json_bool(json_get(rep, "ok"), &ok);
-	json_int(json_get(rep, "first_broken"), &broken);
 	if (!ok) {
-		/* audit records are one line each, in seq order */
-		snprintf(err, sizeof(err), "line %lld: audit chain: %s",
-		    r->audit_line > 0 && (uint64_t)broken >= r->audit_seq ?
-		    (long long)(r->audit_line + ((uint64_t)broken - r->audit_seq)) : 1LL,
-		    json_str(json_get(rep, "reason")) ? json_str(json_get(rep, "reason")) :
-		    "broken");
+		restore_chain_error(r, rep, err, sizeof(err));
 		restore_fail(r, err);
-	} else if (seq != r->in.h.head_seq || strcmp(hash, r->in.h.head_hash) != 0) {
+	} else if (!r->lmdb && (r->head != r->in.h.head_seq ||
+	    strcmp(hash, r->in.h.head_hash) != 0)) {
 		snprintf(err, sizeof(err), "line 1: audit_head: the header says seq %llu, "
 		    "the records end at seq %llu", (unsigned long long)r->in.h.head_seq,
-		    (unsigned long long)seq);
+		    (unsigned long long)r->head);
 		restore_fail(r, err);
 	} else {
 		rc = 0;
@@ -341,11 +357,14 @@ restore_converge(struct restore *r, const struct conf *c)
 	account_actor(&ax, NULL, "");
 	if (store_txn_begin(app.store, 1, &ax.t) == -1)
 		return -1;
-	rc = restore_carry(r, c, ax.t) == 0 && restore_outbox_meta(r, ax.t) == 0 ? 0 : -1;
+	/* an LMDB copy holds the sessions: none survive a restore */
+	rc = restore_carry(r, c, ax.t) == 0 && restore_outbox_meta(r, ax.t) == 0 &&
+	    store_drop(ax.t, STORE_DB_SESSION) != -1 ? 0 : -1;
 	data = json_object();
-	json_set_str(data, "backup_created_at", r->in.h.created_at);
-	json_set_str(data, "backup_acctd_version", r->in.h.acctd_version);
-	json_set_int(data, "backup_audit_head", (int64_t)r->in.h.head_seq);
+	json_set_str(data, "format", r->lmdb ? "lmdb" : "jsonl");
+	json_set_str(data, "backup_created_at", r->lmdb ? NULL : r->in.h.created_at);
+	json_set_str(data, "backup_acctd_version", r->lmdb ? NULL : r->in.h.acctd_version);
+	json_set_int(data, "backup_audit_head", (int64_t)r->head);
 	json_set_str(data, "replaced", r->old != RESTORE_OLD_NONE ? r->replaced : NULL);
 	if (rc == 0 && account_store_event(&ax, "store.restore", data) != ACCOUNT_OK)
 		rc = -1;
@@ -424,28 +443,75 @@ restore_swap(struct restore *r)
 	return rc;
 }
 
-/* the new store in restore.tmp: filled, checked, converged; closed */
+/* IN as it is into restore.tmp/data.mdb (an LMDB copy): 0 / -1 */
 static int
-restore_build(struct restore *r, const struct conf *c, FILE *f)
+restore_lmdb_copy(struct restore *r, FILE *f)
+{
+	char *path = x_asprintf("%s/data.mdb", r->tmp), buf[65536];
+	int fd = -1, rc = -1;
+	size_t n;
+
+	if (mkdir(r->tmp, 0700) == -1 ||
+	    (fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1)
+		goto done;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		if (write(fd, buf, n) != (ssize_t)n)
+			goto done;
+	if (ferror(f) || fsync(fd) == -1)
+		goto done;
+	rc = 0;
+ done:
+	if (rc == -1)
+		fprintf(stderr, "acctd restore: %s: %s; nothing was changed\n", path,
+		    strerror(errno));
+	if (fd != -1)
+		close(fd);
+	free(path);
+	return rc;
+}
+
+/* the JSON lines into a new store in restore.tmp: 0 / -1 */
+static int
+restore_lines(struct restore *r, const struct conf *c, FILE *f)
 {
 	char err[512];
 	int rc;
 
-	if (restore_clear_tmp(r) == -1) {
-		fprintf(stderr, "acctd restore: %s: %s (remove it)\n", r->tmp, strerror(errno));
-		return -1;
-	}
 	if (store_open(r->tmp, (unsigned)c->map_size_mb, &app.store, err, sizeof(err)) == -1) {
 		fprintf(stderr, "acctd restore: %s\n", err);
 		return -1;
 	}
 	rc = restore_read(r, f);
-	/* reopened: the schema version read from the copy's meta */
 	store_close(app.store);
 	app.store = NULL;
+	return rc;
+}
+
+/* the new store in restore.tmp: filled, checked, converged; closed */
+static int
+restore_build(struct restore *r, const struct conf *c, FILE *f)
+{
+	char err[512], why[800];
+	int rc, ch;
+
+	if (restore_clear_tmp(r) == -1) {
+		fprintf(stderr, "acctd restore: %s: %s (remove it)\n", r->tmp, strerror(errno));
+		return -1;
+	}
+	/* JSON lines begin with their header object; an LMDB file with a page */
+	ch = getc(f);
+	r->lmdb = ch != '{' && ch != EOF;
+	if (ch != EOF)
+		ungetc(ch, f);
+	rc = r->lmdb ? restore_lmdb_copy(r, f) : restore_lines(r, c, f);
+	/* (re)opened: the schema version is the copy's */
 	if (rc == 0 && store_open(r->tmp, (unsigned)c->map_size_mb, &app.store, err,
-	    sizeof(err)) == -1)
-		rc = restore_fail(r, err);
+	    sizeof(err)) == -1) {
+		snprintf(why, sizeof(why), "%s%s", r->lmdb ? "not an acctd backup, nor an "
+		    "LMDB store this machine can open (an LMDB copy from another word "
+		    "size?): " : "", err);
+		rc = restore_fail(r, why);
+	}
 	if (rc == 0)
 		rc = restore_verify(r);
 	if (rc == 0 && restore_converge(r, c) == -1)
@@ -458,11 +524,14 @@ restore_build(struct restore *r, const struct conf *c, FILE *f)
 static void
 restore_report(const struct restore *r, const struct conf *c)
 {
-	printf("acctd restore: restored %llu records (%llu users, audit head seq %llu) from "
-	    "%s, made %s by acctd %s\n", (unsigned long long)r->in.records,
-	    (unsigned long long)r->in.counts[STORE_DB_USER],
-	    (unsigned long long)r->in.h.head_seq, r->in_path, r->in.h.created_at,
-	    r->in.h.acctd_version);
+	if (r->lmdb)
+		printf("acctd restore: restored an LMDB copy (%zu users, audit head seq %llu) "
+		    "from %s\n", r->users, (unsigned long long)r->head, r->in_path);
+	else
+		printf("acctd restore: restored %llu records (%zu users, audit head seq %llu) "
+		    "from %s, made %s by acctd %s\n", (unsigned long long)r->in.records,
+		    r->users, (unsigned long long)r->head, r->in_path, r->in.h.created_at,
+		    r->in.h.acctd_version);
 	if (r->old != RESTORE_OLD_NONE)
 		printf("acctd restore: the replaced store is in %s/%s\n", r->dir, r->replaced);
 	printf("acctd restore: every user is queued for a full push to %zu node(s) "
@@ -517,7 +586,7 @@ restore_main(int argc, char *argv[])
 	int rc = 1;
 
 	memset(&r, 0, sizeof(r));
-	if (backup_args(argc, argv, &conf_path, &r.in_path) == -1) {
+	if (backup_args(argc, argv, &conf_path, &r.in_path, NULL) == -1) {
 		fprintf(stderr, "usage: acctd restore -c FILE IN\n");
 		return 2;
 	}

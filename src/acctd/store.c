@@ -713,3 +713,23 @@ store_count(struct store_txn *t, enum store_db db, size_t *n)
 	*n = st.ms_entries;
 	return 0;
 }
+
+int
+store_drop(struct store_txn *t, enum store_db db)
+{
+	if (!store_db_valid(db))
+		return -1;
+	return store_rc(t, "drop", mdb_drop(t->txn, t->s->dbi[db], 0));
+}
+
+int
+store_copy_compact(struct store *s, int fd)
+{
+	int rc = mdb_env_copyfd2(s->env, fd, MDB_CP_COMPACT);
+
+	if (rc) {
+		store_mdb_warn(s, "copy", rc);
+		return -1;
+	}
+	return 0;
+}

@@ -274,7 +274,7 @@ class Backup(unittest.TestCase):
         a = self.admin.get("/api/v0/admin/audit?limit=1").json["items"][0]
         self.assertEqual(a["action_type"], "store.backup")
         self.assertEqual(a["actor_handle"], "admin")
-        self.assertEqual(a["data"], {"via": "api"})
+        self.assertEqual(a["data"], {"via": "api", "format": "jsonl"})
         # what the API gives restores like the command's file
         d = self.fresh()
         try:
@@ -289,6 +289,52 @@ class Backup(unittest.TestCase):
         user.close()
         anon = self.d.client()
         assert_problem(self, anon.get("/api/v0/admin/backup"), 401)
+
+    def test_6_lmdb_copy_same_word_size(self):
+        f = os.path.join(self.d.dir, "backup.mdb")
+        p = run("backup", "-c", self.d.conf, "--format", "lmdb", f)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("LMDB copy (this word size only) written to " + f, p.stderr)
+        self.assertEqual(os.stat(f).st_mode & 0o777, 0o600)
+        a = self.admin.get("/api/v0/admin/audit?limit=1").json["items"][0]
+        self.assertEqual((a["action_type"], a["data"]), ("store.backup",
+                                                         {"via": "cli", "format": "lmdb"}))
+        self.assertEqual(run("backup", "-c", self.d.conf, "--format", "tar", f + "2").returncode, 2)
+        # garbage that is no JSON is taken for an LMDB file, and refused as one
+        self.check_refused(None, "not an acctd backup, nor an LMDB store this machine can "
+                           "open", raw="\x00garbage" * 100)
+        # another key: the chain (keyed) does not verify
+        d = self.fresh()
+        other = os.path.join(d.dir, "other.key")
+        with open(os.open(other, os.O_WRONLY | os.O_CREAT, 0o600), "wb") as k:
+            k.write(os.urandom(32))
+        d.settings["key_file"] = other
+        d.write_conf()
+        p = run("restore", "-c", d.conf, f)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("audit chain: ", p.stderr)
+        self.assertIn("(a damaged copy, or another key_file); nothing was changed", p.stderr)
+        self.assertEqual(os.listdir(d.settings["data_dir"]), [])
+        d.cleanup()
+        d = self.fresh()
+        try:
+            p = run("restore", "-c", d.conf, f)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("restored an LMDB copy (%d users" % (IMPORTED + 2), p.stdout)
+            d.start()
+            c = sign_in(d, password=open(os.path.join(self.d.dir, "data",
+                                                      "admin.password")).read().strip())
+            self.assertTrue(c.get("/api/v0/admin/audit/verify").json["ok"])
+            rec = c.get("/api/v0/admin/audit?action=store.restore").json["items"][0]
+            self.assertEqual(rec["data"]["format"], "lmdb")
+            # the copy held sessions; a restore drops them
+            old = d.client()
+            old.cookies = dict(self.admin.cookies)
+            self.assertEqual(old.get("/api/v0/actor").status, 401)
+            c.close()
+            d.stop()
+        finally:
+            d.cleanup()
 
 
 class BackupPush(unittest.TestCase):
