@@ -413,33 +413,39 @@ restore_move(const char *from, const char *name1, const char *to, const char *na
 	return rc == -1 && errno != ENOENT ? -1 : 0;
 }
 
-/* the old store aside, the new one in; both directories synced */
+/*
+ * The old store aside, the new one in; both directories synced. data.mdb is
+ * the old or the new file at every moment (a crash in between never leaves
+ * data_dir without a store, which acctd would take for a first start): the
+ * old one is linked aside first, then the new one renamed over it. The old
+ * lock.mdb goes aside too (LMDB makes a new one).
+ */
 static int
 restore_swap(struct restore *r)
 {
 	char *aside = x_asprintf("%s/%s", r->dir, r->replaced);
+	char *from = x_asprintf("%s/data.mdb", r->dir), *to = x_asprintf("%s/data.mdb", aside);
 	int rc = -1;
 
-	if (r->old == RESTORE_OLD_NONE) {
-		free(aside);
-		return restore_move(r->tmp, "data.mdb", r->dir, "data.mdb") == -1 ||
-		    file_fsync_dir(r->dir) == -1 || restore_clear_tmp(r) == -1 ? -1 : 0;
-	}
-	if (mkdir(aside, 0700) == -1) {
-		fprintf(stderr, "acctd restore: %s: %s\n", aside, strerror(errno));
+	if (r->old != RESTORE_OLD_NONE && (mkdir(aside, 0700) == -1 || link(from, to) == -1 ||
+	    file_fsync_dir(aside) == -1)) {
+		fprintf(stderr, "acctd restore: cannot keep the old store in %s: %s; nothing "
+		    "was changed\n", aside, strerror(errno));
 		goto done;
 	}
-	if (restore_move(r->dir, "data.mdb", aside, "data.mdb") == -1 ||
-	    restore_move(r->dir, "lock.mdb", aside, "lock.mdb") == -1 ||
-	    file_fsync_dir(aside) == -1)
-		goto done;
 	if (restore_move(r->tmp, "data.mdb", r->dir, "data.mdb") == -1 ||
 	    file_fsync_dir(r->dir) == -1)
+		goto done;
+	if (r->old != RESTORE_OLD_NONE &&
+	    (restore_move(r->dir, "lock.mdb", aside, "lock.mdb") == -1 ||
+	    file_fsync_dir(aside) == -1 || file_fsync_dir(r->dir) == -1))
 		goto done;
 	restore_clear_tmp(r);
 	rc = 0;
  done:
 	free(aside);
+	free(from);
+	free(to);
 	return rc;
 }
 
@@ -514,6 +520,10 @@ restore_build(struct restore *r, const struct conf *c, FILE *f)
 	}
 	if (rc == 0)
 		rc = restore_verify(r);
+	/* a schema-1 copy is migrated now, as acctd's start would, before the
+	 * restore's own audit record is chained to it */
+	if (rc == 0 && audit_init(app.store) == -1)
+		rc = restore_fail(r, "cannot migrate the copy's audit log");
 	if (rc == 0 && restore_converge(r, c) == -1)
 		rc = restore_fail(r, "cannot queue the push of the restored state");
 	store_close(app.store);
@@ -567,10 +577,10 @@ restore_run(struct restore *r, FILE *f)
 		return -1;
 	}
 	rc = restore_build(r, c, f);
+	if (rc == 0)
+		rc = restore_swap(r);
 	if (rc == -1)
 		restore_clear_tmp(r);
-	else
-		rc = restore_swap(r);
 	store_unlock_exclusive();
 	if (rc == 0)
 		restore_report(r, c);
