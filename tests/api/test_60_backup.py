@@ -336,6 +336,39 @@ class Backup(unittest.TestCase):
         finally:
             d.cleanup()
 
+    def test_7_older_store_round_trip(self):
+        """The store an older build wrote (test_50's fixture), backed up with
+        acctd stopped, restores into a fresh data_dir: the sealed database
+        password still opens with its key."""
+        fx = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures",
+                          "store-lmdb-0.9.24")
+        want = json.load(open(os.path.join(fx, "expect.json")))
+        src = Daemon(extra={"map_size_mb": 8, "audit": {"capacity": 100}})
+        dst = Daemon(extra={"map_size_mb": 8, "audit": {"capacity": 100},
+                            "key_file": os.path.join(src.dir, "data", "appliance.key")})
+        try:
+            data = os.path.join(src.dir, "data")
+            os.makedirs(data, mode=0o700)
+            for name in ("data.mdb", "appliance.key"):
+                shutil.copyfile(os.path.join(fx, name), os.path.join(data, name))
+                os.chmod(os.path.join(data, name), 0o600)
+            f = os.path.join(src.dir, "old.jsonl")
+            p = run("backup", "-c", src.conf, f)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            p = run("restore", "-c", dst.conf, f)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            dst.start()
+            c = sign_in(dst, password=want["admin_password"])
+            r = c.get("/api/v0/user/alice/password")
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json["password"], want["alice_password"]["password"])
+            self.assertTrue(c.get("/api/v0/admin/audit/verify").json["ok"])
+            c.close()
+        finally:
+            dst.stop()
+            dst.cleanup()
+            src.cleanup()
+
 
 class BackupPush(unittest.TestCase):
     """A restore from an older copy on a box whose node holds newer states."""
