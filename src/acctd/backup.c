@@ -434,11 +434,11 @@ backup_in_line(struct backup_in *in, const char *line, size_t len,
 	in->line++;
 	if (in->ended)
 		return backup_err(in, err, errlen, "a line after the trailer");
-	if (json_parse(line, len, &j, jerr, sizeof(jerr)) == -1 || !json_is_object(j)) {
-		if (j != NULL)
-			json_free(j);
-		return backup_err(in, err, errlen, "not a JSON object (%s)",
-		    j == NULL ? jerr : "another JSON value");
+	if (json_parse(line, len, &j, jerr, sizeof(jerr)) == -1)
+		return backup_err(in, err, errlen, "not a JSON object (%s)", jerr);
+	if (!json_is_object(j)) {
+		json_free(j);
+		return backup_err(in, err, errlen, "not a JSON object (another JSON value)");
 	}
 	memcpy(before, in->digest, sizeof(before));
 	backup_chain(in->key, in->digest, line, len);
