@@ -85,8 +85,17 @@ class Backup(unittest.TestCase):
         cls.d.cleanup()
 
     def fresh(self):
-        """A config for a fresh data_dir holding only this appliance's key."""
-        d = Daemon(extra={"key_file": os.path.join(self.d.dir, "data", "appliance.key")})
+        """A config for a fresh data_dir, with this appliance's key_file."""
+        return Daemon(extra={"key_file": self.key})
+
+    def fresh_other_key(self):
+        """A fresh data_dir whose key_file is another appliance's."""
+        d = Daemon()
+        other = os.path.join(d.dir, "other.key")
+        with open(os.open(other, os.O_WRONLY | os.O_CREAT, 0o600), "wb") as k:
+            k.write(os.urandom(32))
+        d.settings["key_file"] = other
+        d.write_conf()
         return d
 
     def lines(self):
@@ -216,12 +225,7 @@ class Backup(unittest.TestCase):
         chain[i] = chain[i].replace("bk-00042@example.com", "bk-00042@evil.test")
         self.check_refused(reseal(chain[:-1], key), "line %d: audit chain: " % (i + 1))
         # made with another key_file
-        d = self.fresh()
-        other = os.path.join(d.dir, "other.key")
-        with open(os.open(other, os.O_WRONLY | os.O_CREAT, 0o600), "wb") as f:
-            f.write(os.urandom(32))
-        d.settings["key_file"] = other
-        d.write_conf()
+        d = self.fresh_other_key()
         self.check_refused(lines, "line 1: key_id: made with another key_file", conf=d.conf)
         d.cleanup()
 
@@ -304,12 +308,7 @@ class Backup(unittest.TestCase):
         self.check_refused(None, "not an acctd backup, nor an LMDB store this machine can "
                            "open", raw="\x00garbage" * 100)
         # another key: the chain (keyed) does not verify
-        d = self.fresh()
-        other = os.path.join(d.dir, "other.key")
-        with open(os.open(other, os.O_WRONLY | os.O_CREAT, 0o600), "wb") as k:
-            k.write(os.urandom(32))
-        d.settings["key_file"] = other
-        d.write_conf()
+        d = self.fresh_other_key()
         p = run("restore", "-c", d.conf, f)
         self.assertEqual(p.returncode, 1)
         self.assertIn("audit chain: ", p.stderr)
