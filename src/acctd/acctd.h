@@ -82,6 +82,11 @@ struct conf {
  * returned with *out NULL.
  */
 int conf_load(const char *path, FILE *errs, struct conf **out);
+/* conf_load, and the files and user it names exist and are right (the
+ * TLS pairs match, keys are private, node certificates parse): a start
+ * and `acctd -t`. A reload takes conf_load's file; its certificates are
+ * checked as they are re-read (http_tls_reload, push_tls_load). */
+int conf_load_start(const char *path, FILE *errs, struct conf **out);
 void conf_free(struct conf *c);
 /* 1 when a workspace names handle as its owner or a member */
 int conf_names_handle(const struct conf *c, const char *handle);
@@ -288,6 +293,9 @@ int import_main(int argc, char *argv[]);
  * random password and set *created. out is a secret: wipe after use. */
 int bootstrap_password(const char *path, char *out, size_t outlen, int *created,
     char *err, size_t errlen);
+/* After a one-time password `old` was changed: remove the file when its
+ * first line is `old`. 1 removed, 0 not there or another password, -1 err. */
+int bootstrap_forget(const char *path, const char *old, char *err, size_t errlen);
 
 /* routes.c — the route table (method, path, who may call it, handler). */
 extern const struct http_route routes[];
@@ -1021,11 +1029,24 @@ void push_metrics(FILE *f);
  * in-memory keys from crypto_random(). 0, or -1 (logged). */
 int http_tls_setup(void *ssl_conf);
 void http_tls_shutdown(void);            /* after mg_stop(): wipes the ticket keys */
+/* tls.cert/tls.key for every new handshake: at start (-1 with err), and
+ * on SIGHUP (a bad pair is logged and the previous one kept; -1).
+ * handshake_ms: the longest a handshake can take (http.request_timeout_ms) */
+int http_tls_load(const char *cert, const char *key, char *err, size_t errlen);
+int http_tls_reload(const char *cert, const char *key, int handshake_ms);
+int64_t http_tls_not_after(void);        /* the current certificate's notAfter */
 
 /* push_tls.c — the push client: mutual TLS with the node's certificate pinned. */
-/* POST body to https://host:port/path; *status and resp (NUL-terminated) */
-int push_tls_post(const char *url, const char *pinned_cert, const char *client_cert,
-    const char *client_key, const char *path, const char *body, int *status,
-    char *resp, size_t resplen, char *err, size_t errlen);
+/* push.client_cert/key and every nodes[i].cert of c: at start, before the
+ * privilege drop (-1 with err), and on SIGHUP (reload = 1: a file that
+ * fails is logged, its previous one kept; nodes the start did not have
+ * are skipped) */
+int push_tls_load(const struct conf *c, int reload, char *err, size_t errlen);
+void push_tls_shutdown(void);            /* after push_stop() */
+void push_tls_metrics(FILE *f);          /* acctd_tls_cert_expiry_seconds */
+/* POST body to node's https://host:port/path; *status and resp (NUL-terminated) */
+int push_tls_post(const char *node, const char *url, const char *path,
+    const char *body, int *status, char *resp, size_t resplen, char *err,
+    size_t errlen);
 
 #endif /* ACCTD_H */

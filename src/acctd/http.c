@@ -28,7 +28,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -448,6 +450,40 @@ http_ports_option(char **listen, size_t n)
 	return s;
 }
 
+/*
+ * Bind each listen address once, before civetweb does: its own failure is
+ * "Failed to setup server ports", naming neither the address nor the
+ * reason. 0, or -1 with "…: listen ADDR: Address already in use".
+ */
+static int
+http_bind_check(char **listen, size_t n, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, one = 1, rc;
+
+	for (size_t i = 0; i < n; i++) {
+		if (addr_listen_sockaddr(listen[i], &ss, &len) == -1)
+			continue;	/* conf.c checked it; civetweb says */
+		fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd == -1)
+			continue;
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (ss.ss_family == AF_INET6)
+			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+			    sizeof(one));
+		rc = bind(fd, (struct sockaddr *)&ss, len);
+		if (rc == -1)
+			snprintf(err, errlen, "cannot start the HTTPS server: "
+			    "listen %s: %s", listen[i],
+			    strerror(errno));
+		close(fd);
+		if (rc == -1)
+			return -1;
+	}
+	return 0;
+}
+
 /* civetweb's init_ssl, under mbedTLS (patch 0001): the mbedtls_ssl_config
  * it made, for http_tls.c to finish */
 static int
@@ -470,7 +506,8 @@ http_start(const struct http_opts *o, struct http_server **out, char *err, size_
 	int pemfd;
 
 	*out = NULL;
-	if (file_secret_check(o->tls_key, err, errlen) == -1)
+	if (http_bind_check(o->listen, o->nlisten, err, errlen) == -1 ||
+	    http_tls_load(o->tls_cert, o->tls_key, err, errlen) == -1)
 		return -1;
 	pemfd = http_pem_memfd(o->tls_cert, o->tls_key, err, errlen);
 	if (pemfd == -1)

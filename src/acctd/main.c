@@ -194,6 +194,19 @@ main_ready_line(const struct conf *c)
 	main_notify("READY=1");
 }
 
+/* SIGHUP: the certificates and keys of the running configuration, read
+ * again (as acctd's user: README "Certificate renewal") */
+static void
+main_reload_certs(void)
+{
+	const struct conf *c = app_conf();
+	char err[512];
+
+	(void)http_tls_reload(c->tls_cert, c->tls_key,
+	    c->http_request_timeout_ms);
+	(void)push_tls_load(c, 1, err, sizeof(err));
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -210,7 +223,7 @@ main(int argc, char *argv[])
 	if (argc > 1 && strcmp(argv[1], "restore") == 0)
 		return restore_main(argc - 1, argv + 1);
 	daemon_args(&d, "acctd", argc, argv);
-	if (conf_load(d.path, stderr, &c) == -1)
+	if (conf_load_start(d.path, stderr, &c) == -1)
 		return 1;
 	if (d.check) {
 		printf("ok\n");
@@ -238,6 +251,8 @@ main(int argc, char *argv[])
 	ho.authorize = api_authorize;
 	ho.cleanup = api_cleanup;
 	if (http_start(&ho, &app.http, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	if (push_tls_load(c, 0, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	if (d.pw != NULL)
 		priv_drop(d.pw);
@@ -285,6 +300,7 @@ main(int argc, char *argv[])
 				dns_refresh();
 				main_resync("reload");
 			}
+			main_reload_certs();
 			main_notify("READY=1");
 			continue;
 		}
@@ -294,6 +310,7 @@ main(int argc, char *argv[])
 	main_notify("STOPPING=1");
 	http_stop(app.http);
 	push_stop();
+	push_tls_shutdown();
 	audit_head_log(app.store, "stop");
 	store_close(app.store);
 	app_keys_wipe();

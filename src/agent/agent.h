@@ -114,7 +114,8 @@ struct agent_tls_conn;
 /* reads the key (as root, before dropping privileges); -1 with err */
 int agent_tls_new(const struct agent_conf *c, struct agent_tls **out,
     char *err, size_t errlen);
-void agent_tls_free(struct agent_tls *t);          /* NULL ok */
+void agent_tls_free(struct agent_tls *t);          /* drops a reference; NULL ok */
+int64_t agent_tls_not_after(struct agent_tls *t);  /* tls.cert's notAfter */
 int64_t agent_tls_now_ms(void);                    /* CLOCK_MONOTONIC */
 /* a connection on fd (non-blocking; taken over: closed by agent_tls_close),
  * to be done by deadline (agent_tls_now_ms); peer ("ip:port") names it in
@@ -143,11 +144,16 @@ void agent_tls_close(struct agent_tls_conn *c);    /* close_notify if done; NULL
 #define AGENT_WORKERS 4
 #define AGENT_MAX_PENDING 256        /* connections before their handshake ends */
 #define AGENT_MAX_PER_ADDR 32        /* of those, from one client address */
-/* listen_fd is bound and listening; threads start; -1 with err */
+/* listen_fd is bound and listening; threads start; takes tls's reference;
+ * -1 with err */
 int agent_conn_start(int listen_fd, struct agent_tls *tls, struct agent_state *st,
     agent_hook_fn hook, void *hook_arg, char *err, size_t errlen);
+/* SIGHUP: later connections use tls (its reference taken); the previous one
+ * lives until its last connection closes */
+void agent_conn_set_tls(struct agent_tls *tls);
 /* stop accepting, drop handshakes, cut requests still being read, let one
- * being applied finish and answer; returns when every thread has ended */
+ * being applied finish and answer; returns when every thread has ended;
+ * drops the agent_tls */
 void agent_conn_stop(void);
 
 #endif /* ACCTD_AGENT_H */

@@ -252,6 +252,14 @@ const char *addr_listen_check(const char *s);
 /* a checked listen address as a socket address; -1 when it is none */
 int addr_listen_sockaddr(const char *s, struct sockaddr_storage *ss,
     socklen_t *len);
+/*
+ * A node's host: an IP address, or a name from /etc/hosts, read here. No
+ * getaddrinfo(): in the static ARM binaries it needs glibc's NSS modules,
+ * which the box does not have, and node addresses do not come from DNS.
+ * Up to max addresses (with port) into ss/lens; how many (0: none).
+ */
+int addr_resolve(const char *host, unsigned port, struct sockaddr_storage *ss,
+    socklen_t *lens, size_t max);
 
 /*
  * file.c — files that must survive a crash or must stay secret: the
@@ -280,6 +288,38 @@ int file_fsync_dir(const char *path);
  */
 int file_write_atomic(const char *path, const void *buf, size_t len,
     unsigned mode, char *err, size_t errlen);
+
+/*
+ * cred.c — a certificate chain and its private key, or a pinned
+ * certificate alone (key NULL), read and checked together: the key file
+ * private (file_secret_check), a private key, matching the certificate.
+ * Errors name the setting: "tls.key: FILE: permission denied", "tls.key:
+ * FILE: is a certificate, not a private key", "tls.key: FILE does not
+ * match tls.cert FILE". A cred is immutable and reference counted (any
+ * thread may drop the last reference, which wipes the key).
+ */
+struct cred;
+struct mbedtls_x509_crt;
+struct mbedtls_pk_context;
+int cred_load(const char *cert, const char *key, const char *cert_name,
+    const char *key_name, struct cred **out, char *err, size_t errlen);
+/* now within notBefore..notAfter; -1 with "NAME: expired on …" */
+int cred_check_time(const struct cred *c, const char *name, char *err,
+    size_t errlen);
+int64_t cred_not_after(const struct cred *c);     /* Unix time */
+struct mbedtls_x509_crt *cred_crt(struct cred *c);
+struct mbedtls_pk_context *cred_key(struct cred *c);  /* NULL: pinned only */
+int cred_same(const struct cred *a, const struct cred *b); /* same first DER */
+struct cred *cred_ref(struct cred *c);            /* NULL stays NULL */
+void cred_unref(struct cred *c);                  /* NULL ok */
+/*
+ * A slot is a struct cred * that a reload replaces: get returns a new
+ * reference (cred_unref it when done), set takes c's reference and drops
+ * the slot's old one (which lives on while others hold it). One mutex for
+ * every slot: both calls are a few instructions.
+ */
+struct cred *cred_slot_get(struct cred **slot);
+void cred_slot_set(struct cred **slot, struct cred *c);
 
 /* json.c — request and response bodies (cJSON, included only here). */
 struct json;                                /* an object, array or value */

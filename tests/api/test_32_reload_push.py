@@ -12,13 +12,14 @@ import time
 import unittest
 
 from harness import Daemon, free_port
+import harness
 
 
 class ReloadPush(unittest.TestCase):
     def setUp(self):
         self.d = Daemon(extra={
             "nodes": [{"name": "node1", "url": "https://127.0.0.1:%d" % free_port(),
-                       "cert": "/etc/hosts"}],
+                       "cert": harness.test_cert()}],
             "workspaces": [{"handle": "prod", "owner": "alice", "members": [],
                             "node": "node1", "database": "db1", "port": 9193}],
         }).start()

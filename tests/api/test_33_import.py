@@ -13,6 +13,7 @@ import time
 import unittest
 
 from harness import BIN, Daemon, free_port
+import harness
 
 N = 1000
 
@@ -26,7 +27,7 @@ class Import(unittest.TestCase):
     def setUpClass(cls):
         cls.d = Daemon(extra={
             "nodes": [{"name": "node1", "url": "https://127.0.0.1:%d" % free_port(),
-                       "cert": "/etc/hosts"}],
+                       "cert": harness.test_cert()}],
             "workspaces": [{"handle": "prod", "owner": "admin", "members": [handle(7)],
                             "node": "node1", "database": "db1", "port": 9193}],
         }).start()

@@ -23,6 +23,7 @@ import unittest
 
 from harness import BIN, Daemon, free_port
 from test_30_push import AGENT, Agent, Cluster, mkcert
+import harness
 
 
 def sign_in(d):
@@ -154,7 +155,7 @@ class CrashMidResync(unittest.TestCase):
         others = ["ot-%04d" % i for i in range(OTHERS)]
         self.d = Daemon(extra={
             "nodes": [{"name": "node1", "url": "https://127.0.0.1:%d" % free_port(),
-                       "cert": "/etc/hosts"}],
+                       "cert": harness.test_cert()}],
             "workspaces": [{"handle": "prod", "owner": "admin", "members": removed,
                             "node": "node1", "database": "db1", "port": 9193}],
         }).start()
