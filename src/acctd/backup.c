@@ -686,26 +686,41 @@ backup_args(int argc, char *argv[], const char **conf_path, const char **file, i
 	return 0;
 }
 
+/* a failed backup leaves nothing that looks like one: removed, or (when
+ * acctd's user may not remove it) emptied */
+static void
+backup_discard(const char *out, int fd)
+{
+	if (unlink(out) == -1 && ftruncate(fd, 0) == -1)
+		fprintf(stderr, "acctd backup: %s: %s; remove it\n", out, strerror(errno));
+}
+
+/*
+ * OUT is created before the config is read and privileges are dropped
+ * (backup_open): as root, a backup goes where root may write, not only
+ * where acctd's user may.
+ */
 int
 backup_main(int argc, char *argv[])
 {
 	const char *conf_path, *out;
-	int fd = -1, rc = 1, lmdb = 0;
+	int fd, rc = 1, lmdb = 0;
 
 	if (backup_args(argc, argv, &conf_path, &out, &lmdb) == -1) {
 		fprintf(stderr, "usage: acctd backup -c FILE [--format jsonl|lmdb] OUT\n");
 		return 2;
 	}
-	if (backup_open("acctd backup", conf_path, 1) == -1 || (fd = backup_create(out)) == -1)
-		goto done;
-	rc = backup_run(out, fd, lmdb) == 0 ? 0 : 1;
+	if ((fd = backup_create(out)) == -1)
+		return 1;
+	if (backup_open("acctd backup", conf_path, 1) == 0)
+		rc = backup_run(out, fd, lmdb) == 0 ? 0 : 1;
+	if (rc != 0 && fd != STDOUT_FILENO)
+		backup_discard(out, fd);
 	if (fd != STDOUT_FILENO && close(fd) == -1 && rc == 0) {
 		fprintf(stderr, "acctd backup: %s: %s\n", out, strerror(errno));
+		unlink(out);
 		rc = 1;
 	}
-	if (rc != 0 && fd != STDOUT_FILENO)
-		unlink(out);      /* never leave half a backup behind */
- done:
 	store_close(app.store);
 	app_keys_wipe();
 	crypto_shutdown();
