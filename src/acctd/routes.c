@@ -101,5 +101,6 @@ const struct http_route routes[] = {
 	{ "GET", A "/nodes", HTTP_AUTH_ADMIN, api_admin_nodes, "Workspace nodes and their push state" },
 	{ "GET", A "/audit", HTTP_AUTH_ADMIN, api_admin_audit, "The whole audit log, newest first" },
 	{ "GET", A "/audit/verify", HTTP_AUTH_ADMIN, api_admin_audit_verify, "Verify the audit hash chain" },
+	{ "GET", A "/backup", HTTP_AUTH_ADMIN, api_admin_backup, "A portable backup of the whole store (JSON lines, streamed)" },
 	{ NULL, NULL, HTTP_AUTH_ANYONE, NULL, NULL },
 };
