@@ -261,6 +261,7 @@ api: $(B)/acctd
 # a backup made on each target restores on the others (README "Backup and
 # restore"): the host's acctd and both ARM builds under qemu-user
 backup-cross: $(B)/acctd
+	$(Q)$(MAKE) -j2 TARGET=aarch64-linux-gnu all && $(MAKE) -j2 TARGET=arm-linux-gnueabihf all
 	$(Q)ACCTD_BIN=$(CURDIR)/$(B)/acctd ACCTD_CROSS="qemu-aarch64:/usr/aarch64-linux-gnu:$(CURDIR)/$(BUILD)/aarch64-linux-gnu/acctd qemu-arm:/usr/arm-linux-gnueabihf:$(CURDIR)/$(BUILD)/arm-linux-gnueabihf/acctd" \
 		python3 tests/api/run.py 'cross_*.py'
 .PHONY: backup-cross
