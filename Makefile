@@ -223,6 +223,7 @@ test: prereqs-test
 		'valgrind=$(MAKE) valgrind' 'storm-short=$(MAKE) storm-short' \
 		'aarch64=$(MAKE) -j2 TARGET=aarch64-linux-gnu all && $(MAKE) TARGET=aarch64-linux-gnu unit deb' \
 		'armhf=$(MAKE) -j2 TARGET=arm-linux-gnueabihf all && $(MAKE) TARGET=arm-linux-gnueabihf unit deb' \
+		'backup-cross=$(MAKE) backup-cross' \
 		'asan=$(MAKE) -j2 SANITIZE=1 all && $(MAKE) SANITIZE=1 unit api' \
 		'tsan=$(MAKE) -j2 SANITIZE=thread all && $(MAKE) SANITIZE=thread unit api'
 	@echo "make test: all suites passed"
@@ -256,6 +257,14 @@ storm-short: $(B)/acctd $(B)/acctd-agent prereqs-test
 api: $(B)/acctd
 	$(Q)ACCTD_BIN=$(CURDIR)/$(B)/acctd python3 tests/api/run.py
 .PHONY: test api
+
+# a backup made on each target restores on the others (README "Backup and
+# restore"): the host's acctd and both ARM builds under qemu-user
+backup-cross: $(B)/acctd
+	$(Q)$(MAKE) -j2 TARGET=aarch64-linux-gnu all && $(MAKE) -j2 TARGET=arm-linux-gnueabihf all
+	$(Q)ACCTD_BIN=$(CURDIR)/$(B)/acctd ACCTD_CROSS="qemu-aarch64:/usr/aarch64-linux-gnu:$(CURDIR)/$(BUILD)/aarch64-linux-gnu/acctd qemu-arm:/usr/arm-linux-gnueabihf:$(CURDIR)/$(BUILD)/arm-linux-gnueabihf/acctd" \
+		python3 tests/api/run.py 'cross_*.py'
+.PHONY: backup-cross
 
 # browser tests: Debian's Chromium driven by playwright-core (npm)
 e2e: $(B)/acctd

@@ -179,6 +179,11 @@ for m, p, a, fn, summ in rows:
     code = STATUS.get(fn, "200")
     if code == "204":
         op["responses"][code] = {"description": "Done"}
+    elif fn == "api_admin_backup":
+        op["responses"][code] = {"description": "The backup (docs/backup.md), streamed "
+                                 "(chunked) as an attachment: a header line, one line per "
+                                 "record, a trailer line with the digest. Audited (store.backup).",
+                                 "content": {"application/x-ndjson": {"schema": {"type": "string"}}}}
     elif fn == "routes_metrics":
         op["responses"][code] = {"description": "Prometheus text", "content": {
             "text/plain": {"schema": {"type": "string"}}}}

@@ -973,6 +973,21 @@ audit_init(struct store *s)
 }
 
 int
+audit_head_at(struct store_txn *t, uint64_t *seq, char hash[AUDIT_HEX_LEN + 1])
+{
+	struct audit_link head;
+	int rc = audit_link_get(t, AUDIT_META_LAST, &head);
+
+	*seq = 0;
+	audit_zero_hash(hash);
+	if (rc == 0) {
+		*seq = head.seq;
+		memcpy(hash, head.hash, AUDIT_HEX_LEN + 1);
+	}
+	return rc == -1 ? -1 : 0;
+}
+
+int
 audit_head(struct store *s, uint64_t *seq, char hash[AUDIT_HEX_LEN + 1],
     uint64_t *first)
 {

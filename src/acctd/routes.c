@@ -103,5 +103,6 @@ const struct http_route routes[] = {
 	{ "GET", A "/audit", HTTP_AUTH_ADMIN, api_admin_audit, "The whole audit log, newest first" },
 	{ "GET", A "/audit/verify", HTTP_AUTH_ADMIN, api_admin_audit_verify, "Verify the audit hash chain" },
 	{ "GET", A "/audit/forward", HTTP_AUTH_ADMIN, api_admin_audit_forward, "The audit trail's delivery to the SIEM collector" },
+	{ "GET", A "/backup", HTTP_AUTH_ADMIN, api_admin_backup, "A portable backup of the whole store (JSON lines, streamed)" },
 	{ NULL, NULL, HTTP_AUTH_ANYONE, NULL, NULL },
 };
