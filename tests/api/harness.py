@@ -228,6 +228,16 @@ class Daemon:
         if "WARNING: ThreadSanitizer" in text or "ERROR: ThreadSanitizer" in text:
             raise AssertionError("ThreadSanitizer report:\n" + text[-20000:])
 
+    def wait_log(self, text, timeout=10):
+        """True once a line containing text is in the daemon's log (the
+        reader thread gets stderr a moment after the answer)"""
+        deadline = time.monotonic() + timeout
+        while text not in self.logtext():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
     def logtext(self):
         with self._log_lock:
             return "\n".join(self.log)
