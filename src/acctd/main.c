@@ -222,7 +222,11 @@ main(int argc, char *argv[])
 		return backup_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "restore") == 0)
 		return restore_main(argc - 1, argv + 1);
-	daemon_args(&d, "acctd", argc, argv);
+	daemon_args(&d, "acctd",
+	    "       acctd import -c FILE [-p PASSWORDS] USERS.jsonl\n"
+	    "       acctd backup -c FILE [--format jsonl|lmdb] OUT\n"
+	    "       acctd restore -c FILE IN\n",
+	    argc, argv);
 	if (conf_load_start(d.path, stderr, &c) == -1)
 		return 1;
 	if (d.check) {

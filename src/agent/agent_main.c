@@ -112,7 +112,7 @@ main(int argc, char *argv[])
 	char err[512];
 	int sig;
 
-	daemon_args(&d, "acctd-agent", argc, argv);
+	daemon_args(&d, "acctd-agent", NULL, argc, argv);
 	if (agent_conf_load(d.path, stderr, &c) == -1)
 		return 1;
 	if (d.check) {

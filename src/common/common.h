@@ -94,7 +94,9 @@ struct daemon {
 };
 /* -V prints "PROG VERSION" and exits 0; a bad command line prints the
  * usage and exits 2 */
-void daemon_args(struct daemon *d, const char *prog, int argc, char *argv[]);
+/* more: the program's other command lines for the usage, or NULL */
+void daemon_args(struct daemon *d, const char *prog, const char *more, int argc,
+    char *argv[]);
 /*
  * Log to stderr (syslog with -s) at level (debug with -d); block d->signals
  * in this thread and so in every thread started later (main takes them with

@@ -15,36 +15,46 @@
 
 #include "common.h"
 
+/* the usage (more: the program's other command lines, or NULL); -h prints
+ * it on stdout and exits 0, a mistake on stderr and exits 2 */
 static void
-daemon_usage(const char *prog)
+daemon_usage(const char *prog, const char *more, int asked)
 {
-	fprintf(stderr, "usage: %s -c FILE [-d] [-s]\n"
+	FILE *f = asked ? stdout : stderr;
+
+	fprintf(f, "usage: %s -c FILE [-d] [-s]\n"
 	    "       %s -t -c FILE\n"
 	    "       %s -V\n", prog, prog, prog);
-	exit(2);
+	if (more != NULL)
+		fputs(more, f);
+	fprintf(f, "(-d: debug log, -s: syslog, -t: check the config and the files it "
+	    "names; man %s)\n", prog);
+	exit(asked ? 0 : 2);
 }
 
 void
-daemon_args(struct daemon *d, const char *prog, int argc, char *argv[])
+daemon_args(struct daemon *d, const char *prog, const char *more, int argc,
+    char *argv[])
 {
 	int ch;
 
 	memset(d, 0, sizeof(*d));
 	d->prog = prog;
-	while ((ch = getopt(argc, argv, "c:dstV")) != -1) {
+	while ((ch = getopt(argc, argv, "c:dhstV")) != -1) {
 		switch (ch) {
 		case 'c': d->path = optarg; break;
 		case 'd': d->debug = 1; break;
+		case 'h': daemon_usage(prog, more, 1); break;
 		case 's': d->use_syslog = 1; break;
 		case 't': d->check = 1; break;
 		case 'V':
 			printf("%s %s\n", prog, ACCTD_VERSION);
 			exit(0);
-		default: daemon_usage(prog);
+		default: daemon_usage(prog, more, 0);
 		}
 	}
 	if (d->path == NULL || optind != argc)
-		daemon_usage(prog);
+		daemon_usage(prog, more, 0);
 }
 
 void
