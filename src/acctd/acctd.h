@@ -434,6 +434,34 @@ int user_admins_init(struct store *s);
 int user_list(struct store_txn *t, const char *after, const char *q, unsigned limit,
     struct json **items, char *next, size_t nextlen);
 
+/* rec.c — compact binary records (sessions, tokens); JSON ones still read.
+ * A writer grows its buffer (rec_free wipes it); a reader sets bad on any
+ * overrun and the record is corrupt unless rec_done returns 0. */
+struct rec {
+	uint8_t *buf;
+	size_t len, cap;
+};
+struct rec_in {
+	const uint8_t *p;
+	size_t left;
+	int bad;
+};
+void rec_init(struct rec *w, uint8_t version);
+void rec_free(struct rec *w);
+void rec_u8(struct rec *w, uint8_t v);
+void rec_i64(struct rec *w, int64_t v);
+void rec_bytes(struct rec *w, const void *p, size_t n);
+void rec_str(struct rec *w, const char *s);          /* NULL ok */
+/* 0 when buf begins with version (a JSON record begins with '{'), else -1 */
+int rec_open(struct rec_in *r, const void *buf, size_t len, uint8_t version);
+uint8_t rec_get_u8(struct rec_in *r);
+int64_t rec_get_i64(struct rec_in *r);
+void rec_get_bytes(struct rec_in *r, void *out, size_t n);
+/* into out[outlen] (NUL-terminated): 0, 1 for NULL (out ""), -1 too long */
+int rec_get_str(struct rec_in *r, char *out, size_t outlen);
+char *rec_get_strdup(struct rec_in *r);              /* caller frees; NULL = none */
+int rec_done(const struct rec_in *r);                /* 0: read whole and intact */
+
 /* session.c — console sessions; the id is stored only as an HMAC. */
 #define SESSION_TOKEN_LEN 43       /* 32 random bytes, base64url */
 #define SESSION_COOKIE "__Host-acctd_session"

@@ -9,8 +9,9 @@
  * HMAC-SHA256(token key, secret) is stored, the token key being derived from
  * the appliance key; comparison is in constant time.
  *
- * STORE_DB_TOKEN holds "t_<id>" -> the record (JSON) and, to list one
- * user's tokens without a scan, "u:<user id>:t_<id>" -> "".
+ * STORE_DB_TOKEN holds "t_<id>" -> the record (binary, rec.c; the JSON of
+ * older builds is still read) and, to list one user's tokens without a
+ * scan, "u:<user id>:t_<id>" -> "".
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -108,23 +109,17 @@ token_clear(struct token *k)
 	crypto_wipe(k, sizeof(*k));
 }
 
-int
-token_load(struct store_txn *t, const char *id, struct token *k)
+/* the record as older builds wrote it (JSON): 0 / -1 */
+static int
+token_from_json(const void *v, size_t vl, const char *id, struct token *k)
 {
 	struct json *j = NULL;
 	const char *s;
-	void *v = NULL;
-	size_t vl;
 	char err[64];
-	int rc;
+	int rc = -1;
 
-	memset(k, 0, sizeof(*k));
-	rc = store_get(t, STORE_DB_TOKEN, id, strlen(id), &v, &vl);
-	if (rc != 0)
-		return rc;
-	rc = -1;
 	if (json_parse(v, vl, &j, err, sizeof(err)) == -1)
-		goto done;
+		return -1;
 	if ((s = json_str(json_get(j, "id"))) == NULL || strcmp(s, id) != 0)
 		goto done;
 	strcpy(k->id, s);
@@ -150,11 +145,63 @@ token_load(struct store_txn *t, const char *id, struct token *k)
 		goto done;
 	rc = 0;
 done:
+	json_free(j);
+	return rc;
+}
+
+/*
+ * The stored form (rec.c), in this order: id, user id, title (NULL = none),
+ * active, last4, HMAC (32 bytes), created_ms, updated_at, last_used_at,
+ * last_used_ip (NULL = never), expires_at, version_id.
+ */
+#define TOKEN_REC_VERSION 1
+
+static int
+token_from_rec(const void *v, size_t vl, const char *id, struct token *k)
+{
+	struct rec_in r;
+
+	if (rec_open(&r, v, vl, TOKEN_REC_VERSION) == -1 ||
+	    rec_get_str(&r, k->id, sizeof(k->id)) != 0 || strcmp(k->id, id) != 0 ||
+	    rec_get_str(&r, k->user_id, sizeof(k->user_id)) != 0 ||
+	    strlen(k->user_id) != SECRET_ID_LEN)
+		return -1;
+	k->title = rec_get_strdup(&r);
+	k->active = rec_get_u8(&r) == 1;
+	rec_get_bytes(&r, k->last4, 4);
+	rec_get_bytes(&r, k->hmac, sizeof(k->hmac));
+	k->created_ms = rec_get_i64(&r);
+	k->updated_at = rec_get_i64(&r);
+	k->last_used_at = rec_get_i64(&r);
+	if (rec_get_str(&r, k->last_used_ip, sizeof(k->last_used_ip)) == -1)
+		return -1;
+	k->expires_at = rec_get_i64(&r);
+	k->version_id = rec_get_i64(&r);
+	if (rec_done(&r) == -1 || strlen(k->last4) != 4)
+		return -1;
+	return 0;
+}
+
+int
+token_load(struct store_txn *t, const char *id, struct token *k)
+{
+	void *v = NULL;
+	size_t vl;
+	int rc;
+
+	memset(k, 0, sizeof(*k));
+	rc = store_get(t, STORE_DB_TOKEN, id, strlen(id), &v, &vl);
+	if (rc != 0)
+		return rc;
+	if (vl > 0 && *(const char *)v == '{')
+		rc = token_from_json(v, vl, id, k);
+	else
+		rc = token_from_rec(v, vl, id, k);
 	if (rc == -1) {
 		log_warnx("token: record %s is corrupt", id);
 		token_clear(k);
 	}
-	json_free(j);
+	crypto_wipe(v, vl);
 	free(v);
 	return rc;
 }
@@ -162,30 +209,28 @@ done:
 int
 token_save(struct store_txn *t, const struct token *k)
 {
-	struct json *j = json_object();
-	char hmac[65], idx[64], *s;
+	struct rec w;
+	char idx[64];
 	int rc;
 
-	secret_hex(k->hmac, sizeof(k->hmac), hmac);
-	json_set_str(j, "id", k->id);
-	json_set_str(j, "user_id", k->user_id);
-	json_set_str(j, "title", k->title);
-	json_set_str(j, "status", k->active ? "active" : "inactive");
-	json_set_str(j, "last4", k->last4);
-	json_set_str(j, "hmac", hmac);
-	json_set_int(j, "created_ms", k->created_ms);
-	json_set_int(j, "updated_at", k->updated_at);
-	json_set_int(j, "last_used_at", k->last_used_at);
-	json_set_str(j, "last_used_ip", k->last_used_ip[0] ? k->last_used_ip : NULL);
-	json_set_int(j, "expires_at", k->expires_at);
-	json_set_int(j, "version_id", k->version_id);
-	s = json_print(j);
+	rec_init(&w, TOKEN_REC_VERSION);
+	rec_str(&w, k->id);
+	rec_str(&w, k->user_id);
+	rec_str(&w, k->title);
+	rec_u8(&w, k->active ? 1 : 0);
+	rec_bytes(&w, k->last4, 4);
+	rec_bytes(&w, k->hmac, sizeof(k->hmac));
+	rec_i64(&w, k->created_ms);
+	rec_i64(&w, k->updated_at);
+	rec_i64(&w, k->last_used_at);
+	rec_str(&w, k->last_used_ip[0] ? k->last_used_ip : NULL);
+	rec_i64(&w, k->expires_at);
+	rec_i64(&w, k->version_id);
 	snprintf(idx, sizeof(idx), "u:%s:%s", k->user_id, k->id);
-	rc = store_put(t, STORE_DB_TOKEN, k->id, strlen(k->id), s, strlen(s));
+	rc = store_put(t, STORE_DB_TOKEN, k->id, strlen(k->id), w.buf, w.len);
 	if (rc == 0)
 		rc = store_put(t, STORE_DB_TOKEN, idx, strlen(idx), "", 0);
-	free(s);
-	json_free(j);
+	rec_free(&w);
 	return rc;
 }
 
