@@ -128,6 +128,12 @@ int store_txn_commit(struct store_txn *t);   /* frees t, also on failure */
  * same contents (a cache key); 0 for a write txn */
 uint64_t store_txn_id(struct store_txn *t);
 void store_txn_abort(struct store_txn *t);   /* frees t; NULL ok */
+/* A read txn for the request path: like store_txn_begin(s, 0, out), but
+ * renewed from a pool of reset ones (see store.c). store_txn_abort (or
+ * store_read_end, or store_txn_commit) hands it back; it may end on
+ * another thread than the one that began it. 0 / -1 */
+int store_read_begin(struct store *s, struct store_txn **out);
+void store_read_end(struct store_txn *t);    /* NULL ok */
 /* -1 also when the map is full (logged with the map size) */
 int store_put(struct store_txn *t, enum store_db db, const void *key,
     size_t klen, const void *val, size_t vlen);
@@ -247,6 +253,8 @@ struct app_keys {
 	uint8_t token[CRYPTO_KEY_LEN];     /* "acctd token v1": token secrets */
 	uint8_t dbpass[CRYPTO_KEY_LEN];    /* "acctd dbpass v1": sealed passwords */
 	uint8_t audit[CRYPTO_KEY_LEN];     /* "acctd audit chain v1": the chain */
+	/* session and token made ready for HMAC (every request uses one) */
+	struct crypto_hmac_key session_mac, token_mac;
 };
 struct app {
 	struct conf *_Atomic conf;  /* swapped on SIGHUP; old ones kept until exit */
@@ -413,6 +421,8 @@ int user_set_password(struct user *u, const char *pw, unsigned iterations);
 int user_check_password(const struct user *u, const char *pw);   /* 1 = right */
 void user_burn_password_time(const char *pw, unsigned iterations); /* unknown handle */
 struct json *user_json(const struct user *u);
+/* user_json(u) printed (caller frees); memoized beside the user memo */
+char *user_json_print(const struct user *u);
 /* active admins by walking every user: O(users), for the checks below */
 int user_count_admins(struct store_txn *t, size_t *n);
 /* active admins from META "admins", kept by account.c in each change's txn

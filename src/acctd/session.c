@@ -18,7 +18,7 @@
 static void
 session_key(const char *sid, uint8_t out[CRYPTO_SHA256_LEN])
 {
-	crypto_hmac_sha256(app.keys.session, CRYPTO_KEY_LEN, sid, strlen(sid), out);
+	crypto_hmac_sha256_ready(&app.keys.session_mac, sid, strlen(sid), out);
 }
 
 /*
