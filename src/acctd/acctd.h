@@ -143,6 +143,12 @@ void store_txn_abort(struct store_txn *t);   /* frees t; NULL ok */
  * failed commit or an abort); one per txn, the last set wins. It must be
  * cheap: the writer lock is released, but the caller waits for it */
 void store_txn_on_commit(struct store_txn *t, void (*fn)(void));
+/* A read txn for the request path: like store_txn_begin(s, 0, out), but
+ * renewed from a pool of reset ones (see store.c). store_txn_abort (or
+ * store_read_end, or store_txn_commit) hands it back; it may end on
+ * another thread than the one that began it. 0 / -1 */
+int store_read_begin(struct store *s, struct store_txn **out);
+void store_read_end(struct store_txn *t);    /* NULL ok */
 /* -1 also when the map is full (logged with the map size) */
 int store_put(struct store_txn *t, enum store_db db, const void *key,
     size_t klen, const void *val, size_t vlen);
@@ -274,6 +280,8 @@ struct app_keys {
 	uint8_t token[CRYPTO_KEY_LEN];     /* "acctd token v1": token secrets */
 	uint8_t dbpass[CRYPTO_KEY_LEN];    /* "acctd dbpass v1": sealed passwords */
 	uint8_t audit[CRYPTO_KEY_LEN];     /* "acctd audit chain v1": the chain */
+	/* session and token made ready for HMAC (every request uses one) */
+	struct crypto_hmac_key session_mac, token_mac;
 };
 struct app {
 	struct conf *_Atomic conf;  /* swapped on SIGHUP; old ones kept until exit */
@@ -449,6 +457,8 @@ int user_set_password(struct user *u, const char *pw, unsigned iterations);
 int user_check_password(const struct user *u, const char *pw);   /* 1 = right */
 void user_burn_password_time(const char *pw, unsigned iterations); /* unknown handle */
 struct json *user_json(const struct user *u);
+/* user_json(u) printed (caller frees); memoized beside the user memo */
+char *user_json_print(const struct user *u);
 /* active admins by walking every user: O(users), for the checks below */
 int user_count_admins(struct store_txn *t, size_t *n);
 /* active admins from META "admins", kept by account.c in each change's txn
@@ -469,6 +479,34 @@ int user_admins_init(struct store *s);
 #define USER_SEARCH_BUDGET 100000
 int user_list(struct store_txn *t, const char *after, const char *q, unsigned limit,
     struct json **items, char *next, size_t nextlen);
+
+/* rec.c — compact binary records (sessions, tokens); JSON ones still read.
+ * A writer grows its buffer (rec_free wipes it); a reader sets bad on any
+ * overrun and the record is corrupt unless rec_done returns 0. */
+struct rec {
+	uint8_t *buf;
+	size_t len, cap;
+};
+struct rec_in {
+	const uint8_t *p;
+	size_t left;
+	int bad;
+};
+void rec_init(struct rec *w, uint8_t version);
+void rec_free(struct rec *w);
+void rec_u8(struct rec *w, uint8_t v);
+void rec_i64(struct rec *w, int64_t v);
+void rec_bytes(struct rec *w, const void *p, size_t n);
+void rec_str(struct rec *w, const char *s);          /* NULL ok */
+/* 0 when buf begins with version (a JSON record begins with '{'), else -1 */
+int rec_open(struct rec_in *r, const void *buf, size_t len, uint8_t version);
+uint8_t rec_get_u8(struct rec_in *r);
+int64_t rec_get_i64(struct rec_in *r);
+void rec_get_bytes(struct rec_in *r, void *out, size_t n);
+/* into out[outlen] (NUL-terminated): 0, 1 for NULL (out ""), -1 too long */
+int rec_get_str(struct rec_in *r, char *out, size_t outlen);
+char *rec_get_strdup(struct rec_in *r);              /* caller frees; NULL = none */
+int rec_done(const struct rec_in *r);                /* 0: read whole and intact */
 
 /* session.c — console sessions; the id is stored only as an HMAC. */
 #define SESSION_TOKEN_LEN 43       /* 32 random bytes, base64url */

@@ -70,7 +70,7 @@ api_bearer(struct http_req *r, struct api_ctx *c, const char *authz)
 		return -1;
 	}
 	authz += 7;
-	if (store_txn_begin(app.store, 0, &t) == -1)
+	if (store_read_begin(app.store, &t) == -1)
 		goto fail;
 	rc = token_verify(t, authz, now, &k);
 	if (rc == 0) {
@@ -175,7 +175,7 @@ api_session_user(const char *sid, int64_t now, struct api_ctx *c, struct session
 	struct store_txn *t;
 	int rc;
 
-	if (store_txn_begin(app.store, 0, &t) == -1)
+	if (store_read_begin(app.store, &t) == -1)
 		return -1;
 	rc = session_lookup(t, sid, now, cf->sessions_idle_timeout,
 	    cf->sessions_absolute_timeout, s, stale);
@@ -476,7 +476,7 @@ int
 api_path_begin(struct http_req *r, int write, struct store_txn **t, struct user *u)
 {
 	memset(u, 0, sizeof(*u));
-	if (store_txn_begin(app.store, write, t) == -1) {
+	if ((write ? store_txn_begin(app.store, 1, t) : store_read_begin(app.store, t)) == -1) {
 		http_problem(r, 500, "cannot open the store", NULL);
 		return -1;
 	}
@@ -772,10 +772,10 @@ api_reply_list(struct http_req *r, struct json *items, const char *next)
 void
 api_reply_user(struct http_req *r, int status, const struct user *u)
 {
-	struct json *j = user_json(u);
+	char *s = user_json_print(u);
 
-	http_reply_json(r, status, j);
-	json_free(j);
+	http_reply(r, status, "application/json", "Cache-Control: no-store\r\n", s, strlen(s));
+	free(s);
 }
 
 void

@@ -10,6 +10,7 @@
  * show the secret only once that record has committed. A read whose record
  * cannot be written fails closed (5xx, no secret).
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -136,30 +137,77 @@ api_password_rotate(struct http_req *r)
 	user_clear(&u);
 }
 
-void
-api_workspace_list(struct http_req *r)
-{
-	const struct conf *c = app_conf();
-	struct store_txn *t;
-	struct user u;
-	struct dbpass d;
-	const struct workspace_map *m;
-	struct json *items;
-	char pw[DBPASS_LEN + 8], masked[DBPASS_LEN + 8];
-	int rc, show, shown = 0;
+/*
+ * GET …/workspace without reveal answers the same bytes while the store
+ * (store_txn_id of the read) and the config (a reload makes a new one; old
+ * ones live until exit) are the same: the last answer per user is kept with
+ * both, so a repeated read costs the caller's authentication and a lookup.
+ * Any commit is another store and any reload another config, so an answer
+ * cannot go stale. It holds the masked password the answer shows, never the
+ * password (wiped when replaced).
+ */
+#define CRED_WS_SLOTS 64
+static struct {
+	char user_id[SECRET_ID_LEN + 1];
+	uint64_t txn;
+	const struct conf *conf;
+	char *body;
+} cred_ws_memo[CRED_WS_SLOTS];
+static pthread_mutex_t cred_ws_mtx = PTHREAD_MUTEX_INITIALIZER;
 
-	if (cred_reveal(r, 0, &show) == -1 || api_path_begin(r, show, &t, &u) == -1)
-		return;
-	rc = dbpass_get(t, u.id, &d, pw, sizeof(pw));
-	if (rc != 0) {
-		store_txn_abort(t);
-		user_clear(&u);
-		http_problem(r, 500, "cannot read the database password", NULL);
-		return;
+/* ids end in random base32: their last two characters spread the slots */
+static size_t
+cred_ws_slot(const char *user_id)
+{
+	size_t n = strlen(user_id);
+
+	return n < 2 ? 0 : ((size_t)(uint8_t)user_id[n - 1] * 31 +
+	    (uint8_t)user_id[n - 2]) % CRED_WS_SLOTS;
+}
+
+/* the kept answer (caller frees) or NULL */
+static char *
+cred_ws_memo_get(const char *user_id, uint64_t txn, const struct conf *c)
+{
+	size_t i = cred_ws_slot(user_id);
+	char *s = NULL;
+
+	pthread_mutex_lock(&cred_ws_mtx);
+	if (cred_ws_memo[i].body != NULL && cred_ws_memo[i].txn == txn &&
+	    cred_ws_memo[i].conf == c && strcmp(cred_ws_memo[i].user_id, user_id) == 0)
+		s = x_strdup(cred_ws_memo[i].body);
+	pthread_mutex_unlock(&cred_ws_mtx);
+	return s;
+}
+
+static void
+cred_ws_memo_put(const char *user_id, uint64_t txn, const struct conf *c, const char *body)
+{
+	size_t i = cred_ws_slot(user_id);
+	char *old, *copy = x_strdup(body);
+
+	pthread_mutex_lock(&cred_ws_mtx);
+	old = cred_ws_memo[i].body;
+	snprintf(cred_ws_memo[i].user_id, sizeof(cred_ws_memo[i].user_id), "%s", user_id);
+	cred_ws_memo[i].txn = txn;
+	cred_ws_memo[i].conf = c;
+	cred_ws_memo[i].body = copy;
+	pthread_mutex_unlock(&cred_ws_mtx);
+	if (old != NULL) {
+		crypto_wipe(old, strlen(old));
+		free(old);
 	}
-	dbpass_mask(pw, masked, sizeof(masked));
-	items = json_array();
-	m = workspace_map_get(t, c);
+}
+
+/* u's workspaces in t's store, with pw in the connection strings */
+static struct json *
+cred_ws_items(struct store_txn *t, const struct conf *c, const struct user *u,
+    const char *pw, size_t *shown)
+{
+	const struct workspace_map *m = workspace_map_get(t, c);
+	struct json *items = json_array();
+
+	*shown = 0;
 	for (size_t i = 0; i < c->nworkspaces; i++) {
 		const struct conf_workspace *w = &c->workspaces[i];
 		struct json *j;
@@ -168,27 +216,81 @@ api_workspace_list(struct http_req *r)
 
 		/* handles resolve to who holds them now or held them before a
 		 * rename: the DNS name follows the owner's new handle */
-		if (!workspace_map_member(m, i, u.id))
+		if (!workspace_map_member(m, i, u->id))
 			continue;
 		owner = workspace_map_owner(m, i);
 		dns_name(c, w, owner, host, sizeof(host));
 		j = json_object();
 		json_set_str(j, "handle", w->handle);
 		json_set_str(j, "owner", owner);
-		json_set_str(j, "role", strcmp(owner, u.handle) == 0 ? "owner" : "member");
+		json_set_str(j, "role", strcmp(owner, u->handle) == 0 ? "owner" : "member");
 		json_set_str(j, "host", host);
 		json_set_int(j, "port", w->port);
 		json_set_str(j, "database", w->database);
 		json_set_str(j, "node", w->node);
-		cs = x_asprintf("postgresql://%s:%s@%s:%d/%s", u.handle, show ? pw : masked,
+		cs = x_asprintf("postgresql://%s:%s@%s:%d/%s", u->handle, pw,
 		    host, w->port, w->database);
 		json_set_str(j, "connection_string", cs);
 		crypto_wipe(cs, strlen(cs));
 		free(cs);
 		json_push(items, j);
-		shown++;
+		(*shown)++;
 	}
 	workspace_map_put(m);
+	return items;
+}
+
+/* the masked answer, printed and kept (cred_ws_memo); t is ended */
+static void
+cred_ws_reply_masked(struct http_req *r, struct store_txn *t, const struct conf *c,
+    const struct user *u, struct json *items)
+{
+	uint64_t txn = store_txn_id(t);
+	struct json *j = json_object();
+	char *s;
+
+	store_txn_abort(t);
+	json_set(j, "items", items);
+	s = json_print(j);
+	json_free(j);
+	if (txn != 0)
+		cred_ws_memo_put(u->id, txn, c, s);
+	http_reply(r, 200, "application/json", "Cache-Control: no-store\r\n", s, strlen(s));
+	crypto_wipe(s, strlen(s));
+	free(s);
+}
+
+void
+api_workspace_list(struct http_req *r)
+{
+	const struct conf *c = app_conf();
+	struct store_txn *t;
+	struct user u;
+	struct dbpass d;
+	struct json *items;
+	char pw[DBPASS_LEN + 8], masked[DBPASS_LEN + 8], *kept;
+	size_t shown;
+	int show;
+
+	if (cred_reveal(r, 0, &show) == -1 || api_path_begin(r, show, &t, &u) == -1)
+		return;
+	if (!show && (kept = cred_ws_memo_get(u.id, store_txn_id(t), c)) != NULL) {
+		store_txn_abort(t);
+		http_reply(r, 200, "application/json", "Cache-Control: no-store\r\n",
+		    kept, strlen(kept));
+		crypto_wipe(kept, strlen(kept));
+		free(kept);
+		user_clear(&u);
+		return;
+	}
+	if (dbpass_get(t, u.id, &d, pw, sizeof(pw)) != 0) {
+		store_txn_abort(t);
+		user_clear(&u);
+		http_problem(r, 500, "cannot read the database password", NULL);
+		return;
+	}
+	dbpass_mask(pw, masked, sizeof(masked));
+	items = cred_ws_items(t, c, &u, show ? pw : masked, &shown);
 	crypto_wipe(pw, sizeof(pw));
 	/* the password is in the answer: recorded first, or not shown */
 	if (show && shown > 0) {
@@ -196,9 +298,11 @@ api_workspace_list(struct http_req *r)
 			api_reply_list(r, items, NULL);
 		else
 			json_free(items);
-	} else {
+	} else if (show) {
 		store_txn_abort(t);
 		api_reply_list(r, items, NULL);
+	} else {
+		cred_ws_reply_masked(r, t, c, &u, items);
 	}
 	user_clear(&u);
 }

@@ -210,18 +210,15 @@ void
 api_actor_get(struct http_req *r)
 {
 	struct api_ctx *c = api_ctx(r);
-	struct json *j = user_json(&c->actor);
 	char hdr[96] = "Cache-Control: no-store\r\n";
-	char *s;
+	char *s = user_json_print(&c->actor);
 
 	if (c->via_cookie && c->csrf[0])
 		snprintf(hdr, sizeof(hdr), "Cache-Control: no-store\r\nX-CSRF-Token: %s\r\n",
 		    c->csrf);
-	s = json_print(j);
 	http_reply(r, 200, "application/json", hdr, s, strlen(s));
 	crypto_wipe(hdr, sizeof(hdr));
 	free(s);
-	json_free(j);
 }
 
 void

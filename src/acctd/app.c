@@ -148,6 +148,8 @@ app_keys_derive(void)
 			return -1;
 		}
 	}
+	crypto_hmac_key_init(&app.keys.session_mac, app.keys.session, CRYPTO_KEY_LEN);
+	crypto_hmac_key_init(&app.keys.token_mac, app.keys.token, CRYPTO_KEY_LEN);
 	return 0;
 }
 

@@ -3,7 +3,8 @@
  * value) is never stored: the key in STORE_DB_SESSION is
  * HMAC-SHA256(session key, id), the session key being derived from the
  * appliance key. A stolen data directory therefore holds no usable session.
- * The record: user id, created (ms), last seen (s), the CSRF token.
+ * The record (binary, rec.c): user id, created (ms), last seen (s), the
+ * CSRF token.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,38 +18,41 @@
 static void
 session_key(const char *sid, uint8_t out[CRYPTO_SHA256_LEN])
 {
-	crypto_hmac_sha256(app.keys.session, CRYPTO_KEY_LEN, sid, strlen(sid), out);
+	crypto_hmac_sha256_ready(&app.keys.session_mac, sid, strlen(sid), out);
 }
+
+/*
+ * The stored form (rec.c): user id, created_ms, last_seen, CSRF token. The
+ * JSON of older builds is still read; a session written by one is rewritten
+ * in this form when its last_seen is next written back.
+ */
+#define SESSION_REC_VERSION 1
 
 static int
 session_put(struct store_txn *t, const uint8_t key[CRYPTO_SHA256_LEN],
     const struct session *s)
 {
-	struct json *j = json_object();
-	char *v;
+	struct rec w;
 	int rc;
 
-	json_set_str(j, "user_id", s->user_id);
-	json_set_int(j, "created_ms", s->created_ms);
-	json_set_int(j, "last_seen", s->last_seen);
-	json_set_str(j, "csrf", s->csrf);
-	v = json_print(j);
-	rc = store_put(t, STORE_DB_SESSION, key, CRYPTO_SHA256_LEN, v, strlen(v));
-	crypto_wipe(v, strlen(v));
-	free(v);
-	json_free(j);
+	rec_init(&w, SESSION_REC_VERSION);
+	rec_str(&w, s->user_id);
+	rec_i64(&w, s->created_ms);
+	rec_i64(&w, s->last_seen);
+	rec_str(&w, s->csrf);
+	rc = store_put(t, STORE_DB_SESSION, key, CRYPTO_SHA256_LEN, w.buf, w.len);
+	rec_free(&w);
 	return rc;
 }
 
 static int
-session_parse(const void *v, size_t vl, struct session *s)
+session_from_json(const void *v, size_t vl, struct session *s)
 {
 	struct json *j;
 	char err[64];
 	const char *uid, *csrf;
 	int rc = -1;
 
-	memset(s, 0, sizeof(*s));
 	if (json_parse(v, vl, &j, err, sizeof(err)) == -1)
 		return -1;
 	uid = json_str(json_get(j, "user_id"));
@@ -61,6 +65,37 @@ session_parse(const void *v, size_t vl, struct session *s)
 		rc = 0;
 	}
 	json_free(j);
+	return rc;
+}
+
+static int
+session_from_rec(const void *v, size_t vl, struct session *s)
+{
+	struct rec_in r;
+
+	if (rec_open(&r, v, vl, SESSION_REC_VERSION) == -1 ||
+	    rec_get_str(&r, s->user_id, sizeof(s->user_id)) != 0)
+		return -1;
+	s->created_ms = rec_get_i64(&r);
+	s->last_seen = rec_get_i64(&r);
+	if (rec_get_str(&r, s->csrf, sizeof(s->csrf)) != 0 || rec_done(&r) == -1 ||
+	    strlen(s->user_id) != SECRET_ID_LEN || strlen(s->csrf) != SESSION_TOKEN_LEN)
+		return -1;
+	return 0;
+}
+
+static int
+session_parse(const void *v, size_t vl, struct session *s)
+{
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	if (vl > 0 && *(const char *)v == '{')
+		rc = session_from_json(v, vl, s);
+	else
+		rc = session_from_rec(v, vl, s);
+	if (rc == -1)
+		crypto_wipe(s, sizeof(*s));
 	return rc;
 }
 

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +77,7 @@ static dev_t store_excl_dev;
 static ino_t store_excl_ino;
 
 struct store_txn {
+	int reader;               /* store_read_begin's: reset and kept, not freed */
 	struct store *s;
 	MDB_txn *txn;
 	uint32_t schema;          /* store_schema_set: written on commit */
@@ -420,11 +422,96 @@ store_open(const char *dir, unsigned map_size_mb, struct store **out,
 	return -1;
 }
 
+/*
+ * Read txns of the request path (store_read_begin). Under MDB_NOTLS,
+ * beginning a read txn takes the reader table's lock to claim a slot and
+ * allocates the txn; ending it gives both back. These are reset instead
+ * (mdb_txn_reset: the snapshot is released, the slot kept) and renewed by
+ * the next request on any thread (mdb_txn_renew: a fresh snapshot, so a
+ * renewed txn sees every commit before it, as a new one would). At most
+ * STORE_READERS_IDLE wait here, each holding a reader slot but no pages.
+ */
+#define STORE_READERS_IDLE 16
+static struct {
+	pthread_mutex_t mu;
+	struct store_txn *idle[STORE_READERS_IDLE];
+	size_t n;
+} store_readers = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+/* the idle read txns of s, ended (store_close) */
+static void
+store_readers_drop(struct store *s)
+{
+	size_t i = 0;
+
+	pthread_mutex_lock(&store_readers.mu);
+	while (i < store_readers.n) {
+		struct store_txn *t = store_readers.idle[i];
+
+		if (t->s != s) {
+			i++;
+			continue;
+		}
+		store_readers.idle[i] = store_readers.idle[--store_readers.n];
+		mdb_txn_abort(t->txn);
+		free(t);
+	}
+	pthread_mutex_unlock(&store_readers.mu);
+}
+
+int
+store_read_begin(struct store *s, struct store_txn **out)
+{
+	struct store_txn *t = NULL;
+	int rc;
+
+	*out = NULL;
+	pthread_mutex_lock(&store_readers.mu);
+	for (size_t i = store_readers.n; i > 0; i--) {
+		if (store_readers.idle[i - 1]->s == s) {
+			t = store_readers.idle[i - 1];
+			store_readers.idle[i - 1] = store_readers.idle[--store_readers.n];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&store_readers.mu);
+	if (t != NULL && (rc = mdb_txn_renew(t->txn)) != 0) {
+		store_mdb_warn(s, "renew read", rc);
+		mdb_txn_abort(t->txn);
+		free(t);
+		t = NULL;
+	}
+	if (t == NULL && store_txn_begin(s, 0, &t) == -1)
+		return -1;
+	t->reader = 1;
+	*out = t;
+	return 0;
+}
+
+void
+store_read_end(struct store_txn *t)
+{
+	if (t == NULL)
+		return;
+	mdb_txn_reset(t->txn);
+	pthread_mutex_lock(&store_readers.mu);
+	if (store_readers.n < STORE_READERS_IDLE) {
+		store_readers.idle[store_readers.n++] = t;
+		t = NULL;
+	}
+	pthread_mutex_unlock(&store_readers.mu);
+	if (t != NULL) {
+		mdb_txn_abort(t->txn);
+		free(t);
+	}
+}
+
 void
 store_close(struct store *s)
 {
 	if (s == NULL)
 		return;
+	store_readers_drop(s);
 	if (s->env != NULL)
 		mdb_env_close(s->env);     /* also closes every dbi */
 	if (s->lockfd != -1)
@@ -543,7 +630,7 @@ store_txn_begin(struct store *s, int write, struct store_txn **out)
 	*out = NULL;
 	if (write)
 		store_full_flag = 0;
-	t = x_malloc(sizeof(*t));
+	t = x_calloc(1, sizeof(*t));
 	t->s = s;
 	t->schema = 0;
 	t->write = write;
@@ -572,6 +659,10 @@ store_txn_commit(struct store_txn *t)
 {
 	int rc;
 
+	if (t->reader) {
+		store_read_end(t);        /* a read txn: nothing to commit */
+		return 0;
+	}
 	rc = mdb_txn_commit(t->txn);
 	if (rc)
 		store_mdb_warn(t->s, "commit", rc);
@@ -594,6 +685,10 @@ store_txn_abort(struct store_txn *t)
 {
 	if (t == NULL)
 		return;
+	if (t->reader) {
+		store_read_end(t);
+		return;
+	}
 	mdb_txn_abort(t->txn);
 	free(t);
 }

@@ -9,8 +9,9 @@
  * HMAC-SHA256(token key, secret) is stored, the token key being derived from
  * the appliance key; comparison is in constant time.
  *
- * STORE_DB_TOKEN holds "t_<id>" -> the record (JSON) and, to list one
- * user's tokens without a scan, "u:<user id>:t_<id>" -> "".
+ * STORE_DB_TOKEN holds "t_<id>" -> the record (binary, rec.c; the JSON of
+ * older builds is still read) and, to list one user's tokens without a
+ * scan, "u:<user id>:t_<id>" -> "".
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -20,7 +21,14 @@
 
 static const char token_b32[] = "0123456789abcdefghjkmnpqrstvwxyz";
 
-/* CRC-32 (IEEE 802.3, as zlib's crc32); ten lines do not justify a library */
+/* CRC-32 (IEEE 802.3, as zlib's crc32); ten lines do not justify a
+ * library. Four bits a step (every Bearer request checks one token) */
+static const uint32_t token_crc_nibble[16] = {
+	0x00000000, 0x1db71064, 0x3b6e20c8, 0x26d930ac, 0x76dc4190, 0x6b6b51f4,
+	0x4db26158, 0x5005713c, 0xedb88320, 0xf00f9344, 0xd6d6a3e8, 0xcb61b38c,
+	0x9b64c2b0, 0x86d3d2d4, 0xa00ae278, 0xbdbdf21c
+};
+
 uint32_t
 token_crc32(const void *buf, size_t len)
 {
@@ -29,8 +37,8 @@ token_crc32(const void *buf, size_t len)
 
 	while (len--) {
 		c ^= *p++;
-		for (int k = 0; k < 8; k++)
-			c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1)));
+		c = (c >> 4) ^ token_crc_nibble[c & 15];
+		c = (c >> 4) ^ token_crc_nibble[c & 15];
 	}
 	return c ^ 0xffffffffu;
 }
@@ -50,7 +58,7 @@ token_check_chars(const char *s, size_t n, char out[TOKEN_CHECK_LEN + 1])
 static void
 token_hmac(const char *secret, uint8_t out[CRYPTO_SHA256_LEN])
 {
-	crypto_hmac_sha256(app.keys.token, CRYPTO_KEY_LEN, secret, strlen(secret), out);
+	crypto_hmac_sha256_ready(&app.keys.token_mac, secret, strlen(secret), out);
 }
 
 int
@@ -108,23 +116,17 @@ token_clear(struct token *k)
 	crypto_wipe(k, sizeof(*k));
 }
 
-int
-token_load(struct store_txn *t, const char *id, struct token *k)
+/* the record as older builds wrote it (JSON): 0 / -1 */
+static int
+token_from_json(const void *v, size_t vl, const char *id, struct token *k)
 {
 	struct json *j = NULL;
 	const char *s;
-	void *v = NULL;
-	size_t vl;
 	char err[64];
-	int rc;
+	int rc = -1;
 
-	memset(k, 0, sizeof(*k));
-	rc = store_get(t, STORE_DB_TOKEN, id, strlen(id), &v, &vl);
-	if (rc != 0)
-		return rc;
-	rc = -1;
 	if (json_parse(v, vl, &j, err, sizeof(err)) == -1)
-		goto done;
+		return -1;
 	if ((s = json_str(json_get(j, "id"))) == NULL || strcmp(s, id) != 0)
 		goto done;
 	strcpy(k->id, s);
@@ -150,11 +152,63 @@ token_load(struct store_txn *t, const char *id, struct token *k)
 		goto done;
 	rc = 0;
 done:
+	json_free(j);
+	return rc;
+}
+
+/*
+ * The stored form (rec.c), in this order: id, user id, title (NULL = none),
+ * active, last4, HMAC (32 bytes), created_ms, updated_at, last_used_at,
+ * last_used_ip (NULL = never), expires_at, version_id.
+ */
+#define TOKEN_REC_VERSION 1
+
+static int
+token_from_rec(const void *v, size_t vl, const char *id, struct token *k)
+{
+	struct rec_in r;
+
+	if (rec_open(&r, v, vl, TOKEN_REC_VERSION) == -1 ||
+	    rec_get_str(&r, k->id, sizeof(k->id)) != 0 || strcmp(k->id, id) != 0 ||
+	    rec_get_str(&r, k->user_id, sizeof(k->user_id)) != 0 ||
+	    strlen(k->user_id) != SECRET_ID_LEN)
+		return -1;
+	k->title = rec_get_strdup(&r);
+	k->active = rec_get_u8(&r) == 1;
+	rec_get_bytes(&r, k->last4, 4);
+	rec_get_bytes(&r, k->hmac, sizeof(k->hmac));
+	k->created_ms = rec_get_i64(&r);
+	k->updated_at = rec_get_i64(&r);
+	k->last_used_at = rec_get_i64(&r);
+	if (rec_get_str(&r, k->last_used_ip, sizeof(k->last_used_ip)) == -1)
+		return -1;
+	k->expires_at = rec_get_i64(&r);
+	k->version_id = rec_get_i64(&r);
+	if (rec_done(&r) == -1 || strlen(k->last4) != 4)
+		return -1;
+	return 0;
+}
+
+int
+token_load(struct store_txn *t, const char *id, struct token *k)
+{
+	void *v = NULL;
+	size_t vl;
+	int rc;
+
+	memset(k, 0, sizeof(*k));
+	rc = store_get(t, STORE_DB_TOKEN, id, strlen(id), &v, &vl);
+	if (rc != 0)
+		return rc;
+	if (vl > 0 && *(const char *)v == '{')
+		rc = token_from_json(v, vl, id, k);
+	else
+		rc = token_from_rec(v, vl, id, k);
 	if (rc == -1) {
 		log_warnx("token: record %s is corrupt", id);
 		token_clear(k);
 	}
-	json_free(j);
+	crypto_wipe(v, vl);
 	free(v);
 	return rc;
 }
@@ -162,30 +216,28 @@ done:
 int
 token_save(struct store_txn *t, const struct token *k)
 {
-	struct json *j = json_object();
-	char hmac[65], idx[64], *s;
+	struct rec w;
+	char idx[64];
 	int rc;
 
-	secret_hex(k->hmac, sizeof(k->hmac), hmac);
-	json_set_str(j, "id", k->id);
-	json_set_str(j, "user_id", k->user_id);
-	json_set_str(j, "title", k->title);
-	json_set_str(j, "status", k->active ? "active" : "inactive");
-	json_set_str(j, "last4", k->last4);
-	json_set_str(j, "hmac", hmac);
-	json_set_int(j, "created_ms", k->created_ms);
-	json_set_int(j, "updated_at", k->updated_at);
-	json_set_int(j, "last_used_at", k->last_used_at);
-	json_set_str(j, "last_used_ip", k->last_used_ip[0] ? k->last_used_ip : NULL);
-	json_set_int(j, "expires_at", k->expires_at);
-	json_set_int(j, "version_id", k->version_id);
-	s = json_print(j);
+	rec_init(&w, TOKEN_REC_VERSION);
+	rec_str(&w, k->id);
+	rec_str(&w, k->user_id);
+	rec_str(&w, k->title);
+	rec_u8(&w, k->active ? 1 : 0);
+	rec_bytes(&w, k->last4, 4);
+	rec_bytes(&w, k->hmac, sizeof(k->hmac));
+	rec_i64(&w, k->created_ms);
+	rec_i64(&w, k->updated_at);
+	rec_i64(&w, k->last_used_at);
+	rec_str(&w, k->last_used_ip[0] ? k->last_used_ip : NULL);
+	rec_i64(&w, k->expires_at);
+	rec_i64(&w, k->version_id);
 	snprintf(idx, sizeof(idx), "u:%s:%s", k->user_id, k->id);
-	rc = store_put(t, STORE_DB_TOKEN, k->id, strlen(k->id), s, strlen(s));
+	rc = store_put(t, STORE_DB_TOKEN, k->id, strlen(k->id), w.buf, w.len);
 	if (rc == 0)
 		rc = store_put(t, STORE_DB_TOKEN, idx, strlen(idx), "", 0);
-	free(s);
-	json_free(j);
+	rec_free(&w);
 	return rc;
 }
 
@@ -318,7 +370,10 @@ token_verify(struct store_txn *t, const char *tok, int64_t now, struct token *k)
 /*
  * last_used_at / last_used_ip: written at most once per TOKEN_TOUCH_EVERY
  * seconds per token, so a burst of API calls is not a burst of write
- * transactions. A small table remembers when each token was last written.
+ * transactions. A small table remembers when each token was last written,
+ * one slot per token by its id's last (random) characters: every Bearer
+ * request asks, so it is one look, not a walk; two tokens that share a
+ * slot only write a little more often.
  */
 #define TOKEN_TOUCH_SLOTS 256
 static struct {
@@ -330,19 +385,14 @@ static pthread_mutex_t token_mtx = PTHREAD_MUTEX_INITIALIZER;
 int
 token_touch_due(const char *id, int64_t now)
 {
-	size_t i, slot = 0;
-	int due = 1;
+	size_t n = strlen(id), slot;
+	int due;
 
+	slot = n < 2 ? 0 : ((size_t)(uint8_t)id[n - 1] * 32 +
+	    (uint8_t)id[n - 2]) % TOKEN_TOUCH_SLOTS;
 	pthread_mutex_lock(&token_mtx);
-	for (i = 0; i < TOKEN_TOUCH_SLOTS; i++) {
-		if (strcmp(token_touched[i].id, id) == 0) {
-			slot = i;
-			due = now - token_touched[i].at >= TOKEN_TOUCH_EVERY;
-			break;
-		}
-		if (token_touched[i].at < token_touched[slot].at)
-			slot = i;
-	}
+	due = strcmp(token_touched[slot].id, id) != 0 ||
+	    now - token_touched[slot].at >= TOKEN_TOUCH_EVERY;
 	if (due) {
 		snprintf(token_touched[slot].id, sizeof(token_touched[slot].id), "%s", id);
 		token_touched[slot].at = now;

@@ -99,6 +99,7 @@ static struct {
 	char *raw;
 	size_t len;
 	struct user u;
+	char *json;              /* user_json_print(&u), once asked for */
 } user_memo[USER_MEMO_SLOTS];
 static pthread_mutex_t user_memo_mtx = PTHREAD_MUTEX_INITIALIZER;
 
@@ -131,7 +132,7 @@ user_memo_get(size_t slot, const void *raw, size_t len, struct user *u)
 static void
 user_memo_put(size_t slot, void *raw, size_t len, const struct user *u)
 {
-	char *old;
+	char *old, *oldjson;
 	size_t oldlen;
 	struct user oldu;
 
@@ -139,10 +140,13 @@ user_memo_put(size_t slot, void *raw, size_t len, const struct user *u)
 	old = user_memo[slot].raw;
 	oldlen = user_memo[slot].len;
 	oldu = user_memo[slot].u;
+	oldjson = user_memo[slot].json;
 	user_memo[slot].raw = raw;
 	user_memo[slot].len = len;
 	user_copy(&user_memo[slot].u, u);
+	user_memo[slot].json = NULL;
 	pthread_mutex_unlock(&user_memo_mtx);
+	free(oldjson);
 	if (old != NULL) {
 		crypto_wipe(old, oldlen);
 		free(old);
@@ -477,6 +481,58 @@ user_json(const struct user *u)
 	time_rfc3339(u->updated_at, ts, sizeof(ts));
 	json_set_str(j, "updated_at", ts);
 	return j;
+}
+
+static int
+user_str_same(const char *a, const char *b)
+{
+	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* a and b answer the same User: every field user_json reads is equal */
+static int
+user_same(const struct user *a, const struct user *b)
+{
+	return strcmp(a->id, b->id) == 0 && strcmp(a->handle, b->handle) == 0 &&
+	    user_str_same(a->email, b->email) &&
+	    user_str_same(a->display_name, b->display_name) &&
+	    user_str_same(a->avatar_url, b->avatar_url) &&
+	    a->admin == b->admin && a->disabled == b->disabled &&
+	    a->must_change_pw == b->must_change_pw &&
+	    a->token_min_issued_at == b->token_min_issued_at &&
+	    a->version_id == b->version_id && a->created_at == b->created_at &&
+	    a->updated_at == b->updated_at;
+}
+
+/*
+ * user_json(u), printed (caller frees). GET /actor answers its caller's
+ * record on every request: the memo keeps the printed form beside the
+ * record it holds for u's id, and hands out a copy while u equals that
+ * record in every field the answer shows. A changed record is another
+ * record (user_memo_put drops the printed form with it).
+ */
+char *
+user_json_print(const struct user *u)
+{
+	size_t slot = user_memo_slot(u->id);
+	struct json *j;
+	char *s = NULL;
+
+	pthread_mutex_lock(&user_memo_mtx);
+	if (user_memo[slot].json != NULL && user_same(&user_memo[slot].u, u))
+		s = x_strdup(user_memo[slot].json);
+	pthread_mutex_unlock(&user_memo_mtx);
+	if (s != NULL)
+		return s;
+	j = user_json(u);
+	s = json_print(j);
+	json_free(j);
+	pthread_mutex_lock(&user_memo_mtx);
+	if (user_memo[slot].raw != NULL && user_memo[slot].json == NULL &&
+	    user_same(&user_memo[slot].u, u))
+		user_memo[slot].json = x_strdup(s);
+	pthread_mutex_unlock(&user_memo_mtx);
+	return s;
 }
 
 struct user_walk {

@@ -123,6 +123,16 @@ int crypto_equal(const void *a, const void *b, size_t len); /* constant time; 1 
 void crypto_sha256(const void *data, size_t len, uint8_t out[CRYPTO_SHA256_LEN]);
 void crypto_hmac_sha256(const uint8_t *key, size_t keylen, const void *data,
     size_t len, uint8_t out[CRYPTO_SHA256_LEN]);
+/* An HMAC-SHA256 key made ready once (its two pad blocks hashed), for a
+ * key used on every request: crypto_hmac_sha256_ready then hashes two
+ * blocks fewer than crypto_hmac_sha256 and allocates nothing; same output.
+ * It is key material: crypto_wipe it with the key. */
+struct crypto_hmac_key {
+	uint64_t opaque[32];       /* two SHA-256 contexts (crypto.c) */
+};
+void crypto_hmac_key_init(struct crypto_hmac_key *k, const uint8_t *key, size_t keylen);
+void crypto_hmac_sha256_ready(const struct crypto_hmac_key *k, const void *data,
+    size_t len, uint8_t out[CRYPTO_SHA256_LEN]);
 /* iterations >= 1; -1 on a bad argument. Two SHA-256 compressions an
  * iteration (the HMAC pads are hashed once). */
 int crypto_pbkdf2_sha256(const void *pw, size_t pwlen, const uint8_t *salt,

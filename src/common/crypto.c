@@ -347,6 +347,47 @@ crypto_hmac_pads(const void *pw, size_t pwlen, mbedtls_sha256_context *ipad,
 	crypto_wipe(pad, sizeof(pad));
 }
 
+_Static_assert(2 * sizeof(mbedtls_sha256_context) <= sizeof(((struct crypto_hmac_key *)0)->opaque),
+    "struct crypto_hmac_key is too small for two SHA-256 contexts");
+
+void
+crypto_hmac_key_init(struct crypto_hmac_key *k, const uint8_t *key, size_t keylen)
+{
+	mbedtls_sha256_context pads[2];
+
+	mbedtls_sha256_init(&pads[0]);
+	mbedtls_sha256_init(&pads[1]);
+	crypto_hmac_pads(key, keylen, &pads[0], &pads[1]);
+	memset(k, 0, sizeof(*k));
+	memcpy(k->opaque, pads, sizeof(pads));
+	mbedtls_sha256_free(&pads[0]);
+	mbedtls_sha256_free(&pads[1]);
+}
+
+/* HMAC = H(opad || H(ipad || data)), from the pad blocks' hashed states */
+void
+crypto_hmac_sha256_ready(const struct crypto_hmac_key *k, const void *data,
+    size_t len, uint8_t out[CRYPTO_SHA256_LEN])
+{
+	mbedtls_sha256_context pads[2], c;
+	uint8_t inner[CRYPTO_SHA256_LEN];
+	int rc;
+
+	memcpy(pads, k->opaque, sizeof(pads));
+	mbedtls_sha256_init(&c);
+	mbedtls_sha256_clone(&c, &pads[0]);
+	rc = mbedtls_sha256_update(&c, data, len);
+	rc |= mbedtls_sha256_finish(&c, inner);
+	mbedtls_sha256_clone(&c, &pads[1]);
+	rc |= mbedtls_sha256_update(&c, inner, sizeof(inner));
+	rc |= mbedtls_sha256_finish(&c, out);
+	mbedtls_sha256_free(&c);
+	crypto_wipe(pads, sizeof(pads));
+	crypto_wipe(inner, sizeof(inner));
+	if (rc != 0)
+		fatalx("crypto: HMAC-SHA256 failed");
+}
+
 /*
  * T_n = U_1 ^ ... ^ U_c into t (words). U_1 = HMAC(P, S || INT(n)) through
  * the context API (the salt has any length); every later U is two blocks:

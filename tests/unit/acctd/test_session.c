@@ -186,6 +186,120 @@ test_sweep_bounded(void **state)
 	assert_int_equal(count(f), 0);
 }
 
+/* the stored record of sid, raw */
+static void
+raw_put(struct fixture_store *f, const char *sid, const void *v, size_t vl)
+{
+	uint8_t key[CRYPTO_SHA256_LEN];
+	struct store_txn *t;
+
+	crypto_hmac_sha256(app.keys.session, CRYPTO_KEY_LEN, sid, strlen(sid), key);
+	assert_int_equal(store_txn_begin(f->s, 1, &t), 0);
+	assert_int_equal(store_put(t, STORE_DB_SESSION, key, sizeof(key), v, vl), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+}
+
+static size_t
+raw_get(struct fixture_store *f, const char *sid, uint8_t *buf, size_t len)
+{
+	uint8_t key[CRYPTO_SHA256_LEN];
+	struct store_txn *t;
+	void *v;
+	size_t vl;
+
+	crypto_hmac_sha256(app.keys.session, CRYPTO_KEY_LEN, sid, strlen(sid), key);
+	assert_int_equal(store_txn_begin(f->s, 0, &t), 0);
+	assert_int_equal(store_get(t, STORE_DB_SESSION, key, sizeof(key), &v, &vl), 0);
+	store_txn_abort(t);
+	assert_true(vl <= len);
+	memcpy(buf, v, vl);
+	free(v);
+	return vl;
+}
+
+/* the binary record holds what was created; neither the id nor JSON */
+static void
+test_record_round_trip(void **state)
+{
+	struct fixture_store *f = *state;
+	char sid[SESSION_TOKEN_LEN + 1], csrf[SESSION_TOKEN_LEN + 1];
+	struct store_txn *t;
+	struct session s;
+	uint8_t buf[256];
+	size_t vl;
+	int stale;
+
+	assert_int_equal(store_txn_begin(f->s, 1, &t), 0);
+	assert_int_equal(session_create(t, USER, NOW * 1000 + 7, sid, csrf), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(lookup(f, sid, NOW, &s, &stale), 0);
+	assert_string_equal(s.user_id, USER);
+	assert_int_equal(s.created_ms, NOW * 1000 + 7);
+	assert_int_equal(s.last_seen, NOW);
+	assert_string_equal(s.csrf, csrf);
+	vl = raw_get(f, sid, buf, sizeof(buf));
+	assert_int_not_equal(buf[0], '{');
+	assert_null(memmem(buf, vl, sid, SESSION_TOKEN_LEN));
+}
+
+/* a session an older build wrote (JSON) still signs in, and a touch
+ * rewrites it in the binary form with nothing lost */
+static void
+test_record_old_json(void **state)
+{
+	struct fixture_store *f = *state;
+	const char *sid = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+	const char *csrf = "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB";
+	struct store_txn *t;
+	struct session s;
+	uint8_t buf[256];
+	char *v;
+	int stale;
+
+	v = x_asprintf("{\"user_id\":\"%s\",\"created_ms\":%lld,\"last_seen\":%lld,"
+	    "\"csrf\":\"%s\"}", USER, NOW * 1000, NOW, csrf);
+	raw_put(f, sid, v, strlen(v));
+	free(v);
+	assert_int_equal(lookup(f, sid, NOW + 1, &s, &stale), 0);
+	assert_string_equal(s.user_id, USER);
+	assert_string_equal(s.csrf, csrf);
+	assert_int_equal(s.last_seen, NOW);
+	assert_int_equal(store_txn_begin(f->s, 1, &t), 0);
+	assert_int_equal(session_touch(t, sid, NOW + 90), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	raw_get(f, sid, buf, sizeof(buf));
+	assert_int_not_equal(buf[0], '{');
+	assert_int_equal(lookup(f, sid, NOW + 90, &s, &stale), 0);
+	assert_string_equal(s.user_id, USER);
+	assert_string_equal(s.csrf, csrf);
+	assert_int_equal(s.created_ms, NOW * 1000);
+	assert_int_equal(s.last_seen, NOW + 90);
+}
+
+/* a cut or padded record is corrupt: a store error, never a session */
+static void
+test_record_corrupt(void **state)
+{
+	struct fixture_store *f = *state;
+	char sid[SESSION_TOKEN_LEN + 1];
+	struct session s;
+	uint8_t buf[256];
+	size_t vl;
+	int stale;
+
+	make(f, NOW * 1000, sid);
+	vl = raw_get(f, sid, buf, sizeof(buf) - 1);
+	for (size_t cut = 0; cut < vl; cut++) {
+		raw_put(f, sid, buf, cut);
+		assert_int_equal(lookup(f, sid, NOW, &s, &stale), -1);
+	}
+	buf[vl] = 0;
+	raw_put(f, sid, buf, vl + 1);
+	assert_int_equal(lookup(f, sid, NOW, &s, &stale), -1);
+	raw_put(f, sid, buf, vl);
+	assert_int_equal(lookup(f, sid, NOW, &s, &stale), 0);
+}
+
 int
 main(void)
 {
@@ -194,6 +308,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_touch_updates_last_seen, setup, fixture_store_teardown),
 		cmocka_unit_test_setup_teardown(test_lookup_reports_expired, setup, fixture_store_teardown),
 		cmocka_unit_test_setup_teardown(test_sweep_bounded, setup, fixture_store_teardown),
+		cmocka_unit_test_setup_teardown(test_record_round_trip, setup, fixture_store_teardown),
+		cmocka_unit_test_setup_teardown(test_record_old_json, setup, fixture_store_teardown),
+		cmocka_unit_test_setup_teardown(test_record_corrupt, setup, fixture_store_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

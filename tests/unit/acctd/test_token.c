@@ -253,14 +253,13 @@ static void
 test_at_rest_only_the_hmac(void **state)
 {
 	struct fixture_store *f = *state;
-	char tok[TOKEN_LEN + 1], hex[2 * CRYPTO_SHA256_LEN + 1];
+	char tok[TOKEN_LEN + 1];
 	struct token k;
 	int records;
 
 	save(f, tok, &k, 0);
 	/* the record and the user index are there ... */
-	secret_hex(k.hmac, sizeof(k.hmac), hex);
-	assert_true(stored(f, hex, strlen(hex), &records));
+	assert_true(stored(f, (const char *)k.hmac, sizeof(k.hmac), &records));
 	assert_int_equal(records, 2);
 	assert_true(stored(f, k.id, strlen(k.id), &records));
 	/* ... but neither the token nor its secret, nor a part of it longer
@@ -333,6 +332,134 @@ test_garbage_reads_nothing(void **state)
 }
 
 static void
+put_raw(struct fixture_store *f, const char *id, const char *v, size_t vl)
+{
+	struct store_txn *t;
+
+	assert_int_equal(store_txn_begin(f->s, 1, &t), 0);
+	assert_int_equal(store_put(t, STORE_DB_TOKEN, id, strlen(id), v, vl), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+}
+
+static int
+load(struct fixture_store *f, const char *id, struct token *k)
+{
+	struct store_txn *t;
+	int rc;
+
+	assert_int_equal(store_txn_begin(f->s, 0, &t), 0);
+	rc = token_load(t, id, k);
+	store_txn_abort(t);
+	return rc;
+}
+
+/* every field comes back as saved, the NULL ones as NULL */
+static void
+test_record_round_trip(void **state)
+{
+	struct fixture_store *f = *state;
+	char tok[TOKEN_LEN + 1];
+	struct store_txn *t;
+	struct token k, got;
+
+	save(f, tok, &k, NOW + 3600);
+	assert_int_equal(load(f, k.id, &got), 0);
+	assert_string_equal(got.id, k.id);
+	assert_string_equal(got.user_id, USER);
+	assert_string_equal(got.title, "ci");
+	assert_int_equal(got.active, 1);
+	assert_string_equal(got.last4, k.last4);
+	assert_memory_equal(got.hmac, k.hmac, sizeof(k.hmac));
+	assert_int_equal(got.created_ms, NOW * 1000);
+	assert_int_equal(got.updated_at, NOW);
+	assert_int_equal(got.last_used_at, 0);
+	assert_string_equal(got.last_used_ip, "");
+	assert_int_equal(got.expires_at, NOW + 3600);
+	assert_int_equal(got.version_id, 1);
+	token_clear(&got);
+
+	k.title = NULL;
+	k.active = 0;
+	k.last_used_at = NOW + 5;
+	strcpy(k.last_used_ip, "2001:db8::1");
+	k.version_id = 7;
+	assert_int_equal(store_txn_begin(f->s, 1, &t), 0);
+	assert_int_equal(token_save(t, &k), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(load(f, k.id, &got), 0);
+	assert_null(got.title);
+	assert_int_equal(got.active, 0);
+	assert_int_equal(got.last_used_at, NOW + 5);
+	assert_string_equal(got.last_used_ip, "2001:db8::1");
+	assert_int_equal(got.version_id, 7);
+	token_clear(&got);
+}
+
+/* a record written by an older build (JSON) still loads and verifies */
+static void
+test_record_old_json(void **state)
+{
+	struct fixture_store *f = *state;
+	char tok[TOKEN_LEN + 1], hex[2 * CRYPTO_SHA256_LEN + 1], *v;
+	struct token k, got;
+
+	save(f, tok, &k, 0);
+	secret_hex(k.hmac, sizeof(k.hmac), hex);
+	v = x_asprintf("{\"id\":\"%s\",\"user_id\":\"%s\",\"title\":\"old\","
+	    "\"status\":\"active\",\"last4\":\"%s\",\"hmac\":\"%s\","
+	    "\"created_ms\":%lld,\"updated_at\":%lld,\"last_used_at\":0,"
+	    "\"last_used_ip\":null,\"expires_at\":0,\"version_id\":3}",
+	    k.id, USER, k.last4, hex, NOW * 1000, NOW);
+	put_raw(f, k.id, v, strlen(v));
+	free(v);
+	assert_int_equal(load(f, k.id, &got), 0);
+	assert_string_equal(got.title, "old");
+	assert_int_equal(got.version_id, 3);
+	assert_memory_equal(got.hmac, k.hmac, sizeof(k.hmac));
+	token_clear(&got);
+	assert_int_equal(verify(f, tok, NOW), 0);
+}
+
+/* a cut, padded or foreign record is corrupt: refused, never half-read */
+static void
+test_record_corrupt(void **state)
+{
+	struct fixture_store *f = *state;
+	char tok[TOKEN_LEN + 1], other[SECRET_ID_LEN + 1];
+	struct store_txn *t;
+	struct token k, got;
+	void *v;
+	size_t vl;
+	uint8_t buf[512];
+
+	save(f, tok, &k, 0);
+	assert_int_equal(store_txn_begin(f->s, 0, &t), 0);
+	assert_int_equal(store_get(t, STORE_DB_TOKEN, k.id, strlen(k.id), &v, &vl), 0);
+	store_txn_abort(t);
+	assert_true(vl < sizeof(buf) - 1);
+	memcpy(buf, v, vl);
+	free(v);
+	for (size_t cut = 0; cut < vl; cut++) {
+		put_raw(f, k.id, (const char *)buf, cut);
+		assert_int_equal(load(f, k.id, &got), -1);
+	}
+	buf[vl] = 0;
+	put_raw(f, k.id, (const char *)buf, vl + 1);
+	assert_int_equal(load(f, k.id, &got), -1);
+	buf[0] = 9;                                  /* an unknown version */
+	put_raw(f, k.id, (const char *)buf, vl);
+	assert_int_equal(load(f, k.id, &got), -1);
+	/* the record of another id under this key */
+	buf[0] = 1;
+	strcpy(other, k.id);
+	other[SECRET_ID_LEN - 1] = other[SECRET_ID_LEN - 1] == 'a' ? 'b' : 'a';
+	put_raw(f, other, (const char *)buf, vl);
+	assert_int_equal(load(f, other, &got), -1);
+	/* and a corrupt record fails closed: a store error, not a pass */
+	assert_int_equal(verify(f, tok, NOW), -1);
+}
+
+static void
 test_touch_due(void **state)
 {
 	(void)state;
@@ -354,6 +481,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_verify, setup, fixture_store_teardown),
 		cmocka_unit_test_setup_teardown(test_verify_inactive, setup, fixture_store_teardown),
 		cmocka_unit_test(test_garbage_reads_nothing),
+		cmocka_unit_test_setup_teardown(test_record_round_trip, setup, fixture_store_teardown),
+		cmocka_unit_test_setup_teardown(test_record_old_json, setup, fixture_store_teardown),
+		cmocka_unit_test_setup_teardown(test_record_corrupt, setup, fixture_store_teardown),
 		cmocka_unit_test(test_touch_due),
 	};
 

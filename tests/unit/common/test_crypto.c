@@ -213,6 +213,36 @@ test_hmac_sha256(void **state)
 	    "5a003f089d2739839dec58b964ec3843");
 }
 
+/* a key made ready gives crypto_hmac_sha256's answer: RFC 4231 case 2, and
+ * keys and messages of every length around the block and padding edges */
+static void
+test_hmac_sha256_ready(void **state)
+{
+	static const char data[] = "what do ya want for nothing?";
+	static const size_t keylens[] = { 0, 1, 4, 32, 63, 64, 65, 131 };
+	struct crypto_hmac_key k;
+	uint8_t key[131], msg[200], want[CRYPTO_SHA256_LEN], got[CRYPTO_SHA256_LEN];
+
+	(void)state;
+	crypto_hmac_key_init(&k, (const uint8_t *)"Jefe", 4);
+	crypto_hmac_sha256_ready(&k, data, sizeof(data) - 1, got);
+	assert_hex(got, "5bdcc146bf60754e6a042426089575c7"
+	    "5a003f089d2739839dec58b964ec3843");
+	for (size_t i = 0; i < sizeof(key); i++)
+		key[i] = (uint8_t)(i * 7 + 1);
+	for (size_t i = 0; i < sizeof(msg); i++)
+		msg[i] = (uint8_t)(i * 13 + 5);
+	for (size_t i = 0; i < sizeof(keylens) / sizeof(keylens[0]); i++) {
+		crypto_hmac_key_init(&k, key, keylens[i]);
+		for (size_t n = 0; n <= sizeof(msg); n++) {
+			crypto_hmac_sha256(key, keylens[i], msg, n, want);
+			crypto_hmac_sha256_ready(&k, msg, n, got);
+			assert_memory_equal(got, want, sizeof(want));
+		}
+	}
+	crypto_wipe(&k, sizeof(k));
+}
+
 /*
  * PBKDF2-HMAC-SHA256 known answers: RFC 7914 section 11, and random inputs
  * whose outputs Python's hashlib.pbkdf2_hmac (OpenSSL) gave when this test
@@ -507,6 +537,7 @@ main(void)
 		cmocka_unit_test(test_random_fork),
 		cmocka_unit_test(test_sha256),
 		cmocka_unit_test(test_hmac_sha256),
+		cmocka_unit_test(test_hmac_sha256_ready),
 		cmocka_unit_test(test_pbkdf2_sha256),
 		cmocka_unit_test(test_pbkdf2_vectors),
 		cmocka_unit_test(test_hkdf_sha256),
