@@ -5,13 +5,32 @@
  * Durability: every write txn is synced on commit (no MDB_NOSYNC or
  * MDB_NOMETASYNC), because an acknowledged change must survive a power cut.
  * MDB_NOTLS lets a read txn be begun on one HTTP worker thread and ended on
- * another; write txns are still bound to the thread that began them.
+ * another.
+ *
+ * Group commit: a caller's write txn is not an LMDB write txn of its own
+ * but a nested txn (a child) of the batch txn, which one writer thread per
+ * store begins and commits. LMDB's writer lock is a mutex owned by the
+ * thread that locks it, so only that thread may begin and commit the
+ * parent; a child has no such tie, and runs on the caller's thread. One
+ * child at a time (LMDB allows one; s->active): a caller waits in
+ * store_txn_begin for the slot, makes its change, and store_txn_commit
+ * merges the child into the batch (no I/O) and then waits until the writer
+ * has committed the whole batch with one fsync, and returns that commit's
+ * result: 0 only once the change is on disk, -1 (store_full() saying why)
+ * for every member of a batch whose commit failed. store_txn_abort drops
+ * the child alone: the batch and the other members are untouched. The
+ * writer closes a batch when no caller waits for the slot, or at
+ * STORE_BATCH_MAX members or STORE_BATCH_NS after it opened, whichever
+ * comes first; callers that arrive while it commits wait for the next one.
+ * A child sees the batch's earlier children (uncommitted, but nobody is
+ * answered before they are on disk, and if they never are, neither is it).
  *
  * Every LMDB error is logged here as "store: <what>: <reason>" and turned
  * into -1; STORE_NOTFOUND is not an error and is not logged.
  */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +38,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include <lmdb.h>
 
@@ -26,6 +46,8 @@
 
 #define STORE_MAX_DBS 16
 #define STORE_SCHEMA_KEY "schema_version"
+#define STORE_BATCH_MAX 64              /* members of one batch at most */
+#define STORE_BATCH_NS (4 * 1000000L)   /* a batch admits callers this long */
 
 /*
  * The named databases, indexed by enum store_db. Adding one: append an enum
@@ -56,13 +78,35 @@ struct store {
 	MDB_env *env;
 	MDB_dbi dbi[STORE_DB_COUNT];
 	size_t map_size;          /* bytes, as LMDB reports it after open */
-	uint32_t schema;
+	_Atomic uint32_t schema;
+	/* group commit (see the top of this file); all under mu */
+	pthread_mutex_t mu;
+	pthread_cond_t writer_cv;     /* the writer: a caller waits, a child ended */
+	pthread_cond_t slot_cv;       /* callers: the slot may be free */
+	pthread_cond_t done_cv;       /* members: a batch was committed */
+	pthread_t writer;
+	int writer_running;
+	int stopping;
+	MDB_txn *batch;               /* the open batch txn (the writer's) */
+	int accepting;                /* the batch admits children */
+	int active;                   /* a child is open */
+	unsigned waiting;             /* callers waiting for the slot */
+	unsigned begin_failures;      /* batches that could not begin */
+	struct store_txn *members;    /* children merged into the batch */
+	unsigned nmembers;
+	uint64_t batches;             /* batch commits (fsyncs) that succeeded */
+	uint64_t changes;             /* write txns they held */
 };
 
 struct store_txn {
 	struct store *s;
 	MDB_txn *txn;
+	int write;                /* a child of the batch */
 	uint32_t schema;          /* store_schema_set: written on commit */
+	struct store_txn *next;   /* the batch's members */
+	int done;                 /* the batch was committed (or failed): */
+	int rc;                   /* its LMDB result */
+	int full;                 /* STORE_FULL_* of that result */
 };
 
 /*
@@ -98,14 +142,16 @@ store_disk_full(const struct store *s, int rc)
  * in the field. A commit that meets a full disk is aborted whole, like
  * one that meets a full map.
  */
-static void
+static int
 store_mdb_warn(const struct store *s, const char *what, int rc)
 {
+	int full = 0;
+
 	if (rc == MDB_MAP_FULL || rc == MDB_TXN_FULL)
-		store_full_flag = STORE_FULL_MAP;
+		full = store_full_flag = STORE_FULL_MAP;
 	else if (store_disk_full(s, rc))
-		store_full_flag = STORE_FULL_DISK;
-	if (store_full_flag == STORE_FULL_DISK)
+		full = store_full_flag = STORE_FULL_DISK;
+	if (full == STORE_FULL_DISK)
 		log_warnx("store: %s: %s: the file system of data_dir is full; "
 		    "free space there", what, mdb_strerror(rc));
 	else if (rc == MDB_MAP_FULL)
@@ -113,6 +159,7 @@ store_mdb_warn(const struct store *s, const char *what, int rc)
 		    what, mdb_strerror(rc), s->map_size >> 20);
 	else
 		log_warnx("store: %s: %s", what, mdb_strerror(rc));
+	return full;
 }
 
 /* an MDB_val over the caller's bytes (LMDB only reads through it) */
@@ -145,6 +192,136 @@ store_db_valid(enum store_db db)
 		return 0;
 	}
 	return 1;
+}
+
+static int64_t
+store_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * The batch is open: admit waiting callers one child at a time until none
+ * waits or the bounds are reached, then close it with no child open. Called
+ * and returns with s->mu held.
+ */
+static void
+store_batch_fill(struct store *s)
+{
+	int64_t until = store_now_ns() + STORE_BATCH_NS;
+
+	s->accepting = 1;
+	pthread_cond_broadcast(&s->slot_cv);
+	for (;;) {
+		while (s->active)
+			pthread_cond_wait(&s->writer_cv, &s->mu);
+		if (s->waiting == 0 || s->nmembers >= STORE_BATCH_MAX ||
+		    store_now_ns() >= until)
+			break;
+		/* a waiting caller takes the slot; wake when its child ends */
+		pthread_cond_wait(&s->writer_cv, &s->mu);
+	}
+	s->accepting = 0;
+}
+
+/* every member learns the batch's result; called with s->mu held */
+static void
+store_batch_settle(struct store *s, struct store_txn *m, int rc, int full)
+{
+	struct store_txn *next;
+
+	for (; m != NULL; m = next) {
+		next = m->next;
+		if (rc == 0 && m->schema != 0)
+			s->schema = m->schema;
+		if (rc == 0)
+			s->changes++;
+		m->rc = rc;
+		m->full = full;
+		m->done = 1;
+	}
+	pthread_cond_broadcast(&s->done_cv);
+}
+
+/* the writer thread: one batch txn after another, for as long as the store is open */
+static void *
+store_writer(void *arg)
+{
+	struct store *s = arg;
+	struct store_txn *members;
+	MDB_txn *batch;
+	int rc, full;
+
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (!s->stopping && s->waiting == 0)
+			pthread_cond_wait(&s->writer_cv, &s->mu);
+		if (s->waiting == 0)
+			break;                    /* stopping, and nobody waits */
+		pthread_mutex_unlock(&s->mu);
+		rc = mdb_txn_begin(s->env, NULL, 0, &batch);
+		if (rc)
+			store_mdb_warn(s, "begin write", rc);
+		pthread_mutex_lock(&s->mu);
+		if (rc) {
+			/* the callers waiting now fail (store_txn_begin) */
+			s->begin_failures++;
+			pthread_cond_broadcast(&s->slot_cv);
+			pthread_cond_wait(&s->writer_cv, &s->mu);   /* no spinning */
+			continue;
+		}
+		s->batch = batch;
+		store_batch_fill(s);
+		s->batch = NULL;
+		members = s->members;
+		s->members = NULL;
+		s->nmembers = 0;
+		pthread_mutex_unlock(&s->mu);
+		full = 0;
+		if (members == NULL) {
+			mdb_txn_abort(batch);     /* every child was aborted */
+			rc = 0;
+		} else if ((rc = mdb_txn_commit(batch)) != 0) {
+			full = store_mdb_warn(s, "commit", rc);
+		}
+		pthread_mutex_lock(&s->mu);
+		if (members != NULL && rc == 0)
+			s->batches++;
+		store_batch_settle(s, members, rc, full);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+static int
+store_writer_start(struct store *s, char *err, size_t errlen)
+{
+	int rc;
+
+	rc = pthread_create(&s->writer, NULL, store_writer, s);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot start the store's writer thread: %s",
+		    strerror(rc));
+		return -1;
+	}
+	s->writer_running = 1;
+	return 0;
+}
+
+static void
+store_writer_stop(struct store *s)
+{
+	if (!s->writer_running)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->stopping = 1;
+	pthread_cond_signal(&s->writer_cv);
+	pthread_mutex_unlock(&s->mu);
+	pthread_join(s->writer, NULL);
+	s->writer_running = 0;
 }
 
 /* data_dir exists as a directory (created 0700 when missing) */
@@ -268,6 +445,10 @@ store_open(const char *dir, unsigned map_size_mb, struct store **out,
 
 	*out = NULL;
 	s = x_calloc(1, sizeof(*s));
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->writer_cv, NULL);
+	pthread_cond_init(&s->slot_cv, NULL);
+	pthread_cond_init(&s->done_cv, NULL);
 	if (map_size_mb == 0) {
 		snprintf(err, errlen, "%s: map size must be at least 1 MB", dir);
 		goto fail;
@@ -313,7 +494,8 @@ store_open(const char *dir, unsigned map_size_mb, struct store **out,
 	else if (dead > 0)
 		log_info("store: cleared %d stale reader slot(s)", dead);
 
-	if (store_init_dbs(s, dir, err, errlen) != 0)
+	if (store_init_dbs(s, dir, err, errlen) != 0 ||
+	    store_writer_start(s, err, errlen) != 0)
 		goto fail;
 	*out = s;
 	return 0;
@@ -327,8 +509,13 @@ store_close(struct store *s)
 {
 	if (s == NULL)
 		return;
+	store_writer_stop(s);
 	if (s->env != NULL)
 		mdb_env_close(s->env);     /* also closes every dbi */
+	pthread_cond_destroy(&s->done_cv);
+	pthread_cond_destroy(&s->slot_cv);
+	pthread_cond_destroy(&s->writer_cv);
+	pthread_mutex_destroy(&s->mu);
 	free(s);
 }
 
@@ -405,12 +592,31 @@ store_usage(struct store *s, struct store_usage *u)
 }
 
 void
+store_stats(struct store *s, struct store_stats *st)
+{
+	pthread_mutex_lock(&s->mu);
+	st->batches = s->batches;
+	st->changes = s->changes;
+	st->waiting = s->waiting;
+	pthread_mutex_unlock(&s->mu);
+}
+
+void
 store_metrics(struct store *s, FILE *f)
 {
 	struct store_usage u;
+	struct store_stats st;
 
 	if (s == NULL || store_usage(s, &u) == -1)
 		return;
+	store_stats(s, &st);
+	fprintf(f, "# HELP acctd_store_commits_total Synced LMDB commits (batches of changes).\n"
+	    "# TYPE acctd_store_commits_total counter\n"
+	    "acctd_store_commits_total %llu\n"
+	    "# HELP acctd_store_changes_total Write transactions those commits held.\n"
+	    "# TYPE acctd_store_changes_total counter\n"
+	    "acctd_store_changes_total %llu\n",
+	    (unsigned long long)st.batches, (unsigned long long)st.changes);
 	fprintf(f, "# HELP acctd_store_map_bytes Size of the LMDB map (map_size_mb).\n"
 	    "# TYPE acctd_store_map_bytes gauge\n"
 	    "acctd_store_map_bytes %llu\n"
@@ -425,9 +631,51 @@ store_metrics(struct store *s, FILE *f)
 }
 
 /*
- * Blocks while another thread holds the write txn. A write txn begun twice
- * on one thread deadlocks (LMDB's writer lock is not recursive).
+ * A write txn: the slot in the current batch (a child txn). Blocks while
+ * another caller holds the slot or the writer commits. A write txn begun
+ * twice on one thread deadlocks, as LMDB's writer lock would.
  */
+static int
+store_child_begin(struct store_txn *t)
+{
+	struct store *s = t->s;
+	unsigned failures;
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	failures = s->begin_failures;
+	s->waiting++;
+	pthread_cond_signal(&s->writer_cv);
+	while (!(s->accepting && !s->active) && failures == s->begin_failures)
+		pthread_cond_wait(&s->slot_cv, &s->mu);
+	s->waiting--;
+	if (failures != s->begin_failures) {
+		pthread_mutex_unlock(&s->mu);
+		return -1;                /* logged by the writer */
+	}
+	s->active = 1;
+	pthread_mutex_unlock(&s->mu);
+	rc = mdb_txn_begin(s->env, s->batch, 0, &t->txn);
+	if (rc) {
+		store_mdb_warn(s, "begin write", rc);
+		pthread_mutex_lock(&s->mu);
+		s->active = 0;
+		pthread_cond_signal(&s->writer_cv);
+		pthread_mutex_unlock(&s->mu);
+		return -1;
+	}
+	return 0;
+}
+
+/* the slot is free again (t's child has ended); with s->mu held */
+static void
+store_child_ended(struct store *s)
+{
+	s->active = 0;
+	pthread_cond_signal(&s->writer_cv);
+	pthread_cond_signal(&s->slot_cv);
+}
+
 int
 store_txn_begin(struct store *s, int write, struct store_txn **out)
 {
@@ -437,12 +685,16 @@ store_txn_begin(struct store *s, int write, struct store_txn **out)
 	*out = NULL;
 	if (write)
 		store_full_flag = 0;
-	t = x_malloc(sizeof(*t));
+	t = x_calloc(1, sizeof(*t));
 	t->s = s;
-	t->schema = 0;
-	rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
-	if (rc) {
-		store_mdb_warn(s, write ? "begin write" : "begin read", rc);
+	t->write = write;
+	if (write) {
+		if (store_child_begin(t) == -1) {
+			free(t);
+			return -1;
+		}
+	} else if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &t->txn)) != 0) {
+		store_mdb_warn(s, "begin read", rc);
 		free(t);
 		return -1;
 	}
@@ -450,17 +702,37 @@ store_txn_begin(struct store *s, int write, struct store_txn **out)
 	return 0;
 }
 
-/* on failure nothing of t was written (LMDB commits atomically or not at all) */
+/*
+ * A write txn returns once the batch holding it is on disk. On failure
+ * nothing of t was written (LMDB commits atomically or not at all).
+ */
 int
 store_txn_commit(struct store_txn *t)
 {
+	struct store *s = t->s;
 	int rc;
 
-	rc = mdb_txn_commit(t->txn);
+	if (!t->write) {
+		mdb_txn_abort(t->txn);    /* a read txn: nothing to commit */
+		free(t);
+		return 0;
+	}
+	rc = mdb_txn_commit(t->txn);      /* into the batch: no I/O */
 	if (rc)
-		store_mdb_warn(t->s, "commit", rc);
-	else if (t->schema != 0)
-		t->s->schema = t->schema;
+		store_mdb_warn(s, "commit", rc);
+	pthread_mutex_lock(&s->mu);
+	store_child_ended(s);
+	if (rc == 0) {
+		t->next = s->members;
+		s->members = t;
+		s->nmembers++;
+		while (!t->done)
+			pthread_cond_wait(&s->done_cv, &s->mu);
+		rc = t->rc;
+		if (rc)
+			store_full_flag = t->full;   /* the writer logged it */
+	}
+	pthread_mutex_unlock(&s->mu);
 	free(t);
 	return rc ? -1 : 0;
 }
@@ -471,6 +743,11 @@ store_txn_abort(struct store_txn *t)
 	if (t == NULL)
 		return;
 	mdb_txn_abort(t->txn);
+	if (t->write) {
+		pthread_mutex_lock(&t->s->mu);
+		store_child_ended(t->s);
+		pthread_mutex_unlock(&t->s->mu);
+	}
 	free(t);
 }
 
