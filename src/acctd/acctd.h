@@ -176,6 +176,9 @@ struct store_stats {
 	unsigned waiting;          /* callers waiting to begin a write txn now */
 };
 void store_stats(struct store *s, struct store_stats *st);   /* thread-safe */
+/* a batch closes at max_members, or once max_ms have passed since it
+ * opened (checked when a child ends); defaults 64 and 4 ms */
+void store_batch_limits(struct store *s, unsigned max_members, unsigned max_ms);
 void store_metrics(struct store *s, FILE *f);   /* acctd_store_* for /metrics */
 
 /* http.c — civetweb over mbedTLS; the only user of civetweb. */

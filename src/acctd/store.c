@@ -20,8 +20,8 @@
  * for every member of a batch whose commit failed. store_txn_abort drops
  * the child alone: the batch and the other members are untouched. The
  * writer closes a batch when no caller waits for the slot, or at
- * STORE_BATCH_MAX members or STORE_BATCH_NS after it opened, whichever
- * comes first; callers that arrive while it commits wait for the next one.
+ * STORE_BATCH_MAX members or STORE_BATCH_MS after it opened, whichever
+ * comes first (checked each time a child ends); callers that arrive while it commits wait for the next one.
  * A child sees the batch's earlier children (uncommitted, but nobody is
  * answered before they are on disk, and if they never are, neither is it).
  *
@@ -47,7 +47,7 @@
 #define STORE_MAX_DBS 16
 #define STORE_SCHEMA_KEY "schema_version"
 #define STORE_BATCH_MAX 64              /* members of one batch at most */
-#define STORE_BATCH_NS (4 * 1000000L)   /* a batch admits callers this long */
+#define STORE_BATCH_MS 4                /* a batch admits callers this long */
 
 /*
  * The named databases, indexed by enum store_db. Adding one: append an enum
@@ -81,21 +81,33 @@ struct store {
 	_Atomic uint32_t schema;
 	/* group commit (see the top of this file); all under mu */
 	pthread_mutex_t mu;
-	pthread_cond_t writer_cv;     /* the writer: a caller waits, a child ended */
-	pthread_cond_t slot_cv;       /* callers: the slot may be free */
+	pthread_cond_t writer_cv;     /* the writer: a caller queued, the batch closed */
 	pthread_cond_t done_cv;       /* members: a batch was committed */
 	pthread_t writer;
 	int writer_running;
 	int stopping;
 	MDB_txn *batch;               /* the open batch txn (the writer's) */
 	int accepting;                /* the batch admits children */
+	int64_t until_ns;             /* ... until then (CLOCK_MONOTONIC) */
+	unsigned batch_max;           /* STORE_BATCH_MAX (store_batch_limits) */
+	int64_t batch_ns;             /* STORE_BATCH_MS */
 	int active;                   /* a child is open */
-	unsigned waiting;             /* callers waiting for the slot */
-	unsigned begin_failures;      /* batches that could not begin */
+	unsigned admitted;            /* children the batch let in */
+	struct store_waiter *queue;   /* callers waiting for the slot, first first */
+	struct store_waiter **queue_tail;
+	unsigned waiting;             /* how many */
 	struct store_txn *members;    /* children merged into the batch */
 	unsigned nmembers;
 	uint64_t batches;             /* batch commits (fsyncs) that succeeded */
 	uint64_t changes;             /* write txns they held */
+};
+
+/* a caller waiting for the slot: handed it (or told the batch failed) directly */
+struct store_waiter {
+	pthread_cond_t cv;
+	int granted;
+	int failed;               /* no batch could begin */
+	struct store_waiter *next;
 };
 
 struct store_txn {
@@ -204,27 +216,48 @@ store_now_ns(void)
 }
 
 /*
- * The batch is open: admit waiting callers one child at a time until none
- * waits or the bounds are reached, then close it with no child open. Called
- * and returns with s->mu held.
+ * The slot is free (no child open): hand it to the first caller in the
+ * queue while the batch admits more, else close the batch (the writer
+ * commits it). FIFO and a direct handoff, so no caller is overtaken and
+ * one wakeup passes the slot. Called with s->mu held.
  */
 static void
-store_batch_fill(struct store *s)
+store_slot_next(struct store *s)
 {
-	int64_t until = store_now_ns() + STORE_BATCH_NS;
+	struct store_waiter *w = s->queue;
 
-	s->accepting = 1;
-	pthread_cond_broadcast(&s->slot_cv);
-	for (;;) {
-		while (s->active)
-			pthread_cond_wait(&s->writer_cv, &s->mu);
-		if (s->waiting == 0 || s->nmembers >= STORE_BATCH_MAX ||
-		    store_now_ns() >= until)
-			break;
-		/* a waiting caller takes the slot; wake when its child ends */
-		pthread_cond_wait(&s->writer_cv, &s->mu);
+	if (!s->accepting)
+		return;
+	/* the first caller always gets in: a new batch is opened for it */
+	if (w != NULL && (s->admitted == 0 ||
+	    (s->nmembers < s->batch_max && store_now_ns() < s->until_ns))) {
+		s->admitted++;
+		s->queue = w->next;
+		if (s->queue == NULL)
+			s->queue_tail = &s->queue;
+		s->waiting--;
+		s->active = 1;
+		w->granted = 1;
+		pthread_cond_signal(&w->cv);
+		return;
 	}
 	s->accepting = 0;
+	pthread_cond_signal(&s->writer_cv);
+}
+
+/* no batch could begin: every caller queued now fails; with s->mu held */
+static void
+store_queue_fail(struct store *s)
+{
+	struct store_waiter *w;
+
+	while ((w = s->queue) != NULL) {
+		s->queue = w->next;
+		w->failed = 1;
+		pthread_cond_signal(&w->cv);
+	}
+	s->queue_tail = &s->queue;
+	s->waiting = 0;
 }
 
 /* every member learns the batch's result; called with s->mu held */
@@ -257,9 +290,9 @@ store_writer(void *arg)
 
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
-		while (!s->stopping && s->waiting == 0)
+		while (!s->stopping && s->queue == NULL)
 			pthread_cond_wait(&s->writer_cv, &s->mu);
-		if (s->waiting == 0)
+		if (s->queue == NULL)
 			break;                    /* stopping, and nobody waits */
 		pthread_mutex_unlock(&s->mu);
 		rc = mdb_txn_begin(s->env, NULL, 0, &batch);
@@ -267,14 +300,16 @@ store_writer(void *arg)
 			store_mdb_warn(s, "begin write", rc);
 		pthread_mutex_lock(&s->mu);
 		if (rc) {
-			/* the callers waiting now fail (store_txn_begin) */
-			s->begin_failures++;
-			pthread_cond_broadcast(&s->slot_cv);
-			pthread_cond_wait(&s->writer_cv, &s->mu);   /* no spinning */
+			store_queue_fail(s);      /* later callers try again */
 			continue;
 		}
 		s->batch = batch;
-		store_batch_fill(s);
+		s->accepting = 1;
+		s->admitted = 0;
+		s->until_ns = store_now_ns() + s->batch_ns;
+		store_slot_next(s);
+		while (s->accepting)
+			pthread_cond_wait(&s->writer_cv, &s->mu);
 		s->batch = NULL;
 		members = s->members;
 		s->members = NULL;
@@ -447,7 +482,9 @@ store_open(const char *dir, unsigned map_size_mb, struct store **out,
 	s = x_calloc(1, sizeof(*s));
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->writer_cv, NULL);
-	pthread_cond_init(&s->slot_cv, NULL);
+	s->queue_tail = &s->queue;
+	s->batch_max = STORE_BATCH_MAX;
+	s->batch_ns = STORE_BATCH_MS * 1000000L;
 	pthread_cond_init(&s->done_cv, NULL);
 	if (map_size_mb == 0) {
 		snprintf(err, errlen, "%s: map size must be at least 1 MB", dir);
@@ -513,7 +550,6 @@ store_close(struct store *s)
 	if (s->env != NULL)
 		mdb_env_close(s->env);     /* also closes every dbi */
 	pthread_cond_destroy(&s->done_cv);
-	pthread_cond_destroy(&s->slot_cv);
 	pthread_cond_destroy(&s->writer_cv);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
@@ -592,6 +628,15 @@ store_usage(struct store *s, struct store_usage *u)
 }
 
 void
+store_batch_limits(struct store *s, unsigned max_members, unsigned max_ms)
+{
+	pthread_mutex_lock(&s->mu);
+	s->batch_max = max_members > 0 ? max_members : 1;
+	s->batch_ns = (int64_t)max_ms * 1000000;
+	pthread_mutex_unlock(&s->mu);
+}
+
+void
 store_stats(struct store *s, struct store_stats *st)
 {
 	pthread_mutex_lock(&s->mu);
@@ -630,6 +675,14 @@ store_metrics(struct store *s, FILE *f)
 	    (unsigned long long)u.high_water_bytes);
 }
 
+/* t's child has ended: the slot goes on; with s->mu held */
+static void
+store_child_ended(struct store *s)
+{
+	s->active = 0;
+	store_slot_next(s);
+}
+
 /*
  * A write txn: the slot in the current batch (a child txn). Blocks while
  * another caller holds the slot or the writer commits. A write txn begun
@@ -639,41 +692,33 @@ static int
 store_child_begin(struct store_txn *t)
 {
 	struct store *s = t->s;
-	unsigned failures;
+	struct store_waiter w = { .granted = 0 };
 	int rc;
 
+	pthread_cond_init(&w.cv, NULL);
 	pthread_mutex_lock(&s->mu);
-	failures = s->begin_failures;
+	*s->queue_tail = &w;
+	s->queue_tail = &w.next;
 	s->waiting++;
-	pthread_cond_signal(&s->writer_cv);
-	while (!(s->accepting && !s->active) && failures == s->begin_failures)
-		pthread_cond_wait(&s->slot_cv, &s->mu);
-	s->waiting--;
-	if (failures != s->begin_failures) {
-		pthread_mutex_unlock(&s->mu);
-		return -1;                /* logged by the writer */
-	}
-	s->active = 1;
+	if (s->batch == NULL)
+		pthread_cond_signal(&s->writer_cv);
+	else if (!s->active)
+		store_slot_next(s);
+	while (!w.granted && !w.failed)
+		pthread_cond_wait(&w.cv, &s->mu);
 	pthread_mutex_unlock(&s->mu);
+	pthread_cond_destroy(&w.cv);
+	if (w.failed)
+		return -1;                /* logged by the writer */
 	rc = mdb_txn_begin(s->env, s->batch, 0, &t->txn);
 	if (rc) {
 		store_mdb_warn(s, "begin write", rc);
 		pthread_mutex_lock(&s->mu);
-		s->active = 0;
-		pthread_cond_signal(&s->writer_cv);
+		store_child_ended(s);
 		pthread_mutex_unlock(&s->mu);
 		return -1;
 	}
 	return 0;
-}
-
-/* the slot is free again (t's child has ended); with s->mu held */
-static void
-store_child_ended(struct store *s)
-{
-	s->active = 0;
-	pthread_cond_signal(&s->writer_cv);
-	pthread_cond_signal(&s->slot_cv);
 }
 
 int

@@ -26,6 +26,17 @@ setup(void **state)
 	return fixture_store_new(state, "test_store", "db", 16);
 }
 
+/* the batch tests hold a batch open for a while: no time bound then */
+static int
+setup_batch(void **state)
+{
+	int rc = setup(state);
+
+	if (rc == 0)
+		store_batch_limits(((struct fixture_store *)*state)->s, 64, 60000);
+	return rc;
+}
+
 static void
 put_str(struct store_txn *t, enum store_db db, const char *k, const char *v)
 {
@@ -674,6 +685,46 @@ test_batch_commit_fails_all(void **state)
 	assert_int_equal(store_txn_commit(t), 0);
 }
 
+/* the bounds: a batch that reached max members closes, the next caller
+ * waits for the following one; so does one older than max_ms */
+static void
+test_batch_bounds(void **state)
+{
+	struct fixture_store *f = *state;
+	struct writer hold, w[3];
+	struct store_stats before, after;
+
+	store_batch_limits(f->s, 2, 60000);
+	store_stats(f->s, &before);
+	writer_start(&hold, f->s, "h", 0, WRITER_COMMIT, 1);
+	wait_flag(&hold.in);
+	for (int i = 0; i < 3; i++)
+		writer_start(&w[i], f->s, i == 0 ? "a" : i == 1 ? "b" : "c", 0, WRITER_COMMIT, 0);
+	wait_waiting(f->s, 3);
+	atomic_store(&hold.go, 1);
+	pthread_join(hold.th, NULL);
+	for (int i = 0; i < 3; i++) {
+		pthread_join(w[i].th, NULL);
+		assert_int_equal(w[i].rc, 0);
+	}
+	store_stats(f->s, &after);
+	assert_int_equal(after.changes - before.changes, 4);
+	assert_int_equal(after.batches - before.batches, 2);    /* 2 + 2 */
+
+	store_batch_limits(f->s, 64, 0);       /* every batch is "too old" at once */
+	before = after;
+	writer_start(&hold, f->s, "h", 0, WRITER_COMMIT, 1);
+	wait_flag(&hold.in);
+	writer_start(&w[0], f->s, "a", 0, WRITER_COMMIT, 0);
+	wait_waiting(f->s, 1);
+	atomic_store(&hold.go, 1);
+	pthread_join(hold.th, NULL);
+	pthread_join(w[0].th, NULL);
+	assert_int_equal(w[0].rc, 0);
+	store_stats(f->s, &after);
+	assert_int_equal(after.batches - before.batches, 2);    /* one each */
+}
+
 int
 main(void)
 {
@@ -690,11 +741,13 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_schema_migratable, setup, fixture_store_teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors, setup, fixture_store_teardown),
 		cmocka_unit_test_setup_teardown(test_map_full, setup, fixture_store_teardown),
-		cmocka_unit_test_setup_teardown(test_batch_children_isolated, setup,
+		cmocka_unit_test_setup_teardown(test_batch_children_isolated, setup_batch,
 		    fixture_store_teardown),
-		cmocka_unit_test_setup_teardown(test_batch_answers_after_commit, setup,
+		cmocka_unit_test_setup_teardown(test_batch_answers_after_commit, setup_batch,
 		    fixture_store_teardown),
-		cmocka_unit_test_setup_teardown(test_batch_commit_fails_all, setup,
+		cmocka_unit_test_setup_teardown(test_batch_commit_fails_all, setup_batch,
+		    fixture_store_teardown),
+		cmocka_unit_test_setup_teardown(test_batch_bounds, setup,
 		    fixture_store_teardown),
 	};
 
