@@ -10,14 +10,16 @@
 #                                 own instrumented sysroot); `make
 #                                 SANITIZE=thread all unit api` runs the suites
 #   make deps-check               each library pin beside the newest Debian version
-#   make install DESTDIR= PREFIX=
+#   make install DESTDIR= PREFIX=  (SBINDIR LIBEXECDIR SYSCONFDIR MANDIR UNITDIR)
+#   make deb TARGET=…             Debian packages in build/deb/ (docs/packaging.md)
+#   make deb-test                 install the amd64 packages here, check, purge (root)
+#   make docs-check               man pages, settings vs docs, scripts, units
 #   make clean                    V=1 shows full command lines
 #
 # Missing Debian packages are installed by the targets that need them
 # (toolchain/prereqs.sh), so a fresh Debian 12 machine needs only make.
 
 TARGET   ?= host
-PREFIX   ?= /usr/local
 DESTDIR  ?=
 SANITIZE ?= 0
 V        ?= 0
@@ -98,7 +100,7 @@ ALL_LDFLAGS = $(SAN_FLAGS) $(LDSTATIC) $(LDFLAGS)
 # --- sources ----------------------------------------------------------------
 # Two programs with a visible border (docs/design.md "Layout"):
 #   src/common/  both programs: log, mem, priv, crypto, json, secret, the
-#                handle, the push message, cfg, addr, file, daemon
+#                handle, the push message, cfg, addr, file, daemon, cred
 #                (common.h; no LMDB, no civetweb)
 #   src/acctd/   the gateway daemon (acctd.h): store, HTTPS, page, handlers
 #   src/agent/   the node agent (agent.h): what ships to every node
@@ -209,15 +211,18 @@ unit: $(UNIT_TESTS)
 # under qemu-user); the ASan + UBSan build and suites; the ThreadSanitizer
 # build and suites. Stages run in order, not side by side: the API suites
 # hold timing-sensitive checks (lockouts, deadlines) that two cores shared
-# with a compiler would make flaky.
+# with a compiler would make flaky. Inside a stage the API files run
+# API_JOBS (3) at a time and unit binaries UNIT_JOBS (2) at a time: the API
+# suite mostly waits, and each file or binary has its own dirs and ports.
 ifeq ($(TARGET),host)
 test: prereqs-test
 	$(Q)$(MAKE) -j2 all
 	$(Q)tests/run-stages.sh $(BUILD)/test-logs 'unit=$(MAKE) unit' 'api=$(MAKE) api' \
+		'docs=$(MAKE) docs-check' 'deb=$(MAKE) deb-test' \
 		'fuzz-smoke=$(MAKE) fuzz-smoke' $(if $(wildcard tests/e2e/package.json),'e2e=$(MAKE) e2e') \
 		'valgrind=$(MAKE) valgrind' 'storm-short=$(MAKE) storm-short' \
-		'aarch64=$(MAKE) -j2 TARGET=aarch64-linux-gnu all && $(MAKE) TARGET=aarch64-linux-gnu unit' \
-		'armhf=$(MAKE) -j2 TARGET=arm-linux-gnueabihf all && $(MAKE) TARGET=arm-linux-gnueabihf unit' \
+		'aarch64=$(MAKE) -j2 TARGET=aarch64-linux-gnu all && $(MAKE) TARGET=aarch64-linux-gnu unit deb' \
+		'armhf=$(MAKE) -j2 TARGET=arm-linux-gnueabihf all && $(MAKE) TARGET=arm-linux-gnueabihf unit deb' \
 		'asan=$(MAKE) -j2 SANITIZE=1 all && $(MAKE) SANITIZE=1 unit api' \
 		'tsan=$(MAKE) -j2 SANITIZE=thread all && $(MAKE) SANITIZE=thread unit api'
 	@echo "make test: all suites passed"
@@ -338,30 +343,121 @@ run: prereqs-test all
 	$(Q)exec $(B)/acctd -c $(RUN)/acctd.dev.conf
 .PHONY: run
 
-bench: prereqs-test all
-	$(Q)toolchain/prereqs.sh wrk
-	$(Q)ACCTD_BIN=$(CURDIR)/$(B)/acctd python3 tests/bench/bench.py
-.PHONY: bench
+# make bench (README "Performance"): the same-run baselines are built here
+# from tests/bench/ against this target's sysroot: ping (a bare civetweb
+# server on the same patched libraries), ecbench (the handshake's mbedTLS
+# math) and lmdbloop (one fsync'd LMDB commit per put). nginx + OpenSSL is
+# installed for the comparison only by this target. [BENCH_SECONDS=4
+# BENCH_RUNS=3]
+BENCH_BINS := $(B)/bench/ping $(B)/bench/ecbench $(B)/bench/lmdbloop
+$(B)/bench/ping: tests/bench/ping.c $(SYSROOT)/.stamp
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< -L$(SYSROOT)/lib -lcivetweb -lmbedtls -lpthread -ldl -lm
+$(B)/bench/ecbench: tests/bench/ecbench.c $(SYSROOT)/.stamp
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< -L$(SYSROOT)/lib -lmbedtls -lpthread
+$(B)/bench/lmdbloop: tests/bench/lmdbloop.c $(SYSROOT)/.stamp
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< -L$(SYSROOT)/lib -llmdb -lpthread
+bench-build: $(BENCH_BINS)
+bench: prereqs-test all bench-build
+	$(Q)toolchain/prereqs.sh wrk nginx
+	$(Q)ACCTD_BIN=$(CURDIR)/$(B)/acctd BENCH_BIN=$(CURDIR)/$(B)/bench \
+		BENCH_OUT=$(CURDIR)/$(BUILD)/bench python3 tests/bench/bench.py
+.PHONY: bench bench-build
 
-# --- install ------------------------------------------------------------------------
-install: $(B)/acctd $(B)/acctd-agent
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 \
-		$(DESTDIR)/etc/acctd $(DESTDIR)$(PREFIX)/lib/systemd/system \
-		$(DESTDIR)$(PREFIX)/libexec/acctd
-	install -m 0755 $(B)/acctd $(DESTDIR)$(PREFIX)/sbin/acctd
-	install -m 0755 $(B)/acctd-agent $(DESTDIR)$(PREFIX)/sbin/acctd-agent
-	install -m 0755 platform/linux/apply-postgres $(DESTDIR)$(PREFIX)/libexec/acctd/apply-postgres
-	install -m 0644 config/acctd-agent.conf $(DESTDIR)/etc/acctd/acctd-agent.conf.sample
-	install -m 0644 docs/acctd.8 $(DESTDIR)$(PREFIX)/share/man/man8/acctd.8
-	install -m 0644 config/acctd.conf $(DESTDIR)/etc/acctd/acctd.conf.sample
-	install -m 0644 platform/systemd/acctd.service $(DESTDIR)$(PREFIX)/lib/systemd/system/acctd.service
-.PHONY: install
+# --- install (docs/packaging.md) ------------------------------------------------------
+# Every install path comes from these variables: the units, init scripts and
+# sample configs are rendered from platform/**/*.in and config/ into
+# build/dist/ (platform/render.sh) with the same values, so `make install
+# PREFIX=/usr` and the packages name the binaries where they are.
+PREFIX      ?= /usr/local
+SBINDIR     ?= $(PREFIX)/sbin
+LIBEXECDIR  ?= $(PREFIX)/libexec
+SYSCONFDIR  ?= /etc
+MANDIR      ?= $(PREFIX)/share/man
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+DIST := $(BUILD)/dist
+MAN_ACCTD := docs/man/acctd.8 docs/man/acctd.conf.5
+MAN_AGENT := docs/man/acctd-agent.8 docs/man/acctd-agent.conf.5
+
+dist-render:
+	$(Q)platform/render.sh $(DIST) $(SBINDIR) $(LIBEXECDIR) $(SYSCONFDIR)
+.PHONY: dist-render
+
+# a sample goes to CONF.sample always, and to CONF only when there is none:
+# an installed, edited config is never overwritten
+install-acctd: $(B)/acctd dist-render
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(SYSCONFDIR)/acctd $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
+	install -m 0755 $(B)/acctd $(DESTDIR)$(SBINDIR)/acctd
+	install -m 0644 docs/man/acctd.8 $(DESTDIR)$(MANDIR)/man8/acctd.8
+	install -m 0644 docs/man/acctd.conf.5 $(DESTDIR)$(MANDIR)/man5/acctd.conf.5
+	install -m 0644 $(DIST)/config/acctd.conf $(DESTDIR)$(SYSCONFDIR)/acctd/acctd.conf.sample
+	[ -e $(DESTDIR)$(SYSCONFDIR)/acctd/acctd.conf ] || \
+		install -m 0644 $(DIST)/config/acctd.conf $(DESTDIR)$(SYSCONFDIR)/acctd/acctd.conf
+	install -m 0644 $(DIST)/systemd/acctd.service $(DESTDIR)$(UNITDIR)/acctd.service
+	install -m 0644 platform/systemd/acctd.sysusers $(DESTDIR)$(SYSUSERSDIR)/acctd.conf
+	$(if $(DESTDIR),,platform/adduser.sh /var/lib/acctd)
+install-agent: $(B)/acctd-agent dist-render
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(SYSCONFDIR)/acctd $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+		$(DESTDIR)$(LIBEXECDIR)/acctd
+	install -m 0755 $(B)/acctd-agent $(DESTDIR)$(SBINDIR)/acctd-agent
+	install -m 0755 platform/linux/apply-postgres $(DESTDIR)$(LIBEXECDIR)/acctd/apply-postgres
+	install -m 0644 docs/man/acctd-agent.8 $(DESTDIR)$(MANDIR)/man8/acctd-agent.8
+	install -m 0644 docs/man/acctd-agent.conf.5 $(DESTDIR)$(MANDIR)/man5/acctd-agent.conf.5
+	install -m 0644 $(DIST)/config/acctd-agent.conf $(DESTDIR)$(SYSCONFDIR)/acctd/acctd-agent.conf.sample
+	[ -e $(DESTDIR)$(SYSCONFDIR)/acctd/acctd-agent.conf ] || \
+		install -m 0644 $(DIST)/config/acctd-agent.conf $(DESTDIR)$(SYSCONFDIR)/acctd/acctd-agent.conf
+	install -m 0644 $(DIST)/systemd/acctd-agent.service $(DESTDIR)$(UNITDIR)/acctd-agent.service
+	install -m 0644 platform/systemd/acctd.sysusers $(DESTDIR)$(SYSUSERSDIR)/acctd-agent.conf
+	$(if $(DESTDIR),,platform/adduser.sh /var/lib/acctd-agent)
+install: install-acctd install-agent
+.PHONY: install install-acctd install-agent
+
+# --- Debian packages (docs/packaging.md) -------------------------------------------------
+#   make deb [TARGET=host|aarch64-linux-gnu|arm-linux-gnueabihf]
+#        build/deb/acctd_VERSION_ARCH.deb, build/deb/acctd-agent_VERSION_ARCH.deb
+#   make deb-test   build the amd64 packages, install, check, purge (root)
+DEB_ARCH_host                := $(shell dpkg --print-architecture 2>/dev/null)
+DEB_ARCH_aarch64-linux-gnu   := arm64
+DEB_ARCH_arm-linux-gnueabihf := armhf
+DEB_ARCH := $(DEB_ARCH_$(TARGET))
+PKGS_DEB := dpkg-dev lintian mandoc shellcheck systemd
+prereqs-deb: prereqs-build
+	$(Q)toolchain/prereqs.sh $(PKGS_DEB)
+.PHONY: prereqs-deb
+ifeq ($(SANITIZE),0)
+deb: $(B)/acctd $(B)/acctd-agent prereqs-deb
+	$(Q)platform/deb/build.sh $(BUILD)/deb $(DEB_ARCH) $(TARGET) $(STATIC) "$(MAKE)"
+deb-test: prereqs-deb
+	$(Q)$(MAKE) -j2 deb TARGET=host
+	$(Q)tests/pkg/test_deb.sh $(BUILD)/deb $(DEB_ARCH_host)
+else
+deb deb-test:
+	$(error make $@ is not for a SANITIZE= build)
+endif
+.PHONY: deb deb-test
+
+# --- manuals, init scripts, units (make test's docs stage) --------------------------------
+# (the units are verified as rendered for this build's binaries: systemd-analyze
+# verify wants ExecStart='s program to exist)
+docs-check: prereqs-deb dist-render $(B)/acctd $(B)/acctd-agent
+	$(Q)platform/render.sh $(DIST)/verify $(CURDIR)/$(B) $(LIBEXECDIR) $(SYSCONFDIR)
+	$(Q)python3 tests/man/check.py $(DIST)
+.PHONY: docs-check
 
 clean:
 	rm -rf $(BUILD)/host $(BUILD)/host-asan $(BUILD)/host-tsan $(BUILD)/host-fuzz $(BUILD)/aarch64-linux-gnu \
-		$(BUILD)/arm-linux-gnueabihf $(BUILD)/run $(BUILD)/screenshots $(BUILD)/test-logs
+		$(BUILD)/arm-linux-gnueabihf $(BUILD)/run $(BUILD)/screenshots $(BUILD)/test-logs \
+		$(BUILD)/deb $(BUILD)/dist
 distclean:
 	rm -rf $(BUILD)
 .PHONY: all clean distclean
 
--include $(wildcard $(B)/obj/*/*.d)
+-include $(wildcard $(B)/obj/*/*.d $(B)/bench/*.d)

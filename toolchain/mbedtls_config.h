@@ -57,6 +57,12 @@
 #define MBEDTLS_SHA512_C
 #define MBEDTLS_HKDF_C
 #define MBEDTLS_PKCS5_C
+/* aarch64: SHA-256 on the Armv8-A crypto extension when the CPU has it
+ * (getauxval at run time; many Cortex-A53 SoCs do, the Raspberry Pi's do
+ * not), else the C code. PBKDF2 (crypto.c) and TLS hashing both gain. */
+#if defined(__aarch64__)
+#define MBEDTLS_SHA256_USE_ARMV8_A_CRYPTO_IF_PRESENT
+#endif
 
 /* ciphers: AEAD only */
 #define MBEDTLS_CIPHER_C
@@ -110,6 +116,18 @@
 #define MBEDTLS_SSL_KEEP_PEER_CERTIFICATE
 #define MBEDTLS_SSL_SESSION_TICKETS
 #define MBEDTLS_SSL_TICKET_C
+
+/* TLS record buffers, allocated per connection for its whole life (an
+ * idle keep-alive connection holds both): incoming records stay at the
+ * protocol's 16 KiB (a client may send full-size records, and nothing in
+ * 1.3 lets mbedTLS 3.6 ask for smaller ones); outgoing ones are 8 KiB:
+ * a response of any size is simply cut into more records, and 8 KiB still
+ * holds the largest handshake message either side writes (its certificate
+ * chain, which mbedTLS does not fragment: an operator's RSA chain of a
+ * few certificates fits). Saves 8 KiB per connection (make bench,
+ * "memory"), for acctd, its push client and acctd-agent alike. */
+#define MBEDTLS_SSL_IN_CONTENT_LEN	16384
+#define MBEDTLS_SSL_OUT_CONTENT_LEN	8192
 
 /* ECDSA first (acctd's certificates are P-256), then ChaCha20 for CPUs
  * without AES instructions; the TLS 1.3 suites are all AEAD */

@@ -114,12 +114,19 @@ account_not_last_admin(struct account_txn *ax, const struct user *u, const char 
 
 	if (!u->admin || u->disabled)
 		return ACCOUNT_OK;
-	if (user_count_admins(ax->t, &admins) == -1)
+	if (user_admins(ax->t, &admins) == -1)
 		return account_refuse(ax, ACCOUNT_READ_FAILED, "cannot read the user store");
 	if (admins > 1)
 		return ACCOUNT_OK;
 	snprintf(why, sizeof(why), "the last administrator cannot be %s", what);
 	return account_refuse(ax, ACCOUNT_LAST_ADMIN, why);
+}
+
+/* 1 when u counts as an active administrator (META "admins") */
+static int
+account_active_admin(const struct user *u)
+{
+	return u->admin && !u->disabled;
 }
 
 /* u's record, one version on */
@@ -132,7 +139,8 @@ account_save(struct account_txn *ax, struct user *u)
 }
 
 int
-account_create(struct account_txn *ax, struct user *u, const char *source)
+account_create(struct account_txn *ax, struct user *u, const char *source,
+    const struct dbpass_new *db)
 {
 	char owner[SECRET_ID_LEN + 1];
 	int64_t version;
@@ -148,7 +156,8 @@ account_create(struct account_txn *ax, struct user *u, const char *source)
 	u->created_at = u->updated_at = app_now();
 	/* every user has a database password from the start */
 	if (user_save(ax->t, u, NULL, 0) == -1 ||
-	    dbpass_rotate(ax->t, u->id, u->created_at, &version) == -1 ||
+	    user_admins_adjust(ax->t, account_active_admin(u)) == -1 ||
+	    dbpass_rotate(ax->t, u->id, u->created_at, db, &version) == -1 ||
 	    outbox_recompute_user(ax->t, u->id) == -1)
 		return ACCOUNT_FAILED;
 	{
@@ -188,6 +197,7 @@ int
 account_bootstrap(const struct conf *c, const char *password)
 {
 	struct account_txn ax = { 0 };
+	struct dbpass_new db;
 	struct user u;
 	int rc;
 
@@ -198,17 +208,23 @@ account_bootstrap(const struct conf *c, const char *password)
 	u.must_change_pw = 1;     /* it sits in a file: changed at first sign-in */
 	account_actor(&ax, NULL, "");
 	if (user_set_password(&u, password, (unsigned)c->pbkdf2_iterations) == -1 ||
-	    store_txn_begin(app.store, 1, &ax.t) == -1) {
+	    dbpass_prepare(&db, 1) == -1) {
 		user_clear(&u);
 		return -1;
 	}
-	if (account_create(&ax, &u, "bootstrap_admin") != ACCOUNT_OK ||
+	if (store_txn_begin(app.store, 1, &ax.t) == -1) {
+		dbpass_new_wipe(&db);
+		user_clear(&u);
+		return -1;
+	}
+	if (account_create(&ax, &u, "bootstrap_admin", &db) != ACCOUNT_OK ||
 	    store_put(ax.t, STORE_DB_META, "bootstrapped", 12, "1", 1) == -1) {
 		store_txn_abort(ax.t);
 		rc = -1;
 	} else {
 		rc = store_txn_commit(ax.t);
 	}
+	dbpass_new_wipe(&db);
 	user_clear(&u);
 	return rc;     /* start-up refreshes DNS and starts the push threads next */
 }
@@ -318,6 +334,7 @@ account_delete(struct account_txn *ax, const struct user *u)
 		return rc;
 	if (session_delete_user(ax->t, u->id, NULL) == -1 || token_remove_user(ax->t, u->id) == -1 ||
 	    dbpass_delete(ax->t, u->id) == -1 || user_remove(ax->t, u) == -1 ||
+	    user_admins_adjust(ax->t, -account_active_admin(u)) == -1 ||
 	    outbox_recompute_user(ax->t, u->id) == -1)
 		return ACCOUNT_FAILED;
 	rc = account_audit_str(ax, "user.delete", u, data);
@@ -330,10 +347,11 @@ account_delete(struct account_txn *ax, const struct user *u)
 static int
 account_set_disabled(struct account_txn *ax, struct user *u, int disabled)
 {
-	int rc;
+	int was = account_active_admin(u), rc;
 
 	u->disabled = disabled;
 	if (account_save(ax, u) != ACCOUNT_OK ||
+	    user_admins_adjust(ax->t, account_active_admin(u) - was) == -1 ||
 	    (disabled && session_delete_user(ax->t, u->id, NULL) == -1) ||
 	    outbox_recompute_user(ax->t, u->id) == -1)
 		return ACCOUNT_FAILED;
@@ -379,8 +397,8 @@ account_token_reset(struct account_txn *ax, struct user *u)
 }
 
 int
-account_password_change(struct account_txn *ax, const char *user_id, const char *pw,
-    const char *keep_sid)
+account_password_change(struct account_txn *ax, const char *user_id,
+    const struct user_pw *p, const char *keep_sid)
 {
 	struct user u;
 	int rc;
@@ -389,10 +407,7 @@ account_password_change(struct account_txn *ax, const char *user_id, const char 
 		rc = account_refuse(ax, ACCOUNT_READ_FAILED, "cannot change the password");
 		goto done;
 	}
-	if (user_set_password(&u, pw, (unsigned)app_conf()->pbkdf2_iterations) == -1) {
-		rc = account_refuse(ax, ACCOUNT_NO_RANDOM, "cannot change the password");
-		goto done;
-	}
+	user_pw_apply(&u, p);
 	/* the user chose it: no longer one-time. An admin who knows a user's
 	 * current password and changes it here leaves the flag as it was. */
 	if (ax->by.id != NULL && strcmp(ax->by.id, u.id) == 0)
@@ -408,12 +423,9 @@ done:
 }
 
 int
-account_password_reset(struct account_txn *ax, struct user *u, char *pw, size_t pwlen)
+account_password_reset(struct account_txn *ax, struct user *u, const struct user_pw *p)
 {
-	if (secret_readable(pw, pwlen, 5) == -1)
-		return account_refuse(ax, ACCOUNT_NO_RANDOM, "no randomness");
-	if (user_set_password(u, pw, (unsigned)app_conf()->pbkdf2_iterations) == -1)
-		return ACCOUNT_FAILED;
+	user_pw_apply(u, p);
 	u->must_change_pw = 1;     /* the admin saw it: one-time */
 	if (account_save(ax, u) != ACCOUNT_OK ||
 	    session_delete_user(ax->t, u->id, NULL) == -1)
@@ -422,13 +434,13 @@ account_password_reset(struct account_txn *ax, struct user *u, char *pw, size_t 
 }
 
 int
-account_dbpass_rotate(struct account_txn *ax, const struct user *u, struct dbpass *d,
-    char *pw, size_t pwlen)
+account_dbpass_rotate(struct account_txn *ax, const struct user *u,
+    const struct dbpass_new *db, struct dbpass *d, char *pw, size_t pwlen)
 {
 	int64_t version;
 	int rc;
 
-	if (dbpass_rotate(ax->t, u->id, app_now(), &version) == -1 ||
+	if (dbpass_rotate(ax->t, u->id, app_now(), db, &version) == -1 ||
 	    dbpass_get(ax->t, u->id, d, pw, pwlen) != 0 ||
 	    outbox_recompute_user(ax->t, u->id) == -1)
 		return ACCOUNT_FAILED;

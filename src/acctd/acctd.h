@@ -82,6 +82,11 @@ struct conf {
  * returned with *out NULL.
  */
 int conf_load(const char *path, FILE *errs, struct conf **out);
+/* conf_load, and the files and user it names exist and are right (the
+ * TLS pairs match, keys are private, node certificates parse): a start
+ * and `acctd -t`. A reload takes conf_load's file; its certificates are
+ * checked as they are re-read (http_tls_reload, push_tls_load). */
+int conf_load_start(const char *path, FILE *errs, struct conf **out);
 void conf_free(struct conf *c);
 /* 1 when a workspace names handle as its owner or a member */
 int conf_names_handle(const struct conf *c, const char *handle);
@@ -126,6 +131,9 @@ int store_open(const char *dir, unsigned map_size_mb, struct store **out,
 void store_close(struct store *s);           /* every txn must have ended; NULL ok */
 int store_txn_begin(struct store *s, int write, struct store_txn **out);
 int store_txn_commit(struct store_txn *t);   /* frees t, also on failure */
+/* a read txn's view of the store: two read txns with the same id see the
+ * same contents (a cache key); 0 for a write txn */
+uint64_t store_txn_id(struct store_txn *t);
 void store_txn_abort(struct store_txn *t);   /* frees t; NULL ok */
 /* -1 also when the map is full (logged with the map size) */
 int store_put(struct store_txn *t, enum store_db db, const void *key,
@@ -275,11 +283,18 @@ int64_t app_now_ms(void);
 int app_keys_derive(void);
 void app_keys_wipe(void);               /* app.key and app.keys, at exit */
 
+/* import.c — `acctd import -c FILE [-p PASSWORDS] USERS.jsonl` (see the
+ * file's comment and acctd.8): the exit status */
+int import_main(int argc, char *argv[]);
+
 /* bootstrap.c — the first administrator's password file. */
 /* Read the first line of the password file, or create it (0600) with a new
  * random password and set *created. out is a secret: wipe after use. */
 int bootstrap_password(const char *path, char *out, size_t outlen, int *created,
     char *err, size_t errlen);
+/* After a one-time password `old` was changed: remove the file when its
+ * first line is `old`. 1 removed, 0 not there or another password, -1 err. */
+int bootstrap_forget(const char *path, const char *old, char *err, size_t errlen);
 
 /* routes.c — the route table (method, path, who may call it, handler). */
 extern const struct http_route routes[];
@@ -378,6 +393,8 @@ struct user {
 	int64_t updated_at;        /* s */
 };
 void user_clear(struct user *u);               /* frees strings, wipes the verifier */
+/* dst (uninitialized) becomes a copy of src with its own strings: user_clear both */
+void user_copy(struct user *dst, const struct user *src);
 int user_load(struct store_txn *t, const char *id, struct user *u);          /* 0 / STORE_NOTFOUND / -1 */
 int user_load_handle(struct store_txn *t, const char *handle, struct user *u);
 /* old_handle: the handle the index holds for u now (NULL for a new user),
@@ -398,11 +415,31 @@ int user_handle_member(struct store_txn *t, const char *handle, char id[SECRET_I
 int user_handle_release_chosen(struct store_txn *t, const char *handle);
 /* *chosen: whoever holds handle (now or before) chose it; 0 / NOTFOUND / -1 */
 int user_handle_chosen(struct store_txn *t, const char *handle, int *chosen);
+/* a console password verifier, derived before the write txn */
+struct user_pw {
+	unsigned iter;
+	uint8_t salt[16];
+	uint8_t hash[32];
+};
+int user_pw_derive(struct user_pw *p, const char *pw, unsigned iterations);  /* wipe p */
+void user_pw_apply(struct user *u, const struct user_pw *p);
+/* none that any password matches (random, same cost to try): acctd import */
+int user_pw_none(struct user_pw *p, unsigned iterations);
 int user_set_password(struct user *u, const char *pw, unsigned iterations);
 int user_check_password(const struct user *u, const char *pw);   /* 1 = right */
 void user_burn_password_time(const char *pw, unsigned iterations); /* unknown handle */
 struct json *user_json(const struct user *u);
-int user_count_admins(struct store_txn *t, size_t *n);   /* active admins */
+/* active admins by walking every user: O(users), for the checks below */
+int user_count_admins(struct store_txn *t, size_t *n);
+/* active admins from META "admins", kept by account.c in each change's txn
+ * (O(1)); a store without the counter yet is counted instead */
+int user_admins(struct store_txn *t, size_t *n);
+/* after a change that made delta more (or fewer) active admins, in its txn;
+ * with no counter yet the store is counted (the change included) */
+int user_admins_adjust(struct store_txn *t, int delta);
+/* at start: count once, in one txn, when the store has no counter (an
+ * older store). 0 / -1 */
+int user_admins_init(struct store *s);
 /* handles in order after `after` ("" = from the start); *next "" when done.
  * Every page costs O(limit): the handle index is ordered and the walk
  * starts at `after`. q (lower case; NULL or "" = everyone): only users
@@ -486,9 +523,23 @@ struct dbpass {
 };
 int dbpass_scram_verifier(const char *pw, const uint8_t *salt, size_t saltlen,
     unsigned iter, char *out, size_t outlen);
-/* a new password for user_id (version + 1, or 1); in the caller's txn */
-int dbpass_rotate(struct store_txn *t, const char *user_id, int64_t now, int64_t *version);
-/* 0 / STORE_NOTFOUND / -1; pw (when not NULL) gets the plaintext: wipe it */
+/* a new password and its verifier, made before the write txn (the verifier
+ * is 4,096 PBKDF2 iterations): a secret, dbpass_new_wipe it */
+struct dbpass_new {
+	char pw[DBPASS_LEN + 1];
+	char verifier[PUSHMSG_VERIFIER_MAX + 1];   /* "": computed when first needed */
+};
+/* verifier 0: leave it for dbpass_verifier_fill (acctd import). 0 / -1 */
+int dbpass_prepare(struct dbpass_new *n, int verifier);
+void dbpass_new_wipe(struct dbpass_new *n);
+/* n becomes user_id's password (version + 1, or 1); in the caller's txn */
+int dbpass_rotate(struct store_txn *t, const char *user_id, int64_t now,
+    const struct dbpass_new *n, int64_t *version);
+/* d (read in t) without a verifier gets one, stored: slow, in the caller's
+ * write txn; only for a record made without one. 0 / -1 */
+int dbpass_verifier_fill(struct store_txn *t, const char *user_id, struct dbpass *d);
+/* 0 / STORE_NOTFOUND / -1; pw (when not NULL) gets the plaintext: wipe it;
+ * d->verifier "" when it was stored without one */
 int dbpass_get(struct store_txn *t, const char *user_id, struct dbpass *d,
     char *pw, size_t pwlen);
 int dbpass_delete(struct store_txn *t, const char *user_id);
@@ -564,10 +615,11 @@ enum account_rc {
 /* ax->by (and by_admin) from u (NULL: anonymous); u and ip must outlive ax */
 void account_actor(struct account_txn *ax, const struct user *u, const char *ip);
 /* u: handle, email, display name, role, one-time flag and password verifier
- * set by the caller (the KDF runs before the write lock); id, version and
- * times are filled here. source: the audit data's "source" (NULL: none).
- * ACCOUNT_TAKEN */
-int account_create(struct account_txn *ax, struct user *u, const char *source);
+ * set by the caller, db its database password from dbpass_prepare (the KDFs
+ * run before the write lock); id, version and times are filled here.
+ * source: the audit data's "source" (NULL: none). ACCOUNT_TAKEN */
+int account_create(struct account_txn *ax, struct user *u, const char *source,
+    const struct dbpass_new *db);
 /* the first administrator (conf admin_*): 1 when it must still be created,
  * 0 done, -1 error; account_bootstrap creates it in its own txn: 0 / -1 */
 int account_bootstrap_needed(void);
@@ -586,15 +638,16 @@ int account_delete(struct account_txn *ax, const struct user *u);    /* LAST_ADM
 int account_disable(struct account_txn *ax, struct user *u);  /* SELF, LAST_ADMIN */
 int account_enable(struct account_txn *ax, struct user *u);
 int account_token_reset(struct account_txn *ax, struct user *u);
-/* user_id's console password becomes pw; every session of the user ends
- * except keep_sid (NULL = all). READ_FAILED, NO_RANDOM */
-int account_password_change(struct account_txn *ax, const char *user_id, const char *pw,
-    const char *keep_sid);
-/* a new one-time password into pw (a secret: wipe it); sessions end. NO_RANDOM */
-int account_password_reset(struct account_txn *ax, struct user *u, char *pw, size_t pwlen);
-/* a new database password: *d and pw (wipe it) hold it on ACCOUNT_OK */
-int account_dbpass_rotate(struct account_txn *ax, const struct user *u, struct dbpass *d,
-    char *pw, size_t pwlen);
+/* user_id's console password becomes p (user_pw_derive'd before the txn);
+ * every session of the user ends except keep_sid (NULL = all). READ_FAILED */
+int account_password_change(struct account_txn *ax, const char *user_id,
+    const struct user_pw *p, const char *keep_sid);
+/* p: a new one-time password, derived before the txn; sessions end */
+int account_password_reset(struct account_txn *ax, struct user *u, const struct user_pw *p);
+/* db (dbpass_prepare'd before the txn) becomes the database password: *d
+ * and pw (wipe it) hold it on ACCOUNT_OK */
+int account_dbpass_rotate(struct account_txn *ax, const struct user *u,
+    const struct dbpass_new *db, struct dbpass *d, char *pw, size_t pwlen);
 /* *k (token_clear it) and tok (shown once, wipe it). READ_FAILED, TOKEN_LIMIT,
  * NO_RANDOM */
 int account_token_create(struct account_txn *ax, const struct user *u, const char *title,
@@ -670,6 +723,7 @@ struct api_ctx {
 	int authed;
 	int via_cookie;
 	struct user actor;
+	uint64_t actor_txn;        /* store_txn_id of the read that loaded actor */
 	char sid[SESSION_TOKEN_LEN + 1];
 	char csrf[SESSION_TOKEN_LEN + 1];   /* the cookie session's CSRF token */
 };
@@ -809,6 +863,18 @@ int workspace_member(struct store_txn *t, const struct conf_workspace *w,
 /* the owner's current handle, or the configured one when nobody holds it */
 void workspace_owner(struct store_txn *t, const struct conf_workspace *w,
     char owner[NAME_HANDLE_MAX + 1]);
+/*
+ * Every workspace of c resolved at once, as t sees the store: who each
+ * handle means (workspace_member) and each owner's current handle
+ * (workspace_owner). Shared between requests while c and the store (read
+ * txns' store_txn_id) stay the same. Thread-safe; never NULL; give it back
+ * with workspace_map_put. i indexes c->workspaces.
+ */
+struct workspace_map;
+const struct workspace_map *workspace_map_get(struct store_txn *t, const struct conf *c);
+void workspace_map_put(const struct workspace_map *m);
+int workspace_map_member(const struct workspace_map *m, size_t i, const char *user_id);
+const char *workspace_map_owner(const struct workspace_map *m, size_t i);
 
 /*
  * outbox.c — the per (node, user) credential state to push. Changes queue
@@ -819,7 +885,39 @@ void workspace_owner(struct store_txn *t, const struct conf_workspace *w,
 /* recompute what every node must know of user_id, in the change's txn */
 int outbox_recompute_user(struct store_txn *t, const char *user_id);
 struct json *outbox_propagation(struct store_txn *t, const char *user_id);
-int outbox_resync_all(void);    /* after a config reload */
+/*
+ * The membership a config describes for the outbox (nodes; workspaces:
+ * handle, owner, members, node), canonical: the same for two configs that
+ * differ only in order or in other settings. outbox_members_of never
+ * returns NULL; _json's string (caller frees) is what STORE_DB_META keeps
+ * as what the outbox was last synced against; _parse reads it back (0, or
+ * -1 with *out NULL). _free takes NULL.
+ */
+struct outbox_members;
+struct outbox_members *outbox_members_of(const struct conf *c);
+char *outbox_members_json(const struct outbox_members *m);
+int outbox_members_parse(const char *buf, size_t len, struct outbox_members **out);
+void outbox_members_free(struct outbox_members *m);
+/* the users held by a handle that n's nodes serve otherwise under n than
+ * under o; o NULL: every user. *ids (caller frees) in key order, each once.
+ * 0 / -1 */
+int outbox_members_moved(struct store_txn *t, const struct outbox_members *o,
+    const struct outbox_members *n, char (**ids)[SECRET_ID_LEN + 1], size_t *nids);
+/* before n becomes the running config (at start, before any request; on
+ * SIGHUP, before the swap): record that the outbox is being synced to n's
+ * membership, so a change recomputed under n before outbox_resync finishes
+ * is found again after a crash. Nothing is written when n changes nothing.
+ * 0 / -1 */
+int outbox_resync_intent(const struct conf *n);
+/* after a start or a reload (why: "start", "reload"; the log lines say it):
+ * the users whose workspace membership moved between the membership last
+ * recorded in the store and app_conf()'s (every user when none is recorded),
+ * OUTBOX_RESYNC_BATCH to a write txn, the last one recording the new
+ * membership; nothing written when none moved and it is recorded already.
+ * stop (NULL: never) is asked before each batch but the first: true stops
+ * there, the next start goes on. Main thread. 0 done / 1 stopped / -1 */
+#define OUTBOX_RESYNC_BATCH 32
+int outbox_resync(const char *why, int (*stop)(void));
 #define OUTBOX_BATCH 16
 struct outbox_entry {
 	struct pushmsg msg;        /* to send as it is; holds the verifier */
@@ -866,11 +964,24 @@ void push_metrics(FILE *f);
  * in-memory keys from crypto_random(). 0, or -1 (logged). */
 int http_tls_setup(void *ssl_conf);
 void http_tls_shutdown(void);            /* after mg_stop(): wipes the ticket keys */
+/* tls.cert/tls.key for every new handshake: at start (-1 with err), and
+ * on SIGHUP (a bad pair is logged and the previous one kept; -1).
+ * handshake_ms: the longest a handshake can take (http.request_timeout_ms) */
+int http_tls_load(const char *cert, const char *key, char *err, size_t errlen);
+int http_tls_reload(const char *cert, const char *key, int handshake_ms);
+int64_t http_tls_not_after(void);        /* the current certificate's notAfter */
 
 /* push_tls.c — the push client: mutual TLS with the node's certificate pinned. */
-/* POST body to https://host:port/path; *status and resp (NUL-terminated) */
-int push_tls_post(const char *url, const char *pinned_cert, const char *client_cert,
-    const char *client_key, const char *path, const char *body, int *status,
-    char *resp, size_t resplen, char *err, size_t errlen);
+/* push.client_cert/key and every nodes[i].cert of c: at start, before the
+ * privilege drop (-1 with err), and on SIGHUP (reload = 1: a file that
+ * fails is logged, its previous one kept; nodes the start did not have
+ * are skipped) */
+int push_tls_load(const struct conf *c, int reload, char *err, size_t errlen);
+void push_tls_shutdown(void);            /* after push_stop() */
+void push_tls_metrics(FILE *f);          /* acctd_tls_cert_expiry_seconds */
+/* POST body to node's https://host:port/path; *status and resp (NUL-terminated) */
+int push_tls_post(const char *node, const char *url, const char *path,
+    const char *body, int *status, char *resp, size_t resplen, char *err,
+    size_t errlen);
 
 #endif /* ACCTD_H */

@@ -74,6 +74,7 @@ api_bearer(struct http_req *r, struct api_ctx *c, const char *authz)
 		goto fail;
 	rc = token_verify(t, authz, now, &k);
 	if (rc == 0) {
+		c->actor_txn = store_txn_id(t);
 		rc = user_load(t, k.user_id, &c->actor);
 		if (rc == 0 && (c->actor.disabled || k.created_ms < c->actor.token_min_issued_at)) {
 			user_clear(&c->actor);
@@ -178,8 +179,10 @@ api_session_user(const char *sid, int64_t now, struct api_ctx *c, struct session
 		return -1;
 	rc = session_lookup(t, sid, now, cf->sessions_idle_timeout,
 	    cf->sessions_absolute_timeout, s, stale);
-	if (rc == 0)
+	if (rc == 0) {
+		c->actor_txn = store_txn_id(t);
 		rc = user_load(t, s->user_id, &c->actor);
+	}
 	store_txn_abort(t);
 	if (rc == SESSION_EXPIRED)
 		api_session_expired(sid, now, cf);
@@ -428,14 +431,22 @@ api_handle_fold(const char *in, char *out, size_t outlen)
 int
 api_path_user(struct http_req *r, struct store_txn *t, struct user *u)
 {
+	struct api_ctx *c = r->ctx;
 	char h[NAME_HANDLE_MAX + 1];
 	int rc;
 
 	memset(u, 0, sizeof(*u));
-	if (r->nparams < 1 || api_handle_fold(r->params[0], h, sizeof(h)) == -1)
+	if (r->nparams < 1 || api_handle_fold(r->params[0], h, sizeof(h)) == -1) {
 		rc = STORE_NOTFOUND;
-	else
+	} else if (c != NULL && c->authed && c->actor_txn != 0 &&
+	    c->actor_txn == store_txn_id(t) && strcmp(h, c->actor.handle) == 0) {
+		/* the caller's own path, and t sees the store the caller was
+		 * read from: the same record, already parsed */
+		user_copy(u, &c->actor);
+		rc = 0;
+	} else {
 		rc = user_load_handle(t, h, u);
+	}
 	/* another user's path answers like one that does not exist (api_authorize) */
 	return api_found(r, rc, "no such user", "cannot read the user store");
 }

@@ -43,21 +43,25 @@ static const struct body_field create_fields[] = {
 };
 static const struct body_spec create_body = { "invalid user", 0, create_fields };
 
-/* the new user from the body, with its password verifier (the slow part,
- * before the write lock); gen gets the one generated when none was given.
- * -1 after a 500 */
+/* the new user from the body, with its password verifier and its database
+ * password (the slow parts, before the write lock); gen gets the console
+ * password generated when none was given. -1 after a 500 */
 static int
 admin_new_user(struct http_req *r, const struct body_value *v, struct user *u,
-    char *gen, size_t genlen)
+    struct dbpass_new *db, char *gen, size_t genlen)
 {
 	const char *dn = v[CREATE_DISPLAY_NAME].str, *pw = v[CREATE_PASSWORD].str;
 
 	memset(u, 0, sizeof(*u));
-	if (pw == NULL && secret_readable(gen, genlen, 5) == -1) {
+	memset(db, 0, sizeof(*db));
+	api_handle_fold(v[CREATE_HANDLE].str, u->handle, sizeof(u->handle));
+	/* the SCRAM verifier (4,096 iterations) only when a workspace names
+	 * the user now; otherwise the first node to need it makes it */
+	if ((pw == NULL && secret_readable(gen, genlen, 5) == -1) ||
+	    dbpass_prepare(db, conf_names_handle(app_conf(), u->handle)) == -1) {
 		http_problem(r, 500, "no randomness", NULL);
 		return -1;
 	}
-	api_handle_fold(v[CREATE_HANDLE].str, u->handle, sizeof(u->handle));
 	u->email = x_strdup(v[CREATE_EMAIL].str);
 	u->display_name = dn && dn[0] ? x_strdup(dn) : NULL;   /* "" as null: none */
 	u->admin = v[CREATE_ROLE].str && strcmp(v[CREATE_ROLE].str, "admin") == 0;
@@ -73,19 +77,21 @@ void
 api_admin_user_create(struct http_req *r)
 {
 	struct account_txn ax;
+	struct dbpass_new db;
 	char gen[64] = "";
 	struct body b;
 	struct user u;
 
 	if (api_body(r, &create_body, &b) == -1)
 		return;
-	if (admin_new_user(r, b.v, &u, gen, sizeof(gen)) == -1 ||
+	if (admin_new_user(r, b.v, &u, &db, gen, sizeof(gen)) == -1 ||
 	    api_account_begin(r, &ax, "cannot create the user") == -1)
 		goto done;
-	if (api_account_done(r, &ax, account_create(&ax, &u, NULL),
+	if (api_account_done(r, &ax, account_create(&ax, &u, NULL, &db),
 	    "cannot create the user; nothing was changed") == 0)
 		admin_reply_user(r, 201, &u, gen[0] ? gen : NULL, 0);
 done:
+	dbpass_new_wipe(&db);
 	crypto_wipe(gen, sizeof(gen));
 	user_clear(&u);
 	body_free(&b);
@@ -146,18 +152,31 @@ static void
 admin_user_change(struct http_req *r, enum admin_change what)
 {
 	struct account_txn ax;
+	struct user_pw np;
 	char pw[64] = "";
 	struct user u;
 	int rc;
 
-	if (api_account_user(r, &ax, &u) == -1)
+	memset(&np, 0, sizeof(np));
+	/* a reset's one-time password and its verifier before the write lock */
+	if (what == ADMIN_RESET && (secret_readable(pw, sizeof(pw), 5) == -1 ||
+	    user_pw_derive(&np, pw, (unsigned)app_conf()->pbkdf2_iterations) == -1)) {
+		crypto_wipe(pw, sizeof(pw));
+		http_problem(r, 500, "no randomness", NULL);
 		return;
+	}
+	if (api_account_user(r, &ax, &u) == -1) {
+		crypto_wipe(pw, sizeof(pw));
+		crypto_wipe(&np, sizeof(np));
+		return;
+	}
 	rc = what == ADMIN_DISABLE ? account_disable(&ax, &u) :
 	    what == ADMIN_ENABLE ? account_enable(&ax, &u) :
-	    account_password_reset(&ax, &u, pw, sizeof(pw));
+	    account_password_reset(&ax, &u, &np);
 	if (api_account_done(r, &ax, rc, "the change could not be saved; nothing was changed") == 0)
 		admin_reply_user(r, 200, &u, pw[0] ? pw : NULL, what == ADMIN_RESET);
 	crypto_wipe(pw, sizeof(pw));
+	crypto_wipe(&np, sizeof(np));
 	user_clear(&u);
 }
 

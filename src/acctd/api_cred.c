@@ -107,11 +107,21 @@ api_password_rotate(struct http_req *r)
 	struct dbpass d;
 	struct json *j;
 	char pw[DBPASS_LEN + 8];
+	struct dbpass_new db;
 	int rc;
 
-	if (api_account_user(r, &ax, &u) == -1)
+	/* the new password's verifier before the write lock (4,096 PBKDF2
+	 * iterations) */
+	if (dbpass_prepare(&db, 1) == -1) {
+		http_problem(r, 500, "no randomness", NULL);
 		return;
-	rc = account_dbpass_rotate(&ax, &u, &d, pw, sizeof(pw));
+	}
+	if (api_account_user(r, &ax, &u) == -1) {
+		dbpass_new_wipe(&db);
+		return;
+	}
+	rc = account_dbpass_rotate(&ax, &u, &db, &d, pw, sizeof(pw));
+	dbpass_new_wipe(&db);
 	if (api_account_done(r, &ax, rc, "the password could not be rotated; nothing was changed") == 0) {
 		/* answers at once; the push threads deliver */
 		j = cred_password_json(&d, pw);
@@ -133,6 +143,7 @@ api_workspace_list(struct http_req *r)
 	struct store_txn *t;
 	struct user u;
 	struct dbpass d;
+	const struct workspace_map *m;
 	struct json *items;
 	char pw[DBPASS_LEN + 8], masked[DBPASS_LEN + 8];
 	int rc, show, shown = 0;
@@ -148,16 +159,18 @@ api_workspace_list(struct http_req *r)
 	}
 	dbpass_mask(pw, masked, sizeof(masked));
 	items = json_array();
+	m = workspace_map_get(t, c);
 	for (size_t i = 0; i < c->nworkspaces; i++) {
 		const struct conf_workspace *w = &c->workspaces[i];
 		struct json *j;
-		char host[DNS_NAME_MAX], owner[NAME_HANDLE_MAX + 1], *cs;
+		char host[DNS_NAME_MAX], *cs;
+		const char *owner;
 
 		/* handles resolve to who holds them now or held them before a
 		 * rename: the DNS name follows the owner's new handle */
-		if (!workspace_member(t, w, u.id))
+		if (!workspace_map_member(m, i, u.id))
 			continue;
-		workspace_owner(t, w, owner);
+		owner = workspace_map_owner(m, i);
 		dns_name(c, w, owner, host, sizeof(host));
 		j = json_object();
 		json_set_str(j, "handle", w->handle);
@@ -175,6 +188,7 @@ api_workspace_list(struct http_req *r)
 		json_push(items, j);
 		shown++;
 	}
+	workspace_map_put(m);
 	crypto_wipe(pw, sizeof(pw));
 	/* the password is in the answer: recorded first, or not shown */
 	if (show && shown > 0) {

@@ -374,16 +374,35 @@ api_current_password(struct http_req *r, const struct user *u, const char *cur)
 	    "the current password is wrong");
 }
 
+/* a one-time password was changed: when it was the bootstrap admin's, its
+ * file goes (bootstrap.c); a failure is logged, the change stands */
+static void
+api_bootstrap_forget(const char *old)
+{
+	const char *path = app_conf()->admin_password_file;
+	char err[512];
+	int rc;
+
+	rc = bootstrap_forget(path, old, err, sizeof(err));
+	if (rc == 1)
+		log_notice("bootstrap_admin: removed %s: the one-time password it "
+		    "held was changed", path);
+	else if (rc == -1)
+		log_warnx("bootstrap_admin: %s; remove it by hand", err);
+}
+
 void
 api_user_console_password(struct http_req *r)
 {
 	struct api_ctx *c = api_ctx(r);
 	const char *cur, *nw;
 	struct account_txn ax;
+	struct user_pw np;
 	struct body b;
 	struct user u;
 	int rc;
 
+	memset(&np, 0, sizeof(np));
 	if (api_body(r, &password_body, &b) == -1)
 		return;
 	cur = b.v[PASSWORD_CURRENT].str;
@@ -395,14 +414,23 @@ api_user_console_password(struct http_req *r)
 		    "choose a new password");
 		goto done;
 	}
+	/* the new verifier before the write lock: the KDF is the slow part */
+	if (user_pw_derive(&np, nw, (unsigned)app_conf()->pbkdf2_iterations) == -1) {
+		http_problem(r, 500, "cannot change the password", NULL);
+		goto done;
+	}
 	if (api_account_begin(r, &ax, "cannot change the password") == -1)
 		goto done;
 	/* the user's other sessions end; the one that made the change stays */
-	rc = account_password_change(&ax, u.id, nw,
+	rc = account_password_change(&ax, u.id, &np,
 	    api_is_self(r, &u) && c->via_cookie ? c->sid : NULL);
-	if (api_account_done(r, &ax, rc, "cannot change the password; nothing was changed") == 0)
+	if (api_account_done(r, &ax, rc, "cannot change the password; nothing was changed") == 0) {
+		if (u.must_change_pw && api_is_self(r, &u))
+			api_bootstrap_forget(cur);
 		api_reply_empty(r);
+	}
 done:
+	crypto_wipe(&np, sizeof(np));
 	user_clear(&u);
 	body_free(&b);
 }

@@ -44,8 +44,6 @@ app_reload_warn(const struct conf *o, const struct conf *n)
 		same_listen = strcmp(o->listen[i], n->listen[i]) == 0;
 	if (!same_listen)
 		log_warnx("reload: listen changes apply at the next restart");
-	if (strcmp(o->tls_cert, n->tls_cert) || strcmp(o->tls_key, n->tls_key))
-		log_warnx("reload: tls changes apply at the next restart");
 	if (strcmp(o->data_dir, n->data_dir) || strcmp(o->key_file, n->key_file) ||
 	    o->map_size_mb != n->map_size_mb)
 		log_warnx("reload: data_dir, key_file and map_size_mb changes apply at the next restart");
@@ -102,6 +100,13 @@ app_reload(const char *path)
 	fclose(f);
 	free(errs);
 	o = atomic_load(&app.conf);
+	/* before any request can recompute a user under n (outbox.c) */
+	if (outbox_resync_intent(n) == -1) {
+		log_warnx("reload: cannot record the new workspace membership in the "
+		    "store; keeping the running configuration");
+		conf_free(n);
+		return -1;
+	}
 	app_reload_warn(o, n);
 	app_old = x_realloc(app_old, (app_nold + 1) * sizeof(*app_old));
 	app_old[app_nold++] = o;

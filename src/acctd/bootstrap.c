@@ -14,12 +14,46 @@
 
 #include "acctd.h"
 
+/* the first line of the open file fd (closed here); refused when group or
+ * world can read it or it holds less than 8 characters */
+static int
+bootstrap_read(int fd, const char *path, char *out, size_t outlen, char *err,
+    size_t errlen)
+{
+	struct stat st;
+	ssize_t n;
+
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	if (st.st_mode & 077) {
+		snprintf(err, errlen, "%s: group or world accessible (mode %04o); chmod 600 it",
+		    path, (unsigned)(st.st_mode & 07777));
+		close(fd);
+		return -1;
+	}
+	n = read(fd, out, outlen - 1);
+	close(fd);
+	if (n < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	out[n] = '\0';
+	out[strcspn(out, "\r\n")] = '\0';
+	if (strlen(out) < 8) {
+		snprintf(err, errlen, "%s: the first line must hold a password of at least 8 characters",
+		    path);
+		return -1;
+	}
+	return 0;
+}
+
 int
 bootstrap_password(const char *path, char *out, size_t outlen, int *created,
     char *err, size_t errlen)
 {
-	struct stat st;
-	ssize_t n;
 	size_t len;
 	int fd;
 
@@ -51,32 +85,45 @@ bootstrap_password(const char *path, char *out, size_t outlen, int *created,
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", path);
-		close(fd);
-		return -1;
-	}
-	if (st.st_mode & 077) {
-		snprintf(err, errlen, "%s: group or world accessible (mode %04o); chmod 600 it",
-		    path, (unsigned)(st.st_mode & 07777));
-		close(fd);
-		return -1;
-	}
-	n = read(fd, out, outlen - 1);
-	close(fd);
-	if (n < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if (bootstrap_read(fd, path, out, outlen, err, errlen) == -1)
 		goto fail;
-	}
-	out[n] = '\0';
-	out[strcspn(out, "\r\n")] = '\0';
-	if (strlen(out) < 8) {
-		snprintf(err, errlen, "%s: the first line must hold a password of at least 8 characters",
-		    path);
-		goto fail;
-	}
 	return 0;
 fail:
 	crypto_wipe(out, outlen);
 	return -1;
+}
+
+/*
+ * The bootstrap admin changed the one-time password: the file that holds it
+ * has served its purpose and would only leak an old secret (a backup of
+ * data_dir, a later admin). It goes when its first line is `old` (constant
+ * time): a file the operator has since replaced stays.
+ */
+int
+bootstrap_forget(const char *path, const char *old, char *err, size_t errlen)
+{
+	char pw[128];
+	size_t len = strlen(old);
+	int fd, same;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1 && errno == ENOENT)
+		return 0;
+	if (fd == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (bootstrap_read(fd, path, pw, sizeof(pw), err, errlen) == -1) {
+		crypto_wipe(pw, sizeof(pw));
+		return -1;
+	}
+	same = strlen(pw) == len && crypto_equal(pw, old, len);
+	crypto_wipe(pw, sizeof(pw));
+	if (!same)
+		return 0;
+	if (unlink(path) == -1) {
+		snprintf(err, errlen, "%s: cannot remove: %s", path, strerror(errno));
+		return -1;
+	}
+	return 1;
 }

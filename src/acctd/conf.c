@@ -30,6 +30,16 @@
  *   required when push.client_key is set
  *   must be 64 lowercase hex digits (the SHA-256 of the token)
  *   N records do not fit map_size_mb = M (...)   (on audit.capacity)
+ *
+ * conf_load_start() (a start and `acctd -t`) also checks what the file
+ * names on this machine, with the same FILE:LINE: setting: prefix:
+ *
+ *   user "NAME" does not exist (in /etc/passwd)          (on user)
+ *   PATH: No such file or directory / permission denied  (cred.c's words)
+ *   PATH: is a certificate, not a private key
+ *   PATH does not match tls.cert PATH
+ *   required when nodes are set                          (on push.client_cert)
+ *   host "H" is not an IP address and not in /etc/hosts (…)   (nodes[i].url)
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -422,6 +432,91 @@ conf_join(const char *dir, const char *name)
 	    name);
 }
 
+/* --- the files the settings name (a start and -t only) ---------------- */
+
+static int conf_with_files;	/* set by conf_load_start, main thread */
+
+/* cred.c's "NAME: reason" as cfg_err's reason for setting name */
+static void
+conf_cred_err(struct cfg *x, const char *path, const char *name,
+    const char *err)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(err, name, n) == 0 && strncmp(err + n, ": ", 2) == 0)
+		err += n + 2;
+	cfg_err(x, path, name, "%s", err);
+}
+
+static void
+conf_check_pair(struct cfg *x, const char *cert, const char *key,
+    const char *cert_name, const char *key_name)
+{
+	struct cred *cr;
+	char err[512];
+
+	if (cred_load(cert, key, cert_name, key_name, &cr, err,
+	    sizeof(err)) == -1) {
+		const char *name = strncmp(err, key_name, strlen(key_name)) == 0 ?
+		    key_name : cert_name;
+
+		conf_cred_err(x, name, name, err);
+		return;
+	}
+	cred_unref(cr);
+}
+
+/* a node's host must resolve the way push_tls.c connects (addr_resolve) */
+static void
+conf_check_node_host(struct cfg *x, const struct conf *c, size_t i)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	struct addr a;
+	const char *url = c->nodes[i].url;
+
+	if (url == NULL || strncmp(url, "https://", 8) != 0 ||
+	    addr_split(url + 8, &a) != 0)
+		return;		/* conf_check_url said */
+	if (addr_resolve(a.host, a.port, &ss, &len, 1) == 0)
+		cfg_err_elem(x, "nodes", i, "url", "host \"%s\" is not an IP "
+		    "address and not in /etc/hosts (acctd resolves node names "
+		    "without NSS or DNS)", a.host);
+}
+
+static void
+conf_check_files(struct cfg *x, const struct conf *c)
+{
+	struct cred *cr;
+	char err[512], name[48];
+
+	if (c->user != NULL && c->user[0] != '\0' && priv_getpw(c->user) == NULL)
+		cfg_err(x, "user", "user", "user \"%s\" does not exist (in /etc/passwd)",
+		    c->user);
+	if (c->tls_cert != NULL && c->tls_key != NULL)
+		conf_check_pair(x, c->tls_cert, c->tls_key, "tls.cert", "tls.key");
+	if (c->push_client_cert != NULL && c->push_client_key != NULL &&
+	    c->push_client_cert[0] != '\0' && c->push_client_key[0] != '\0')
+		conf_check_pair(x, c->push_client_cert, c->push_client_key,
+		    "push.client_cert", "push.client_key");
+	else if (c->nnodes > 0 && c->push_client_cert != NULL &&
+	    c->push_client_key != NULL && c->push_client_cert[0] == '\0' &&
+	    c->push_client_key[0] == '\0')
+		cfg_err(x, "nodes", "push.client_cert",
+		    "required when nodes are set");
+	for (size_t i = 0; i < c->nnodes; i++) {
+		conf_check_node_host(x, c, i);
+		if (c->nodes[i].cert == NULL)
+			continue;
+		snprintf(name, sizeof(name), "nodes[%zu].cert", i);
+		if (cred_load(c->nodes[i].cert, NULL, name, NULL, &cr, err,
+		    sizeof(err)) == -1)
+			cfg_err_elem(x, "nodes", i, "cert", "%s",
+			    err + strlen(name) + 2);
+		cred_unref(cr);
+	}
+}
+
 /* --- life cycle ------------------------------------------------------ */
 
 static void
@@ -433,6 +528,19 @@ conf_check(struct cfg *x, const void *base)
 	conf_check_push(x, c);
 	conf_check_nodes(x, c);
 	conf_check_audit(x, c);
+	if (conf_with_files)
+		conf_check_files(x, c);
+}
+
+int
+conf_load_start(const char *path, FILE *errs, struct conf **out)
+{
+	int rc;
+
+	conf_with_files = 1;
+	rc = conf_load(path, errs, out);
+	conf_with_files = 0;
+	return rc;
 }
 
 int

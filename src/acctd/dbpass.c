@@ -52,49 +52,99 @@ done:
 	return rc;
 }
 
+/* the SCRAM verifier of pw with a fresh salt: the slow part (4,096
+ * PBKDF2 iterations) */
 static int
-dbpass_store(struct store_txn *t, const char *user_id, const char *pw,
-    int64_t version, int64_t now)
+dbpass_verifier_of(const char *pw, char verifier[PUSHMSG_VERIFIER_MAX + 1])
 {
 	uint8_t salt[DBPASS_SALT_LEN];
-	uint8_t sealed[DBPASS_LEN + CRYPTO_SEAL_OVERHEAD];
-	char sealed64[2 * sizeof(sealed)], verifier[PUSHMSG_VERIFIER_MAX + 1], *s;
-	struct json *j;
-	int rc = -1;
 
-	if (crypto_random(salt, sizeof(salt)) == -1 ||
-	    crypto_seal(app.keys.dbpass, user_id, strlen(user_id), pw, strlen(pw), sealed) == -1 ||
-	    dbpass_scram_verifier(pw, salt, sizeof(salt), DBPASS_SCRAM_ITER, verifier,
-		sizeof(verifier)) == -1)
-		goto done;
+	if (crypto_random(salt, sizeof(salt)) == -1)
+		return -1;
+	return dbpass_scram_verifier(pw, salt, sizeof(salt), DBPASS_SCRAM_ITER, verifier,
+	    PUSHMSG_VERIFIER_MAX + 1);
+}
+
+int
+dbpass_prepare(struct dbpass_new *n, int verifier)
+{
+	memset(n, 0, sizeof(*n));
+	if (secret_readable(n->pw, sizeof(n->pw), 5) == -1 ||
+	    (verifier && dbpass_verifier_of(n->pw, n->verifier) == -1)) {
+		dbpass_new_wipe(n);
+		return -1;
+	}
+	return 0;
+}
+
+void
+dbpass_new_wipe(struct dbpass_new *n)
+{
+	crypto_wipe(n, sizeof(*n));
+}
+
+/* the record: sealed password and, when known, its verifier */
+static int
+dbpass_store(struct store_txn *t, const char *user_id, const char *pw,
+    const char *verifier, int64_t version, int64_t now)
+{
+	uint8_t sealed[DBPASS_LEN + CRYPTO_SEAL_OVERHEAD];
+	char sealed64[2 * sizeof(sealed)], *s;
+	struct json *j;
+	int rc;
+
+	if (strlen(pw) != DBPASS_LEN ||
+	    crypto_seal(app.keys.dbpass, user_id, strlen(user_id), pw, strlen(pw), sealed) == -1)
+		return -1;
 	secret_b64url(sealed, strlen(pw) + CRYPTO_SEAL_OVERHEAD, sealed64);
 	j = json_object();
 	json_set_int(j, "version", version);
 	json_set_int(j, "created_at", now);
 	json_set_str(j, "sealed", sealed64);
-	json_set_str(j, "verifier", verifier);
+	if (verifier[0])
+		json_set_str(j, "verifier", verifier);
 	s = json_print(j);
 	rc = store_put(t, STORE_DB_PASSWORD, user_id, strlen(user_id), s, strlen(s));
 	free(s);
 	json_free(j);
-done:
 	return rc;
 }
 
 int
-dbpass_rotate(struct store_txn *t, const char *user_id, int64_t now, int64_t *version)
+dbpass_rotate(struct store_txn *t, const char *user_id, int64_t now,
+    const struct dbpass_new *n, int64_t *version)
 {
 	struct dbpass old;
-	char pw[DBPASS_LEN + 1];
 	int rc;
 
 	rc = dbpass_get(t, user_id, &old, NULL, 0);
 	if (rc == -1)
 		return -1;
 	*version = rc == STORE_NOTFOUND ? 1 : old.version + 1;
-	if (secret_readable(pw, sizeof(pw), 5) == -1)
-		return -1;
-	rc = dbpass_store(t, user_id, pw, *version, now);
+	return dbpass_store(t, user_id, n->pw, n->verifier, *version, now);
+}
+
+/*
+ * A record stored without its verifier (acctd import: nobody needed it
+ * yet) gets it the first time a node needs it. This is slow work in the
+ * caller's write txn (one 4,096-iteration PBKDF2, a few ms), done once per
+ * such user and only when a workspace comes to name them.
+ */
+int
+dbpass_verifier_fill(struct store_txn *t, const char *user_id, struct dbpass *d)
+{
+	char pw[DBPASS_LEN + 8];
+	int rc = -1;
+
+	if (d->verifier[0])
+		return 0;
+	if (dbpass_get(t, user_id, d, pw, sizeof(pw)) != 0)
+		goto done;
+	if (d->verifier[0] == '\0' && (dbpass_verifier_of(pw, d->verifier) == -1 ||
+	    dbpass_store(t, user_id, pw, d->verifier, d->version, d->created_at) == -1))
+		goto done;
+	rc = 0;
+done:
 	crypto_wipe(pw, sizeof(pw));
 	return rc;
 }
@@ -120,7 +170,9 @@ dbpass_get(struct store_txn *t, const char *user_id, struct dbpass *d,
 		goto done;
 	s64 = json_str(json_get(j, "sealed"));
 	ver = json_str(json_get(j, "verifier"));
-	if (s64 == NULL || ver == NULL || strlen(ver) > PUSHMSG_VERIFIER_MAX ||
+	if (ver == NULL)
+		ver = "";             /* not computed yet: dbpass_verifier_fill */
+	if (s64 == NULL || strlen(ver) > PUSHMSG_VERIFIER_MAX ||
 	    json_int(json_get(j, "version"), &d->version) == -1 ||
 	    json_int(json_get(j, "created_at"), &d->created_at) == -1)
 		goto done;

@@ -5,6 +5,14 @@
  * rename moves the names at once. The file is replaced atomically (write a
  * temporary file, fsync, rename, fsync the directory) and the DNS server
  * named by dns.reload_pidfile gets SIGHUP.
+ *
+ * Or no signal at all: dnsmasq's --hostsdir=DIR watches DIR (inotify) and
+ * reads every file closed or moved into it, except dotfiles, and drops the
+ * records of a file that changes or goes. So the temporary files are
+ * dotfiles (.NAME.tmp, then .NAME), and only the final rename to NAME is
+ * seen: dnsmasq never reads half a file nor keeps a temporary's names.
+ * That is the recipe for Debian's dnsmasq, which runs as user dnsmasq and
+ * takes no signal from acctd (README "Workspace DNS").
  */
 #include <errno.h>
 #include <pthread.h>
@@ -79,22 +87,44 @@ dns_render(const struct conf *c, char **text)
 	return fclose(f) == 0 ? 0 : -1;
 }
 
+/* DIR/NAME -> DIR/.NAME (caller frees) */
+static char *
+dns_dotname(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	size_t dir = slash != NULL ? (size_t)(slash - path) + 1 : 0;
+
+	return x_asprintf("%.*s.%s", (int)dir, path, path + dir);
+}
+
 static int
 dns_write_file(const char *path, const char *text)
 {
-	char err[512];
+	char err[512], *dot = dns_dotname(path);
+	int rc = -1;
 
-	if (file_write_atomic(path, text, strlen(text), 0644, err,
+	if (file_write_atomic(dot, text, strlen(text), 0644, err,
 	    sizeof(err)) == -1) {
 		log_warnx("dns: %s", err);
-		return -1;
+		goto done;
 	}
-	return 0;
+	if (rename(dot, path) == -1 || file_fsync_dir(path) == -1) {
+		log_warn("dns: %s", path);
+		unlink(dot);
+		goto done;
+	}
+	rc = 0;
+done:
+	free(dot);
+	return rc;
 }
 
+/* SIGHUP to the DNS server; a refusal (Debian's dnsmasq runs as another
+ * user: EPERM) is said once, with the way out, until a signal gets through */
 static void
 dns_signal(const char *pidfile)
 {
+	static int warned;
 	char buf[32];
 	FILE *f;
 	long pid;
@@ -109,7 +139,15 @@ dns_signal(const char *pidfile)
 	if (fgets(buf, sizeof(buf), f) == NULL || (pid = strtol(buf, NULL, 10)) <= 1) {
 		log_warnx("dns: %s holds no process id", pidfile);
 	} else if (kill((pid_t)pid, SIGHUP) == -1) {
-		log_warn("dns: SIGHUP to %ld", pid);
+		if (!warned)
+			log_warnx("dns: cannot signal the DNS server of "
+			    "dns.reload_pidfile %s (pid %ld): %s; it will not "
+			    "see renamed names (use dnsmasq's hostsdir and an "
+			    "empty dns.reload_pidfile: README \"Workspace DNS\")",
+			    pidfile, pid, strerror(errno));
+		warned = 1;
+	} else {
+		warned = 0;
 	}
 	fclose(f);
 }

@@ -28,7 +28,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -210,9 +212,15 @@ http_read_body(struct http_req *r, const struct mg_request_info *ri)
 		http_problem(r, 413, d, NULL);
 		return -1;
 	}
-	if (ri->content_length == 0)
+	/* neither Content-Length nor Transfer-Encoding: no body (RFC 9112
+	 * 6.3), as for nearly every GET: no buffer either */
+	if (ri->content_length == 0 || (ri->content_length < 0 &&
+	    mg_get_header(r->conn, "Transfer-Encoding") == NULL))
 		return 0;
-	/* content_length -1: chunked; read up to the cap plus one byte */
+	/* content_length -1: chunked; read up to the cap plus one byte. A
+	 * declared length needs only its own size */
+	if (ri->content_length > 0)
+		cap = (size_t)ri->content_length;
 	buf = x_malloc(cap + 2);
 	while (len <= cap && (n = mg_read(r->conn, buf + len, cap + 1 - len)) > 0)
 		len += (size_t)n;
@@ -403,6 +411,40 @@ http_ports_option(char **listen, size_t n)
 	return s;
 }
 
+/*
+ * Bind each listen address once, before civetweb does: its own failure is
+ * "Failed to setup server ports", naming neither the address nor the
+ * reason. 0, or -1 with "…: listen ADDR: Address already in use".
+ */
+static int
+http_bind_check(char **listen, size_t n, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, one = 1, rc;
+
+	for (size_t i = 0; i < n; i++) {
+		if (addr_listen_sockaddr(listen[i], &ss, &len) == -1)
+			continue;	/* conf.c checked it; civetweb says */
+		fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd == -1)
+			continue;
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (ss.ss_family == AF_INET6)
+			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+			    sizeof(one));
+		rc = bind(fd, (struct sockaddr *)&ss, len);
+		if (rc == -1)
+			snprintf(err, errlen, "cannot start the HTTPS server: "
+			    "listen %s: %s", listen[i],
+			    strerror(errno));
+		close(fd);
+		if (rc == -1)
+			return -1;
+	}
+	return 0;
+}
+
 /* civetweb's init_ssl, under mbedTLS (patch 0001): the mbedtls_ssl_config
  * it made, for http_tls.c to finish */
 static int
@@ -425,7 +467,8 @@ http_start(const struct http_opts *o, struct http_server **out, char *err, size_
 	int pemfd;
 
 	*out = NULL;
-	if (file_secret_check(o->tls_key, err, errlen) == -1)
+	if (http_bind_check(o->listen, o->nlisten, err, errlen) == -1 ||
+	    http_tls_load(o->tls_cert, o->tls_key, err, errlen) == -1)
 		return -1;
 	pemfd = http_pem_memfd(o->tls_cert, o->tls_key, err, errlen);
 	if (pemfd == -1)
@@ -458,6 +501,9 @@ http_start(const struct http_opts *o, struct http_server **out, char *err, size_
 			"decode_url", "yes",
 			"max_request_size", "16384",
 			"linger_timeout_ms", "0",
+			/* a burst of connects waits in the kernel, not in
+			 * SYN retransmissions (civetweb's default is 200) */
+			"listen_backlog", maxc,
 			/* the front stage (patch 0002): every open connection
 			 * fits in the queue, so the front never waits on it */
 			"connection_queue", maxc,

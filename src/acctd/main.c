@@ -150,6 +150,32 @@ main_sweep(void)
 	log_debug("removed %zu expired session(s)%s", removed, more ? ", more to check" : "");
 }
 
+/* a stop signal waits to be taken: a long resync gives way to it */
+static int
+main_stopping(void)
+{
+	sigset_t p;
+
+	if (sigpending(&p) == -1)
+		return 0;
+	return sigismember(&p, SIGTERM) == 1 || sigismember(&p, SIGINT) == 1;
+}
+
+/*
+ * The outbox against the running config's workspace membership, after the
+ * start (the config may have changed while acctd was down, or a resync was
+ * cut off) and after each reload; batches while requests are served. A
+ * failure is retried at the next reload or start (the old membership stays
+ * recorded).
+ */
+static void
+main_resync(const char *why)
+{
+	if (outbox_resync(why, main_stopping) == -1)
+		log_warnx("%s: cannot queue the workspace membership; the next reload "
+		    "or start tries again", why);
+}
+
 static void
 main_ready_line(const struct conf *c)
 {
@@ -167,6 +193,19 @@ main_ready_line(const struct conf *c)
 	main_notify("READY=1");
 }
 
+/* SIGHUP: the certificates and keys of the running configuration, read
+ * again (as acctd's user: README "Certificate renewal") */
+static void
+main_reload_certs(void)
+{
+	const struct conf *c = app_conf();
+	char err[512];
+
+	(void)http_tls_reload(c->tls_cert, c->tls_key,
+	    c->http_request_timeout_ms);
+	(void)push_tls_load(c, 1, err, sizeof(err));
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -176,8 +215,10 @@ main(int argc, char *argv[])
 	char err[512];
 	int sig;
 
+	if (argc > 1 && strcmp(argv[1], "import") == 0)
+		return import_main(argc - 1, argv + 1);
 	daemon_args(&d, "acctd", argc, argv);
-	if (conf_load(d.path, stderr, &c) == -1)
+	if (conf_load_start(d.path, stderr, &c) == -1)
 		return 1;
 	if (d.check) {
 		printf("ok\n");
@@ -206,6 +247,8 @@ main(int argc, char *argv[])
 	ho.cleanup = api_cleanup;
 	if (http_start(&ho, &app.http, err, sizeof(err)) == -1)
 		fatalx("%s", err);
+	if (push_tls_load(c, 0, err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	if (d.pw != NULL)
 		priv_drop(d.pw);
 
@@ -218,6 +261,12 @@ main(int argc, char *argv[])
 		fatalx("%s", err);
 	if (audit_init(app.store) == -1)
 		fatalx("%s: cannot open the audit log", c->data_dir);
+	if (user_admins_init(app.store) == -1)
+		fatalx("%s: cannot count the administrators", c->data_dir);
+	/* before the first change can be recomputed under c; a full store
+	 * must not keep acctd from starting (reads work), main_resync retries */
+	if (outbox_resync_intent(c) == -1)
+		log_warnx("start: cannot record the workspace membership to push");
 	main_bootstrap(c);
 	dns_refresh();
 	if (push_start() == -1)
@@ -225,6 +274,7 @@ main(int argc, char *argv[])
 
 	http_set_ready(app.http, 1);
 	main_ready_line(c);
+	main_resync("start");
 
 	for (unsigned sweeps = 0;;) {
 		struct timespec every = { MAIN_SWEEP_EVERY, 0 };
@@ -243,9 +293,9 @@ main(int argc, char *argv[])
 			main_notify("RELOADING=1");
 			if (app_reload(d.path) == 0) {
 				dns_refresh();
-				if (outbox_resync_all() == -1)
-					log_warnx("reload: cannot queue the new workspace membership");
+				main_resync("reload");
 			}
+			main_reload_certs();
 			main_notify("READY=1");
 			continue;
 		}
@@ -255,6 +305,7 @@ main(int argc, char *argv[])
 	main_notify("STOPPING=1");
 	http_stop(app.http);
 	push_stop();
+	push_tls_shutdown();
 	audit_head_log(app.store, "stop");
 	store_close(app.store);
 	app_keys_wipe();

@@ -21,6 +21,12 @@
  *                                                    a newer state is tried
  *   anything else                                    retried with backoff
  * Only the first counts as delivered.
+ *
+ * The log follows the node, not each delivery: one warning when a node
+ * starts failing (with the error), one line when it delivers again (how
+ * many attempts failed meanwhile, how many states are queued); the
+ * failures in between are debug lines. A node that is down for a day while
+ * users rotate their passwords writes two lines, not one per user per retry.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -43,6 +49,9 @@ struct push_node {
 	size_t pending;            /* waiting for delivery */
 	size_t refused;            /* refused for good by the node */
 	char last_refusal[200];
+	/* the push thread's own: the node's state for the log */
+	int down;
+	uint64_t down_attempts;    /* failed since it went down */
 };
 
 static pthread_mutex_t push_mtx = PTHREAD_MUTEX_INITIALIZER;
@@ -152,17 +161,51 @@ push_send(const char *node, const struct outbox_entry *e,
 		snprintf(err, errlen, "node %s is no longer configured", node);
 		return o;
 	}
-	if (c->push_client_cert[0] == '\0') {
-		snprintf(err, errlen, "push.client_cert and push.client_key are not set");
-		return o;
-	}
 	body = pushmsg_encode(&e->msg);
-	if (push_tls_post(cn->url, cn->cert, c->push_client_cert, c->push_client_key,
-	    "/v1/state", body, &status, resp, sizeof(resp), err, errlen) == 0)
+	if (push_tls_post(node, cn->url, "/v1/state", body, &status, resp,
+	    sizeof(resp), err, errlen) == 0)
 		o = push_answer(status, resp, &e->msg, a, err, errlen);
 	crypto_wipe(body, strlen(body));
 	free(body);
 	return o;
+}
+
+/* one delivery's outcome in the log: a line per change of the node's
+ * state, the rest at debug level */
+static void
+push_log(struct push_node *pn, const struct outbox_entry *e,
+    enum push_outcome o, const char *err)
+{
+	size_t pending;
+
+	if (o == PUSH_RETRY && !pn->down)
+		log_warnx("push: node %s failing: %s (%s version %lld; retried "
+		    "with backoff, one line when it delivers again)", pn->name,
+		    err, e->msg.user_id, (long long)e->msg.version);
+	else if (o == PUSH_RETRY)
+		log_debug("push: %s: %s version %lld: %s", pn->name,
+		    e->msg.user_id, (long long)e->msg.version, err);
+	if (o == PUSH_RETRY) {
+		pn->down = 1;
+		pn->down_attempts++;
+		return;
+	}
+	if (pn->down) {
+		pthread_mutex_lock(&push_mtx);
+		pending = pn->pending;
+		pthread_mutex_unlock(&push_mtx);
+		log_notice("push: node %s reachable again after %llu failed "
+		    "attempt(s), %zu push(es) queued", pn->name,
+		    (unsigned long long)pn->down_attempts, pending);
+		pn->down = 0;
+		pn->down_attempts = 0;
+	}
+	if (o == PUSH_APPLIED)
+		log_debug("push: %s: %s version %lld applied", pn->name,
+		    e->msg.user_id, (long long)e->msg.version);
+	else if (o == PUSH_REFUSED)
+		log_warnx("push: %s: %s version %lld: refused: %s", pn->name,
+		    e->msg.user_id, (long long)e->msg.version, err);
 }
 
 static void
@@ -188,13 +231,7 @@ push_deliver(struct push_node *pn, const struct outbox_entry *e)
 		pn->last_error[0] = '\0';
 	}
 	pthread_mutex_unlock(&push_mtx);
-	if (o == PUSH_APPLIED)
-		log_debug("push: %s: %s version %lld applied", pn->name,
-		    e->msg.user_id, (long long)e->msg.version);
-	else if (o != PUSH_AHEAD)
-		log_warnx("push: %s: %s version %lld: %s%s", pn->name,
-		    e->msg.user_id, (long long)e->msg.version,
-		    o == PUSH_REFUSED ? "refused: " : "", err);
+	push_log(pn, e, o, err);
 }
 
 static void *

@@ -43,6 +43,12 @@ routes_metrics(struct http_req *r)
 	    "acctd_http_requests_total %" PRIu64 "\n",
 	    app.started_at, http_requests_total());
 	push_metrics(f);
+	fprintf(f, "# HELP acctd_tls_cert_expiry_seconds Seconds until the "
+	    "certificate's notAfter.\n"
+	    "# TYPE acctd_tls_cert_expiry_seconds gauge\n"
+	    "acctd_tls_cert_expiry_seconds{cert=\"tls\"} %" PRId64 "\n",
+	    http_tls_not_after() - app_now());
+	push_tls_metrics(f);
 	store_metrics(app.store, f);
 	audit_metrics(app.store, f);
 	fclose(f);

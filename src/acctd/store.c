@@ -747,6 +747,15 @@ store_txn_begin(struct store *s, int write, struct store_txn **out)
 	return 0;
 }
 
+/* LMDB's txn id of a read txn is the last commit it sees: equal ids, equal
+ * contents. A write txn (a child of the batch) has its own changes and
+ * those of the members before it, not on disk yet: no such id, 0 */
+uint64_t
+store_txn_id(struct store_txn *t)
+{
+	return t->write ? 0 : (uint64_t)mdb_txn_id(t->txn);
+}
+
 /*
  * A write txn returns once the batch holding it is on disk. On failure
  * nothing of t was written (LMDB commits atomically or not at all).

@@ -5,6 +5,7 @@
  * PBKDF2-HMAC-SHA256 with a 16-byte per-user salt; it is stored in the record
  * (hex) and never leaves this file except through user_check_password().
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,15 @@ static char *
 user_dup(const char *s)
 {
 	return s ? x_strdup(s) : NULL;
+}
+
+void
+user_copy(struct user *dst, const struct user *src)
+{
+	*dst = *src;
+	dst->email = user_dup(src->email);
+	dst->display_name = user_dup(src->display_name);
+	dst->avatar_url = user_dup(src->avatar_url);
 }
 
 static int
@@ -76,22 +86,94 @@ done:
 	return rc;
 }
 
+/*
+ * Every authenticated request loads its caller's record, and a few users
+ * make most requests: the last record parsed per slot (by id) is kept with
+ * its stored bytes, and a record whose bytes are the same is copied, not
+ * parsed again (the same bytes parse to the same struct, so nothing can go
+ * stale). The memo holds verifiers as the store does; both are wiped when
+ * a slot is replaced.
+ */
+#define USER_MEMO_SLOTS 64
+static struct {
+	char *raw;
+	size_t len;
+	struct user u;
+} user_memo[USER_MEMO_SLOTS];
+static pthread_mutex_t user_memo_mtx = PTHREAD_MUTEX_INITIALIZER;
+
+static size_t
+user_memo_slot(const char *id)
+{
+	uint32_t h = 2166136261u;      /* FNV-1a */
+
+	while (*id)
+		h = (h ^ (uint8_t)*id++) * 16777619u;
+	return h % USER_MEMO_SLOTS;
+}
+
+/* 1: u is the copy of the record raw[0..len) parsed before */
+static int
+user_memo_get(size_t slot, const void *raw, size_t len, struct user *u)
+{
+	int hit;
+
+	pthread_mutex_lock(&user_memo_mtx);
+	hit = user_memo[slot].raw != NULL && user_memo[slot].len == len &&
+	    memcmp(user_memo[slot].raw, raw, len) == 0;
+	if (hit)
+		user_copy(u, &user_memo[slot].u);
+	pthread_mutex_unlock(&user_memo_mtx);
+	return hit;
+}
+
+/* takes raw (malloc'd) */
+static void
+user_memo_put(size_t slot, void *raw, size_t len, const struct user *u)
+{
+	char *old;
+	size_t oldlen;
+	struct user oldu;
+
+	pthread_mutex_lock(&user_memo_mtx);
+	old = user_memo[slot].raw;
+	oldlen = user_memo[slot].len;
+	oldu = user_memo[slot].u;
+	user_memo[slot].raw = raw;
+	user_memo[slot].len = len;
+	user_copy(&user_memo[slot].u, u);
+	pthread_mutex_unlock(&user_memo_mtx);
+	if (old != NULL) {
+		crypto_wipe(old, oldlen);
+		free(old);
+		user_clear(&oldu);
+	}
+}
+
 int
 user_load(struct store_txn *t, const char *id, struct user *u)
 {
+	size_t vl, slot = user_memo_slot(id);
 	void *v = NULL;
-	size_t vl;
 	int rc;
 
 	memset(u, 0, sizeof(*u));
 	rc = store_get(t, STORE_DB_USER, id, strlen(id), &v, &vl);
 	if (rc != 0)
 		return rc;
+	if (user_memo_get(slot, v, vl, u)) {
+		crypto_wipe(v, vl);
+		free(v);
+		return 0;
+	}
 	rc = user_from_json(v, vl, u);
-	if (rc == -1)
+	if (rc == -1) {
 		log_warnx("user: record %s is corrupt", id);
-	free(v);
-	return rc;
+		free(v);
+		return rc;
+	}
+	user_memo_put(slot, v, vl, u);
+	return 0;
 }
 
 int
@@ -316,13 +398,43 @@ user_handle_member(struct store_txn *t, const char *handle, char id[SECRET_ID_LE
 }
 
 int
+user_pw_derive(struct user_pw *p, const char *pw, unsigned iterations)
+{
+	memset(p, 0, sizeof(*p));
+	if (crypto_random(p->salt, sizeof(p->salt)) == -1)
+		return -1;
+	p->iter = iterations;
+	return crypto_pbkdf2_sha256(pw, strlen(pw), p->salt, sizeof(p->salt),
+	    iterations, p->hash, sizeof(p->hash));
+}
+
+int
+user_pw_none(struct user_pw *p, unsigned iterations)
+{
+	memset(p, 0, sizeof(*p));
+	p->iter = iterations;
+	return crypto_random(p->salt, sizeof(p->salt)) == -1 ||
+	    crypto_random(p->hash, sizeof(p->hash)) == -1 ? -1 : 0;
+}
+
+void
+user_pw_apply(struct user *u, const struct user_pw *p)
+{
+	u->pw_iter = p->iter;
+	memcpy(u->pw_salt, p->salt, sizeof(u->pw_salt));
+	memcpy(u->pw_hash, p->hash, sizeof(u->pw_hash));
+}
+
+int
 user_set_password(struct user *u, const char *pw, unsigned iterations)
 {
-	if (crypto_random(u->pw_salt, sizeof(u->pw_salt)) == -1)
-		return -1;
-	u->pw_iter = iterations;
-	return crypto_pbkdf2_sha256(pw, strlen(pw), u->pw_salt, sizeof(u->pw_salt),
-	    iterations, u->pw_hash, sizeof(u->pw_hash));
+	struct user_pw p;
+	int rc = user_pw_derive(&p, pw, iterations);
+
+	if (rc == 0)
+		user_pw_apply(u, &p);
+	crypto_wipe(&p, sizeof(p));
+	return rc;
 }
 
 int
@@ -441,6 +553,100 @@ user_count_admins(struct store_txn *t, size_t *n)
 	if (store_iter(t, STORE_DB_HANDLE, NULL, 0, 0, user_count_cb, &w) == -1)
 		return -1;
 	*n = w.n;
+	return 0;
+}
+
+/*
+ * The count of active admins, kept in META under "admins" (8 bytes,
+ * big-endian) so that refusing to disable or delete the last one costs one
+ * read, not a walk of every user. A store written before the counter
+ * existed has no such key: it is counted once (user_admins_init at start,
+ * or the first change that adjusts it), never guessed.
+ */
+#define USER_ADMINS_KEY "admins"
+#define USER_ADMINS_KLEN (sizeof(USER_ADMINS_KEY) - 1)
+
+/* 0 and *n, STORE_NOTFOUND (no counter yet), -1 */
+static int
+user_admins_get(struct store_txn *t, size_t *n)
+{
+	void *v = NULL;
+	size_t vl;
+	int rc = store_get(t, STORE_DB_META, USER_ADMINS_KEY, USER_ADMINS_KLEN, &v, &vl);
+
+	if (rc == 0 && vl != 8) {
+		log_warnx("user: the admin counter is corrupt; counting again");
+		rc = STORE_NOTFOUND;
+	}
+	if (rc == 0)
+		*n = (size_t)be_get(v, 8);
+	free(v);
+	return rc;
+}
+
+static int
+user_admins_put(struct store_txn *t, size_t n)
+{
+	uint8_t b[8];
+
+	be_put(b, 8, (uint64_t)n);
+	return store_put(t, STORE_DB_META, USER_ADMINS_KEY, USER_ADMINS_KLEN, b, 8);
+}
+
+int
+user_admins(struct store_txn *t, size_t *n)
+{
+	int rc = user_admins_get(t, n);
+
+	return rc == STORE_NOTFOUND ? user_count_admins(t, n) : rc;
+}
+
+int
+user_admins_adjust(struct store_txn *t, int delta)
+{
+	size_t n;
+	int rc;
+
+	if (delta == 0)
+		return 0;
+	rc = user_admins_get(t, &n);
+	if (rc == STORE_NOTFOUND) {
+		/* no counter yet: the change is in t already, so count it all */
+		if (user_count_admins(t, &n) == -1)
+			return -1;
+	} else if (rc == -1) {
+		return -1;
+	} else if (delta < 0 && n < (size_t)-delta) {
+		log_warnx("user: the admin counter went below zero; counting again");
+		if (user_count_admins(t, &n) == -1)
+			return -1;
+	} else {
+		n = delta < 0 ? n - (size_t)-delta : n + (size_t)delta;
+	}
+	return user_admins_put(t, n);
+}
+
+int
+user_admins_init(struct store *s)
+{
+	struct store_txn *t;
+	size_t n;
+	int rc;
+
+	if (store_txn_begin(s, 1, &t) == -1)
+		return -1;
+	rc = user_admins_get(t, &n);
+	if (rc == 0) {
+		store_txn_abort(t);
+		return 0;
+	}
+	if (rc == -1 || user_count_admins(t, &n) == -1 || user_admins_put(t, n) == -1) {
+		store_txn_abort(t);
+		return -1;
+	}
+	if (store_txn_commit(t) == -1)
+		return -1;
+	log_info("user: counted %zu active administrator(s) once", n);
 	return 0;
 }
 

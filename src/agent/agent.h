@@ -30,13 +30,17 @@ void agent_conf_free(struct agent_conf *c);
 /*
  * agent_state.c — the applied version and role per user id, persisted in
  * state_file (JSON, rewritten atomically: temp + fsync + rename + fsync of
- * the directory) so that a restart never accepts an older version. Every
- * call is thread-safe; agent_state_apply runs one change (a struct pushmsg,
- * common.h) at a time.
+ * the directory) so that a restart never accepts an older version; and,
+ * saved before a hook that may leave the user's role under a new name,
+ * that name ("pending"), so that a crash before the outcome is saved
+ * forgets no role. Every call is thread-safe; agent_state_apply runs one
+ * change (a struct pushmsg, common.h) at a time.
  */
 /*
  * The hook: make the node match. action "present", "disabled" or
- * "absent"; old_role "" or the role this user had before; verifier NULL
+ * "absent"; old_role "" or the names this user's role may have now (the
+ * role saved before, then any pending name: a present whose outcome was
+ * never saved), one space between, never role itself; verifier NULL
  * unless present. 0 when applied; -1 with a one-line reason (never a
  * secret) in err; or a refusal, with its reason: the node will not apply
  * this state while it stands, so retrying it does not help.
@@ -46,10 +50,10 @@ void agent_conf_free(struct agent_conf *c);
 typedef int (*agent_hook_fn)(void *arg, const char *action, const char *role,
     const char *old_role, const char *verifier, char *err, size_t errlen);
 enum agent_apply {
-	AGENT_APPLIED = 0,    /* newer: the hook ran, then the version was saved */
+	AGENT_APPLIED = 0,    /* newer: the intent saved, the hook ran, then the version */
 	AGENT_REPLAY,         /* the version already applied: nothing done */
 	AGENT_OLDER,          /* older than the applied one: nothing done */
-	AGENT_FAILED,         /* hook or save failed (err): nothing saved */
+	AGENT_FAILED,         /* hook or save failed (err): nothing saved but the intent */
 	AGENT_REUSED,         /* the applied version, but another state: nothing done */
 	AGENT_NOT_MANAGED,    /* the hook refused (err): nothing saved */
 	AGENT_PRIVILEGED      /* the hook refused (err): nothing saved */
@@ -59,7 +63,8 @@ struct agent_state;
 int agent_state_open(const char *path, struct agent_state **out, char *err,
     size_t errlen);
 void agent_state_free(struct agent_state *s);      /* NULL ok */
-/* 0 and the applied version and role ("" after absent) / 1 when unknown */
+/* 0 and the applied version and role ("" after absent) / 1 when unknown
+ * (or nothing applied yet, only a pending name) */
 int agent_state_get(struct agent_state *s, const char *user_id,
     int64_t *version, char role[NAME_HANDLE_MAX + 1]);
 size_t agent_state_count(struct agent_state *s);
@@ -109,7 +114,8 @@ struct agent_tls_conn;
 /* reads the key (as root, before dropping privileges); -1 with err */
 int agent_tls_new(const struct agent_conf *c, struct agent_tls **out,
     char *err, size_t errlen);
-void agent_tls_free(struct agent_tls *t);          /* NULL ok */
+void agent_tls_free(struct agent_tls *t);          /* drops a reference; NULL ok */
+int64_t agent_tls_not_after(struct agent_tls *t);  /* tls.cert's notAfter */
 int64_t agent_tls_now_ms(void);                    /* CLOCK_MONOTONIC */
 /* a connection on fd (non-blocking; taken over: closed by agent_tls_close),
  * to be done by deadline (agent_tls_now_ms); peer ("ip:port") names it in
@@ -138,11 +144,16 @@ void agent_tls_close(struct agent_tls_conn *c);    /* close_notify if done; NULL
 #define AGENT_WORKERS 4
 #define AGENT_MAX_PENDING 256        /* connections before their handshake ends */
 #define AGENT_MAX_PER_ADDR 32        /* of those, from one client address */
-/* listen_fd is bound and listening; threads start; -1 with err */
+/* listen_fd is bound and listening; threads start; takes tls's reference;
+ * -1 with err */
 int agent_conn_start(int listen_fd, struct agent_tls *tls, struct agent_state *st,
     agent_hook_fn hook, void *hook_arg, char *err, size_t errlen);
+/* SIGHUP: later connections use tls (its reference taken); the previous one
+ * lives until its last connection closes */
+void agent_conn_set_tls(struct agent_tls *tls);
 /* stop accepting, drop handshakes, cut requests still being read, let one
- * being applied finish and answer; returns when every thread has ended */
+ * being applied finish and answer; returns when every thread has ended;
+ * drops the agent_tls */
 void agent_conn_stop(void);
 
 #endif /* ACCTD_AGENT_H */

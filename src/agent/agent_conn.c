@@ -246,8 +246,10 @@ agent_conn_accept(int64_t now)
 		agent_conn_make_room(addr, now);
 		pd = &ac.p[ac.np++];
 		memset(pd, 0, sizeof(*pd));
+		pthread_mutex_lock(&ac.mtx);	/* ac.tls: agent_conn_set_tls */
 		agent_tls_conn_new(ac.tls, fd, peer, now + AGENT_TLS_TIMEOUT_MS,
 		    &pd->c);
+		pthread_mutex_unlock(&ac.mtx);
 		pd->accepted = now;
 		pd->events = POLLIN;
 		snprintf(pd->addr, sizeof(pd->addr), "%s", addr);
@@ -389,6 +391,18 @@ agent_conn_start(int listen_fd, struct agent_tls *tls, struct agent_state *st,
 }
 
 void
+agent_conn_set_tls(struct agent_tls *tls)
+{
+	struct agent_tls *old;
+
+	pthread_mutex_lock(&ac.mtx);
+	old = ac.tls;
+	ac.tls = tls;
+	pthread_mutex_unlock(&ac.mtx);
+	agent_tls_free(old);	/* freed when its last connection closes */
+}
+
+void
 agent_conn_stop(void)
 {
 	ssize_t w;
@@ -418,4 +432,5 @@ agent_conn_stop(void)
 		pthread_join(ac.workers[i], NULL);
 	close(ac.wake[0]);
 	close(ac.wake[1]);
+	agent_conn_set_tls(NULL);
 }

@@ -5,7 +5,8 @@
  *
  *   argv    the hook's path, nothing else
  *   env     ACCTD_ACTION=present|disabled|absent, ACCTD_ROLE=<role>,
- *           ACCTD_OLD_ROLE=<former role or "">, PATH (a fixed default
+ *           ACCTD_OLD_ROLE=<former names, space-separated, or "">,
+ *           PATH (a fixed default
  *           unless hook_env sets it), then every hook_env entry
  *   stdin   present: the SCRAM verifier and a newline; absent: empty.
  *           The verifier is never in argv or the environment, which other

@@ -18,8 +18,9 @@
  * descriptor each, not a thread. Changes are applied one at a time
  * (agent_state_apply holds a lock around hook and save). SIGTERM/SIGINT
  * stop accepting, cut requests still being read, let those being applied
- * finish and answer (the hook has 30 s), and exit 0. SIGHUP is logged and
- * otherwise ignored: restart to read a changed config.
+ * finish and answer (the hook has 30 s), and exit 0. SIGHUP reads the
+ * certificates and the key again (agent_reload); other config changes
+ * need a restart.
  */
 #include <errno.h>
 #include <grp.h>
@@ -79,6 +80,29 @@ agent_bind(const char *listen_addr)
 	return fd;
 }
 
+/*
+ * SIGHUP: tls.cert, tls.key and acctd_cert read again (as the agent's user:
+ * the key must be readable by it), for the connections accepted from now
+ * on; the config file itself is read at start only. A bad file is logged
+ * and the running certificates stay.
+ */
+static void
+agent_reload(const struct agent_conf *c)
+{
+	struct agent_tls *t;
+	char err[512];
+
+	if (agent_tls_new(c, &t, err, sizeof(err)) == -1) {
+		log_warnx("reload: %s; keeping the running certificates%s", err,
+		    strstr(err, "permission denied") ? " (the key must be "
+		    "readable by the agent's user for a reload: chown it)" : "");
+		return;
+	}
+	log_info("reload: tls.cert %s and acctd_cert %s loaded", c->tls_cert,
+	    c->acctd_cert);
+	agent_conn_set_tls(t);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -92,6 +116,13 @@ main(int argc, char *argv[])
 	if (agent_conf_load(d.path, stderr, &c) == -1)
 		return 1;
 	if (d.check) {
+		/* the files too, as a start reads them */
+		if (agent_tls_new(c, &tls, err, sizeof(err)) == -1) {
+			fprintf(stderr, "%s: %s\n", d.path, err);
+			agent_conf_free(c);
+			return 1;
+		}
+		agent_tls_free(tls);
 		printf("ok\n");
 		agent_conf_free(c);
 		return 0;
@@ -125,15 +156,13 @@ main(int argc, char *argv[])
 		if (sigwait(&d.signals, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			log_info("SIGHUP ignored: restart acctd-agent to read "
-			    "a changed config");
+			agent_reload(c);
 			continue;
 		}
 		break;
 	}
 	log_notice("stopping (signal %d)", sig);
 	agent_conn_stop();
-	agent_tls_free(tls);
 	close(agent_listen_fd);
 	agent_state_free(agent_st);
 	crypto_shutdown();

@@ -28,10 +28,17 @@
  * moves to one worker thread, which only encrypts and decrypts records
  * with its own context (the shared configuration is then only read).
  * Random numbers come from crypto_random, which serialises its DRBG.
+ *
+ * SIGHUP reads the files again (agent_main.c): a new struct agent_tls that
+ * agent_conn.c gives every later connection. A struct agent_tls is
+ * reference counted: each connection holds one from its accept to its
+ * close (its mbedTLS context points into the config), so the old one is
+ * freed when the last connection that uses it ends.
  */
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,10 +56,10 @@
 #include "agent.h"
 
 struct agent_tls {
+	atomic_int refs;
 	mbedtls_ssl_config conf;
-	mbedtls_x509_crt cert;		/* the node's chain */
-	mbedtls_pk_context key;
-	mbedtls_x509_crt acctd;		/* the one client certificate */
+	struct cred *own;		/* tls.cert + tls.key */
+	struct cred *acctd;		/* acctd_cert: the one client certificate */
 };
 
 struct agent_tls_conn {
@@ -158,6 +165,24 @@ agent_tls_send(void *ctx, const unsigned char *buf, size_t len)
 	return agent_tls_io(ctx, POLLOUT, NULL, buf, len);
 }
 
+/* tls.cert/tls.key and acctd_cert, by cred.c's rules; -1 with err */
+static int
+agent_tls_files(struct agent_tls *t, const struct agent_conf *c, char *err,
+    size_t errlen)
+{
+	if (cred_load(c->tls_cert, c->tls_key, "tls.cert", "tls.key", &t->own,
+	    err, errlen) == -1 ||
+	    cred_load(c->acctd_cert, NULL, "acctd_cert", NULL, &t->acctd, err,
+	    errlen) == -1)
+		return -1;
+	if (cred_crt(t->acctd)->next != NULL) {
+		snprintf(err, errlen, "acctd_cert: %s: must hold exactly one "
+		    "certificate", c->acctd_cert);
+		return -1;
+	}
+	return 0;
+}
+
 int
 agent_tls_new(const struct agent_conf *c, struct agent_tls **out, char *err,
     size_t errlen)
@@ -168,47 +193,14 @@ agent_tls_new(const struct agent_conf *c, struct agent_tls **out, char *err,
 
 	*out = NULL;
 	t = x_calloc(1, sizeof(*t));
+	atomic_init(&t->refs, 1);
 	mbedtls_ssl_config_init(&t->conf);
-	mbedtls_x509_crt_init(&t->cert);
-	mbedtls_pk_init(&t->key);
-	mbedtls_x509_crt_init(&t->acctd);
-
-	if (file_secret_check(c->tls_key, why, sizeof(why)) == -1) {
-		snprintf(err, errlen, "tls.key: %s", why);
+	if (agent_tls_files(t, c, err, errlen) == -1)
 		goto fail;
-	}
-	if ((ret = mbedtls_x509_crt_parse_file(&t->cert, c->tls_cert)) != 0) {
-		agent_tls_strerror(ret, why, sizeof(why));
-		snprintf(err, errlen, "tls.cert: %s: %s", c->tls_cert,
-		    ret > 0 ? "not every certificate parses" : why);
-		goto fail;
-	}
-	if ((ret = mbedtls_pk_parse_keyfile(&t->key, c->tls_key, NULL,
-	    agent_tls_rng, NULL)) != 0) {
-		agent_tls_strerror(ret, why, sizeof(why));
-		snprintf(err, errlen, "tls.key: %s: %s", c->tls_key, why);
-		goto fail;
-	}
-	if (mbedtls_pk_check_pair(&t->cert.pk, &t->key, agent_tls_rng, NULL) != 0) {
-		snprintf(err, errlen, "tls.key: %s does not match tls.cert %s",
-		    c->tls_key, c->tls_cert);
-		goto fail;
-	}
-	if ((ret = mbedtls_x509_crt_parse_file(&t->acctd, c->acctd_cert)) != 0) {
-		agent_tls_strerror(ret, why, sizeof(why));
-		snprintf(err, errlen, "acctd_cert: %s: %s", c->acctd_cert,
-		    ret > 0 ? "not every certificate parses" : why);
-		goto fail;
-	}
-	if (t->acctd.next != NULL) {
-		snprintf(err, errlen, "acctd_cert: %s: must hold exactly one "
-		    "certificate", c->acctd_cert);
-		goto fail;
-	}
-
 	if ((ret = mbedtls_ssl_config_defaults(&t->conf, MBEDTLS_SSL_IS_SERVER,
 	    MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT)) != 0 ||
-	    (ret = mbedtls_ssl_conf_own_cert(&t->conf, &t->cert, &t->key)) != 0) {
+	    (ret = mbedtls_ssl_conf_own_cert(&t->conf, cred_crt(t->own),
+	    cred_key(t->own))) != 0) {
 		agent_tls_strerror(ret, why, sizeof(why));
 		snprintf(err, errlen, "tls: %s", why);
 		goto fail;
@@ -216,7 +208,7 @@ agent_tls_new(const struct agent_conf *c, struct agent_tls **out, char *err,
 	mbedtls_ssl_conf_min_tls_version(&t->conf, MBEDTLS_SSL_VERSION_TLS1_2);
 	mbedtls_ssl_conf_max_tls_version(&t->conf, MBEDTLS_SSL_VERSION_TLS1_3);
 	mbedtls_ssl_conf_rng(&t->conf, agent_tls_rng, NULL);
-	mbedtls_ssl_conf_ca_chain(&t->conf, &t->acctd, NULL);
+	mbedtls_ssl_conf_ca_chain(&t->conf, cred_crt(t->acctd), NULL);
 	mbedtls_ssl_conf_authmode(&t->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
 	*out = t;
 	return 0;
@@ -228,13 +220,18 @@ fail:
 void
 agent_tls_free(struct agent_tls *t)
 {
-	if (t == NULL)
+	if (t == NULL || atomic_fetch_sub(&t->refs, 1) != 1)
 		return;
 	mbedtls_ssl_config_free(&t->conf);
-	mbedtls_x509_crt_free(&t->cert);
-	mbedtls_pk_free(&t->key);
-	mbedtls_x509_crt_free(&t->acctd);
+	cred_unref(t->own);
+	cred_unref(t->acctd);
 	free(t);
+}
+
+int64_t
+agent_tls_not_after(struct agent_tls *t)
+{
+	return cred_not_after(t->own);
 }
 
 int
@@ -244,6 +241,7 @@ agent_tls_conn_new(struct agent_tls *t, int fd, const char *peer,
 	struct agent_tls_conn *c;
 
 	c = x_calloc(1, sizeof(*c));
+	atomic_fetch_add(&t->refs, 1);	/* agent_tls_close drops it */
 	c->t = t;
 	c->fd = fd;
 	c->deadline = deadline;
@@ -268,7 +266,7 @@ agent_tls_peer(const struct agent_tls_conn *c)
 int
 agent_tls_handshake(struct agent_tls_conn *c, char *err, size_t errlen)
 {
-	const mbedtls_x509_crt *crt;
+	const mbedtls_x509_crt *crt, *pin;
 	char why[256];
 	uint32_t flags;
 	int ret;
@@ -308,8 +306,9 @@ agent_tls_handshake(struct agent_tls_conn *c, char *err, size_t errlen)
 	}
 	/* verified against acctd_cert; now it must be acctd_cert itself */
 	crt = mbedtls_ssl_get_peer_cert(&c->ssl);
-	if (crt == NULL || crt->raw.len != c->t->acctd.raw.len ||
-	    !crypto_equal(crt->raw.p, c->t->acctd.raw.p, crt->raw.len)) {
+	pin = cred_crt(c->t->acctd);
+	if (crt == NULL || crt->raw.len != pin->raw.len ||
+	    !crypto_equal(crt->raw.p, pin->raw.p, crt->raw.len)) {
 		snprintf(err, errlen, "client certificate refused: not "
 		    "acctd_cert");
 		return -1;
@@ -385,5 +384,6 @@ agent_tls_close(struct agent_tls_conn *c)
 	}
 	mbedtls_ssl_free(&c->ssl);
 	close(c->fd);
+	agent_tls_free(c->t);
 	free(c);
 }

@@ -8,7 +8,9 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common.h"
 
@@ -110,4 +112,64 @@ addr_listen_sockaddr(const char *s, struct sockaddr_storage *ss,
 		*len = sizeof(*s4);
 	}
 	return 0;
+}
+
+/* one address text into ss with port; 0, or -1 when it is no IP address */
+static int
+addr_numeric(const char *host, unsigned port, struct sockaddr_storage *ss,
+    socklen_t *len)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		*len = sizeof(*s4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*s6);
+		return 0;
+	}
+	return -1;
+}
+
+/* does this /etc/hosts line (comment cut off) name host? its address then */
+static const char *
+addr_hosts_line(char *line, const char *host)
+{
+	char *save = NULL, *addr = strtok_r(line, " \t\r\n", &save), *name;
+
+	while (addr != NULL && (name = strtok_r(NULL, " \t\r\n", &save)) != NULL)
+		if (strcasecmp(name, host) == 0)
+			return addr;
+	return NULL;
+}
+
+int
+addr_resolve(const char *host, unsigned port, struct sockaddr_storage *ss,
+    socklen_t *lens, size_t max)
+{
+	char line[1024];
+	size_t n = 0;
+	FILE *f;
+
+	if (max > 0 && addr_numeric(host, port, &ss[0], &lens[0]) == 0)
+		return 1;
+	if ((f = fopen("/etc/hosts", "re")) == NULL)
+		return 0;
+	while (n < max && fgets(line, sizeof(line), f) != NULL) {
+		const char *a;
+
+		line[strcspn(line, "#")] = '\0';
+		if ((a = addr_hosts_line(line, host)) != NULL &&
+		    addr_numeric(a, port, &ss[n], &lens[n]) == 0)
+			n++;
+	}
+	fclose(f);
+	return (int)n;
 }

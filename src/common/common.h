@@ -121,9 +121,14 @@ int crypto_equal(const void *a, const void *b, size_t len); /* constant time; 1 
 void crypto_sha256(const void *data, size_t len, uint8_t out[CRYPTO_SHA256_LEN]);
 void crypto_hmac_sha256(const uint8_t *key, size_t keylen, const void *data,
     size_t len, uint8_t out[CRYPTO_SHA256_LEN]);
-/* iterations >= 1; -1 on a bad argument */
+/* iterations >= 1; -1 on a bad argument. Two SHA-256 compressions an
+ * iteration (the HMAC pads are hashed once). */
 int crypto_pbkdf2_sha256(const void *pw, size_t pwlen, const uint8_t *salt,
     size_t saltlen, unsigned iterations, uint8_t *out, size_t outlen);
+/* 1 when PBKDF2 runs on the CPU's SHA instructions (x86-64 SHA extensions);
+ * enable 0 / 1 turns that off / back on (tests, to check both paths), -1
+ * only asks */
+int crypto_sha256_accel(int enable);
 /* no salt; info NULL = ""; outlen <= 255 * CRYPTO_SHA256_LEN */
 int crypto_hkdf_sha256(const uint8_t *ikm, size_t ikmlen, const char *info,
     uint8_t *out, size_t outlen);
@@ -247,6 +252,14 @@ const char *addr_listen_check(const char *s);
 /* a checked listen address as a socket address; -1 when it is none */
 int addr_listen_sockaddr(const char *s, struct sockaddr_storage *ss,
     socklen_t *len);
+/*
+ * A node's host: an IP address, or a name from /etc/hosts, read here. No
+ * getaddrinfo(): in the static ARM binaries it needs glibc's NSS modules,
+ * which the box does not have, and node addresses do not come from DNS.
+ * Up to max addresses (with port) into ss/lens; how many (0: none).
+ */
+int addr_resolve(const char *host, unsigned port, struct sockaddr_storage *ss,
+    socklen_t *lens, size_t max);
 
 /*
  * file.c — files that must survive a crash or must stay secret: the
@@ -275,6 +288,38 @@ int file_fsync_dir(const char *path);
  */
 int file_write_atomic(const char *path, const void *buf, size_t len,
     unsigned mode, char *err, size_t errlen);
+
+/*
+ * cred.c — a certificate chain and its private key, or a pinned
+ * certificate alone (key NULL), read and checked together: the key file
+ * private (file_secret_check), a private key, matching the certificate.
+ * Errors name the setting: "tls.key: FILE: permission denied", "tls.key:
+ * FILE: is a certificate, not a private key", "tls.key: FILE does not
+ * match tls.cert FILE". A cred is immutable and reference counted (any
+ * thread may drop the last reference, which wipes the key).
+ */
+struct cred;
+struct mbedtls_x509_crt;
+struct mbedtls_pk_context;
+int cred_load(const char *cert, const char *key, const char *cert_name,
+    const char *key_name, struct cred **out, char *err, size_t errlen);
+/* now within notBefore..notAfter; -1 with "NAME: expired on …" */
+int cred_check_time(const struct cred *c, const char *name, char *err,
+    size_t errlen);
+int64_t cred_not_after(const struct cred *c);     /* Unix time */
+struct mbedtls_x509_crt *cred_crt(struct cred *c);
+struct mbedtls_pk_context *cred_key(struct cred *c);  /* NULL: pinned only */
+int cred_same(const struct cred *a, const struct cred *b); /* same first DER */
+struct cred *cred_ref(struct cred *c);            /* NULL stays NULL */
+void cred_unref(struct cred *c);                  /* NULL ok */
+/*
+ * A slot is a struct cred * that a reload replaces: get returns a new
+ * reference (cred_unref it when done), set takes c's reference and drops
+ * the slot's old one (which lives on while others hold it). One mutex for
+ * every slot: both calls are a few instructions.
+ */
+struct cred *cred_slot_get(struct cred **slot);
+void cred_slot_set(struct cred **slot, struct cred *c);
 
 /* json.c — request and response bodies (cJSON, included only here). */
 struct json;                                /* an object, array or value */
@@ -307,6 +352,8 @@ int json_bool(const struct json *j, int *out);
 int json_is_null(const struct json *j);
 /* iterate an object's members: returns the next member after prev (NULL = first) */
 struct json *json_next(const struct json *o, struct json *prev, const char **key);
+/* iterate an array's items: the next one after prev (NULL = first) */
+struct json *json_item_next(const struct json *a, struct json *prev);
 
 /* secret.c — random identifiers and secrets, and their encodings. */
 #define SECRET_ID_LEN 22           /* "u_" / "t_" + 20 chars of [0-9a-v] */

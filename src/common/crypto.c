@@ -10,6 +10,9 @@
  * cannot fail short of memory exhaustion, which is fatal everywhere in acctd
  * (see mem.c), so they stop the process rather than return garbage.
  */
+/* crypto_pbkdf2_sha256 reads a SHA-256 context's state words */
+#define MBEDTLS_ALLOW_PRIVATE_ACCESS
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -23,7 +26,6 @@
 #include <mbedtls/gcm.h>
 #include <mbedtls/hkdf.h>
 #include <mbedtls/md.h>
-#include <mbedtls/pkcs5.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
 #include <psa/crypto.h>
@@ -189,32 +191,255 @@ crypto_hmac_sha256(const uint8_t *key, size_t keylen, const void *data,
 		fatalx("crypto: HMAC-SHA256 failed");
 }
 
+/*
+ * PBKDF2-HMAC-SHA256 (RFC 8018 5.2), on SHA-256's compression function.
+ * mbedtls_pkcs5_pbkdf2_hmac_ext goes through the HMAC layer, which rehashes
+ * the key's pad block for every iteration: four compressions where two are
+ * the work. Here the inner and outer pad states are computed once per
+ * password; each iteration is then exactly two compressions, of the
+ * previous U under the inner state and of that digest under the outer:
+ * both are 32-byte messages after a 64-byte pad, so their padding never
+ * changes and the words go from one compression to the next without being
+ * serialized. The compression is mbedTLS's (its Armv8-A crypto extension
+ * path on aarch64 CPUs that have it, toolchain/mbedtls_config.h), or, on
+ * x86-64 CPUs with the SHA extensions, the one below: mbedTLS has none, and
+ * OpenSSL's is what the iteration count is compared with. Same output
+ * (tests/unit/common/test_crypto.c: RFC 7914's vectors, hashlib's, both
+ * paths). The SHA-256 context's state is read directly: this file is the
+ * one place that knows mbedTLS's layout.
+ */
+#define CRYPTO_SHA256_BLOCK 64
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define CRYPTO_SHA_NI 1
+#include <cpuid.h>
+#include <immintrin.h>
+
+static const uint32_t crypto_sha256_k[64] = {
+	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1,
+	0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3,
+	0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
+	0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+	0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147,
+	0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+	0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+	0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+	0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
+	0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
+	0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2
+};
+
+/*
+ * One compression with the SHA extensions (Intel's published sequence):
+ * st in the usual order A..H, w the block's 16 words (already big-endian
+ * decoded). sha256rnds2 wants the state as ABEF and CDGH.
+ */
+__attribute__((target("sha,sse4.1")))
+static void
+crypto_sha256_ni(uint32_t st[8], const uint32_t w[16])
+{
+	__m128i s0, s1, t, abef, cdgh, msg, m[4];
+	int i;
+
+	t = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&st[0]), 0xb1);
+	s1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&st[4]), 0x1b);
+	s0 = _mm_alignr_epi8(t, s1, 8);              /* ABEF */
+	s1 = _mm_blend_epi16(s1, t, 0xf0);           /* CDGH */
+	abef = s0;
+	cdgh = s1;
+	for (i = 0; i < 4; i++)
+		m[i] = _mm_loadu_si128((const __m128i *)&w[4 * i]);
+	for (i = 0; i < 16; i++) {
+		if (i >= 4) {
+			/* W[t] = s1(W[t-2]) + W[t-7] + s0(W[t-15]) + W[t-16] */
+			t = _mm_sha256msg1_epu32(m[i & 3], m[(i + 1) & 3]);
+			t = _mm_add_epi32(t,
+			    _mm_alignr_epi8(m[(i + 3) & 3], m[(i + 2) & 3], 4));
+			m[i & 3] = _mm_sha256msg2_epu32(t, m[(i + 3) & 3]);
+		}
+		msg = _mm_add_epi32(m[i & 3],
+		    _mm_loadu_si128((const __m128i *)&crypto_sha256_k[4 * i]));
+		s1 = _mm_sha256rnds2_epu32(s1, s0, msg);
+		s0 = _mm_sha256rnds2_epu32(s0, s1, _mm_shuffle_epi32(msg, 0x0e));
+	}
+	s0 = _mm_add_epi32(s0, abef);
+	s1 = _mm_add_epi32(s1, cdgh);
+	t = _mm_shuffle_epi32(s0, 0x1b);                /* FEBA */
+	s1 = _mm_shuffle_epi32(s1, 0xb1);               /* DCHG */
+	_mm_storeu_si128((__m128i *)&st[0], _mm_blend_epi16(t, s1, 0xf0));
+	_mm_storeu_si128((__m128i *)&st[4], _mm_alignr_epi8(s1, t, 8));
+}
+#endif /* x86-64 */
+
+/* 1: crypto_sha256_words uses crypto_sha256_ni (CPUID: SHA, SSE4.1, SSSE3) */
+static pthread_once_t crypto_accel_once = PTHREAD_ONCE_INIT;
+static int crypto_accel;
+static int crypto_accel_off;     /* crypto_sha256_accel(0): tests only */
+
+static void
+crypto_accel_init(void)
+{
+#ifdef CRYPTO_SHA_NI
+	unsigned a, b, c, d;
+
+	if (__get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSSE3) &&
+	    (c & bit_SSE4_1) && __get_cpuid_count(7, 0, &a, &b, &c, &d) &&
+	    (b & bit_SHA))
+		crypto_accel = 1;
+#endif
+}
+
+int
+crypto_sha256_accel(int enable)
+{
+	pthread_once(&crypto_accel_once, crypto_accel_init);
+	if (enable >= 0)
+		crypto_accel_off = !enable;
+	return crypto_accel && !crypto_accel_off;
+}
+
+/* one compression of the block w (16 big-endian-decoded words) into st */
+static int
+crypto_sha256_words(mbedtls_sha256_context *c, int accel, uint32_t st[8],
+    const uint32_t w[16])
+{
+	uint8_t b[CRYPTO_SHA256_BLOCK];
+	int rc;
+
+#ifdef CRYPTO_SHA_NI
+	if (accel) {
+		crypto_sha256_ni(st, w);
+		return 0;
+	}
+#else
+	(void)accel;
+#endif
+	for (size_t i = 0; i < 16; i++)
+		be_put(b + 4 * i, 4, w[i]);
+	memcpy(c->MBEDTLS_PRIVATE(state), st, sizeof(c->MBEDTLS_PRIVATE(state)));
+	rc = mbedtls_internal_sha256_process(c, b);
+	memcpy(st, c->MBEDTLS_PRIVATE(state), sizeof(c->MBEDTLS_PRIVATE(state)));
+	return rc;
+}
+
+/* the HMAC key's two pad blocks hashed: ipad and opad contexts */
+static void
+crypto_hmac_pads(const void *pw, size_t pwlen, mbedtls_sha256_context *ipad,
+    mbedtls_sha256_context *opad)
+{
+	uint8_t key[CRYPTO_SHA256_BLOCK], pad[CRYPTO_SHA256_BLOCK];
+	size_t i;
+
+	memset(key, 0, sizeof(key));
+	if (pwlen > CRYPTO_SHA256_BLOCK)
+		crypto_sha256(pw, pwlen, key);
+	else if (pwlen > 0)
+		memcpy(key, pw, pwlen);
+	for (i = 0; i < sizeof(pad); i++)
+		pad[i] = key[i] ^ 0x36;
+	mbedtls_sha256_starts(ipad, 0);
+	mbedtls_sha256_update(ipad, pad, sizeof(pad));
+	for (i = 0; i < sizeof(pad); i++)
+		pad[i] = key[i] ^ 0x5c;
+	mbedtls_sha256_starts(opad, 0);
+	mbedtls_sha256_update(opad, pad, sizeof(pad));
+	crypto_wipe(key, sizeof(key));
+	crypto_wipe(pad, sizeof(pad));
+}
+
+/*
+ * T_n = U_1 ^ ... ^ U_c into t (words). U_1 = HMAC(P, S || INT(n)) through
+ * the context API (the salt has any length); every later U is two blocks:
+ * U || 0x80 || zeros || the message's length in bits (64 + 32 bytes).
+ */
+static int
+crypto_pbkdf2_block(const mbedtls_sha256_context *ipad,
+    const mbedtls_sha256_context *opad, const uint8_t *salt, size_t saltlen,
+    uint32_t n, unsigned iterations, uint32_t t[8])
+{
+	mbedtls_sha256_context c;
+	uint32_t iw[16], ow[16], st[8];
+	uint8_t u[CRYPTO_SHA256_LEN], cnt[4];
+	int accel = crypto_sha256_accel(-1), rc = 0;
+	size_t k;
+
+	memset(iw, 0, sizeof(iw));
+	iw[8] = 0x80000000u;
+	iw[15] = (CRYPTO_SHA256_BLOCK + CRYPTO_SHA256_LEN) * 8;
+	memcpy(ow, iw, sizeof(ow));
+	be_put(cnt, 4, n);
+
+	mbedtls_sha256_init(&c);
+	mbedtls_sha256_clone(&c, ipad);
+	if (mbedtls_sha256_update(&c, salt, saltlen) != 0 ||
+	    mbedtls_sha256_update(&c, cnt, sizeof(cnt)) != 0 ||
+	    mbedtls_sha256_finish(&c, u) != 0)
+		rc = -1;
+	mbedtls_sha256_clone(&c, opad);
+	if (mbedtls_sha256_update(&c, u, sizeof(u)) != 0 ||
+	    mbedtls_sha256_finish(&c, u) != 0)
+		rc = -1;
+	for (k = 0; k < 8; k++)
+		t[k] = iw[k] = (uint32_t)be_get(u + 4 * k, 4);
+
+	for (unsigned i = 1; i < iterations && rc == 0; i++) {
+		memcpy(st, ipad->MBEDTLS_PRIVATE(state), sizeof(st));
+		rc |= crypto_sha256_words(&c, accel, st, iw);
+		memcpy(ow, st, sizeof(st));
+		memcpy(st, opad->MBEDTLS_PRIVATE(state), sizeof(st));
+		rc |= crypto_sha256_words(&c, accel, st, ow);
+		for (k = 0; k < 8; k++)
+			t[k] ^= iw[k] = st[k];
+	}
+	mbedtls_sha256_free(&c);
+	crypto_wipe(iw, sizeof(iw));
+	crypto_wipe(ow, sizeof(ow));
+	crypto_wipe(st, sizeof(st));
+	crypto_wipe(u, sizeof(u));
+	return rc == 0 ? 0 : -1;
+}
+
 int
 crypto_pbkdf2_sha256(const void *pw, size_t pwlen, const uint8_t *salt,
     size_t saltlen, unsigned iterations, uint8_t *out, size_t outlen)
 {
-	int rc, ret = -1;
+	mbedtls_sha256_context ipad, opad;
+	uint32_t t[8];
+	uint8_t tb[CRYPTO_SHA256_LEN];
+	size_t done, n, k;
+	int ret = -1;
 
-	if (iterations == 0 || outlen == 0) {
+	mbedtls_sha256_init(&ipad);
+	mbedtls_sha256_init(&opad);
+	if (iterations == 0 || outlen == 0 || out == NULL ||
+	    (pw == NULL && pwlen > 0) || (salt == NULL && saltlen > 0)) {
 		log_warnx("crypto: PBKDF2: bad arguments");
 		goto fail;
 	}
-#if SIZE_MAX > UINT32_MAX
-	if (outlen > UINT32_MAX) {
+	/* RFC 8018: dkLen at most (2^32 - 1) * hLen */
+	if (outlen / CRYPTO_SHA256_LEN >= UINT32_MAX) {
 		log_warnx("crypto: PBKDF2: output too long");
 		goto fail;
 	}
-#endif
-	/* frees (and so zeroizes) its password-keyed HMAC state itself */
-	rc = mbedtls_pkcs5_pbkdf2_hmac_ext(MBEDTLS_MD_SHA256, pw, pwlen, salt,
-	    saltlen, iterations, (uint32_t)outlen, out);
-	if (rc != 0) {
-		log_warnx("crypto: PBKDF2 failed (mbedtls -0x%04x)",
-		    (unsigned)-rc);
-		goto fail;
+	crypto_hmac_pads(pw, pwlen, &ipad, &opad);
+	for (done = 0; done < outlen; done += n) {
+		if (crypto_pbkdf2_block(&ipad, &opad, salt, saltlen,
+		    (uint32_t)(done / CRYPTO_SHA256_LEN + 1), iterations, t) != 0) {
+			log_warnx("crypto: PBKDF2 failed");
+			goto fail;
+		}
+		for (k = 0; k < 8; k++)
+			be_put(tb + 4 * k, 4, t[k]);
+		n = outlen - done < CRYPTO_SHA256_LEN ? outlen - done :
+		    CRYPTO_SHA256_LEN;
+		memcpy(out + done, tb, n);
 	}
 	ret = 0;
  fail:
+	crypto_wipe(t, sizeof(t));
+	crypto_wipe(tb, sizeof(tb));
+	mbedtls_sha256_free(&ipad);    /* zeroizes: the password's pad states */
+	mbedtls_sha256_free(&opad);
 	if (ret != 0 && out != NULL)
 		crypto_wipe(out, outlen);
 	return ret;

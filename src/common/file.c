@@ -209,7 +209,11 @@ file_secret_check(const char *path, char *err, size_t errlen)
 	return file_secret_stat(path, &st, -1, err, errlen);
 }
 
-/* a new PATH.tmp holding buf, fsynced and closed; -1 with err */
+/*
+ * a new PATH.tmp holding buf, fsynced and closed; -1 with err. Its mode is
+ * `mode` whatever the umask: the systemd units' UMask=0077 must not make
+ * the DNS hosts file (0644) unreadable to the DNS server.
+ */
 static int
 file_write_tmp(const char *tmp, const void *buf, size_t len, unsigned mode,
     char *err, size_t errlen)
@@ -223,7 +227,8 @@ file_write_tmp(const char *tmp, const void *buf, size_t len, unsigned mode,
 		    strerror(errno));
 		return -1;
 	}
-	if (file_io_all(fd, NULL, buf, len) == -1 || fsync(fd) == -1) {
+	if (fchmod(fd, (mode_t)mode) == -1 ||
+	    file_io_all(fd, NULL, buf, len) == -1 || fsync(fd) == -1) {
 		snprintf(err, errlen, "%s: cannot write: %s", tmp,
 		    strerror(errno));
 		close(fd);

@@ -350,6 +350,14 @@ json_is_null(const struct json *j)
 }
 
 struct json *
+json_item_next(const struct json *a, struct json *prev)
+{
+	if (a == NULL || !cJSON_IsArray(C(a)))
+		return NULL;
+	return J(prev ? C(prev)->next : C(a)->child);
+}
+
+struct json *
 json_next(const struct json *o, struct json *prev, const char **key)
 {
 	cJSON *c;

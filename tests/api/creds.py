@@ -16,6 +16,7 @@ import urllib.parse
 import zlib
 
 from harness import Client, Daemon, assert_problem
+import harness
 
 API = "/api/v0"
 
@@ -31,7 +32,7 @@ TOKEN_KEYS = {"id", "title", "status", "last4", "created_at", "updated_at",
 WORKSPACE_KEYS = {"handle", "owner", "role", "host", "port", "database", "node",
                   "connection_string"}
 
-NODES = [{"name": "node1", "url": "https://127.0.0.1:9443", "cert": "/etc/hosts"}]
+NODES = [{"name": "node1", "url": "https://127.0.0.1:9443", "cert": harness.test_cert()}]
 WORKSPACES = [
     {"handle": "prod", "owner": "alice", "members": ["bob"], "node": "node1",
      "database": "dea4px", "port": 9193},

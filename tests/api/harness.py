@@ -39,6 +39,12 @@ def cert_dir():
     return _CERT_DIR
 
 
+def test_cert():
+    """The run's certificate file: the pinned certificate of nodes that a
+    test never reaches (a start checks that every nodes[i].cert parses)."""
+    return os.path.join(cert_dir(), "tls.crt")
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -93,6 +99,10 @@ class Daemon:
                 self.settings.pop(k, None)
             else:
                 self.settings[k] = v
+        if self.settings.get("nodes") and "push" not in self.settings:
+            # a start refuses nodes without a client certificate to push with
+            self.settings["push"] = {"client_cert": os.path.join(cd, "tls.crt"),
+                                     "client_key": os.path.join(cd, "tls.key")}
         self.conf = os.path.join(self.dir, "acctd.conf")
         self.env = dict(os.environ)
         if TSAN:

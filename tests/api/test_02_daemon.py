@@ -6,10 +6,12 @@ import signal
 import socket
 import stat
 import subprocess
+import tempfile
 import time
 import unittest
 
 from harness import Daemon, BIN, ROOT, conf_text
+import harness
 
 
 def run(*args):
@@ -24,7 +26,17 @@ class CheckMode(unittest.TestCase):
         self.assertRegex(out, r"^acctd \d+\.\d+\.\d+\n$")
 
     def test_sample_config_ok(self):
-        rc, out, err = run("-t", "-c", os.path.join(ROOT, "config", "acctd.conf"))
+        # -t also checks the files and the user it names: give it them
+        text = open(os.path.join(ROOT, "config", "acctd.conf")).read()
+        crt, key = harness.test_cert(), harness.test_cert()[:-3] + "key"
+        for name, path in (("tls.crt", crt), ("tls.key", key), ("push.crt", crt),
+                           ("push.key", key), ("node1.crt", crt)):
+            text = text.replace('"/etc/acctd/%s"' % name, '"%s"' % path)
+        text = text.replace('user = "acctd";', 'user = "root";')
+        with tempfile.NamedTemporaryFile("w", suffix=".conf") as f:
+            f.write(text)
+            f.flush()
+            rc, out, err = run("-t", "-c", f.name)
         self.assertEqual((rc, out, err), (0, "ok\n", ""))
 
     def test_errors_with_file_and_line(self):
@@ -84,6 +96,54 @@ class StartUp(unittest.TestCase):
         finally:
             s.close()
             os.unlink(sock_path)
+
+    def test_bootstrap_password_file_removed_once_changed(self):
+        """Issue 14: the file holding the bootstrap admin's one-time password
+        goes when that password is changed (logged, never the password); a
+        file the operator has since replaced stays when another user changes
+        their one-time password."""
+        from harness import Client
+        with Daemon(first_sign_in=False) as d:
+            pwf = os.path.join(d.dir, "data", "admin.password")
+            old = open(pwf).read().strip()
+            c = Client(d)
+            r = c.post("/api/v0/login", {"handle": "admin", "password": old})
+            self.assertEqual(r.status, 200, r)
+            self.assertTrue(r.json["user"]["must_change_password"])
+            c.csrf = r.json["csrf_token"]
+            new = "a passphrase of my own"
+            r = c.request("PUT", "/api/v0/user/admin/console_password",
+                          body={"current_password": old, "new_password": new})
+            self.assertEqual(r.status, 204, r)
+            self.assertFalse(os.path.exists(pwf))
+            self.assertIn("acctd: bootstrap_admin: removed %s: the one-time password it held "
+                          "was changed" % pwf, d.logtext())
+            self.assertNotIn(old, d.logtext())
+            # the change itself is audited as every password change
+            r = c.get("/api/v0/admin/audit?action=user.console_password.change")
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(len(r.json["items"]), 1)
+            # another one-time password changed: a replaced file stays
+            r = c.post("/api/v0/admin/user", {"handle": "bob", "email": "bob@example.com"})
+            self.assertEqual(r.status, 201, r)
+            bob_pw = r.json["initial_password"]
+            with open(os.open(pwf, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+                f.write("kept by the operator\n")
+            b = Client(d)
+            r = b.post("/api/v0/login", {"handle": "bob", "password": bob_pw})
+            self.assertEqual(r.status, 200, r)
+            b.csrf = r.json["csrf_token"]
+            r = b.request("PUT", "/api/v0/user/bob/console_password",
+                          body={"current_password": bob_pw, "new_password": "bob's own words"})
+            self.assertEqual(r.status, 204, r)
+            self.assertEqual(open(pwf).read(), "kept by the operator\n")
+            # a restart does not bring a bootstrap password back
+            os.unlink(pwf)
+            d.stop()
+            d.start()
+            self.assertFalse(os.path.exists(pwf))
+            c.close()
+            b.close()
 
     def test_bootstrap_password_on_a_terminal_only(self):
         """Issue 9, finding 9: under a journal (stderr a pipe) the one-time

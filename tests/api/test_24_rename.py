@@ -5,9 +5,10 @@ import os
 import unittest
 
 from harness import Daemon
+import harness
 
 WS = {
-    "nodes": [{"name": "node1", "url": "https://127.0.0.1:9443", "cert": "/etc/hosts"}],
+    "nodes": [{"name": "node1", "url": "https://127.0.0.1:9443", "cert": harness.test_cert()}],
     "workspaces": [
         {"handle": "prod", "owner": "alice", "members": ["bob"], "node": "node1",
          "database": "dea4px", "port": 9193},

@@ -9,9 +9,10 @@ import time
 import unittest
 
 from harness import Daemon, free_port
+import harness
 
-NODES = [{"name": "node1", "url": "https://127.0.0.11:9443", "cert": "/etc/hosts"},
-         {"name": "node2", "url": "https://[::1]:9443", "cert": "/etc/hosts"}]
+NODES = [{"name": "node1", "url": "https://127.0.0.11:9443", "cert": harness.test_cert()},
+         {"name": "node2", "url": "https://[::1]:9443", "cert": harness.test_cert()}]
 WORKSPACES = [{"handle": "prod", "owner": "alice", "node": "node1", "database": "p", "port": 9193},
               {"handle": "dev", "owner": "alice", "node": "node2", "database": "d", "port": 9194}]
 

@@ -2,10 +2,14 @@
 (issue 9): a user who renames themselves to an existing role (`ops`, a
 member of `postgres`) must not take it over; the node refuses, acctd shows
 the refusal per node and stops retrying that version; disabling a user
-takes their LOGIN away on every node and enabling gives it back; and a
-restore of acctd's store from an old copy still converges.
+takes their LOGIN away on every node and enabling gives it back; a
+restore of acctd's store from an old copy still converges; and an agent
+killed between the hook and its save leaves no role with LOGIN behind.
 
 Reuses test_30_push's clusters and agents."""
+import base64
+import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -298,6 +302,106 @@ class Roles(unittest.TestCase):
                                    "on x.oid = m.member where m.roleid = "
                                    "'acctd_managed'::regrole and x.rolname like 'bob%'"), "0")
         self.assert_ops_untouched()
+
+    def test_5_agent_killed_between_hook_and_save(self):
+        """The agent is killed after the hook renamed carol to carol2 in
+        PostgreSQL and before it saved that: its state file still says
+        carol, with carol2 pending (the write-ahead intent). Meanwhile the
+        user is renamed again, to carol3, and their password rotated:
+        acctd pushes only that newest state. No role may be left with
+        LOGIN and the old password."""
+        j, _ = self.wait_status("applied", handle="carol")
+        old_pw = j["password"]
+        uid = self.admin.get("/api/v0/user/carol").json["id"]
+        for a in self.agents:
+            a.stop()
+        r = self.admin.request("PATCH", "/api/v0/user/carol", body={"handle": "carol2"})
+        self.assertEqual(r.status, 200, r)
+        # what the killed agent left: PostgreSQL renamed, the state not
+        for a, c in zip(self.agents, self.clusters):
+            c.sql("ALTER ROLE carol RENAME TO carol2")
+            self.assertTrue(c.login("carol2", old_pw))
+            path = os.path.join(a.dir, "state")
+            state = json.load(open(path))
+            self.assertEqual(state[uid]["role"], "carol")
+            state[uid]["pending"] = "carol2"
+            with open(path, "w") as f:
+                json.dump(state, f)
+        r = self.admin.request("PATCH", "/api/v0/user/carol2", body={"handle": "carol3"})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.admin.post("/api/v0/user/carol3/password").status, 200)
+        for a in self.agents:
+            a.start()
+        j, st = self.wait_status("applied", handle="carol3")
+        self.assertEqual({p["state"] for p in st.values()}, {"present"})
+        self.assertNotEqual(j["password"], old_pw)
+        for a, c in zip(self.agents, self.clusters):
+            # exactly one managed role of this user can log in: carol3
+            managed = c.sql("select coalesce(string_agg(x.rolname || ':' || x.rolcanlogin || ':' "
+                            "|| (x.rolpassword is not null), ',' order by x.rolname), '') "
+                            "from pg_authid x join pg_auth_members m on m.member = x.oid "
+                            "where m.roleid = 'acctd_managed'::regrole "
+                            "and x.rolname in ('carol', 'carol2', 'carol3')")
+            roles = dict((f.split(":")[0], f.split(":", 1)[1]) for f in managed.split(","))
+            self.assertEqual(roles.pop("carol3"), "true:true", managed)
+            for name, attrs in roles.items():
+                self.assertEqual(attrs, "false:false", "%s on %s: %s" % (name, a.name, managed))
+            self.assertEqual(logins(c) & {"carol", "carol2"}, set())
+            self.assertTrue(c.login("carol3", j["password"]))
+            for name in ("carol", "carol2", "carol3"):
+                self.assertFalse(c.login(name, old_pw), "%s logs in with the old password" % name)
+            entry = json.load(open(os.path.join(a.dir, "state")))[uid]
+            self.assertEqual(entry["role"], "carol3")
+            self.assertNotIn("pending", entry)
+
+    def hook(self, cluster, action, role, old="", verifier=""):
+        env = {"PATH": os.environ["PATH"], "ACCTD_ACTION": action, "ACCTD_ROLE": role,
+               "ACCTD_OLD_ROLE": old, "PGHOST": cluster.dir, "PGPORT": str(cluster.port),
+               "PGUSER": "postgres", "PGDATABASE": "postgres"}
+        p = subprocess.run([p30.HOOK], input=verifier + "\n" if verifier else "", env=env,
+                           capture_output=True, text=True, timeout=30)
+        return p.returncode, p.stderr.strip()
+
+    def test_6_hook_with_two_former_names(self):
+        """apply-postgres with ACCTD_OLD_ROLE naming several roles: the first
+        managed one that exists is renamed, every other managed one loses
+        LOGIN and its password in the same run, an unmanaged one is never
+        touched, and a malformed list is refused."""
+        c = self.clusters[0]
+        for name, pw in (("hk1", "pw-one-1234"), ("hk2", "pw-two-1234")):
+            self.assertEqual(self.hook(c, "present", name, verifier=scram(pw)), (0, ""))
+            self.assertTrue(c.login(name, pw))
+        rc = self.hook(c, "present", "hk3", "ops nothere hk1 hk2", scram("pw-three-1234"))
+        self.assertEqual(rc, (0, ""))
+        self.assertTrue(c.login("hk3", "pw-three-1234"))
+        self.assertEqual(c.sql("select count(*) from pg_roles where rolname = 'hk1'"), "0")
+        self.assertEqual(c.sql("select rolcanlogin, rolpassword is null from pg_authid "
+                               "where rolname = 'hk2'"), "f|t")
+        self.assertFalse(c.login("hk2", "pw-two-1234"))
+        self.assert_ops_untouched()
+        # again, and with the target among the former names: nothing moves
+        self.assertEqual(self.hook(c, "present", "hk3", "hk1 hk3 hk2", scram("pw-three-1234")),
+                         (0, ""))
+        self.assertTrue(c.login("hk3", "pw-three-1234"))
+        for bad in ("hk1 ", " hk1", "hk1  hk2", "hk1 HK2", "hk1,hk2", "hk1 *"):
+            self.assertEqual(self.hook(c, "present", "hk4", bad, scram("pw-four-1234")),
+                             (1, "apply-postgres: ACCTD_OLD_ROLE is not a valid role name"), bad)
+        self.assertEqual(c.sql("select count(*) from pg_roles where rolname = 'hk4'"), "0")
+        for name in ("hk2", "hk3"):
+            self.assertEqual(self.hook(c, "absent", name), (0, ""))
+        self.assertEqual(c.sql("select count(*) from pg_roles where rolname like 'hk%'"), "0")
+        self.assert_ops_untouched()
+
+
+def scram(password, iterations=4096):
+    """the SCRAM-SHA-256 verifier PostgreSQL stores for password"""
+    salt = os.urandom(16)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    stored = hashlib.sha256(hmac.new(salted, b"Client Key", "sha256").digest()).digest()
+    server = hmac.new(salted, b"Server Key", "sha256").digest()
+    def b64(b):
+        return base64.b64encode(b).decode()
+    return "SCRAM-SHA-256$%d:%s$%s:%s" % (iterations, b64(salt), b64(stored), b64(server))
 
 
 if __name__ == "__main__":

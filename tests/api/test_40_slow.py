@@ -17,7 +17,10 @@ import unittest
 
 from harness import Daemon, SANITIZED, TSAN
 
-LIMIT = 3.0 if (SANITIZED or TSAN) else 1.0   # healthz answer, seconds
+# healthz answer, seconds. A starved server misses it by the request
+# deadline (10 s and more); a sanitized build on two busy cores can take a
+# few seconds for one handshake, which is not starvation.
+LIMIT = 5.0 if TSAN else 3.0 if SANITIZED else 1.0
 
 
 def tls_ctx(d):

@@ -1,22 +1,40 @@
-"""make bench: the performance table.
+"""make bench: acctd's performance as ratios to baselines measured in the
+same run, on the same machine (README "Performance" says what each row means).
 
-Starts a real acctd (default PBKDF2 iterations) and measures, with wrk over
-keep-alive TLS on loopback, requests/s of:
-  - GET /healthz                      the baseline (no auth, no store)
-  - GET /api/v0/actor, session cookie
-  - GET /api/v0/actor, Bearer token
-and the latency of POST /api/v0/login at the configured iterations; the
-TLS handshakes per second, full and resumed, over TLS 1.3 and 1.2 (two
-client threads, a new connection and one GET /healthz each) with the
-daemon's CPU time per handshake; then
-GET /healthz p99 alone and during a sign-in flood (wrong passwords for ever
-new handles, the limiter relaxed as if they came from many addresses, so
-every attempt wants a PBKDF2): the KDF gate should keep /healthz answering.
-Speeds are reported as ratios to the baseline measured in the same run,
-never as pass/fail thresholds: the absolute numbers depend on the machine."""
+Servers, all started once and measured interleaved (BENCH_RUNS rounds; every
+figure is the median of the rounds, and the spread max/min is printed so the
+noise of a shared machine shows):
+  acctd   the daemon under test ($ACCTD_BIN), PBKDF2 at 600,000 iterations
+  ping    tests/bench/ping.c: a bare civetweb server built from the same
+          patched civetweb + mbedTLS (front stage, tickets), one handler
+  nginx   Debian's nginx + OpenSSL, when installed (make bench installs it),
+          `return 200` with the same body; same ECDSA P-256 certificate
+Yardsticks run in the same rounds:
+  ecbench tests/bench/ecbench.c: the mbedTLS math of a full handshake (one
+          ephemeral ECDHE key pair + shared secret, one ECDSA P-256 signature)
+  lmdbloop tests/bench/lmdbloop.c: one fsync'd LMDB commit per put, in a
+          directory next to acctd's data_dir (same disk)
+  hashlib Python's (OpenSSL's) PBKDF2-HMAC-SHA256, same iterations
+
+Keep-alive rates are counted by the servers (acctd's /metrics counter,
+ping's /count, nginx's stub_status) over BENCH_SECONDS once every wrk
+connection is established, so the handshakes of the ramp do not dilute them.
+No assertion anywhere: the numbers are for reading, `make test` has none.
+
+Environment: BENCH_SECONDS (4), BENCH_RUNS (3), BENCH_BIN (the directory of
+ping, ecbench, lmdbloop), BENCH_OUT (where bench.csv goes), BENCH_CONNS
+("8,64,256,1024"), BENCH_ONLY (a comma-separated subset of the
+sections keepalive, handshake, idle, write, login, flood, admin).
+"""
+import csv
+import hashlib
+import http.client
 import json
 import os
 import re
+import resource
+import shutil
+import signal
 import socket
 import ssl
 import statistics
@@ -27,10 +45,32 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "api"))
-from harness import Daemon  # noqa: E402
+from harness import BIN, Daemon, cert_dir, free_port  # noqa: E402
 
-DURATION = os.environ.get("BENCH_SECONDS", "5")
+DURATION = float(os.environ.get("BENCH_SECONDS", "4"))
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+BENCH_BIN = os.environ.get("BENCH_BIN", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                     "..", "..", "build", "host", "bench"))
+OUT = os.environ.get("BENCH_OUT", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                               "..", "..", "build", "bench"))
+# a subset while working on one thing: "keepalive,handshake,idle,write,login,flood,admin"
+ONLY = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
+CONNS = [int(x) for x in os.environ.get("BENCH_CONNS", "8,64,256,1024").split(",")]
+ITERATIONS = 600000
+IDLE_CONNS = 1024
+BODY = '{"status":"ok","version":"0.1.0"}'
 
+# PATCH /api/v0/user/admin with a new display name each time (one fsync'd
+# commit each); the token is the admin's
+PATCH_LUA = r"""
+wrk.method = "PATCH"
+wrk.headers["Content-Type"] = "application/json"
+n = 0
+request = function()
+  n = n + 1
+  return wrk.format(nil, nil, nil, '{"display_name":"bench ' .. n .. '"}')
+end
+"""
 # wrong passwords, a new handle each time: only the KDF gate limits them
 FLOOD_LUA = r"""
 wrk.method = "POST"
@@ -44,48 +84,308 @@ end
 """
 
 
-def wrk(d, path, headers):
-    args = ["wrk", "-t2", "-c8", "-d" + DURATION + "s", "--latency"]
+# --- the servers ---------------------------------------------------------------
+def proc_cpu(pids):
+    """utime + stime (s) of these processes, threads included."""
+    total = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except OSError:
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def proc_rss_anon(pids):
+    """RssAnon (KiB) summed over these processes."""
+    total = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/status" % pid) as f:
+                m = re.search(r"RssAnon:\s+(\d+) kB", f.read())
+            total += int(m.group(1)) if m else 0
+        except OSError:
+            pass
+    return total
+
+
+def established(port):
+    """server-side established TCP connections on 127.0.0.1:port"""
+    n = 0
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(name) as f:
+                next(f)
+                for line in f:
+                    p = line.split()
+                    if p[3] == "01" and int(p[1].rsplit(":", 1)[1], 16) == port:
+                        n += 1
+        except OSError:
+            pass
+    return n
+
+
+class Server:
+    name = "?"
+    port = 0
+    cafile = None
+
+    @property
+    def url(self):
+        return "https://127.0.0.1:%d" % self.port
+
+    def pids(self):
+        raise NotImplementedError
+
+    def requests(self):
+        """requests the server has answered so far (its own counter)"""
+        raise NotImplementedError
+
+    def get(self, path, headers=None):
+        """GET over one kept-alive connection, opened before the load: a
+        counter read during a burst of connects must not wait for a
+        handshake behind a thousand others"""
+        for attempt in (0, 1):
+            if getattr(self, "_conn", None) is None:
+                ctx = ssl.create_default_context(cafile=self.cafile)
+                self._conn = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=30,
+                                                         context=ctx)
+            try:
+                self._conn.request("GET", path, headers=headers or {})
+                r = self._conn.getresponse()
+                body = r.read()
+                if r.status != 200:
+                    raise SystemExit("bench: %s %s: %d" % (self.name, path, r.status))
+                return body
+            except (OSError, http.client.HTTPException):
+                self._conn.close()
+                self._conn = None
+                if attempt:
+                    raise
+
+    def cpu(self):
+        return proc_cpu(self.pids())
+
+    def rss(self):
+        return proc_rss_anon(self.pids())
+
+
+class Acctd(Server):
+    name = "acctd"
+
+    def __init__(self):
+        self.d = Daemon(extra={
+            "log_level": "warn", "passwords": {"pbkdf2_iterations": ITERATIONS},
+            # many attackers' addresses: the limiter never stops the flood
+            "login": {"max_failures": 1000, "window": 1, "lockout": 1},
+            "rate_limit": {"writes_per_minute": 60000, "writes_burst": 10000},
+            # every bench connection comes from 127.0.0.1, and the idle
+            # ones must stay open while RSS is read
+            "http": {"threads": 32, "keepalive_timeout_ms": 60000,
+                     "max_connections": 4096, "max_connections_per_address": 4096}})
+        self.d.start()
+        self.port, self.cafile = self.d.port, self.d.cafile
+        self.metrics_token = None
+
+    def pids(self):
+        return [self.d.proc.pid]
+
+    def requests(self):
+        body = self.get("/metrics", {"Authorization": "Bearer " + self.metrics_token})
+        m = re.search(rb"\nacctd_http_requests_total (\d+)", body)
+        if not m:
+            raise SystemExit("bench: no acctd_http_requests_total in /metrics:\n%r" % body[:500])
+        return int(m.group(1)) - 1      # not this request
+
+    def stop(self):
+        self.d.stop()
+        self.d.cleanup()
+
+
+class Ping(Server):
+    name = "ping"
+
+    def __init__(self, pem):
+        self.port = free_port()
+        self.cafile = os.path.join(cert_dir(), "tls.crt")
+        self.proc = subprocess.Popen([os.path.join(BENCH_BIN, "ping"), str(self.port), pem,
+                                      "32", "4096", "60000"], stdout=subprocess.PIPE)
+        if self.proc.stdout.readline().strip() != b"ready":
+            raise SystemExit("bench: ping did not start")
+
+    def pids(self):
+        return [self.proc.pid]
+
+    def requests(self):
+        return int(self.get("/count")) - 1
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(20)
+
+
+NGINX_CONF = """
+worker_processes 2;
+worker_rlimit_nofile 8192;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+daemon off;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    keepalive_timeout 60s;
+    keepalive_requests 1000000;
+    ssl_session_cache shared:bench:10m;
+    ssl_session_tickets on;
+    server {{
+        listen 127.0.0.1:{port} ssl;
+        ssl_certificate {crt};
+        ssl_certificate_key {key};
+        ssl_protocols TLSv1.2 TLSv1.3;
+        location = /nginx_status {{ stub_status; }}
+        location / {{ default_type application/json; return 200 '{body}'; }}
+    }}
+}}
+"""
+
+
+class Nginx(Server):
+    name = "nginx"
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="acctd-bench-nginx-")
+        self.port = free_port()
+        cd = cert_dir()
+        self.cafile = os.path.join(cd, "tls.crt")
+        conf = os.path.join(self.dir, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(NGINX_CONF.format(dir=self.dir, port=self.port, crt=self.cafile,
+                                      key=os.path.join(cd, "tls.key"), body=BODY))
+        self.proc = subprocess.Popen(["nginx", "-c", conf, "-p", self.dir],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise SystemExit("bench: nginx did not start: %s"
+                                     % self.proc.stderr.read().decode(errors="replace"))
+                time.sleep(0.05)
+
+    def pids(self):
+        pids = [self.proc.pid]
+        try:
+            with open("/proc/%d/task/%d/children" % (self.proc.pid, self.proc.pid)) as f:
+                pids += [int(x) for x in f.read().split()]
+        except OSError:
+            pass
+        return pids
+
+    def requests(self):
+        m = re.search(rb"\n\s*\d+\s+\d+\s+(\d+)", self.get("/nginx_status"))
+        return int(m.group(1)) - 1
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGQUIT)
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# --- measurements ----------------------------------------------------------------
+def wrk_args(conns, seconds, extra=()):
+    threads = 2 if conns >= 2 else 1
+    return ["wrk", "-t%d" % threads, "-c%d" % conns, "-d%ds" % max(1, round(seconds))] + list(extra)
+
+
+def keepalive(srv, conns, path="/healthz", headers=()):
+    """requests/s the server answered over DURATION with `conns` keep-alive
+    connections, counted once they are all established"""
+    extra = []
     for h in headers:
-        args += ["-H", h]
-    out = subprocess.run(args + [d.url + path], capture_output=True, text=True, timeout=120).stdout
+        extra += ["-H", h]
+    ramp = 3 + conns * 0.01
+    srv.requests()      # the counter's connection, before the load
+    p = subprocess.Popen(wrk_args(conns, ramp + DURATION + 2, extra) + [srv.url + path],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        # the ramp: every connection open, and two 0.3 s windows at a
+        # steady rate (all handshakes done)
+        deadline = time.monotonic() + ramp
+        while established(srv.port) < conns and time.monotonic() < deadline:
+            time.sleep(0.05)
+        prev, last = 0, srv.requests()
+        while time.monotonic() < deadline:
+            time.sleep(0.3)
+            cur = srv.requests()
+            rate, last = cur - last - 1, cur
+            if rate > 0 and prev > 0 and 0.8 < rate / prev < 1.25:
+                break
+            prev = rate
+        r0, t0 = srv.requests(), time.monotonic()
+        time.sleep(DURATION)
+        r1, t1 = srv.requests(), time.monotonic()
+    finally:
+        out = p.communicate(timeout=ramp + DURATION + 60)[0]
+    if "Non-2xx" in out or not re.search(r"Requests/sec", out):
+        raise SystemExit("bench: wrk failed on %s %s:\n%s" % (srv.name, path, out))
+    errs = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    note = ""
+    if errs and int(errs.group(1)):
+        note = "%s connect errors" % errs.group(1)
+    return (r1 - r0 - 1) / (t1 - t0), note
+
+
+def wrk_rate(srv, conns, path, headers=(), script=None):
+    """wrk's own requests/s (few connections: the ramp is negligible) and
+    how many answers were not 2xx/3xx"""
+    extra = []
+    for h in headers:
+        extra += ["-H", h]
+    f = None
+    if script:
+        f = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+        f.write(script)
+        f.close()
+        extra += ["-s", f.name]
+    try:
+        out = subprocess.run(wrk_args(conns, DURATION, extra) + [srv.url + path],
+                             capture_output=True, text=True, timeout=DURATION + 60).stdout
+    finally:
+        if f:
+            os.unlink(f.name)
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    errs = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if not m or errs:
-        raise SystemExit("wrk failed on %s:\n%s" % (path, out))
-    p50 = re.search(r"50%\s+([\d.]+\w+)", out)
-    return float(m.group(1)), p50.group(1) if p50 else "?"
+    if not m:
+        raise SystemExit("bench: wrk failed on %s:\n%s" % (path, out))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return float(m.group(1)), int(bad.group(1)) if bad else 0
 
 
-def ms(text):
-    """wrk's '456.00us' / '1.23ms' / '1.02s' in milliseconds."""
-    m = re.match(r"([\d.]+)(us|ms|s|m)$", text)
-    return float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[m.group(2)]
-
-
-def healthz_p99(d):
-    """(p99 ms, req/s) of GET /healthz over 4 keep-alive connections."""
-    args = ["wrk", "-t1", "-c4", "-d" + DURATION + "s", "--latency", d.url + "/healthz"]
-    out = subprocess.run(args, capture_output=True, text=True, timeout=120).stdout
-    p99 = re.search(r"99%\s+([\d.]+\w+)", out)
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    if not p99 or not rps or "Non-2xx" in out:
-        raise SystemExit("wrk failed on /healthz:\n" + out)
-    return ms(p99.group(1)), float(rps.group(1))
-
-
-def handshakes(d, version, resume):
-    """(handshakes/s, daemon CPU ms per handshake, share resumed) of new
-    connections, each one GET /healthz, for DURATION seconds on 2 threads.
-    A version the daemon refuses gives None."""
-    ctx = ssl.create_default_context(cafile=d.cafile)
+def handshakes(srv, version, resume, group=None):
+    """(handshakes/s, server CPU ms per handshake, share resumed) of new
+    connections, each one GET /healthz, for DURATION seconds on 2 client
+    threads (Python's OpenSSL)"""
+    ctx = ssl.create_default_context(cafile=srv.cafile)
     ctx.minimum_version = ctx.maximum_version = version
-    stop = time.monotonic() + float(DURATION)
+    if group:
+        ctx.set_ecdh_curve(group)
+    stop = time.monotonic() + DURATION
     counts = []
     lock = threading.Lock()
 
     def one(session):
-        with socket.create_connection(("127.0.0.1", d.port), timeout=10) as raw:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as raw:
             # as browsers do: else the request after a 1.2 resumption (whose
             # last flight is the client's) waits ~40 ms for a delayed ACK
             raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -107,81 +407,431 @@ def handshakes(d, version, resume):
         with lock:
             counts.append((n, reused))
 
-    try:
-        one(None)
-    except (ssl.SSLError, OSError):
-        return None
-    cpu0, t0 = d.cpu_seconds(), time.monotonic()
+    one(None)
+    cpu0, t0 = srv.cpu(), time.monotonic()
     threads = [threading.Thread(target=loop) for _ in range(2)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    wall, cpu = time.monotonic() - t0, d.cpu_seconds() - cpu0
+    wall, cpu = time.monotonic() - t0, srv.cpu() - cpu0
     n = sum(c[0] for c in counts)
     return n / wall, cpu * 1000 / n, sum(c[1] for c in counts) / n
 
 
-def flood_rows(d):
-    """/healthz without, then during, a sign-in flood on 16 connections."""
-    quiet = healthz_p99(d)
+def idle_rss(srv, n=IDLE_CONNS):
+    """(RssAnon KiB before, after `n` idle keep-alive TLS connections that
+    each made one request, KiB per connection)"""
+    ctx = ssl.create_default_context(cafile=srv.cafile)
+    before = srv.rss()
+    socks = []
+    session = None
+    try:
+        for _ in range(n):
+            raw = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+            s = ctx.wrap_socket(raw, server_hostname="127.0.0.1", session=session)
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            data = b""
+            while BODY.encode() not in data:
+                b = s.recv(4096)
+                if not b:
+                    raise SystemExit("bench: %s closed an idle connection" % srv.name)
+                data += b
+            session = s.session
+            socks.append(s)
+        time.sleep(0.5)
+        after = srv.rss()
+        alive = established(srv.port)
+    finally:
+        for s in socks:
+            s.close()
+    if alive < n:
+        raise SystemExit("bench: %s kept only %d of %d idle connections" % (srv.name, alive, n))
+    return before, after, (after - before) / n
+
+
+def ecbench(keyfile):
+    out = subprocess.run([os.path.join(BENCH_BIN, "ecbench"), keyfile, "1"],
+                         capture_output=True, text=True, check=True).stdout
+    return {k: float(v) / 1000 for k, v in (line.split() for line in out.splitlines())}
+
+
+def lmdb_ceiling(datadir):
+    d = tempfile.mkdtemp(prefix="lmdbloop-", dir=os.path.dirname(datadir))
+    try:
+        out = subprocess.run([os.path.join(BENCH_BIN, "lmdbloop"), d, str(DURATION)],
+                             capture_output=True, text=True, check=True).stdout
+        return float(out)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def login_ms(a, pw):
+    c = a.d.client()
+    times = []
+    for _ in range(3):
+        c.cookies.clear()
+        t0 = time.monotonic()
+        r = c.post("/api/v0/login", {"handle": "admin", "password": pw})
+        times.append(time.monotonic() - t0)
+        if r.status != 200:
+            raise SystemExit("bench: sign-in failed: %r" % r)
+    c.close()
+    return statistics.median(times) * 1000
+
+
+def hashlib_ms():
+    t0 = time.process_time()
+    hashlib.pbkdf2_hmac("sha256", b"correct horse battery staple", b"0123456789abcdef", ITERATIONS)
+    return (time.process_time() - t0) * 1000
+
+
+def healthz_p99(srv):
+    """(p99 ms, req/s) of GET /healthz over 4 keep-alive connections."""
+    out = subprocess.run(wrk_args(4, DURATION, ["--latency"]) + [srv.url + "/healthz"],
+                         capture_output=True, text=True, timeout=DURATION + 60).stdout
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if not p99 or not rps or "Non-2xx" in out:
+        raise SystemExit("bench: wrk failed on /healthz:\n" + out)
+    return float(p99.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[p99.group(2)], float(rps.group(1))
+
+
+def flood(a):
+    """/healthz p99 without, then during, a sign-in flood on 16 connections."""
+    quiet = healthz_p99(a)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(FLOOD_LUA)
     try:
-        flood = subprocess.Popen(["wrk", "-t1", "-c16", "-d%ds" % (int(DURATION) + 2),
-                                  "-s", f.name, d.url + "/api/v0/login"],
-                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        fl = subprocess.Popen(wrk_args(16, DURATION + 2, ["-s", f.name]) + [a.url + "/api/v0/login"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         time.sleep(1)
-        busy = healthz_p99(d)
-        out = flood.communicate(timeout=120)[0]
+        busy = healthz_p99(a)
+        out = fl.communicate(timeout=DURATION + 60)[0]
     finally:
         os.unlink(f.name)
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     return quiet, busy, float(rps.group(1)) if rps else 0.0
 
 
-def main():
-    with Daemon(extra={"log_level": "warn", "passwords": {"pbkdf2_iterations": 600000},
-                       # many attackers' addresses: the limiter never stops the flood
-                       "login": {"max_failures": 1000, "window": 1, "lockout": 1}}) as d:
+def admin_paths(n):
+    """The admin paths of issue 12 point 6 on a store with n users, provisioned
+    by `acctd import` into a fresh daemon (10 of them admins, 4 workspaces so a
+    reload has membership to resync). Medians of 7 (latencies, ms):
+    disabling (and enabling) an admin, a PATCH sent right after SIGHUP, and
+    the rate of 40 admin user creations one after another (users/s)."""
+    ws = [{"handle": "w%d" % i, "owner": "u%06d" % i, "members": ["u%06d" % (i + 1)],
+           "node": "node1", "database": "db%d" % i, "port": 9100 + i} for i in range(4)]
+    d = Daemon(extra={"nodes": [{"name": "node1", "url": "https://127.0.0.1:%d" % free_port(),
+                                 "cert": os.path.join(cert_dir(), "tls.crt")}],
+                      "workspaces": ws, "log_level": "warn",
+                      "map_size_mb": 2048, "audit": {"capacity": 400000}})
+    users = os.path.join(d.dir, "users.jsonl")
+    with open(users, "w") as f:
+        for i in range(n):
+            u = {"handle": "u%06d" % i, "email": "u%06d@example.com" % i}
+            if i < 10:
+                u["role"] = "admin"
+            f.write(json.dumps(u) + "\n")
+    d.start()
+    try:
+        subprocess.run([BIN, "import", "-c", d.conf, users], check=True,
+                       capture_output=True, timeout=600)
         c = d.client()
-        pw = open(os.path.join(d.dir, "data", "admin.password")).read().strip()
-        times = []
-        for _ in range(5):
-            c.cookies.clear()
+        pw = open(d.settings["bootstrap_admin"]["password_file"]).read().strip()
+        r = c.post("/api/v0/login", {"handle": "admin", "password": pw})
+        c.csrf = r.json["csrf_token"]
+
+        def ms(method, path, body=None, want=200):
             t0 = time.monotonic()
-            r = c.post("/api/v0/login", {"handle": "admin", "password": pw})
-            times.append(time.monotonic() - t0)
-            assert r.status == 200, r
-        csrf = r.json["csrf_token"]
+            r = c.request(method, path, body=body)
+            if r.status != want:
+                raise RuntimeError("%s %s: %r" % (method, path, r))
+            return (time.monotonic() - t0) * 1000
+
+        dis, hup = [], []
+        for k in range(7):
+            dis.append(ms("POST", "/api/v0/admin/user/u000003/disable"))
+            ms("POST", "/api/v0/admin/user/u000003/enable")
+            d.proc.send_signal(signal.SIGHUP)
+            hup.append(ms("PATCH", "/api/v0/user/admin", {"display_name": "after HUP %d" % k}))
+            time.sleep(0.5)
+        t0 = time.monotonic()
+        for k in range(40):
+            ms("POST", "/api/v0/admin/user", {"handle": "new%d-%d" % (n, k),
+                                             "email": "new%d@example.com" % k}, want=201)
+        rate = 40 / (time.monotonic() - t0)
+        c.close()
+        return statistics.median(dis), statistics.median(hup), rate
+    finally:
+        d.stop()
+        d.cleanup()
+
+
+def admin_100k():
+    """{row: (value at 100 k, unit, value at 1 k)} for the report"""
+    small, big = admin_paths(1000), admin_paths(100000)
+    return {"admin disables an admin": (big[0], "ms", small[0]),
+            "PATCH just after SIGHUP": (big[1], "ms", small[1]),
+            "admin creates users": (big[2], "users/s", small[2])}
+
+
+# --- the table ---------------------------------------------------------------------
+class Results:
+    """values per (section, row, server) across rounds; medians at the end"""
+
+    def __init__(self):
+        self.v = {}
+        self.order = []
+        self.notes = {}
+
+    def add(self, section, row, server, value, unit):
+        k = (section, row, server)
+        if k not in self.v:
+            self.v[k] = ([], unit)
+            self.order.append(k)
+        self.v[k][0].append(value)
+
+    def med(self, section, row, server):
+        k = (section, row, server)
+        return statistics.median(self.v[k][0]) if k in self.v and self.v[k][0] else None
+
+    def spread(self, k):
+        vals = self.v[k][0]
+        lo = min(vals)
+        return max(vals) / lo if lo > 0 else float("nan")
+
+
+def fmt(x, unit):
+    if x is None:
+        return "-"
+    if unit in ("ms", "KiB", "x"):
+        return "%.2f" % x if abs(x) < 10 else "%.1f" % x if abs(x) < 100 else "%.0f" % x
+    return "%.0f" % x
+
+
+def main():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 16384:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(max(hard, 16384), hard), hard))
+    os.makedirs(OUT, exist_ok=True)
+    cd = cert_dir()
+    keyfile = os.path.join(cd, "tls.key")
+    pem = os.path.join(cd, "tls.pem")
+    with open(pem, "w") as f:
+        f.write(open(os.path.join(cd, "tls.crt")).read() + open(keyfile).read())
+    os.chmod(pem, 0o600)
+
+    a = Acctd()
+    servers = [a, Ping(pem)]
+    if shutil.which("nginx"):
+        servers.append(Nginx())
+    R = Results()
+    try:
+        c = a.d.client()
+        pw = open(os.path.join(a.d.dir, "data", "admin.password")).read().strip()
+        r = c.post("/api/v0/login", {"handle": "admin", "password": pw})
+        assert r.status == 200, r
+        c.csrf = r.json["csrf_token"]
         cookie = "__Host-acctd_session=" + c.cookies["__Host-acctd_session"]
-        c.csrf = csrf
         tok = c.post("/api/v0/user/admin/token", {"title": "bench"}).json["token"]
-        rows = [("GET /healthz (baseline)", wrk(d, "/healthz", [])),
-                ("GET /api/v0/actor, cookie", wrk(d, "/api/v0/actor", ["Cookie: " + cookie])),
-                ("GET /api/v0/actor, Bearer", wrk(d, "/api/v0/actor", ["Authorization: Bearer " + tok]))]
-        base = rows[0][1][0]
-        print("\n%-34s %10s %8s %8s" % ("what", "req/s", "p50", "ratio"))
-        for name, (rps, p50) in rows:
-            print("%-34s %10.0f %8s %8.2f" % (name, rps, p50, rps / base))
-        print("%-34s %10s %8.0fms" % ("POST /api/v0/login (600000 it.)", "",
-                                      statistics.median(times) * 1000))
-        print("\n%-34s %10s %8s %8s" % ("TLS handshakes (new conn. + GET)", "conn/s",
-                                        "CPU/hs", "resumed"))
-        for vname, v in (("1.3", ssl.TLSVersion.TLSv1_3), ("1.2", ssl.TLSVersion.TLSv1_2)):
-            for kind, resume in (("full", False), ("resumed", True)):
-                r = handshakes(d, v, resume)
-                name = "TLS %s %s" % (vname, kind)
-                if r is None:
-                    print("%-34s %10s" % (name, "refused"))
+        a.metrics_token = tok
+        bearer = "Authorization: Bearer " + tok
+        c.close()
+
+        for rnd in range(RUNS):
+            print("bench: round %d of %d" % (rnd + 1, RUNS), file=sys.stderr, flush=True)
+            # keep-alive: every count on every server, interleaved
+            for n in (CONNS if want("keepalive") else ()):
+                for s in servers:
+                    rps, note = keepalive(s, n)
+                    R.add("keepalive", "GET /healthz, %d conns" % n, s.name, rps, "req/s")
+                    if note:
+                        R.notes[("keepalive", "GET /healthz, %d conns" % n, s.name)] = note
+            for label, h in () if not want("keepalive") else (("GET /api/v0/actor, cookie, 8 conns", "Cookie: " + cookie),
+                             ("GET /api/v0/actor, Bearer, 8 conns", bearer)):
+                rps, _ = keepalive(a, 8, "/api/v0/actor", [h])
+                R.add("keepalive", label, "acctd", rps, "req/s")
+            # handshakes and their math
+            math = ecbench(keyfile) if want("handshake") else {}
+            for k, v in math.items():
+                R.add("math", k, "mbedtls", v, "ms")
+            for vname, v in (("1.3", ssl.TLSVersion.TLSv1_3), ("1.2", ssl.TLSVersion.TLSv1_2)):
+                if not want("handshake"):
+                    break
+                for kind, resume, group in (("full X25519", False, None),
+                                            ("full P-256", False, "prime256v1"),
+                                            ("resumed", True, None)):
+                    for s in servers:
+                        if group and s.name != "acctd":
+                            continue
+                        hs, cpu, share = handshakes(s, v, resume, group)
+                        row = "TLS %s %s" % (vname, kind)
+                        R.add("handshake", row, s.name, hs, "conn/s")
+                        R.add("handshake-cpu", row, s.name, cpu, "ms")
+                        if resume:
+                            R.add("handshake-resumed", row, s.name, share * 100, "%")
+            # idle connections' memory, on fresh servers: a process that
+            # has served the keep-alive runs keeps their freed memory
+            for make in ((lambda: Acctd(), lambda: Ping(pem))
+                         + ((lambda: Nginx(),) if len(servers) > 2 else ())
+                         if want("idle") else ()):
+                s = make()
+                try:
+                    before, after, per = idle_rss(s)
+                finally:
+                    s.stop()
+                R.add("idle", "RssAnon, no connections", s.name, before, "KiB")
+                R.add("idle", "RssAnon, %d idle TLS conns" % IDLE_CONNS, s.name, after, "KiB")
+                R.add("idle", "per idle TLS connection", s.name, per, "KiB")
+            # fsync'd mutations vs the disk's one-commit ceiling
+            if want("write"):
+                write_rows(R, a, bearer)
+            if want("login"):
+                R.add("login", "POST /api/v0/login (%d it.)" % ITERATIONS, "acctd", login_ms(a, pw), "ms")
+                R.add("login", "PBKDF2-HMAC-SHA256 %d it." % ITERATIONS, "hashlib", hashlib_ms(), "ms")
+            if want("flood"):
+                quiet, busy, frps = flood(a)
+                R.add("flood", "GET /healthz p99, no flood", "acctd", quiet[0], "ms")
+                R.add("flood", "GET /healthz p99, 16-conn sign-in flood", "acctd", busy[0], "ms")
+                R.add("flood", "  the flood's sign-ins (401/503)", "acctd", frps, "req/s")
+        admin = admin_100k() if want("admin") else {}
+    finally:
+        for s in servers:
+            s.stop()
+    report(R, [s.name for s in servers], admin)
+
+
+def want(section):
+    return not ONLY or section in ONLY
+
+
+def write_rows(R, a, bearer):
+    """fsync'd mutations vs the disk's one-commit ceiling"""
+    rps, bad = wrk_rate(a, 32, "/api/v0/user/admin", [bearer], PATCH_LUA)
+    R.add("write", "PATCH /api/v0/user/admin, 32 clients", "acctd", rps, "req/s")
+    if bad:
+        R.notes[("write", "PATCH /api/v0/user/admin, 32 clients", "acctd")] = "%d non-2xx" % bad
+    R.add("write", "LMDB one-put fsync'd commits", "lmdbloop",
+          lmdb_ceiling(a.d.settings["data_dir"]), "commit/s")
+
+
+def report(R, names, admin):
+    rows = []   # (section, what, value, unit, baseline name, baseline, ratio, goal, spread)
+
+    def row(section, what, value, unit, bname="", base=None, goal="", spread=None, ratio=None):
+        if value is None and ratio is None:
+            return      # a section left out (BENCH_ONLY)
+        if ratio is None and value is not None and base:
+            ratio = value / base
+        rows.append((section, what, value, unit, bname, base, ratio, goal, spread))
+
+    def sp(section, r, server):
+        k = (section, r, server)
+        return R.spread(k) if k in R.v else None
+
+    ka8 = "GET /healthz, 8 conns"
+    for n in CONNS:
+        r = "GET /healthz, %d conns" % n
+        for s in names:
+            v = R.med("keepalive", r, s)
+            row("keep-alive", "%s: %s" % (s, r), v, "req/s", "%s 8 conns" % s,
+                R.med("keepalive", ka8, s), "acctd >= 0.9" if s == "acctd" and n > 8 else "",
+                sp("keepalive", r, s))
+        for s in names:
+            if s != "acctd":
+                if R.med("keepalive", r, s):
+                    row("keep-alive", "acctd / %s: %s" % (s, r), None, "", s, None, "", None,
+                        ratio=R.med("keepalive", r, "acctd") / R.med("keepalive", r, s))
+    for r in ("GET /api/v0/actor, cookie, 8 conns", "GET /api/v0/actor, Bearer, 8 conns"):
+        row("keep-alive", "acctd: " + r, R.med("keepalive", r, "acctd"), "req/s",
+            "acctd /healthz 8", R.med("keepalive", ka8, "acctd"), ">= 0.9 (point 4)",
+            sp("keepalive", r, "acctd"))
+
+    for k in ("ecdhe-x25519-psa", "ecdhe-p256-psa", "ecdhe-x25519", "ecdhe-p256", "ecdsa-p256-sign"):
+        row("handshake math", "mbedTLS " + k, R.med("math", k, "mbedtls"), "ms", spread=sp("math", k, "mbedtls"))
+    sign = R.med("math", "ecdsa-p256-sign", "mbedtls")
+    maths = {"TLS 1.3 full X25519": ("ecdhe-x25519-psa", "X25519+ECDSA"),
+             "TLS 1.3 full P-256": ("ecdhe-p256-psa", "P-256+ECDSA"),
+             "TLS 1.2 full X25519": ("ecdhe-x25519", "X25519+ECDSA"),
+             "TLS 1.2 full P-256": ("ecdhe-p256", "P-256+ECDSA")}
+    for v in ("1.3", "1.2"):
+        for kind in ("full X25519", "full P-256", "resumed"):
+            r = "TLS %s %s" % (v, kind)
+            for s in names:
+                hs = R.med("handshake", r, s)
+                if hs is None:
+                    continue
+                cpu = R.med("handshake-cpu", r, s)
+                full = "TLS %s full X25519" % v
+                if kind == "resumed":
+                    row("handshakes", "%s: %s conn/s" % (s, r), hs, "conn/s", "%s full" % s,
+                        R.med("handshake", full, s), ">= 5" if s == "acctd" else "", sp("handshake", r, s))
+                    row("handshakes", "%s: %s CPU/hs (%.0f%% resumed)" % (
+                        s, r, R.med("handshake-resumed", r, s)), cpu, "ms", "%s full CPU/hs" % s,
+                        R.med("handshake-cpu", full, s), "", sp("handshake-cpu", r, s),
+                        ratio=(R.med("handshake-cpu", full, s) / cpu) if cpu else None)
                 else:
-                    print("%-34s %10.0f %6.2fms %7.0f%%" % (name, r[0], r[1], r[2] * 100))
-        quiet, busy, frps = flood_rows(d)
-        print("\n%-34s %10s %8s %8s" % ("GET /healthz p99", "req/s", "p99", "ratio"))
-        print("%-34s %10.0f %6.1fms %8.2f" % ("no flood (baseline)", quiet[1], quiet[0], 1.0))
-        print("%-34s %10.0f %6.1fms %8.2f" % ("during a sign-in flood (16 conn.)", busy[1],
-                                              busy[0], busy[0] / quiet[0]))
-        print("%-34s %10.0f" % ("  the flood's sign-ins (401/503)", frps))
+                    row("handshakes", "%s: %s conn/s" % (s, r), hs, "conn/s", "", None, "",
+                        sp("handshake", r, s))
+                    mk, mname = maths[r]
+                    m = R.med("math", mk, "mbedtls") + sign if sign else None
+                    row("handshakes", "%s: %s CPU/hs" % (s, r), cpu, "ms", "mbedTLS " + mname, m,
+                        "<= 1.3" if s == "acctd" else "", sp("handshake-cpu", r, s))
+
+    for s in names:
+        for r in ("RssAnon, no connections", "RssAnon, %d idle TLS conns" % IDLE_CONNS,
+                  "per idle TLS connection"):
+            row("memory", "%s: %s" % (s, r), R.med("idle", r, s), "KiB", spread=sp("idle", r, s))
+
+    w = R.med("write", "PATCH /api/v0/user/admin, 32 clients", "acctd")
+    ceil = R.med("write", "LMDB one-put fsync'd commits", "lmdbloop")
+    row("writes", "acctd: fsync'd PATCH, 32 clients", w, "req/s", "LMDB one-commit loop", ceil,
+        ">= 3 (point 3)", sp("write", "PATCH /api/v0/user/admin, 32 clients", "acctd"))
+    row("writes", "lmdbloop: one put per fsync'd commit", ceil, "commit/s",
+        spread=sp("write", "LMDB one-put fsync'd commits", "lmdbloop"))
+    lg = R.med("login", "POST /api/v0/login (%d it.)" % ITERATIONS, "acctd")
+    hl = R.med("login", "PBKDF2-HMAC-SHA256 %d it." % ITERATIONS, "hashlib")
+    row("login", "acctd: POST /api/v0/login, %d it." % ITERATIONS, lg, "ms", "hashlib PBKDF2", hl,
+        "<= 1.2 (point 5)", sp("login", "POST /api/v0/login (%d it.)" % ITERATIONS, "acctd"))
+    row("login", "hashlib: PBKDF2-HMAC-SHA256, %d it." % ITERATIONS, hl, "ms")
+    q = R.med("flood", "GET /healthz p99, no flood", "acctd")
+    row("flood", "acctd: /healthz p99, no flood", q, "ms")
+    row("flood", "acctd: /healthz p99, sign-in flood", R.med("flood", "GET /healthz p99, 16-conn sign-in flood", "acctd"),
+        "ms", "no flood", q, "<= 5 (point 5)")
+    row("flood", "acctd: the flood's sign-ins (401/503)", R.med("flood", "  the flood's sign-ins (401/503)", "acctd"),
+        "req/s")
+    for what, (v, unit, v1k) in admin.items():
+        row("100 k-user admin paths", "acctd: %s, 100 k users" % what, v, unit, "1 k users", v1k,
+            ">= 0.2 (2 x)" if unit != "ms" else "<= 2 (point 6)")
+    print("\nmake bench: %d round(s) of %g s, medians; 'spread' is max/min over the rounds"
+          % (RUNS, DURATION))
+    section = None
+    for (sec, what, value, unit, bname, base, ratio, goal, spread) in rows:
+        if sec != section:
+            section = sec
+            print("\n%-58s %10s %-7s %8s %-8s %6s  %s" % ("[" + sec + "]", "value", "unit",
+                                                         "ratio", "goal", "spread", "vs"))
+        note = ""
+        for k, n in R.notes.items():
+            if k[2] + ": " + k[1] == what:
+                note = "  (" + n + ")"
+        print("%-58s %10s %-7s %8s %-8s %6s  %s%s" % (
+            what, fmt(value, unit), unit, "%.2f" % ratio if ratio is not None else "",
+            goal, "%.2f" % spread if spread else "", bname, note))
+    path = os.path.join(OUT, "bench.csv")
+    with open(path, "w", newline="") as f:
+        wr = csv.writer(f)
+        wr.writerow(["section", "what", "value", "unit", "baseline", "baseline_value", "ratio",
+                     "goal", "spread", "rounds", "seconds"])
+        for (sec, what, value, unit, bname, base, ratio, goal, spread) in rows:
+            wr.writerow([sec, what, "" if value is None else "%.4g" % value, unit, bname,
+                         "" if base is None else "%.4g" % base,
+                         "" if ratio is None else "%.3f" % ratio, goal,
+                         "" if spread is None else "%.2f" % spread, RUNS, DURATION])
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    shutil.copy(path, os.path.join(OUT, "bench-%s.csv" % stamp))
+    print("\nCSV: %s (and bench-%s.csv)" % (path, stamp))
 
 
 if __name__ == "__main__":

@@ -56,7 +56,9 @@ class Daemon {
 			passwords: { pbkdf2_iterations: 1000 },
 			bootstrap_admin: { handle: "admin", email: "admin@localhost", password_file: path.join(data, "admin.password") },
 			dns: { domain: "ws.test", hosts_file: path.join(this.dir, "ws.hosts") },
-			nodes: [{ name: "node1", url: "https://127.0.0.1:9443", cert: "/etc/hosts" }],
+			// never reached: the pinned and client certificates only have to load
+			nodes: [{ name: "node1", url: "https://127.0.0.1:9443", cert: path.join(this.dir, "tls.crt") }],
+			push: { client_cert: path.join(this.dir, "tls.crt"), client_key: path.join(this.dir, "tls.key") },
 			workspaces: [{ handle: "prod", owner: "alice", node: "node1", database: "dea4px", port: 9193 }],
 		}, this.extra);
 		this.conf = path.join(this.dir, "acctd.conf");

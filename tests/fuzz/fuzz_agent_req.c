@@ -56,6 +56,32 @@ fuzz_write(void *ctx, const void *buf, size_t len)
 	return 0;
 }
 
+/* "" or handles other than role, one space between */
+static int
+fuzz_names_valid(const char *names, const char *role)
+{
+	char name[NAME_HANDLE_MAX + 1];
+	const char *p = names, *sp;
+	size_t len;
+
+	while (*p != '\0') {
+		sp = strchr(p, ' ');
+		len = sp ? (size_t)(sp - p) : strlen(p);
+		if (len > NAME_HANDLE_MAX)
+			return 0;
+		memcpy(name, p, len);
+		name[len] = '\0';
+		if (!name_handle_valid(name) || strcmp(name, role) == 0)
+			return 0;
+		if (sp == NULL)
+			break;
+		p = sp + 1;
+		if (*p == '\0')
+			return 0;
+	}
+	return 1;
+}
+
 static int
 fuzz_hook(void *arg, const char *action, const char *role,
     const char *old_role, const char *verifier, char *err, size_t errlen)
@@ -63,8 +89,9 @@ fuzz_hook(void *arg, const char *action, const char *role,
 	(void)arg;
 	(void)err;
 	(void)errlen;
-	/* the hook's contract (acctd.h): a valid role; a verifier only when present */
-	if (!name_handle_valid(role) || (old_role[0] != '\0' && !name_handle_valid(old_role)) ||
+	/* the hook's contract (agent.h): a valid role, former names valid;
+	 * a verifier only when present */
+	if (!name_handle_valid(role) || !fuzz_names_valid(old_role, role) ||
 	    (strcmp(action, "present") == 0) != (verifier != NULL) ||
 	    (verifier != NULL && !pushmsg_verifier_valid(verifier)))
 		abort();

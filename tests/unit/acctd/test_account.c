@@ -161,6 +161,19 @@ load(const char *handle, struct user *u)
 	store_txn_abort(t);
 }
 
+/* account_create with a database password made before the txn */
+static int
+create_in(struct account_txn *ax, struct user *u)
+{
+	struct dbpass_new db;
+	int rc;
+
+	assert_int_equal(dbpass_prepare(&db, 1), 0);
+	rc = account_create(ax, u, NULL, &db);
+	dbpass_new_wipe(&db);
+	return rc;
+}
+
 /* a new user, committed */
 static void
 create(const char *handle, int is_admin, struct user *u)
@@ -175,7 +188,7 @@ create(const char *handle, int is_admin, struct user *u)
 	u->admin = is_admin;
 	assert_int_equal(user_set_password(u, "first-password", 1), 0);
 	begin(&ax, admin.id[0] ? &admin : NULL);
-	assert_int_equal(account_create(&ax, u, NULL), ACCOUNT_OK);
+	assert_int_equal(create_in(&ax, u), ACCOUNT_OK);
 	assert_int_equal(store_txn_commit(ax.t), 0);
 }
 
@@ -221,7 +234,7 @@ test_create(void **state)
 	assert_int_equal(user_set_password(&u, "first-password", 1), 0);
 	digest(before);
 	begin(&ax, &admin);
-	assert_int_equal(account_create(&ax, &u, NULL), ACCOUNT_OK);
+	assert_int_equal(create_in(&ax, &u), ACCOUNT_OK);
 	assert_int_equal(ax.after, ACCOUNT_AFTER_DNS | ACCOUNT_AFTER_PUSH);
 	/* the record, its database password, its audit record, its outbox entry */
 	assert_int_equal(user_load_handle(ax.t, "alice", &dup), 0);
@@ -233,13 +246,13 @@ test_create(void **state)
 	abort_leaves_nothing(&ax, before);
 
 	begin(&ax, &admin);
-	assert_int_equal(account_create(&ax, &u, NULL), ACCOUNT_OK);
+	assert_int_equal(create_in(&ax, &u), ACCOUNT_OK);
 	assert_int_equal(store_txn_commit(ax.t), 0);
 	/* the same handle again */
 	memset(&dup, 0, sizeof(dup));
 	snprintf(dup.handle, sizeof(dup.handle), "alice");
 	begin(&ax, &admin);
-	refused(&ax, account_create(&ax, &dup, NULL), ACCOUNT_TAKEN, "that handle is taken");
+	refused(&ax, create_in(&ax, &dup), ACCOUNT_TAKEN, "that handle is taken");
 	user_clear(&u);
 }
 
@@ -373,6 +386,8 @@ test_credentials(void **state)
 	char pw[64], dbpw[DBPASS_LEN + 8], tok[TOKEN_LEN + 1];
 	struct account_txn ax;
 	struct token k, k2, k3;
+	struct dbpass_new db;
+	struct user_pw np;
 	struct dbpass d;
 	struct user u;
 	int64_t v1, v2;
@@ -383,7 +398,9 @@ test_credentials(void **state)
 	/* the database password: a new version for the nodes */
 	begin(&ax, &u);
 	assert_outbox(ax.t, u.id, "present", &v1);
-	assert_int_equal(account_dbpass_rotate(&ax, &u, &d, dbpw, sizeof(dbpw)), ACCOUNT_OK);
+	assert_int_equal(dbpass_prepare(&db, 1), 0);
+	assert_int_equal(account_dbpass_rotate(&ax, &u, &db, &d, dbpw, sizeof(dbpw)), ACCOUNT_OK);
+	dbpass_new_wipe(&db);
 	assert_int_equal(d.version, 2);
 	assert_int_equal(ax.after, ACCOUNT_AFTER_PUSH);
 	assert_audit(ax.t, "user.password.rotate", u.id);
@@ -393,14 +410,17 @@ test_credentials(void **state)
 
 	/* console password: reset (one-time), then changed by its user */
 	begin(&ax, &admin);
-	assert_int_equal(account_password_reset(&ax, &u, pw, sizeof(pw)), ACCOUNT_OK);
+	snprintf(pw, sizeof(pw), "one-time-password");
+	assert_int_equal(user_pw_derive(&np, pw, 1), 0);
+	assert_int_equal(account_password_reset(&ax, &u, &np), ACCOUNT_OK);
 	assert_int_equal(ax.after, 0);
 	assert_true(u.must_change_pw);
 	assert_true(user_check_password(&u, pw));
 	assert_audit(ax.t, "user.console_password.reset", u.id);
 	abort_leaves_nothing(&ax, before);
 	begin(&ax, &u);
-	assert_int_equal(account_password_change(&ax, u.id, "second-password", NULL), ACCOUNT_OK);
+	assert_int_equal(user_pw_derive(&np, "second-password", 1), 0);
+	assert_int_equal(account_password_change(&ax, u.id, &np, NULL), ACCOUNT_OK);
 	assert_audit(ax.t, "user.console_password.change", u.id);
 	assert_int_equal(store_txn_commit(ax.t), 0);
 	user_clear(&u);
@@ -438,6 +458,7 @@ test_sign_in_out(void **state)
 	uint8_t before[CRYPTO_SHA256_LEN];
 	char sid[SESSION_TOKEN_LEN + 1], csrf[SESSION_TOKEN_LEN + 1];
 	struct account_txn ax;
+	struct user_pw np;
 	struct json *j;
 	struct user u, old;
 	(void)state;
@@ -459,7 +480,8 @@ test_sign_in_out(void **state)
 	/* a password changed while the KDF ran: no session */
 	old = u;
 	begin(&ax, &u);
-	assert_int_equal(account_password_change(&ax, u.id, "changed-meanwhile", NULL), ACCOUNT_OK);
+	assert_int_equal(user_pw_derive(&np, "changed-meanwhile", 1), 0);
+	assert_int_equal(account_password_change(&ax, u.id, &np, NULL), ACCOUNT_OK);
 	refused(&ax, account_sign_in(&ax, &old, sid, csrf), ACCOUNT_STALE,
 	    "wrong handle or password");
 
@@ -496,6 +518,106 @@ test_bootstrap(void **state)
 	user_clear(&u);
 }
 
+/* the kept count of active admins equals a full count of the store */
+static void
+assert_admins_counted(void)
+{
+	struct store_txn *t;
+	size_t kept, counted;
+
+	assert_int_equal(store_txn_begin(app.store, 0, &t), 0);
+	assert_int_equal(user_admins(t, &kept), 0);
+	assert_int_equal(user_count_admins(t, &counted), 0);
+	store_txn_abort(t);
+	assert_int_equal(kept, counted);
+}
+
+/*
+ * META "admins" after a random run of creations, deletions, disables and
+ * enables (refusals and aborted txns included) is the count a walk of every
+ * user gives; a store without the counter (an older one) is counted once.
+ */
+static void
+test_admin_counter(void **state)
+{
+	enum { POOL = 12, STEPS = 300 };
+	struct user pool[POOL];
+	unsigned seed = (unsigned)app_now_ms(), x;
+	struct account_txn ax;
+	struct store_txn *t;
+	(void)state;
+
+	print_message("admin counter seed %u\n", seed);
+	x = seed | 1;
+	memset(pool, 0, sizeof(pool));
+	for (int step = 0; step < STEPS; step++) {
+		struct user *u;
+		char h[16];
+		int rc, commit, creating;
+
+		x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+		u = &pool[x % POOL];
+		commit = (x >> 8) % 5 != 0;        /* one in five is aborted */
+		begin(&ax, NULL);
+		creating = u->handle[0] == '\0';
+		if (creating) {
+			snprintf(h, sizeof(h), "u%d", step);
+			snprintf(u->handle, sizeof(u->handle), "%s", h);
+			u->email = x_strdup("x@example.com");
+			u->admin = (x >> 4) % 2;
+			u->disabled = (x >> 5) % 4 == 0;
+			assert_int_equal(user_set_password(u, "first-password", 1), 0);
+			rc = create_in(&ax, u);
+		} else {
+			struct user cur;
+
+			assert_int_equal(user_load(ax.t, u->id, &cur), 0);
+			switch ((x >> 4) % 3) {
+			case 0: rc = account_delete(&ax, &cur); break;
+			case 1: rc = account_disable(&ax, &cur); break;
+			default: rc = account_enable(&ax, &cur); break;
+			}
+			if (rc == ACCOUNT_OK && (x >> 4) % 3 == 0 && commit) {
+				user_clear(u);
+				memset(u, 0, sizeof(*u));
+			}
+			user_clear(&cur);
+		}
+		if (rc != ACCOUNT_OK)
+			assert_int_equal(rc, ACCOUNT_LAST_ADMIN);
+		if (rc == ACCOUNT_OK && commit) {
+			assert_int_equal(store_txn_commit(ax.t), 0);
+		} else {
+			store_txn_abort(ax.t);
+			if (creating) {
+				/* a creation that never happened */
+				user_clear(u);
+				memset(u, 0, sizeof(*u));
+			}
+		}
+		assert_admins_counted();
+	}
+	/* an older store has no counter: counted on demand, then once at start */
+	assert_int_equal(store_txn_begin(app.store, 1, &t), 0);
+	assert_int_equal(store_del(t, STORE_DB_META, "admins", 6), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_admins_counted();
+	assert_int_equal(user_admins_init(app.store), 0);
+	assert_int_equal(store_txn_begin(app.store, 0, &t), 0);
+	{
+		void *v = NULL;
+		size_t vl;
+
+		assert_int_equal(store_get(t, STORE_DB_META, "admins", 6, &v, &vl), 0);
+		assert_int_equal(vl, 8);
+		free(v);
+	}
+	store_txn_abort(t);
+	assert_admins_counted();
+	for (int i = 0; i < POOL; i++)
+		user_clear(&pool[i]);
+}
+
 int
 main(void)
 {
@@ -507,6 +629,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_credentials, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sign_in_out, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bootstrap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_admin_counter, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -63,6 +63,49 @@ test_scram_matches_postgresql(void **state)
 	assert_false(pushmsg_verifier_valid(PG_VERIFIER "'; DROP ROLE x; --"));
 }
 
+/* a new password for id, made the way the handlers make it (before the txn) */
+static int
+rotate(struct store_txn *t, const char *id, int64_t now, int64_t *v)
+{
+	struct dbpass_new n;
+	int rc;
+
+	if (dbpass_prepare(&n, 1) == -1)
+		return -1;
+	rc = dbpass_rotate(t, id, now, &n, v);
+	dbpass_new_wipe(&n);
+	return rc;
+}
+
+/* acctd import stores no verifier; the first node that needs it makes it */
+static void
+test_verifier_later(void **state)
+{
+	struct store_txn *t;
+	struct dbpass_new n;
+	struct dbpass d, again;
+	char pw[64];
+	int64_t v;
+	(void)state;
+
+	assert_int_equal(dbpass_prepare(&n, 0), 0);
+	assert_string_equal(n.verifier, "");
+	assert_int_equal(store_txn_begin(app.store, 1, &t), 0);
+	assert_int_equal(dbpass_rotate(t, "u_0000000000000000000c", 5, &n, &v), 0);
+	assert_int_equal(dbpass_get(t, "u_0000000000000000000c", &d, pw, sizeof(pw)), 0);
+	assert_string_equal(pw, n.pw);
+	assert_string_equal(d.verifier, "");
+	assert_int_equal(dbpass_verifier_fill(t, "u_0000000000000000000c", &d), 0);
+	assert_true(pushmsg_verifier_valid(d.verifier));
+	assert_int_equal(dbpass_get(t, "u_0000000000000000000c", &again, pw, sizeof(pw)), 0);
+	assert_string_equal(again.verifier, d.verifier);
+	assert_string_equal(pw, n.pw);       /* the same password, version, time */
+	assert_int_equal(again.version, 1);
+	assert_int_equal(again.created_at, 5);
+	store_txn_abort(t);
+	dbpass_new_wipe(&n);
+}
+
 static void
 test_rotate_get_roundtrip(void **state)
 {
@@ -74,7 +117,7 @@ test_rotate_get_roundtrip(void **state)
 
 	assert_int_equal(store_txn_begin(app.store, 1, &t), 0);
 	assert_int_equal(dbpass_get(t, "u_00000000000000000001", &d1, NULL, 0), STORE_NOTFOUND);
-	assert_int_equal(dbpass_rotate(t, "u_00000000000000000001", 1000, &v), 0);
+	assert_int_equal(rotate(t, "u_00000000000000000001", 1000, &v), 0);
 	assert_int_equal(v, 1);
 	assert_int_equal(dbpass_get(t, "u_00000000000000000001", &d1, pw1, sizeof(pw1)), 0);
 	assert_int_equal(strlen(pw1), DBPASS_LEN);
@@ -84,7 +127,7 @@ test_rotate_get_roundtrip(void **state)
 		else
 			assert_non_null(strchr("0123456789abcdefghjkmnpqrstvwxyz", pw1[i]));
 	}
-	assert_int_equal(dbpass_rotate(t, "u_00000000000000000001", 2000, &v), 0);
+	assert_int_equal(rotate(t, "u_00000000000000000001", 2000, &v), 0);
 	assert_int_equal(v, 2);
 	assert_int_equal(dbpass_get(t, "u_00000000000000000001", &d2, pw2, sizeof(pw2)), 0);
 	assert_int_equal(d2.version, 2);
@@ -107,7 +150,7 @@ test_sealed_password_bound_to_user(void **state)
 	(void)state;
 
 	assert_int_equal(store_txn_begin(app.store, 1, &t), 0);
-	assert_int_equal(dbpass_rotate(t, "u_0000000000000000000a", 1, &ver), 0);
+	assert_int_equal(rotate(t, "u_0000000000000000000a", 1, &ver), 0);
 	/* move alice's record under bob's id: AES-GCM's associated data refuses it */
 	assert_int_equal(store_get(t, STORE_DB_PASSWORD, "u_0000000000000000000a", 22, &v, &vl), 0);
 	assert_int_equal(store_put(t, STORE_DB_PASSWORD, "u_0000000000000000000b", 22, v, vl), 0);
@@ -141,6 +184,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scram_matches_postgresql),
 		cmocka_unit_test(test_rotate_get_roundtrip),
+		cmocka_unit_test(test_verifier_later),
 		cmocka_unit_test(test_sealed_password_bound_to_user),
 		cmocka_unit_test(test_mask),
 	};

@@ -3,7 +3,10 @@
  * (newer runs the hook then saves, equal is a replay, older is refused),
  * what the hook is told (role, former role), that a failed hook or save
  * leaves memory and file as they were, persistence across a reopen, the
- * one-role-one-user rule, and the file checks at load.
+ * one-role-one-user rule, the file checks at load, and the write-ahead
+ * intent: a crash between the hook and the save (simulated by reopening a
+ * copy of the file taken while the hook ran) leaves a state whose next
+ * change reaches every name the user's role may have.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,12 +30,19 @@
 
 static char dir[64], path[128];
 
+static char snap[160];		/* the state file as a crash would leave it */
+
 /* a hook that records its calls and fails on demand */
 struct fake {
 	int calls;
 	int fail;               /* 1: fails; or a refusal (AGENT_HOOK_*) */
-	char action[16], role[64], old[64], verifier[256];
+	int snapshot;           /* copy the state file to snap while "running" */
+	char action[16], role[64], old[400], verifier[256];
+	char log[1024];         /* every call: "action role [old];" */
 };
+
+static char *slurp(const char *p);
+static void spit(const char *p, const char *text);
 
 static int
 fake_hook(void *arg, const char *action, const char *role,
@@ -46,6 +56,14 @@ fake_hook(void *arg, const char *action, const char *role,
 	snprintf(f->old, sizeof(f->old), "%s", old_role);
 	snprintf(f->verifier, sizeof(f->verifier), "%s",
 	    verifier ? verifier : "(null)");
+	snprintf(f->log + strlen(f->log), sizeof(f->log) - strlen(f->log),
+	    "%s %s [%s];", action, role, old_role);
+	if (f->snapshot) {
+		char *text = slurp(path);
+
+		spit(snap, text);
+		free(text);
+	}
 	if (f->fail == AGENT_HOOK_NOT_MANAGED || f->fail == AGENT_HOOK_PRIVILEGED) {
 		snprintf(err, errlen, "role \"%s\" exists and is not managed "
 		    "by acctd", role);
@@ -64,6 +82,7 @@ setup(void **state)
 	(void)state;
 	assert_int_equal(fixture_tmpdir(dir, sizeof(dir), "test_agent_state"), 0);
 	snprintf(path, sizeof(path), "%s/state.json", dir);
+	snprintf(snap, sizeof(snap), "%s/crashed.json", dir);
 	return 0;
 }
 
@@ -380,6 +399,17 @@ t_bad_file(const char *text, const char *want_suffix)
 }
 
 static void
+t_bad_pending(const char *value)
+{
+	char *text = x_asprintf("{\"" U1 "\": {\"version\": 1, \"role\": "
+	    "\"a\", \"pending\": %s}}", value);
+
+	t_bad_file(text, U1 ": pending: must be 1 to 8 user handles, one "
+	    "space between, other than the role");
+	free(text);
+}
+
+static void
 test_bad_files_refused(void **state)
 {
 	(void)state;
@@ -402,6 +432,23 @@ test_bad_files_refused(void **state)
 	    U1 "\": {\"version\": 2, \"role\": \"a\"}}", "duplicate key");
 	t_bad_file("{\"" U1 "\": {\"version\": 1, \"role\": \"a\", \"digest\": \"x\"}}",
 	    U1 ": digest: must be 32 hex digits");
+	/* the intent */
+	t_bad_pending("3");
+	t_bad_pending("\"\"");
+	t_bad_pending("\"B\"");
+	t_bad_pending("\"a\"");			/* the role itself */
+	t_bad_pending("\"b b\"");
+	t_bad_pending("\"b  c\"");
+	t_bad_pending("\"b \"");
+	t_bad_pending("\" b\"");
+	t_bad_pending("\"b,c\"");
+	t_bad_pending("\"b1 b2 b3 b4 b5 b6 b7 b8 b9\"");
+	t_bad_file("{\"" U1 "\": {\"version\": 0, \"role\": \"a\", \"pending\": \"b\"}}",
+	    U1 ": version 0 is only for a pending name with no role");
+	t_bad_file("{\"" U1 "\": {\"version\": 0, \"role\": \"\"}}",
+	    U1 ": needs a positive version and a role (\"\" or a user handle)");
+	t_bad_file("{\"" U1 "\": {\"version\": -1, \"role\": \"\", \"pending\": \"b\"}}",
+	    U1 ": needs a positive version and a role (\"\" or a user handle)");
 }
 
 /* the applied version again with another state: after a restore of acctd */
@@ -529,6 +576,312 @@ test_hand_edited_file_loads(void **state)
 	assert_int_equal(agent_state_get(s, U2, &v, role), 0);
 	assert_string_equal(role, "");
 	agent_state_free(s);
+	/* an intent, as documented; an entry of version 0 is not applied */
+	spit(path, "{\"" U1 "\": {\"version\": 9, \"role\": \"bob\", "
+	    "\"pending\": \"bob2 bob3\"},\n"
+	    "\"" U2 "\": {\"version\": 0, \"role\": \"\", \"pending\": \"carol\"}}\n");
+	s = open_ok();
+	assert_int_equal(agent_state_count(s), 2);
+	assert_int_equal(agent_state_get(s, U1, &v, role), 0);
+	assert_string_equal(role, "bob");
+	assert_int_equal(agent_state_get(s, U2, &v, role), 1);
+	agent_state_free(s);
+}
+
+/* --- the write-ahead intent ------------------------------------------------ */
+
+/* the state after a crash at the moment snap was taken: a fresh agent */
+static struct agent_state *
+crash(struct agent_state *s)
+{
+	char *text = slurp(snap);
+
+	agent_state_free(s);
+	spit(path, text);
+	free(text);
+	return open_ok();
+}
+
+static enum agent_apply
+apply_state(struct agent_state *s, struct fake *f, const char *id,
+    int64_t version, enum pushmsg_state state, int64_t *applied, char *err,
+    size_t errlen)
+{
+	struct pushmsg ch;
+
+	change(&ch, id, version, NULL);
+	ch.state = state;
+	return agent_state_apply(s, &ch, fake_hook, f, applied, err, errlen);
+}
+
+/* alice (v1) renamed to alice2 (v2), killed between the hook and the save */
+static struct agent_state *
+crashed_rename(struct fake *f)
+{
+	struct agent_state *s;
+	char err[256], *text, *want;
+	int64_t applied;
+
+	unlink(path);			/* a fresh node */
+	s = open_ok();
+	assert_int_equal(apply(s, f, U1, 1, "alice", &applied, err,
+	    sizeof(err)), AGENT_APPLIED);
+	text = slurp(path);
+	assert_null(strstr(text, "pending"));
+	free(text);
+	f->snapshot = 1;
+	assert_int_equal(apply(s, f, U1, 2, "alice2", &applied, err,
+	    sizeof(err)), AGENT_APPLIED);
+	f->snapshot = 0;
+	assert_string_equal(f->old, "alice");
+	/* while the hook ran: the name it may leave behind, saved first */
+	text = slurp(snap);
+	want = slurp(path);
+	assert_non_null(strstr(text, "\"version\": 1, \"role\": \"alice\", "));
+	assert_non_null(strstr(text, ", \"pending\": \"alice2\"}"));
+	/* afterwards: the outcome, and no intent */
+	assert_non_null(strstr(want, "\"version\": 2, \"role\": \"alice2\", "));
+	assert_null(strstr(want, "pending"));
+	free(text);
+	free(want);
+	f->calls = 0;
+	f->log[0] = '\0';
+	return crash(s);
+}
+
+static void
+test_crash_mid_rename_then_renamed_again(void **state)
+{
+	struct fake f = { 0 };
+	struct agent_state *s = crashed_rename(&f);
+	char err[256], role[NAME_HANDLE_MAX + 1], *text;
+	int64_t applied, v;
+
+	(void)state;
+	/* the crashed state: v1, role alice, alice2 pending */
+	assert_int_equal(agent_state_get(s, U1, &v, role), 0);
+	assert_int_equal(v, 1);
+	assert_string_equal(role, "alice");
+	/* acctd's newest state is another rename: both are former roles */
+	assert_int_equal(apply(s, &f, U1, 3, "alice3", &applied, err,
+	    sizeof(err)), AGENT_APPLIED);
+	assert_int_equal(f.calls, 1);
+	assert_string_equal(f.action, "present");
+	assert_string_equal(f.role, "alice3");
+	assert_string_equal(f.old, "alice alice2");
+	assert_int_equal(agent_state_get(s, U1, &v, role), 0);
+	assert_int_equal(v, 3);
+	assert_string_equal(role, "alice3");
+	text = slurp(path);
+	assert_null(strstr(text, "pending"));
+	free(text);
+	/* settled: the next rename has one former role again */
+	assert_int_equal(apply(s, &f, U1, 4, "alice4", &applied, err,
+	    sizeof(err)), AGENT_APPLIED);
+	assert_string_equal(f.old, "alice3");
+	agent_state_free(s);
+}
+
+static void
+test_crash_mid_rename_then_same_or_back(void **state)
+{
+	struct fake f = { 0 };
+	struct agent_state *s = crashed_rename(&f);
+	char err[256], role[NAME_HANDLE_MAX + 1];
+	int64_t applied, v;
+
+	(void)state;
+	/* acctd re-delivers v2: the pending name is the target */
+	assert_int_equal(apply(s, &f, U1, 2, "alice2", &applied, err,
+	    sizeof(err)), AGENT_APPLIED);
+	assert_string_equal(f.old, "alice");
+	assert_int_equal(agent_state_get(s, U1, &v, role), 0);
+	assert_string_equal(role, "alice2");
+	agent_state_free(s);
+
+	/* renamed back: the pending name is the former role */
+	f = (struct fake){ 0 };
+	s = crashed_rename(&f);
+	assert_int_equal(apply(s, &f, U1, 3, "alice", &applied, err,
+	    sizeof(err)), AGENT_APPLIED);
+	assert_string_equal(f.old, "alice2");
+	assert_int_equal(agent_state_get(s, U1, &v, role), 0);
+	assert_string_equal(role, "alice");
+	agent_state_free(s);
+}
+
+static void
+test_crash_mid_rename_then_disabled_absent(void **state)
+{
+	struct fake f = { 0 };
+	struct agent_state *s = crashed_rename(&f);
+	char err[256], role[NAME_HANDLE_MAX + 1], *text;
+	int64_t applied, v;
+
+	(void)state;
+	assert_int_equal(apply_state(s, &f, U1, 3, PUSHMSG_DISABLED, &applied,
+	    err, sizeof(err)), AGENT_APPLIED);
+	assert_string_equal(f.log, "disabled alice [];disabled alice2 [];");
+	/* still not known which name exists: the intent stays */
+	assert_int_equal(agent_state_get(s, U1, &v, role), 0);
+	assert_int_equal(v, 3);
+	assert_string_equal(role, "alice");
+	text = slurp(path);
+	assert_non_null(strstr(text, "\"version\": 3, \"role\": \"alice\", "));
+	assert_non_null(strstr(text, ", \"pending\": \"alice2\"}"));
+	free(text);
+	f.log[0] = '\0';
+	assert_int_equal(apply_state(s, &f, U1, 4, PUSHMSG_ABSENT, &applied,
+	    err, sizeof(err)), AGENT_APPLIED);
+	assert_string_equal(f.log, "absent alice [];absent alice2 [];");
+	assert_int_equal(agent_state_get(s, U1, &v, role), 0);
+	assert_string_equal(role, "");
+	text = slurp(path);
+	assert_null(strstr(text, "pending"));
+	free(text);
+	agent_state_free(s);
+
+	/* absent straight after the crash, and a hook failing on the second
+	 * name: nothing saved, both again on the retry */
+	f = (struct fake){ 0 };
+	s = crashed_rename(&f);
+	f.fail = 1;
+	assert_int_equal(apply_state(s, &f, U1, 3, PUSHMSG_ABSENT, &applied,
+	    err, sizeof(err)), AGENT_FAILED);
+	assert_int_equal(agent_state_get(s, U1, &v, role), 0);
+	assert_int_equal(v, 1);
+	f.fail = 0;
+	f.log[0] = '\0';
+	assert_int_equal(apply_state(s, &f, U1, 3, PUSHMSG_ABSENT, &applied,
+	    err, sizeof(err)), AGENT_APPLIED);
+	assert_string_equal(f.log, "absent alice [];absent alice2 [];");
+	agent_state_free(s);
+}
+
+/* the first present of a user, killed after its CREATE ROLE */
+static void
+test_crash_mid_first_create(void **state)
+{
+	struct agent_state *s = open_ok();
+	struct fake f = { .snapshot = 1 };
+	char err[256], role[NAME_HANDLE_MAX + 1], *text;
+	int64_t applied, v;
+
+	(void)state;
+	assert_int_equal(apply(s, &f, U2, 5, "bob", &applied, err,
+	    sizeof(err)), AGENT_APPLIED);
+	f.snapshot = 0;
+	assert_string_equal(f.old, "");
+	text = slurp(snap);
+	assert_string_equal(text, "{\n\"" U2 "\": {\"version\": 0, "
+	    "\"role\": \"\", \"pending\": \"bob\"}\n}\n");
+	free(text);
+	s = crash(s);
+	/* nothing applied yet, as far as versions go */
+	assert_int_equal(agent_state_get(s, U2, &v, role), 1);
+	assert_int_equal(agent_state_count(s), 1);
+	/* another user id cannot take the name meanwhile */
+	assert_int_equal(apply(s, &f, U1, 1, "bob", &applied, err,
+	    sizeof(err)), AGENT_FAILED);
+	assert_string_equal(err, "role \"bob\" still belongs to " U2
+	    " until its removal is applied");
+	/* renamed before the retry: the created role is a former one */
+	assert_int_equal(apply(s, &f, U2, 6, "bob2", &applied, err,
+	    sizeof(err)), AGENT_APPLIED);
+	assert_string_equal(f.role, "bob2");
+	assert_string_equal(f.old, "bob");
+	assert_int_equal(agent_state_get(s, U2, &v, role), 0);
+	assert_int_equal(v, 6);
+	assert_string_equal(role, "bob2");
+	/* and now bob is free for U1 */
+	assert_int_equal(apply(s, &f, U1, 1, "bob", &applied, err,
+	    sizeof(err)), AGENT_APPLIED);
+	agent_state_free(s);
+}
+
+/* a hook that fails keeps the intent; one that refuses takes it back */
+static void
+test_failed_hook_keeps_intent_refusal_drops_it(void **state)
+{
+	struct agent_state *s = open_ok();
+	struct fake f = { 0 };
+	char err[256], *before, *after;
+	int64_t applied;
+
+	(void)state;
+	assert_int_equal(apply(s, &f, U1, 1, "alice", &applied, err,
+	    sizeof(err)), AGENT_APPLIED);
+	before = slurp(path);
+	f.fail = AGENT_HOOK_NOT_MANAGED;
+	assert_int_equal(apply(s, &f, U1, 2, "ops", &applied, err,
+	    sizeof(err)), AGENT_NOT_MANAGED);
+	after = slurp(path);
+	assert_string_equal(before, after);	/* ops is not pending */
+	free(after);
+	/* failed (psql lost its connection after COMMIT?): unknown outcome */
+	f.fail = 1;
+	assert_int_equal(apply(s, &f, U1, 3, "alice2", &applied, err,
+	    sizeof(err)), AGENT_FAILED);
+	after = slurp(path);
+	assert_non_null(strstr(after, "\"version\": 1, \"role\": \"alice\", "));
+	assert_non_null(strstr(after, ", \"pending\": \"alice2\"}"));
+	free(after);
+	assert_int_equal(apply(s, &f, U1, 4, "alice3", &applied, err,
+	    sizeof(err)), AGENT_FAILED);
+	assert_string_equal(f.old, "alice alice2");
+	after = slurp(path);
+	assert_non_null(strstr(after, ", \"pending\": \"alice2 alice3\"}"));
+	free(after);
+	/* a refusal then takes back only the name it added */
+	f.fail = AGENT_HOOK_PRIVILEGED;
+	assert_int_equal(apply(s, &f, U1, 5, "ops", &applied, err,
+	    sizeof(err)), AGENT_PRIVILEGED);
+	assert_string_equal(f.old, "alice alice2 alice3");
+	after = slurp(path);
+	assert_non_null(strstr(after, ", \"pending\": \"alice2 alice3\"}"));
+	free(after);
+	f.fail = 0;
+	assert_int_equal(apply(s, &f, U1, 5, "alice4", &applied, err,
+	    sizeof(err)), AGENT_APPLIED);
+	assert_string_equal(f.old, "alice alice2 alice3");
+	after = slurp(path);
+	assert_null(strstr(after, "pending"));
+	free(after);
+	free(before);
+	agent_state_free(s);
+}
+
+/* at most AGENT_PENDING_MAX names wait; the next new one fails, a known
+ * one still applies */
+static void
+test_pending_names_bounded(void **state)
+{
+	struct agent_state *s = open_ok();
+	struct fake f = { .fail = 1 };
+	char err[256], name[16];
+	int64_t applied;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 8; i++) {
+		snprintf(name, sizeof(name), "n%d", i);
+		assert_int_equal(apply(s, &f, U1, i + 1, name, &applied, err,
+		    sizeof(err)), AGENT_FAILED);
+		assert_string_equal(err, "psql: error: connection refused");
+	}
+	f.calls = 0;
+	assert_int_equal(apply(s, &f, U1, 9, "n8", &applied, err,
+	    sizeof(err)), AGENT_FAILED);
+	assert_string_equal(err, "role \"n8\": 8 earlier names of " U1
+	    " are still pending; apply one of them first");
+	assert_int_equal(f.calls, 0);
+	f.fail = 0;
+	assert_int_equal(apply(s, &f, U1, 9, "n3", &applied, err,
+	    sizeof(err)), AGENT_APPLIED);
+	assert_string_equal(f.old, "n0 n1 n2 n4 n5 n6 n7");
+	agent_state_free(s);
+	s = open_ok();			/* and the file loads */
+	agent_state_free(s);
 }
 
 int
@@ -548,6 +901,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_disabled_keeps_role, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusal_saves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hand_edited_file_loads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crash_mid_rename_then_renamed_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crash_mid_rename_then_same_or_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crash_mid_rename_then_disabled_absent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crash_mid_first_create, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_hook_keeps_intent_refusal_drops_it, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pending_names_bounded, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

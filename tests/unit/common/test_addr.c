@@ -137,6 +137,28 @@ test_listen_sockaddr(void **state)
 	assert_int_equal(addr_listen_sockaddr("1.2.3.4:0", &ss, &len), -1);
 }
 
+/* node hosts without NSS: an address as is, else /etc/hosts */
+static void
+test_resolve(void **state)
+{
+	struct sockaddr_storage ss[4];
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss[0];
+	socklen_t lens[4];
+
+	(void)state;
+	assert_int_equal(addr_resolve("10.0.0.11", 9443, ss, lens, 4), 1);
+	assert_int_equal(ss[0].ss_family, AF_INET);
+	assert_int_equal(ntohs(s4->sin_port), 9443);
+	assert_int_equal(ntohl(s4->sin_addr.s_addr), 0x0a00000b);
+	assert_int_equal(addr_resolve("fd00::1", 1, ss, lens, 4), 1);
+	assert_int_equal(ss[0].ss_family, AF_INET6);
+	assert_int_equal(lens[0], sizeof(struct sockaddr_in6));
+	/* every /etc/hosts names localhost; case does not matter */
+	assert_true(addr_resolve("LocalHost", 443, ss, lens, 4) >= 1);
+	assert_int_equal(addr_resolve("node2.invalid", 443, ss, lens, 4), 0);
+	assert_int_equal(addr_resolve("10.0.0.11", 443, ss, lens, 0), 0);
+}
+
 int
 main(void)
 {
@@ -145,6 +167,7 @@ main(void)
 		cmocka_unit_test(test_split_refused),
 		cmocka_unit_test(test_listen_check),
 		cmocka_unit_test(test_listen_sockaddr),
+		cmocka_unit_test(test_resolve),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -213,6 +213,82 @@ test_hmac_sha256(void **state)
 	    "5a003f089d2739839dec58b964ec3843");
 }
 
+/*
+ * PBKDF2-HMAC-SHA256 known answers: RFC 7914 section 11, and random inputs
+ * whose outputs Python's hashlib.pbkdf2_hmac (OpenSSL) gave when this test
+ * was written: an empty password, one of exactly a block, longer ones
+ * (hashed to make the key), an empty salt, outputs of 1, 40 and 100 bytes
+ * (a partial last block). Each is checked on both compression paths.
+ */
+static const struct {
+	const char *pw, *salt;    /* hex */
+	unsigned iterations;
+	const char *dk;           /* hex */
+} pbkdf2_vectors[] = {
+	/* RFC 7914 11: P = "passwd", S = "salt"; P = "Password", S = "NaCl" */
+	{ "706173737764", "73616c74", 1,
+	  "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc"
+	  "49ca9cccf179b645991664b39d77ef317c71b845b1e30bd509112041d3a19783" },
+	{ "50617373776f7264", "4e61436c", 80000,
+	  "4ddcd8f60b98be21830cee5ef22701f9641a4418d04c0414aeff08876b34ab56"
+	  "a1d425a1225833549adb841b51c9b3176a272bdebba1d078478f62b397f33c8d" },
+	{ "", "f289b349c305bff78ceb74004ae1bc53", 3,
+	  "636d345d10de11de0e4def451741d58f682ae4d704e44791074b65234741d0f1" },
+	{ "ad6b1e6626accf2c091f722ed8e339d845a0531a572acdd6f0f4c40f2a6285b6"
+	  "b9c59e3a8178abbabe5b0ec3dc100d71da16c66834705b278c12dd8dffb01aeb",
+	  "bc6aad90e9f3f67a55edba5d60700389", 2,
+	  "b9b207a4b93c30fc5a835e6bf76a2f4f62a9d95d52e0c447617fdfe40ee39194" },
+	{ "ae5b7b04147e3bb84f0ca58f3c75f4fab586e353e595178ea8e36d91820e010d"
+	  "4388d7467b66def11e8414d5dc2fcf65b1bcc552084f0f1325d466c232b4609f8a",
+	  "", 5,
+	  "3d83d7d7e4990eae10677706a4ad43d539b6c1b4743035f9888241356829b1d8"
+	  "aa27b50b32a170ca" },
+	{ "fb3f6cc97d24d0b6a52aaa482e9f9f5cdfbb5a0f6bf9e3f85b1daee97aa73172"
+	  "03b8bb8f67dd97704baa53edc77febeb1974d0cae11a369fb308a4ffb89d5745"
+	  "f4734480fd17dbba92d190c7a44b408410c1d3d986add0c2fcc4cc5d56698238"
+	  "891bb79c",
+	  "469f6c0c9d15065764536497615e9f0b34baff66e5320340c9f996efb6c6d40e",
+	  1000,
+	  "c204d30fe9a51605631b7a15dba2d7dff1d9da1e95fe4c942ce60771823b1da9"
+	  "dab992cb48f178682eb76aafa8ad180a83535a509b910b7dd5782f9b3a7ffe91"
+	  "dd9ab6ebdd0267ad94e8b8f4e3afab81049445a7fac6bc3b472d4d251756f059"
+	  "d4da904b" },
+	{ "8e0a4ffbbb34dacfbf2442b21f7637d82b1c047f0f",
+	  "390e74f369ebacd8a17bc82cac1eb948", 20000,
+	  "7bd347c77a08e0bd9c12caf5415d4353b0aed9bc2bda1f4f6e4ae96dbedbbaf2" },
+	{ "98", "3e", 7, "8b" },
+};
+
+static void
+test_pbkdf2_vectors(void **state)
+{
+	uint8_t pw[128], salt[64], out[128];
+	size_t i, pwlen, saltlen, dklen;
+	int accel, pass;
+
+	(void)state;
+	accel = crypto_sha256_accel(-1);
+	for (pass = 0; pass < 2; pass++) {
+		/* pass 0: the CPU's SHA instructions when it has them; 1: mbedTLS */
+		crypto_sha256_accel(pass == 0);
+		for (i = 0; i < sizeof(pbkdf2_vectors) / sizeof(pbkdf2_vectors[0]); i++) {
+			pwlen = strlen(pbkdf2_vectors[i].pw) / 2;
+			saltlen = strlen(pbkdf2_vectors[i].salt) / 2;
+			dklen = strlen(pbkdf2_vectors[i].dk) / 2;
+			hex2bin(pbkdf2_vectors[i].pw, pw, pwlen);
+			hex2bin(pbkdf2_vectors[i].salt, salt, saltlen);
+			memset(out, 0xaa, sizeof(out));
+			assert_int_equal(crypto_pbkdf2_sha256(pw, pwlen, salt, saltlen,
+			    pbkdf2_vectors[i].iterations, out, dklen), 0);
+			assert_hex(out, pbkdf2_vectors[i].dk);
+			/* nothing written past dklen */
+			assert_int_equal(out[dklen], 0xaa);
+		}
+	}
+	crypto_sha256_accel(1);
+	assert_int_equal(crypto_sha256_accel(-1), accel);
+}
+
 static void
 test_pbkdf2_sha256(void **state)
 {
@@ -231,6 +307,11 @@ test_pbkdf2_sha256(void **state)
 	assert_int_equal(crypto_pbkdf2_sha256("password", 8,
 	    (const uint8_t *)"salt", 4, 0, out, sizeof(out)), -1);
 	assert_true(all_zero(out, sizeof(out)));
+	/* no output, or no room for it */
+	assert_int_equal(crypto_pbkdf2_sha256("password", 8,
+	    (const uint8_t *)"salt", 4, 1, out, 0), -1);
+	assert_int_equal(crypto_pbkdf2_sha256("password", 8,
+	    (const uint8_t *)"salt", 4, 1, NULL, 32), -1);
 }
 
 /* RFC 5869 test case 3: no salt, no info */
@@ -427,6 +508,7 @@ main(void)
 		cmocka_unit_test(test_sha256),
 		cmocka_unit_test(test_hmac_sha256),
 		cmocka_unit_test(test_pbkdf2_sha256),
+		cmocka_unit_test(test_pbkdf2_vectors),
 		cmocka_unit_test(test_hkdf_sha256),
 		cmocka_unit_test(test_open_known_answer),
 		cmocka_unit_test(test_seal_round_trip),
