@@ -21,7 +21,9 @@
  * the child alone: the batch and the other members are untouched. The
  * writer closes a batch when no caller waits for the slot, or at
  * STORE_BATCH_MAX members or STORE_BATCH_MS after it opened, whichever
- * comes first (checked each time a child ends); callers that arrive while it commits wait for the next one.
+ * comes first (checked each time a child ends; a batch smaller than the
+ * last one stays open for its time, see store_slot_next); callers that
+ * arrive while it commits wait for the next one.
  * A child sees the batch's earlier children (uncommitted, but nobody is
  * answered before they are on disk, and if they never are, neither is it).
  *
@@ -88,11 +90,13 @@ struct store {
 	int stopping;
 	MDB_txn *batch;               /* the open batch txn (the writer's) */
 	int accepting;                /* the batch admits children */
+	int lingering;                /* ... with the slot free, until until_ns */
 	int64_t until_ns;             /* ... until then (CLOCK_MONOTONIC) */
 	unsigned batch_max;           /* STORE_BATCH_MAX (store_batch_limits) */
 	int64_t batch_ns;             /* STORE_BATCH_MS */
 	int active;                   /* a child is open */
 	unsigned admitted;            /* children the batch let in */
+	unsigned expect;              /* members of the last batch: the load */
 	struct store_waiter *queue;   /* callers waiting for the slot, first first */
 	struct store_waiter **queue_tail;
 	unsigned waiting;             /* how many */
@@ -219,18 +223,24 @@ store_now_ns(void)
  * The slot is free (no child open): hand it to the first caller in the
  * queue while the batch admits more, else close the batch (the writer
  * commits it). FIFO and a direct handoff, so no caller is overtaken and
- * one wakeup passes the slot. Called with s->mu held.
+ * one wakeup passes the slot. With nobody queued, a batch smaller than the
+ * last one stays open for the rest of its time (the writer waits): under
+ * load the callers the last batch answered are on their way back, and
+ * closing now would commit a few and make the rest wait a whole fsync.
+ * One caller at a time never waits: the last batch was one. Called with
+ * s->mu held.
  */
 static void
 store_slot_next(struct store *s)
 {
 	struct store_waiter *w = s->queue;
+	int open;
 
 	if (!s->accepting)
 		return;
+	open = s->nmembers < s->batch_max && store_now_ns() < s->until_ns;
 	/* the first caller always gets in: a new batch is opened for it */
-	if (w != NULL && (s->admitted == 0 ||
-	    (s->nmembers < s->batch_max && store_now_ns() < s->until_ns))) {
+	if (w != NULL && (s->admitted == 0 || open)) {
 		s->admitted++;
 		s->queue = w->next;
 		if (s->queue == NULL)
@@ -241,8 +251,36 @@ store_slot_next(struct store *s)
 		pthread_cond_signal(&w->cv);
 		return;
 	}
-	s->accepting = 0;
+	if (w == NULL && open && s->admitted < s->expect)
+		s->lingering = 1;         /* the writer closes it in time */
+	else
+		s->accepting = 0;
 	pthread_cond_signal(&s->writer_cv);
+}
+
+/*
+ * The writer, while the batch admits children (s->mu held): wait for it to
+ * close, and close it itself at its time when it lingers with the slot free.
+ */
+static void
+store_batch_wait(struct store *s)
+{
+	struct timespec ts;
+
+	while (s->accepting) {
+		if (!s->lingering || s->active || s->queue != NULL) {
+			pthread_cond_wait(&s->writer_cv, &s->mu);
+			continue;
+		}
+		if (store_now_ns() >= s->until_ns) {
+			s->accepting = 0;
+			break;
+		}
+		ts.tv_sec = s->until_ns / 1000000000;
+		ts.tv_nsec = s->until_ns % 1000000000;
+		pthread_cond_timedwait(&s->writer_cv, &s->mu, &ts);
+	}
+	s->lingering = 0;
 }
 
 /* no batch could begin: every caller queued now fails; with s->mu held */
@@ -308,9 +346,9 @@ store_writer(void *arg)
 		s->admitted = 0;
 		s->until_ns = store_now_ns() + s->batch_ns;
 		store_slot_next(s);
-		while (s->accepting)
-			pthread_cond_wait(&s->writer_cv, &s->mu);
+		store_batch_wait(s);
 		s->batch = NULL;
+		s->expect = s->nmembers;
 		members = s->members;
 		s->members = NULL;
 		s->nmembers = 0;
@@ -470,18 +508,41 @@ store_init_dbs(struct store *s, const char *dir, char *err, size_t errlen)
 	return -1;
 }
 
+/*
+ * ACCTD_TEST_NOSYNC=1 in the environment: commits are not synced
+ * (MDB_NOSYNC). Only to measure what the request path costs without the
+ * disk (tests/bench/commit.py); loud, since a power cut then loses changes
+ * acctd has acknowledged.
+ */
+static unsigned
+store_test_nosync(void)
+{
+	const char *v = getenv("ACCTD_TEST_NOSYNC");
+
+	if (v == NULL || strcmp(v, "1") != 0)
+		return 0;
+	log_warnx("store: ACCTD_TEST_NOSYNC=1: commits are NOT synced, a power "
+	    "cut loses acknowledged changes (for measurements only)");
+	return MDB_NOSYNC;
+}
+
 int
 store_open(const char *dir, unsigned map_size_mb, struct store **out,
     char *err, size_t errlen)
 {
 	struct store *s;
 	MDB_envinfo info;
+	pthread_condattr_t ca;
 	int rc, dead;
 
 	*out = NULL;
 	s = x_calloc(1, sizeof(*s));
 	pthread_mutex_init(&s->mu, NULL);
-	pthread_cond_init(&s->writer_cv, NULL);
+	if (pthread_condattr_init(&ca) != 0 ||
+	    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
+	    pthread_cond_init(&s->writer_cv, &ca) != 0)
+		abort();                  /* only ENOMEM/EINVAL: no way on */
+	pthread_condattr_destroy(&ca);
 	s->queue_tail = &s->queue;
 	s->batch_max = STORE_BATCH_MAX;
 	s->batch_ns = STORE_BATCH_MS * 1000000L;
@@ -515,7 +576,7 @@ store_open(const char *dir, unsigned map_size_mb, struct store **out,
 		goto fail;
 	}
 	/* 0600: data.mdb and lock.mdb hold hashes and sealed secrets */
-	rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600);
+	rc = mdb_env_open(s->env, dir, MDB_NOTLS | store_test_nosync(), 0600);
 	if (rc) {
 		store_mdb_warn(s, dir, rc);
 		snprintf(err, errlen, "%s: cannot open the store: %s", dir,

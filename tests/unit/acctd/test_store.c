@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fixture_acctd.h"
@@ -725,6 +726,62 @@ test_batch_bounds(void **state)
 	assert_int_equal(after.batches - before.batches, 2);    /* one each */
 }
 
+/* ms since t0 (CLOCK_MONOTONIC) */
+static long
+ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/*
+ * Under load (the last batch had several members) a batch whose slot falls
+ * free with nobody queued stays open for its time, so a caller arriving a
+ * moment later shares its commit; after a batch of one, a lone caller's
+ * change is committed at once.
+ */
+static void
+test_batch_lingers_under_load(void **state)
+{
+	struct fixture_store *f = *state;
+	struct writer hold, w[3];
+	struct store_stats before, after;
+	struct timespec t0;
+
+	store_batch_limits(f->s, 64, 1500);
+	writer_start(&hold, f->s, "h", 0, WRITER_COMMIT, 1);
+	wait_flag(&hold.in);
+	writer_start(&w[0], f->s, "a", 0, WRITER_COMMIT, 0);
+	wait_waiting(f->s, 1);
+	atomic_store(&hold.go, 1);         /* a batch of two: the load */
+	pthread_join(hold.th, NULL);
+	pthread_join(w[0].th, NULL);
+
+	store_stats(f->s, &before);
+	writer_start(&w[1], f->s, "b", 0, WRITER_COMMIT, 0);
+	usleep(200 * 1000);
+	assert_false(atomic_load(&w[1].answered));   /* its batch waits for more */
+	writer_start(&w[2], f->s, "c", 0, WRITER_COMMIT, 0);
+	pthread_join(w[1].th, NULL);
+	pthread_join(w[2].th, NULL);
+	assert_int_equal(w[1].rc, 0);
+	assert_int_equal(w[2].rc, 0);
+	store_stats(f->s, &after);
+	assert_int_equal(after.batches - before.batches, 1);
+	assert_int_equal(after.changes - before.changes, 2);
+
+	/* one alone waits out the window once (the last batch was two), then not */
+	writer_start(&w[0], f->s, "d", 0, WRITER_COMMIT, 0);
+	pthread_join(w[0].th, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	writer_start(&w[0], f->s, "e", 0, WRITER_COMMIT, 0);
+	pthread_join(w[0].th, NULL);
+	assert_int_equal(w[0].rc, 0);
+	assert_true(ms_since(&t0) < 1000);
+}
+
 int
 main(void)
 {
@@ -748,6 +805,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_batch_commit_fails_all, setup_batch,
 		    fixture_store_teardown),
 		cmocka_unit_test_setup_teardown(test_batch_bounds, setup,
+		    fixture_store_teardown),
+		cmocka_unit_test_setup_teardown(test_batch_lingers_under_load, setup,
 		    fixture_store_teardown),
 	};
 
