@@ -142,8 +142,8 @@ def patch_rate(bin_path, nosync=False):
         m = re.search(r"Requests/sec:\s+([\d.]+)", out)
         if not m or re.search(r"Non-2xx or 3xx responses", out):
             raise SystemExit("wrk PATCH failed:\n" + out)
-        p50 = re.search(r"50%\s+(\S+)", out)
-        p99 = re.search(r"99%\s+(\S+)", out)
+        p50 = re.search(r"^\s*50%\s+(\S+)", out, re.M)
+        p99 = re.search(r"^\s*99%\s+(\S+)", out, re.M)
         after = store_counts(c)
         c.close()
         changes, commits = after[0] - before[0], after[1] - before[1]
