@@ -126,6 +126,15 @@ ANSWERS = {
     "api_login": {"type": "object", "properties": {"user": ref("User"), "csrf_token": {"type": "string"}}},
     "api_admin_user_password_reset": {"type": "object", "properties": {
         "user": ref("User"), "initial_password": {"type": "string"}}},
+    "api_admin_audit_forward": {"type": "object", "properties": dict(
+        {k: {"type": "integer"} for k in ["cursor", "sent_seq", "head", "behind", "sent",
+                                           "resent", "dropped"]},
+        url=nullable("string", description="audit.forward.url; null when forwarding is off"),
+        status={"type": "string", "enum": ["off", "connecting", "ok", "failing"]},
+        connected={"type": "boolean"}, last_error=nullable("string"),
+        last_attempt=nullable("string", format="date-time"),
+        last_success=nullable("string", format="date-time"),
+        connected_since=nullable("string", format="date-time"))},
 }
 LISTS = {"api_user_audit": "AuditRecord", "api_admin_audit": "AuditRecord",
          "api_admin_user_list": "User", "api_token_list": "Token", "api_workspace_list": "Workspace"}
@@ -170,6 +179,11 @@ for m, p, a, fn, summ in rows:
     code = STATUS.get(fn, "200")
     if code == "204":
         op["responses"][code] = {"description": "Done"}
+    elif fn == "api_admin_backup":
+        op["responses"][code] = {"description": "The backup (docs/backup.md), streamed "
+                                 "(chunked) as an attachment: a header line, one line per "
+                                 "record, a trailer line with the digest. Audited (store.backup).",
+                                 "content": {"application/x-ndjson": {"schema": {"type": "string"}}}}
     elif fn == "routes_metrics":
         op["responses"][code] = {"description": "Prometheus text", "content": {
             "text/plain": {"schema": {"type": "string"}}}}

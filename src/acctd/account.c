@@ -557,6 +557,12 @@ account_secret_read(struct account_txn *ax, const struct user *u, const char *ac
 	return account_audit_version(ax, action, u, version);
 }
 
+int
+account_store_event(struct account_txn *ax, const char *action, const struct json *data)
+{
+	return account_audit(ax, action, NULL, data);
+}
+
 void
 account_after_commit(const struct account_txn *ax)
 {

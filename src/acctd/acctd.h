@@ -39,6 +39,12 @@ struct conf {
 	char *user;               /* "" = do not change user */
 	enum log_level log_level;
 	int audit_capacity;
+	/* audit.forward: the audit trail to a SIEM (forward.c) */
+	char *forward_url;        /* "" = off; "tcp://host:port", "tls://host:port" */
+	char *forward_ca;         /* tls: the CA the collector's certificate must chain to */
+	char *forward_hostname;   /* "" = the system's host name */
+	char *forward_app_name;
+	int forward_retry_max_seconds;
 	int tokens_max_per_user;
 	int sessions_idle_timeout;
 	int sessions_absolute_timeout;
@@ -129,12 +135,21 @@ struct store_txn;
 int store_open(const char *dir, unsigned map_size_mb, struct store **out,
     char *err, size_t errlen);
 void store_close(struct store *s);           /* every txn must have ended; NULL ok */
+/* data_dir for this process alone (acctd restore): -1 with a sentence in
+ * err while any process has the store open; store_open of it then works in
+ * this process only, until store_unlock_exclusive */
+int store_lock_exclusive(const char *dir, char *err, size_t errlen);
+void store_unlock_exclusive(void);
 int store_txn_begin(struct store *s, int write, struct store_txn **out);
 int store_txn_commit(struct store_txn *t);   /* frees t, also on failure */
 /* a read txn's view of the store: two read txns with the same id see the
  * same contents (a cache key); 0 for a write txn */
 uint64_t store_txn_id(struct store_txn *t);
 void store_txn_abort(struct store_txn *t);   /* frees t; NULL ok */
+/* fn runs on the committing thread once t has committed (never after a
+ * failed commit or an abort); one per txn, the last set wins. It must be
+ * cheap: the writer lock is released, but the caller waits for it */
+void store_txn_on_commit(struct store_txn *t, void (*fn)(void));
 /* -1 also when the map is full (logged with the map size) */
 int store_put(struct store_txn *t, enum store_db db, const void *key,
     size_t klen, const void *val, size_t vlen);
@@ -156,7 +171,14 @@ typedef int (*store_iter_fn)(void *arg, const void *k, size_t kl,
 int store_iter(struct store_txn *t, enum store_db db, const void *start,
     size_t startlen, int reverse, store_iter_fn fn, void *arg);
 int store_count(struct store_txn *t, enum store_db db, size_t *n);
+/* every record of db deleted, in t (a write txn): 0 / -1 */
+int store_drop(struct store_txn *t, enum store_db db);
+/* LMDB's compacted copy of the whole store (free pages left out) to fd,
+ * from a read txn of its own: consistent while writers go on. The file is
+ * a data.mdb for machines of this word size only. 0 / -1 */
+int store_copy_compact(struct store *s, int fd);
 uint32_t store_schema_version(struct store *s);
+uint32_t store_txn_schema(struct store_txn *t);    /* the version t writes or sees */
 /* write the schema version in t (a migration); store_schema_version tells
  * it once t has committed */
 int store_schema_set(struct store_txn *t, uint32_t version);
@@ -248,6 +270,11 @@ int http_query(struct http_req *r, const char *name, char *out, size_t outlen);
 void http_reply(struct http_req *r, int status, const char *ctype,
     const char *extra_headers, const void *body, size_t len);
 void http_reply_json(struct http_req *r, int status, const struct json *body);
+/* a 200 in pieces (chunked, then the connection closes): http_stream_begin
+ * once, http_stream_write per piece, len 0 ends it. 0 / -1 (the client
+ * left: stop) */
+int http_stream_begin(struct http_req *r, const char *ctype, const char *extra_headers);
+int http_stream_write(struct http_req *r, const void *buf, size_t len);
 /* problem+json; verrs may be NULL (an array of {location, message}) */
 void http_problem(struct http_req *r, int status, const char *detail,
     struct json *verrs);
@@ -351,6 +378,13 @@ struct audit_filter {
 };
 int audit_page_filtered(struct store_txn *t, const char *identity_id, uint64_t before,
     unsigned limit, const struct audit_filter *f, struct json **items, uint64_t *next);
+/* The records after seq `after`, oldest first, at most max: fn sees each
+ * record's stored JSON (rec[0..len), not NUL-terminated, valid during the
+ * call only) and returns 0 to go on or -1 to fail. A gap between `after`
+ * and the first seq fn sees is records the ring dropped. 0 / -1 */
+typedef int (*audit_since_fn)(void *arg, uint64_t seq, const char *rec, size_t len);
+int audit_since(struct store_txn *t, uint64_t after, size_t max, audit_since_fn fn,
+    void *arg);
 /* Walk the whole chain. *report (caller frees):
  * {"ok":true,"records":N,"first_seq":F,"last_seq":L,"trimmed":M} or
  * {"ok":false,"records":N,"first_seq":F,"trimmed":M,"first_broken":seq,"reason":"…"}:
@@ -363,6 +397,8 @@ int audit_init(struct store *s);
 /* the head: its seq (0: none) and hash, and the oldest seq held; -1 when
  * unreadable. Thread-safe (own read txn). */
 int audit_head(struct store *s, uint64_t *seq, char hash[65], uint64_t *first);
+/* the head as t sees it (seq 0: no record): 0 / -1 */
+int audit_head_at(struct store_txn *t, uint64_t *seq, char hash[65]);
 /* publish the head outside the store: a log line; acctd_audit_* metrics */
 void audit_head_log(struct store *s, const char *when);
 void audit_metrics(struct store *s, FILE *f);
@@ -538,6 +574,9 @@ int dbpass_rotate(struct store_txn *t, const char *user_id, int64_t now,
 /* d (read in t) without a verifier gets one, stored: slow, in the caller's
  * write txn; only for a record made without one. 0 / -1 */
 int dbpass_verifier_fill(struct store_txn *t, const char *user_id, struct dbpass *d);
+/* the verifiers ids' records lack, computed before the write txn that
+ * stores them (a resync's batch of imported users). 0 / -1 */
+int dbpass_verifiers_prepare(const char (*ids)[SECRET_ID_LEN + 1], size_t n);
 /* 0 / STORE_NOTFOUND / -1; pw (when not NULL) gets the plaintext: wipe it;
  * d->verifier "" when it was stored without one */
 int dbpass_get(struct store_txn *t, const char *user_id, struct dbpass *d,
@@ -664,6 +703,9 @@ int account_sign_out(struct account_txn *ax, const struct user *u, const char *s
 /* action "user.password.read" / "user.workspace.reveal", data {"version":N} */
 int account_secret_read(struct account_txn *ax, const struct user *u, const char *action,
     int64_t version);
+/* the whole store was copied or replaced: "store.backup" / "store.restore",
+ * data what the record says of it (backup.c, restore.c) */
+int account_store_event(struct account_txn *ax, const char *action, const struct json *data);
 void account_after_commit(const struct account_txn *ax);
 
 /*
@@ -809,6 +851,7 @@ void api_admin_user_enable(struct http_req *r);
 void api_admin_user_password_reset(struct http_req *r);
 void api_admin_audit(struct http_req *r);
 void api_admin_audit_verify(struct http_req *r);
+void api_admin_audit_forward(struct http_req *r);
 void api_admin_nodes(struct http_req *r);
 void api_openapi(struct http_req *r);
 void api_password_get(struct http_req *r);
@@ -820,6 +863,65 @@ void api_token_get(struct http_req *r);
 void api_token_patch(struct http_req *r);
 void api_token_delete(struct http_req *r);
 void api_audit_list(struct http_req *r, const char *identity_id);  /* NULL = all */
+
+/*
+ * backup.c — the portable backup (JSON lines, docs/backup.md): written from
+ * one read txn, checked line by line when read back; acctd backup and
+ * GET /api/v0/admin/backup. restore.c — acctd restore.
+ */
+#define BACKUP_FORMAT "acctd-backup"
+#define BACKUP_FORMAT_VERSION 1
+/* the backup key (HKDF of the appliance key) and its public id (16 hex) */
+int backup_key(const uint8_t appkey[CRYPTO_KEY_LEN], uint8_t key[CRYPTO_KEY_LEN],
+    char key_id[17]);
+/* a piece of the stream: 0, or -1 to stop (the backup fails) */
+typedef int (*backup_write_fn)(void *arg, const void *buf, size_t len);
+/* the store as t (a read txn) sees it, in pieces of about 64 KiB; 0 / -1 */
+int backup_write(struct store_txn *t, const uint8_t appkey[CRYPTO_KEY_LEN], int64_t now,
+    backup_write_fn fn, void *arg, uint64_t *records);
+struct backup_header {
+	char acctd_version[32];
+	char created_at[32];
+	uint32_t schema;
+	uint64_t head_seq;
+	char head_hash[65];
+	uint64_t counts[STORE_DB_COUNT];
+};
+struct backup_in {             /* a file being read: backup_in_init, then each line */
+	uint8_t key[CRYPTO_KEY_LEN];
+	char key_id[17];
+	uint8_t digest[CRYPTO_SHA256_LEN];
+	int line;                  /* the last line read (1 = the header) */
+	int ended;                 /* the trailer was read and is right */
+	uint64_t records;
+	uint64_t counts[STORE_DB_COUNT];
+	struct backup_header h;    /* from line 1 */
+};
+struct backup_rec {            /* one record line: backup_rec_free it */
+	enum store_db db;
+	uint8_t *k, *v;
+	size_t kl, vl;
+};
+enum { BACKUP_LINE_HEADER = 0, BACKUP_LINE_RECORD, BACKUP_LINE_END };
+int backup_in_init(struct backup_in *in, const uint8_t appkey[CRYPTO_KEY_LEN]);
+void backup_in_wipe(struct backup_in *in);
+/* one line without its newline: BACKUP_LINE_* (a RECORD fills r), or -1
+ * with "line N: reason" in err. The first line must be the header. */
+int backup_in_line(struct backup_in *in, const char *line, size_t len,
+    struct backup_rec *r, char *err, size_t errlen);
+/* after the last line: 0, or -1 ("line N: … truncated") without a trailer */
+int backup_in_end(struct backup_in *in, char *err, size_t errlen);
+void backup_rec_free(struct backup_rec *r);
+/* acctd backup|restore -c FILE [--format jsonl|lmdb] ARG (--format only
+ * with lmdb not NULL: *lmdb 1 for LMDB's own copy): 0, or -1 (usage) */
+int backup_args(int argc, char *argv[], const char **conf_path, const char **file, int *lmdb);
+int backup_main(int argc, char *argv[]);        /* acctd backup -c FILE OUT */
+int restore_main(int argc, char *argv[]);       /* acctd restore -c FILE IN */
+/* the open steps acctd's subcommands share: config, user, key, the store
+ * (store 0: not opened, and key_file must exist). 0, or -1 after a line on
+ * stderr */
+int backup_open(const char *prog, const char *conf_path, int store);
+void api_admin_backup(struct http_req *r);
 
 /* web.c — the admin page, embedded at build time (tools/embed-web.sh). */
 struct web_asset {
@@ -983,5 +1085,56 @@ void push_tls_metrics(FILE *f);          /* acctd_tls_cert_expiry_seconds */
 int push_tls_post(const char *node, const char *url, const char *path,
     const char *body, int *status, char *resp, size_t resplen, char *err,
     size_t errlen);
+/* the TLS client settings push_tls.c and forward_conn.c share: TLS 1.2-1.3,
+ * the peer verified against anchors only, no tickets; drbg seeded with pers
+ * from entropy. 0 or -1 with err */
+struct mbedtls_ssl_config;
+struct mbedtls_ctr_drbg_context;
+struct mbedtls_entropy_context;
+int push_tls_client_conf(struct mbedtls_ssl_config *conf,
+    struct mbedtls_ctr_drbg_context *drbg, struct mbedtls_entropy_context *entropy,
+    const char *pers, struct mbedtls_x509_crt *anchors, char *err, size_t errlen);
+/* a TCP connection to a's host (an IP address or from /etc/hosts) within a
+ * few seconds, also forward_conn.c's: the socket (blocking), or -1 with err */
+int push_tls_connect(const struct addr *a, char *err, size_t errlen);
+
+/*
+ * forward.c — the audit trail to a SIEM (audit.forward): one thread sends
+ * every audit record, in order, as RFC 5424 syslog to the collector and
+ * keeps its cursor in the store (see the file's comment).
+ */
+int forward_start(void);
+void forward_stop(void);
+/* a record was committed: cheap, any thread (store_txn_on_commit) */
+void forward_wake(void);
+struct json *forward_json(void);         /* GET /api/v0/admin/audit/forward */
+void forward_metrics(FILE *f);
+/* what a message names besides the record: RFC 5424's HOSTNAME and APP-NAME */
+struct forward_ident {
+	const char *hostname;      /* PRINTUSASCII, at most 255; "-" = none */
+	const char *app_name;      /* PRINTUSASCII, at most 48 */
+};
+/* the stored record rec[0..len) as one RFC 5424 message framed by octet
+ * counting (RFC 6587 3.4.1, "LEN SP MSG"), appended to out. -1 (nothing
+ * written) when rec is not a record. FORWARD_MSG_MAX: the longest message,
+ * RFC 5425's minimum a receiver must take and rsyslog's default */
+#define FORWARD_MSG_MAX 8192
+int forward_format(const struct forward_ident *id, const char *rec, size_t len,
+    FILE *out);
+
+/* forward_conn.c — forward.c's stream to the collector: TCP, or TLS with
+ * the CA of audit.forward.ca. Waits check *stop. One thread per conn. */
+struct forward_conn;
+int forward_conn_open(const char *url, const char *ca, const _Atomic int *stop,
+    struct forward_conn **out, char *err, size_t errlen);
+int forward_conn_write(struct forward_conn *c, const char *buf, size_t len,
+    char *err, size_t errlen);
+/* -1 with err when the collector closed the connection or it broke */
+int forward_conn_alive(struct forward_conn *c, char *err, size_t errlen);
+/* bytes written so far, and how many of them the collector's TCP stack
+ * acknowledged */
+uint64_t forward_conn_written(const struct forward_conn *c);
+uint64_t forward_conn_acked(struct forward_conn *c);
+void forward_conn_close(struct forward_conn *c);     /* NULL ok */
 
 #endif /* ACCTD_H */

@@ -233,3 +233,12 @@ api_admin_nodes(struct http_req *r)
 	http_reply_json(r, 200, j);
 	json_free(j);
 }
+
+void
+api_admin_audit_forward(struct http_req *r)
+{
+	struct json *j = forward_json();
+
+	http_reply_json(r, 200, j);
+	json_free(j);
+}

@@ -557,6 +557,7 @@ audit_append(struct store_txn *t, unsigned capacity, const struct audit_event *e
 		audit_drop_report(capacity, first, now);
 	if (seq_out != NULL)
 		*seq_out = last.seq;
+	store_txn_on_commit(t, forward_wake);   /* the SIEM forwarder */
 	ret = 0;
  fail:
 	free(text);
@@ -709,6 +710,40 @@ audit_page_filtered(struct store_txn *t, const char *identity_id, uint64_t befor
 	*items = p.items;
 	*next = p.more ? p.last : 0;
 	return 0;
+}
+
+/* audit_since's walk: at most `left` more records to hand over */
+struct audit_follower {
+	audit_since_fn fn;
+	void *arg;
+	size_t left;
+};
+
+static int
+audit_follow_fn(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	struct audit_follower *f = arg;
+
+	if (kl != 8) {
+		log_warnx("audit: a record key of %zu bytes is damaged", kl);
+		return -1;
+	}
+	if (f->left == 0)
+		return 1;
+	f->left--;
+	return f->fn(f->arg, be_get(k, 8), v, vl) < 0 ? -1 : 0;
+}
+
+int
+audit_since(struct store_txn *t, uint64_t after, size_t max, audit_since_fn fn,
+    void *arg)
+{
+	struct audit_follower f = { fn, arg, max };
+	uint8_t start[8];
+
+	be_put(start, 8, after + 1);
+	return store_iter(t, STORE_DB_AUDIT, start, sizeof(start), 0,
+	    audit_follow_fn, &f) == -1 ? -1 : 0;
 }
 
 /* the forward walk: what the next record must be */
@@ -935,6 +970,21 @@ audit_init(struct store *s)
 	}
 	audit_head_log(s, "start");
 	return 0;
+}
+
+int
+audit_head_at(struct store_txn *t, uint64_t *seq, char hash[AUDIT_HEX_LEN + 1])
+{
+	struct audit_link head;
+	int rc = audit_link_get(t, AUDIT_META_LAST, &head);
+
+	*seq = 0;
+	audit_zero_hash(hash);
+	if (rc == 0) {
+		*seq = head.seq;
+		memcpy(hash, head.hash, AUDIT_HEX_LEN + 1);
+	}
+	return rc == -1 ? -1 : 0;
 }
 
 int

@@ -30,6 +30,10 @@
  *   required when push.client_key is set
  *   must be 64 lowercase hex digits (the SHA-256 of the token)
  *   N records do not fit map_size_mb = M (...)   (on audit.capacity)
+ *   must be tcp://host:port or tls://host:port
+ *   must be 1 to N printable ASCII characters without spaces
+ *   required when audit.forward.url is tls://
+ *   only used with a tls:// audit.forward.url
  *
  * conf_load_start() (a start and `acctd -t`) also checks what the file
  * names on this machine, with the same FILE:LINE: setting: prefix:
@@ -39,7 +43,8 @@
  *   PATH: is a certificate, not a private key
  *   PATH does not match tls.cert PATH
  *   required when nodes are set                          (on push.client_cert)
- *   host "H" is not an IP address and not in /etc/hosts (…)   (nodes[i].url)
+ *   host "H" is not an IP address and not in /etc/hosts (…)   (nodes[i].url,
+ *                                                       audit.forward.url)
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -96,22 +101,65 @@ conf_dns_name(const char *s)
 	}
 }
 
-/* https://host:port, host an IP literal or a lowercase DNS name */
+/* the host:port of a url (after its scheme): host an IP literal or a
+ * lowercase DNS name; NULL, bad, or the port's reason */
 static const char *
-conf_check_url(const char *s)
+conf_url_hostport(const char *hp, const char *bad)
 {
-	static const char bad[] = "must be https://host:port";
 	struct addr a;
-	int rc;
+	int rc = addr_split(hp, &a);
 
-	if (strncmp(s, "https://", 8) != 0)
-		return bad;
-	rc = addr_split(s + 8, &a);
 	if (rc == ADDR_EFORM || (!a.v6 && !conf_dns_name(a.host)))
 		return bad;
 	if (rc == ADDR_EPORT)
 		return "port must be between 1 and 65535";
 	return NULL;
+}
+
+/* https://host:port */
+static const char *
+conf_check_url(const char *s)
+{
+	static const char bad[] = "must be https://host:port";
+
+	return strncmp(s, "https://", 8) != 0 ? bad : conf_url_hostport(s + 8, bad);
+}
+
+/* audit.forward.url: tcp://host:port or tls://host:port (RFC 6587 / 5425) */
+static const char *
+conf_check_forward_url(const char *s)
+{
+	static const char bad[] = "must be tcp://host:port or tls://host:port";
+
+	if (strncmp(s, "tcp://", 6) != 0 && strncmp(s, "tls://", 6) != 0)
+		return bad;
+	return conf_url_hostport(s + 6, bad);
+}
+
+/* RFC 5424's PRINTUSASCII (33-126), 1 to max characters */
+static int
+conf_printusascii(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 33 || (unsigned char)s[i] > 126)
+			return 0;
+	return n >= 1 && n <= max;
+}
+
+static const char *
+conf_check_syslog_host(const char *s)
+{
+	return conf_printusascii(s, 255) ? NULL :
+	    "must be 1 to 255 printable ASCII characters without spaces";
+}
+
+static const char *
+conf_check_app_name(const char *s)
+{
+	return conf_printusascii(s, 48) ? NULL :
+	    "must be 1 to 48 printable ASCII characters without spaces";
 }
 
 static const char *
@@ -173,8 +221,21 @@ static const struct cfg_rule conf_tls_rules[] = {
 	CFG_STR(C, "key", tls_key, CFG_REQ | CFG_ABS, NULL, NULL),
 	CFG_END
 };
+/* the audit trail to a SIEM (forward.c); "" = off */
+static const struct cfg_rule conf_forward_rules[] = {
+	CFG_STR(C, "url", forward_url, CFG_EMPTY, conf_check_forward_url, ""),
+	CFG_STR(C, "ca", forward_ca, CFG_ABS | CFG_EMPTY, NULL, ""),
+	CFG_STR(C, "hostname", forward_hostname, CFG_EMPTY,
+	    conf_check_syslog_host, ""),
+	CFG_STR(C, "app_name", forward_app_name, 0, conf_check_app_name,
+	    "acctd"),
+	CFG_INT(C, "retry_max_seconds", forward_retry_max_seconds, 0, 1, 3600,
+	    60),
+	CFG_END
+};
 static const struct cfg_rule conf_audit_rules[] = {
 	CFG_INT(C, "capacity", audit_capacity, 0, 100, 10000000, 100000),
+	CFG_GROUP("forward", 0, conf_forward_rules),
 	CFG_END
 };
 static const struct cfg_rule conf_tokens_rules[] = {
@@ -325,6 +386,25 @@ conf_check_push(struct cfg *x, const struct conf *c)
 	missing = *c->push_client_cert ? "push.client_key" : "push.client_cert";
 	other = *c->push_client_cert ? "push.client_cert" : "push.client_key";
 	cfg_err(x, cfg_has(x, missing) ? missing : "push", missing, "required when %s is set", other);
+}
+
+/* a tls:// collector needs the CA to check it by; tcp:// has no use for one */
+static void
+conf_check_forward(struct cfg *x, const struct conf *c)
+{
+	int tls;
+
+	if (c->forward_url == NULL || c->forward_ca == NULL ||
+	    c->forward_url[0] == '\0')
+		return;
+	tls = strncmp(c->forward_url, "tls://", 6) == 0;
+	if (tls && c->forward_ca[0] == '\0')
+		cfg_err(x, cfg_has(x, "audit.forward.ca") ? "audit.forward.ca" :
+		    "audit.forward", "audit.forward.ca",
+		    "required when audit.forward.url is tls://");
+	else if (!tls && c->forward_ca[0] != '\0')
+		cfg_err(x, "audit.forward.ca", "audit.forward.ca",
+		    "only used with a tls:// audit.forward.url");
 }
 
 /*
@@ -484,6 +564,34 @@ conf_check_node_host(struct cfg *x, const struct conf *c, size_t i)
 		    "without NSS or DNS)", a.host);
 }
 
+/* the SIEM collector: its host resolves as forward_conn.c connects
+ * (push_tls_connect), and its CA file reads as a certificate */
+static void
+conf_check_forward_files(struct cfg *x, const struct conf *c)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	struct cred *cr;
+	struct addr a;
+	char err[512];
+
+	if (c->forward_url == NULL || c->forward_url[0] == '\0' ||
+	    addr_split(c->forward_url + 6, &a) != 0)
+		return;		/* off, or conf_check_forward_url said */
+	if (addr_resolve(a.host, a.port, &ss, &len, 1) == 0)
+		cfg_err(x, "audit.forward.url", "audit.forward.url", "host \"%s\" "
+		    "is not an IP address and not in /etc/hosts (acctd resolves "
+		    "host names without NSS or DNS)", a.host);
+	if (c->forward_ca == NULL || c->forward_ca[0] == '\0' ||
+	    strncmp(c->forward_url, "tls://", 6) != 0)
+		return;		/* none, or conf_check_forward said */
+	if (cred_load(c->forward_ca, NULL, "audit.forward.ca", NULL, &cr, err,
+	    sizeof(err)) == -1)
+		cfg_err(x, "audit.forward.ca", "audit.forward.ca", "%s",
+		    err + strlen("audit.forward.ca: "));
+	cred_unref(cr);
+}
+
 static void
 conf_check_files(struct cfg *x, const struct conf *c)
 {
@@ -515,6 +623,7 @@ conf_check_files(struct cfg *x, const struct conf *c)
 			    err + strlen(name) + 2);
 		cred_unref(cr);
 	}
+	conf_check_forward_files(x, c);
 }
 
 /* --- life cycle ------------------------------------------------------ */
@@ -528,6 +637,7 @@ conf_check(struct cfg *x, const void *base)
 	conf_check_push(x, c);
 	conf_check_nodes(x, c);
 	conf_check_audit(x, c);
+	conf_check_forward(x, c);
 	if (conf_with_files)
 		conf_check_files(x, c);
 }

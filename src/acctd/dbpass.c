@@ -126,9 +126,9 @@ dbpass_rotate(struct store_txn *t, const char *user_id, int64_t now,
 
 /*
  * A record stored without its verifier (acctd import: nobody needed it
- * yet) gets it the first time a node needs it. This is slow work in the
- * caller's write txn (one 4,096-iteration PBKDF2, a few ms), done once per
- * such user and only when a workspace comes to name them.
+ * yet) gets it the first time a node needs it. A resync computes them ahead
+ * (dbpass_verifiers_prepare); here, in the caller's write txn, only what
+ * that missed is computed (one 4,096-iteration PBKDF2, a few ms).
  */
 int
 dbpass_verifier_fill(struct store_txn *t, const char *user_id, struct dbpass *d)
@@ -147,6 +147,77 @@ dbpass_verifier_fill(struct store_txn *t, const char *user_id, struct dbpass *d)
 done:
 	crypto_wipe(pw, sizeof(pw));
 	return rc;
+}
+
+/* the verifier of ids[i]'s password version, computed outside the writer */
+struct dbpass_prep {
+	int64_t version;
+	char verifier[PUSHMSG_VERIFIER_MAX + 1];
+};
+
+/* in a read txn: the verifiers the records of ids lack, into p; how many */
+static size_t
+dbpass_prep_compute(const char (*ids)[SECRET_ID_LEN + 1], size_t n,
+    struct dbpass_prep *p)
+{
+	char pw[DBPASS_LEN + 8];
+	struct store_txn *t;
+	struct dbpass d;
+	size_t made = 0;
+
+	if (store_txn_begin(app.store, 0, &t) == -1)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (dbpass_get(t, ids[i], &d, pw, sizeof(pw)) == 0 && d.verifier[0] == '\0' &&
+		    dbpass_verifier_of(pw, p[i].verifier) == 0) {
+			p[i].version = d.version;
+			made++;
+		}
+		crypto_wipe(pw, sizeof(pw));
+	}
+	store_txn_abort(t);
+	return made;
+}
+
+/*
+ * The verifiers dbpass_verifier_fill would compute for ids (records made by
+ * acctd import, without one), computed before any write txn and stored in a
+ * short one: a resync that brings thousands of imported users into a
+ * workspace does its 4,096-iteration PBKDF2s outside the writer. A record
+ * changed in between (rotated: it has its own verifier) is left alone.
+ * 0 / -1 (nothing is lost on -1: dbpass_verifier_fill still does it).
+ */
+int
+dbpass_verifiers_prepare(const char (*ids)[SECRET_ID_LEN + 1], size_t n)
+{
+	struct dbpass_prep *p = x_calloc(n ? n : 1, sizeof(*p));
+	char pw[DBPASS_LEN + 8];
+	struct store_txn *t;
+	struct dbpass d;
+	int rc = 0;
+
+	if (dbpass_prep_compute(ids, n, p) == 0)
+		goto done;
+	if ((rc = store_txn_begin(app.store, 1, &t)) == -1)
+		goto done;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (p[i].verifier[0] == '\0')
+			continue;
+		rc = dbpass_get(t, ids[i], &d, pw, sizeof(pw));
+		if (rc == 0 && d.verifier[0] == '\0' && d.version == p[i].version)
+			rc = dbpass_store(t, ids[i], pw, p[i].verifier, d.version, d.created_at);
+		else if (rc == STORE_NOTFOUND)
+			rc = 0;                 /* deleted meanwhile */
+		crypto_wipe(pw, sizeof(pw));
+	}
+	if (rc == 0)
+		rc = store_txn_commit(t);
+	else
+		store_txn_abort(t);
+done:
+	crypto_wipe(p, (n ? n : 1) * sizeof(*p));
+	free(p);
+	return rc == -1 ? -1 : 0;
 }
 
 int

@@ -125,6 +125,45 @@ http_reply(struct http_req *r, int status, const char *ctype,
 	free(buf);
 }
 
+int
+http_stream_begin(struct http_req *r, const char *ctype, const char *extra_headers)
+{
+	char head[2048];
+	int n;
+
+	if (r->status != 0) {
+		log_warnx("http: second reply to %s %s ignored", r->method, r->path);
+		return -1;
+	}
+	r->status = 200;
+	n = snprintf(head, sizeof(head),
+	    "HTTP/1.1 200 %s\r\n"
+	    "Content-Type: %s\r\n"
+	    "Transfer-Encoding: chunked\r\n"
+	    "Connection: close\r\n"
+	    "%s%s%s\r\n",
+	    status_title(200), ctype, http_sec_headers, http_csp_default,
+	    extra_headers ? extra_headers : "");
+	if (n < 0 || (size_t)n >= sizeof(head)) {
+		log_warnx("http: response headers too long for %s", r->path);
+		return -1;
+	}
+	return mg_write(r->conn, head, (size_t)n) == n ? 0 : -1;
+}
+
+int
+http_stream_write(struct http_req *r, const void *buf, size_t len)
+{
+	char size[24];
+	int n = snprintf(size, sizeof(size), "%zx\r\n", len);
+
+	if (mg_write(r->conn, size, (size_t)n) != n ||
+	    (len > 0 && mg_write(r->conn, buf, len) != (int)len) ||
+	    mg_write(r->conn, "\r\n", 2) != 2)
+		return -1;
+	return 0;
+}
+
 void
 http_reply_json(struct http_req *r, int status, const struct json *body)
 {

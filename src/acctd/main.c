@@ -6,6 +6,7 @@
  *   acctd -c FILE [-d] [-s]   run in the foreground (-d debug, -s syslog)
  *   acctd -t -c FILE          check FILE: every error as FILE:LINE: setting: reason
  *   acctd -V                  version
+ *   acctd import|backup|restore -c FILE …   import.c, backup.c, restore.c
  *
  * Start-up order: check the config; as root, start the HTTPS server (it binds
  * the ports and reads the TLS key, which may be root-only) and drop to `user`;
@@ -217,6 +218,10 @@ main(int argc, char *argv[])
 
 	if (argc > 1 && strcmp(argv[1], "import") == 0)
 		return import_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "backup") == 0)
+		return backup_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "restore") == 0)
+		return restore_main(argc - 1, argv + 1);
 	daemon_args(&d, "acctd", argc, argv);
 	if (conf_load_start(d.path, stderr, &c) == -1)
 		return 1;
@@ -271,6 +276,8 @@ main(int argc, char *argv[])
 	dns_refresh();
 	if (push_start() == -1)
 		fatalx("cannot start the push threads");
+	if (forward_start() == -1)
+		fatalx("cannot start the audit forwarder");
 
 	http_set_ready(app.http, 1);
 	main_ready_line(c);
@@ -306,6 +313,7 @@ main(int argc, char *argv[])
 	http_stop(app.http);
 	push_stop();
 	push_tls_shutdown();
+	forward_stop();
 	audit_head_log(app.store, "stop");
 	store_close(app.store);
 	app_keys_wipe();

@@ -1014,6 +1014,10 @@ outbox_resync(const char *why, int (*stop)(void))
 			rc = 1;
 			break;
 		}
+		/* the imported users' SCRAM verifiers, before the batch's write txn */
+		if (nids > 0 && dbpass_verifiers_prepare(ids + from,
+		    nids - from < OUTBOX_RESYNC_BATCH ? nids - from : OUTBOX_RESYNC_BATCH) == -1)
+			log_warnx("%s: verifiers not computed ahead; the batch computes them", why);
 		if (store_txn_begin(app.store, 1, &t) == -1) {
 			rc = -1;
 			break;

@@ -181,8 +181,9 @@ done:
 }
 
 /* the node's addresses (addr_resolve: an IP address or /etc/hosts, no
- * NSS), tried in order */
-static int
+ * NSS), tried in order (forward_conn.c connects to the SIEM collector with
+ * it too) */
+int
 push_tls_connect(const struct addr *a, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss[PUSH_TLS_MAX_ADDRS];
@@ -242,6 +243,35 @@ push_tls_free(struct push_tls *p)
 	mbedtls_entropy_free(&p->entropy);
 }
 
+int
+push_tls_client_conf(struct mbedtls_ssl_config *conf,
+    struct mbedtls_ctr_drbg_context *drbg, struct mbedtls_entropy_context *entropy,
+    const char *pers, struct mbedtls_x509_crt *anchors, char *err, size_t errlen)
+{
+	int rc;
+
+	if ((rc = mbedtls_ctr_drbg_seed(drbg, mbedtls_entropy_func, entropy,
+	    (const unsigned char *)pers, strlen(pers))) != 0) {
+		push_tls_err(err, errlen, "random", rc);
+		return -1;
+	}
+	if ((rc = mbedtls_ssl_config_defaults(conf, MBEDTLS_SSL_IS_CLIENT,
+	    MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT)) != 0) {
+		push_tls_err(err, errlen, "tls config", rc);
+		return -1;
+	}
+	mbedtls_ssl_conf_authmode(conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+	mbedtls_ssl_conf_ca_chain(conf, anchors, NULL);
+	mbedtls_ssl_conf_rng(conf, mbedtls_ctr_drbg_random, drbg);
+	/* 1.3 where the peer has it; no tickets (a push is one request per
+	 * connection, the forwarder's one connection lasts): a 1.3 ticket
+	 * the peer sends anyway is read and dropped */
+	mbedtls_ssl_conf_min_tls_version(conf, MBEDTLS_SSL_VERSION_TLS1_2);
+	mbedtls_ssl_conf_max_tls_version(conf, MBEDTLS_SSL_VERSION_TLS1_3);
+	mbedtls_ssl_conf_session_tickets(conf, MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
+	return 0;
+}
+
 /* the client settings: mutual TLS 1.2-1.3, the node's certificate as the
  * only anchor; 0 or -1 with err */
 static int
@@ -261,25 +291,10 @@ push_tls_setup(struct push_tls *p, const char *node, char *err, size_t errlen)
 		    "loaded (added by a reload? restart acctd)", node);
 		return -1;
 	}
-	if ((rc = mbedtls_ctr_drbg_seed(&p->drbg, mbedtls_entropy_func,
-	    &p->entropy, (const unsigned char *)"acctd push", 10)) != 0) {
-		push_tls_err(err, errlen, "random", rc);
+	if (push_tls_client_conf(&p->conf, &p->drbg, &p->entropy, "acctd push",
+	    cred_crt(p->pin), err, errlen) == -1)
 		return -1;
-	}
-	if ((rc = mbedtls_ssl_config_defaults(&p->conf, MBEDTLS_SSL_IS_CLIENT,
-	    MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT)) != 0) {
-		push_tls_err(err, errlen, "tls config", rc);
-		return -1;
-	}
-	mbedtls_ssl_conf_authmode(&p->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
-	mbedtls_ssl_conf_ca_chain(&p->conf, cred_crt(p->pin), NULL);
-	mbedtls_ssl_conf_rng(&p->conf, mbedtls_ctr_drbg_random, &p->drbg);
 	mbedtls_ssl_conf_read_timeout(&p->conf, PUSH_TLS_TIMEOUT_MS);
-	/* 1.3 where the agent has it; one request per connection, so no
-	 * tickets (a 1.3 ticket the agent might send is read and dropped) */
-	mbedtls_ssl_conf_min_tls_version(&p->conf, MBEDTLS_SSL_VERSION_TLS1_2);
-	mbedtls_ssl_conf_max_tls_version(&p->conf, MBEDTLS_SSL_VERSION_TLS1_3);
-	mbedtls_ssl_conf_session_tickets(&p->conf, MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
 	if ((rc = mbedtls_ssl_conf_own_cert(&p->conf, cred_crt(p->own),
 	    cred_key(p->own))) != 0 ||
 	    (rc = mbedtls_ssl_setup(&p->ssl, &p->conf)) != 0 ||

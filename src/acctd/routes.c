@@ -51,6 +51,7 @@ routes_metrics(struct http_req *r)
 	push_tls_metrics(f);
 	store_metrics(app.store, f);
 	audit_metrics(app.store, f);
+	forward_metrics(f);
 	fclose(f);
 	http_reply(r, 200, "text/plain; version=0.0.4", "Cache-Control: no-store\r\n",
 	    buf, len);
@@ -101,5 +102,7 @@ const struct http_route routes[] = {
 	{ "GET", A "/nodes", HTTP_AUTH_ADMIN, api_admin_nodes, "Workspace nodes and their push state" },
 	{ "GET", A "/audit", HTTP_AUTH_ADMIN, api_admin_audit, "The whole audit log, newest first" },
 	{ "GET", A "/audit/verify", HTTP_AUTH_ADMIN, api_admin_audit_verify, "Verify the audit hash chain" },
+	{ "GET", A "/audit/forward", HTTP_AUTH_ADMIN, api_admin_audit_forward, "The audit trail's delivery to the SIEM collector" },
+	{ "GET", A "/backup", HTTP_AUTH_ADMIN, api_admin_backup, "A portable backup of the whole store (JSON lines, streamed)" },
 	{ NULL, NULL, HTTP_AUTH_ANYONE, NULL, NULL },
 };

@@ -31,16 +31,19 @@
  * into -1; STORE_NOTFOUND is not an error and is not logged.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/types.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <lmdb.h>
 
@@ -81,6 +84,7 @@ struct store {
 	MDB_dbi dbi[STORE_DB_COUNT];
 	size_t map_size;          /* bytes, as LMDB reports it after open */
 	_Atomic uint32_t schema;
+	int lockfd;               /* data_dir, flock(LOCK_SH) while open; -1 */
 	/* group commit (see the top of this file); all under mu */
 	pthread_mutex_t mu;
 	pthread_cond_t writer_cv;     /* the writer: a caller queued, the batch closed */
@@ -114,6 +118,18 @@ struct store_waiter {
 	struct store_waiter *next;
 };
 
+/*
+ * Who has the store open: every store_open holds a shared flock(2) on
+ * data_dir (acctd, acctd import, acctd backup may share it); acctd restore
+ * takes it exclusively (store_lock_exclusive), so it never replaces a store
+ * in use, and nothing opens the store while it does. The data_dir this
+ * process holds exclusively takes no shared lock: two flock descriptors
+ * of one process conflict like two processes'.
+ */
+static int store_excl_fd = -1;
+static dev_t store_excl_dev;
+static ino_t store_excl_ino;
+
 struct store_txn {
 	struct store *s;
 	MDB_txn *txn;
@@ -123,6 +139,7 @@ struct store_txn {
 	int done;                 /* the batch was committed (or failed): */
 	int rc;                   /* its LMDB result */
 	int full;                 /* STORE_FULL_* of that result */
+	void (*on_commit)(void);  /* store_txn_on_commit: after the commit is on disk */
 };
 
 /*
@@ -419,6 +436,84 @@ store_mkdir(const char *dir, char *err, size_t errlen)
 	return 0;
 }
 
+/* the shared lock on dir for s (none when this process holds it exclusively) */
+static int
+store_dir_lock(struct store *s, const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd == -1) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (store_excl_fd != -1 && fstat(fd, &st) == 0 &&
+	    st.st_dev == store_excl_dev && st.st_ino == store_excl_ino) {
+		close(fd);
+		return 0;
+	}
+	if (flock(fd, LOCK_SH | LOCK_NB) == -1) {
+		snprintf(err, errlen, "%s: %s", dir, errno == EWOULDBLOCK ?
+		    "acctd restore is replacing the store; start again when it "
+		    "has finished" : strerror(errno));
+		close(fd);
+		return -1;
+	}
+	s->lockfd = fd;
+	return 0;
+}
+
+/* an LMDB environment open in dir by a process that takes no flock (an
+ * acctd older than it): LMDB holds a read lock on lock.mdb's first byte */
+static int
+store_lmdb_in_use(const char *dir)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_len = 1 };
+	char *path = x_asprintf("%s/lock.mdb", dir);
+	int fd = open(path, O_RDWR | O_CLOEXEC), busy = 0;
+
+	free(path);
+	if (fd == -1)
+		return 0;
+	if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK)
+		busy = 1;
+	close(fd);
+	return busy;
+}
+
+int
+store_lock_exclusive(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd == -1 || fstat(fd, &st) == -1) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1 || store_lmdb_in_use(dir)) {
+		snprintf(err, errlen, "%s: the store is in use (acctd, acctd import "
+		    "or acctd backup runs on it); stop acctd first", dir);
+		goto fail;
+	}
+	store_excl_fd = fd;
+	store_excl_dev = st.st_dev;
+	store_excl_ino = st.st_ino;
+	return 0;
+ fail:
+	if (fd != -1)
+		close(fd);
+	return -1;
+}
+
+void
+store_unlock_exclusive(void)
+{
+	if (store_excl_fd != -1)
+		close(store_excl_fd);
+	store_excl_fd = -1;
+}
+
 /*
  * Open (creating) every named database and check the schema version,
  * writing it on a fresh store. A store we cannot read is left untouched.
@@ -537,6 +632,7 @@ store_open(const char *dir, unsigned map_size_mb, struct store **out,
 
 	*out = NULL;
 	s = x_calloc(1, sizeof(*s));
+	s->lockfd = -1;
 	pthread_mutex_init(&s->mu, NULL);
 	if (pthread_condattr_init(&ca) != 0 ||
 	    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
@@ -559,7 +655,8 @@ store_open(const char *dir, unsigned map_size_mb, struct store **out,
 	}
 #endif
 	s->map_size = (size_t)map_size_mb << 20;
-	if (store_mkdir(dir, err, errlen) != 0)
+	if (store_mkdir(dir, err, errlen) != 0 ||
+	    store_dir_lock(s, dir, err, errlen) != 0)
 		goto fail;
 
 	rc = mdb_env_create(&s->env);
@@ -610,6 +707,8 @@ store_close(struct store *s)
 	store_writer_stop(s);
 	if (s->env != NULL)
 		mdb_env_close(s->env);     /* also closes every dbi */
+	if (s->lockfd != -1)
+		close(s->lockfd);
 	pthread_cond_destroy(&s->done_cv);
 	pthread_cond_destroy(&s->writer_cv);
 	pthread_mutex_destroy(&s->mu);
@@ -620,6 +719,12 @@ uint32_t
 store_schema_version(struct store *s)
 {
 	return s->schema;
+}
+
+uint32_t
+store_txn_schema(struct store_txn *t)
+{
+	return t->schema != 0 ? t->schema : t->s->schema;
 }
 
 int
@@ -848,8 +953,16 @@ store_txn_commit(struct store_txn *t)
 			store_full_flag = t->full;   /* the writer logged it */
 	}
 	pthread_mutex_unlock(&s->mu);
+	if (rc == 0 && t->on_commit != NULL)
+		t->on_commit();
 	free(t);
 	return rc ? -1 : 0;
+}
+
+void
+store_txn_on_commit(struct store_txn *t, void (*fn)(void))
+{
+	t->on_commit = fn;
 }
 
 void
@@ -989,5 +1102,25 @@ store_count(struct store_txn *t, enum store_db db, size_t *n)
 		return -1;
 	}
 	*n = st.ms_entries;
+	return 0;
+}
+
+int
+store_drop(struct store_txn *t, enum store_db db)
+{
+	if (!store_db_valid(db))
+		return -1;
+	return store_rc(t, "drop", mdb_drop(t->txn, t->s->dbi[db], 0));
+}
+
+int
+store_copy_compact(struct store *s, int fd)
+{
+	int rc = mdb_env_copyfd2(s->env, fd, MDB_CP_COMPACT);
+
+	if (rc) {
+		store_mdb_warn(s, "copy", rc);
+		return -1;
+	}
 	return 0;
 }

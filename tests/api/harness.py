@@ -144,6 +144,17 @@ class Daemon:
         while not self._ready.wait(0.05):
             if self.proc.poll() is not None:
                 time.sleep(0.1)
+                if (not getattr(self, "_port_retried", False) and "Address already in use"
+                        in self.logtext() and self.settings["listen"] == ["127.0.0.1:%d" % self.port]):
+                    # API files run side by side: another took the free port
+                    # between free_port() and acctd's bind; once, on another
+                    self._port_retried = True
+                    self.port = free_port()
+                    self.settings["listen"] = ["127.0.0.1:%d" % self.port]
+                    self.write_conf()
+                    with self._log_lock:
+                        self.log.clear()
+                    return self.start(timeout)
                 raise AssertionError("acctd exited %s before ready:\n%s"
                                      % (self.proc.returncode, self.logtext()))
             if time.monotonic() > deadline:
@@ -216,6 +227,16 @@ class Daemon:
         text = self.logtext()
         if "WARNING: ThreadSanitizer" in text or "ERROR: ThreadSanitizer" in text:
             raise AssertionError("ThreadSanitizer report:\n" + text[-20000:])
+
+    def wait_log(self, text, timeout=10):
+        """True once a line containing text is in the daemon's log (the
+        reader thread gets stderr a moment after the answer)"""
+        deadline = time.monotonic() + timeout
+        while text not in self.logtext():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
 
     def logtext(self):
         with self._log_lock:

@@ -116,8 +116,8 @@ class StartUp(unittest.TestCase):
                           body={"current_password": old, "new_password": new})
             self.assertEqual(r.status, 204, r)
             self.assertFalse(os.path.exists(pwf))
-            self.assertIn("acctd: bootstrap_admin: removed %s: the one-time password it held "
-                          "was changed" % pwf, d.logtext())
+            self.assertTrue(d.wait_log("acctd: bootstrap_admin: removed %s: the one-time password "
+                                       "it held was changed" % pwf), d.logtext())
             self.assertNotIn(old, d.logtext())
             # the change itself is audited as every password change
             r = c.get("/api/v0/admin/audit?action=user.console_password.change")

@@ -13,6 +13,7 @@ import socket
 import ssl
 import statistics
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -47,9 +48,21 @@ class Cluster:
         as_postgres(PGBIN + "/initdb", "-D", self.dir + "/data", "--auth-local=trust",
                     "--auth-host=scram-sha-256", "-U", "postgres", check=True,
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        as_postgres(PGBIN + "/pg_ctl", "-D", self.dir + "/data", "-w", "-l", self.dir + "/log",
-                    "-o", "-p %d -k %s -c listen_addresses=127.0.0.1" % (self.port, self.dir),
-                    "start", check=True, stdout=subprocess.DEVNULL)
+        # API files run side by side: another may take the free port between
+        # free_port() and the postmaster's bind, so a failed start is tried
+        # again on another port (its log says why it failed)
+        for attempt in range(3):
+            p = as_postgres(PGBIN + "/pg_ctl", "-D", self.dir + "/data", "-w", "-l",
+                            self.dir + "/log", "-o", "-p %d -k %s -c listen_addresses=127.0.0.1"
+                            % (self.port, self.dir), "start", stdout=subprocess.DEVNULL)
+            if p.returncode == 0:
+                return
+            with open(self.dir + "/log", errors="replace") as f:
+                why = f.read()[-2000:]
+            print("PostgreSQL %s did not start on port %d (attempt %d):\n%s"
+                  % (name, self.port, attempt + 1, why), file=sys.stderr)
+            self.port = free_port()
+        raise AssertionError("PostgreSQL %s did not start" % name)
 
     def stop(self):
         as_postgres(PGBIN + "/pg_ctl", "-D", self.dir + "/data", "-m", "immediate", "stop",
