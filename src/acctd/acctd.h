@@ -105,6 +105,13 @@ int conf_names_handle(const struct conf *c, const char *handle);
  * may move between threads (MDB_NOTLS). Keys are 1..511 bytes and sort as
  * bytes (memcmp), so integers in keys are stored big-endian. After any -1
  * inside a txn, the only valid call on it is store_txn_abort.
+ *
+ * Group commit: concurrent write txns share one synced LMDB commit. Each is
+ * a nested txn of a batch that the store's writer thread commits;
+ * store_txn_commit returns only once the batch is on disk, with its result
+ * (a failed batch commit fails every write txn in it); store_txn_abort
+ * undoes its own txn only. A write txn sees the changes of the txns before
+ * it in its batch (docs/design.md "Store").
  */
 #define STORE_SCHEMA_VERSION 2   /* 2: the audit chain is keyed (audit_init) */
 #define STORE_SCHEMA_OLDEST 1    /* the oldest store_open accepts: migrated at start */
@@ -199,6 +206,15 @@ struct store_usage {
 	uint64_t used_bytes;       /* high water minus LMDB's free list */
 };
 int store_usage(struct store *s, struct store_usage *u);   /* thread-safe */
+struct store_stats {
+	uint64_t batches;          /* synced commits that succeeded */
+	uint64_t changes;          /* write txns they held */
+	unsigned waiting;          /* callers waiting to begin a write txn now */
+};
+void store_stats(struct store *s, struct store_stats *st);   /* thread-safe */
+/* a batch closes at max_members, or once max_ms have passed since it
+ * opened (checked when a child ends); defaults 64 and 4 ms */
+void store_batch_limits(struct store *s, unsigned max_members, unsigned max_ms);
 void store_metrics(struct store *s, FILE *f);   /* acctd_store_* for /metrics */
 
 /* http.c — civetweb over mbedTLS; the only user of civetweb. */

@@ -183,8 +183,8 @@ class Server:
 class Acctd(Server):
     name = "acctd"
 
-    def __init__(self):
-        self.d = Daemon(extra={
+    def __init__(self, env=None):
+        self.d = Daemon(env=env, extra={
             "log_level": "warn", "passwords": {"pbkdf2_iterations": ITERATIONS},
             # many attackers' addresses: the limiter never stops the flood
             "login": {"max_failures": 1000, "window": 1, "lockout": 1},
@@ -650,16 +650,8 @@ def main():
         servers.append(Nginx())
     R = Results()
     try:
-        c = a.d.client()
-        pw = open(os.path.join(a.d.dir, "data", "admin.password")).read().strip()
-        r = c.post("/api/v0/login", {"handle": "admin", "password": pw})
-        assert r.status == 200, r
-        c.csrf = r.json["csrf_token"]
-        cookie = "__Host-acctd_session=" + c.cookies["__Host-acctd_session"]
-        tok = c.post("/api/v0/user/admin/token", {"title": "bench"}).json["token"]
-        a.metrics_token = tok
-        bearer = "Authorization: Bearer " + tok
-        c.close()
+        cookie, pw = admin_sign_in(a)
+        bearer = "Authorization: Bearer " + a.metrics_token
 
         for rnd in range(RUNS):
             print("bench: round %d of %d" % (rnd + 1, RUNS), file=sys.stderr, flush=True)
@@ -727,14 +719,53 @@ def want(section):
     return not ONLY or section in ONLY
 
 
-def write_rows(R, a, bearer):
-    """fsync'd mutations vs the disk's one-commit ceiling"""
-    rps, bad = wrk_rate(a, 32, "/api/v0/user/admin", [bearer], PATCH_LUA)
-    R.add("write", "PATCH /api/v0/user/admin, 32 clients", "acctd", rps, "req/s")
+def admin_sign_in(a):
+    """the admin's session cookie and password; a.metrics_token: an API token"""
+    c = a.d.client()
+    pw = open(os.path.join(a.d.dir, "data", "admin.password")).read().strip()
+    r = c.post("/api/v0/login", {"handle": "admin", "password": pw})
+    assert r.status == 200, r
+    c.csrf = r.json["csrf_token"]
+    cookie = "__Host-acctd_session=" + c.cookies["__Host-acctd_session"]
+    a.metrics_token = c.post("/api/v0/user/admin/token", {"title": "bench"}).json["token"]
+    c.close()
+    return cookie, pw
+
+
+def store_counts(a):
+    """(changes, synced commits) so far, from /metrics"""
+    body = a.get("/metrics", {"Authorization": "Bearer " + a.metrics_token}).decode()
+    got = dict(re.findall(r"^acctd_store_(changes|commits)_total (\d+)$", body, re.M))
+    return int(got["changes"]), int(got["commits"])
+
+
+def patch_rows(R, a, name):
+    """PATCH/s of 32 clients and the mean changes per synced commit"""
+    row = "PATCH /api/v0/user/admin, 32 clients"
+    before = store_counts(a)
+    rps, bad = wrk_rate(a, 32, "/api/v0/user/admin",
+                        ["Authorization: Bearer " + a.metrics_token], PATCH_LUA)
+    after = store_counts(a)
+    R.add("write", row, name, rps, "req/s")
     if bad:
-        R.notes[("write", "PATCH /api/v0/user/admin, 32 clients", "acctd")] = "%d non-2xx" % bad
+        R.notes[("write", row, name)] = "%d non-2xx" % bad
+    if after[1] > before[1]:
+        R.add("write-batch", row, name, (after[0] - before[0]) / (after[1] - before[1]), "x")
+
+
+def write_rows(R, a, bearer):
+    """fsync'd mutations vs the disk's one-commit ceiling, and the same
+    request path with commits not synced (ACCTD_TEST_NOSYNC): its CPU limit
+    on this machine"""
+    patch_rows(R, a, "acctd")
     R.add("write", "LMDB one-put fsync'd commits", "lmdbloop",
           lmdb_ceiling(a.d.settings["data_dir"]), "commit/s")
+    n = Acctd(env={"ACCTD_TEST_NOSYNC": "1"})
+    try:
+        admin_sign_in(n)
+        patch_rows(R, n, "acctd-nosync")
+    finally:
+        n.stop()
 
 
 def report(R, names, admin):
@@ -811,6 +842,12 @@ def report(R, names, admin):
         ">= 3 (point 3)", sp("write", "PATCH /api/v0/user/admin, 32 clients", "acctd"))
     row("writes", "lmdbloop: one put per fsync'd commit", ceil, "commit/s",
         spread=sp("write", "LMDB one-put fsync'd commits", "lmdbloop"))
+    row("writes", "acctd: changes per synced commit (mean)",
+        R.med("write-batch", "PATCH /api/v0/user/admin, 32 clients", "acctd"), "x")
+    row("writes", "acctd, commits not synced: PATCH, 32 clients (CPU limit)",
+        R.med("write", "PATCH /api/v0/user/admin, 32 clients", "acctd-nosync"), "req/s",
+        "LMDB one-commit loop", ceil, "",
+        sp("write", "PATCH /api/v0/user/admin, 32 clients", "acctd-nosync"))
     lg = R.med("login", "POST /api/v0/login (%d it.)" % ITERATIONS, "acctd")
     hl = R.med("login", "PBKDF2-HMAC-SHA256 %d it." % ITERATIONS, "hashlib")
     row("login", "acctd: POST /api/v0/login, %d it." % ITERATIONS, lg, "ms", "hashlib PBKDF2", hl,

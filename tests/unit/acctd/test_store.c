@@ -7,10 +7,15 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fixture_acctd.h"
@@ -20,6 +25,17 @@ setup(void **state)
 {
 	/* in dir/db: a directory store_open has to create */
 	return fixture_store_new(state, "test_store", "db", 16);
+}
+
+/* the batch tests hold a batch open for a while: no time bound then */
+static int
+setup_batch(void **state)
+{
+	int rc = setup(state);
+
+	if (rc == 0)
+		store_batch_limits(((struct fixture_store *)*state)->s, 64, 60000);
+	return rc;
 }
 
 static void
@@ -459,6 +475,313 @@ test_map_full(void **state)
 	}
 }
 
+/*
+ * Group commit. A writer below is a thread that begins a write txn, puts
+ * its key (or fails, or aborts), and commits; the test steps it through
+ * with flags and watches the store's counters.
+ */
+enum writer_end { WRITER_COMMIT, WRITER_ABORT, WRITER_FAIL_ABORT };
+struct writer {
+	struct store *s;
+	const char *key;
+	size_t vlen;               /* bytes of value (0: the key's string) */
+	enum writer_end end;
+	int hold;                  /* wait for go after the put */
+	pthread_t th;
+	atomic_int in;             /* the txn has begun */
+	atomic_int go;
+	atomic_int answered;       /* store_txn_commit returned */
+	int rc;
+	int full;                  /* store_full() after the end */
+};
+
+static void *
+writer_run(void *arg)
+{
+	struct writer *w = arg;
+	struct store_txn *t;
+	char *val;
+
+	if (store_txn_begin(w->s, 1, &t) != 0) {
+		w->rc = -2;
+		atomic_store(&w->answered, 1);
+		return NULL;
+	}
+	atomic_store(&w->in, 1);
+	if (w->end == WRITER_FAIL_ABORT) {
+		char big[600];
+
+		/* a key LMDB refuses (more than 511 bytes): the put fails */
+		memset(big, 'k', sizeof(big));
+		w->rc = store_put(t, STORE_DB_META, big, sizeof(big), "v", 1);
+	} else {
+		val = w->vlen ? x_calloc(1, w->vlen) : x_strdup(w->key);
+		w->rc = store_put(t, STORE_DB_META, w->key, strlen(w->key), val,
+		    w->vlen ? w->vlen : strlen(w->key) + 1);
+		free(val);
+	}
+	while (w->hold && !atomic_load(&w->go))
+		usleep(1000);
+	if (w->end == WRITER_COMMIT && w->rc == 0) {
+		w->rc = store_txn_commit(t);
+	} else {
+		store_txn_abort(t);
+		if (w->rc == 0)
+			w->rc = 1;         /* aborted on purpose */
+	}
+	w->full = store_full();
+	atomic_store(&w->answered, 1);
+	return NULL;
+}
+
+static void
+writer_start(struct writer *w, struct store *s, const char *key, size_t vlen,
+    enum writer_end end, int hold)
+{
+	memset(w, 0, sizeof(*w));
+	w->s = s;
+	w->key = key;
+	w->vlen = vlen;
+	w->end = end;
+	w->hold = hold;
+	assert_int_equal(pthread_create(&w->th, NULL, writer_run, w), 0);
+}
+
+static void
+wait_flag(atomic_int *f)
+{
+	for (int i = 0; i < 10000 && !atomic_load(f); i++)
+		usleep(1000);
+	assert_true(atomic_load(f));
+}
+
+/* until n callers wait for the write slot */
+static void
+wait_waiting(struct store *s, unsigned n)
+{
+	struct store_stats st;
+
+	for (int i = 0; i < 10000; i++) {
+		store_stats(s, &st);
+		if (st.waiting == n)
+			return;
+		usleep(1000);
+	}
+	fail_msg("%u callers never waited for the write slot", n);
+}
+
+/* one batch: the children that fail or abort leave the others' changes whole */
+static void
+test_batch_children_isolated(void **state)
+{
+	struct fixture_store *f = *state;
+	struct writer hold, w[4];
+	struct store_stats before, after;
+	struct store_txn *t;
+
+	store_stats(f->s, &before);
+	writer_start(&hold, f->s, "h", 0, WRITER_COMMIT, 1);
+	wait_flag(&hold.in);
+	writer_start(&w[0], f->s, "a", 0, WRITER_COMMIT, 0);
+	writer_start(&w[1], f->s, "b", 0, WRITER_FAIL_ABORT, 0);
+	writer_start(&w[2], f->s, "c", 0, WRITER_ABORT, 0);
+	writer_start(&w[3], f->s, "d", 0, WRITER_COMMIT, 0);
+	wait_waiting(f->s, 4);             /* all four will join hold's batch */
+	atomic_store(&hold.go, 1);
+	pthread_join(hold.th, NULL);
+	for (int i = 0; i < 4; i++)
+		pthread_join(w[i].th, NULL);
+	assert_int_equal(hold.rc, 0);
+	assert_int_equal(w[0].rc, 0);
+	assert_int_equal(w[1].rc, -1);     /* its put failed, */
+	assert_int_equal(w[2].rc, 1);      /* this one aborted, */
+	assert_int_equal(w[3].rc, 0);      /* and the others committed */
+	store_stats(f->s, &after);
+	assert_int_equal(after.batches - before.batches, 1);   /* with one commit */
+	assert_int_equal(after.changes - before.changes, 3);
+	assert_int_equal(store_txn_begin(f->s, 0, &t), 0);
+	assert_get(t, STORE_DB_META, "h", "h");
+	assert_get(t, STORE_DB_META, "a", "a");
+	assert_missing(t, STORE_DB_META, "c");
+	assert_get(t, STORE_DB_META, "d", "d");
+	store_txn_abort(t);
+}
+
+/* a commit answers only once its batch is on disk: not while another
+ * member of the batch is still open */
+static void
+test_batch_answers_after_commit(void **state)
+{
+	struct fixture_store *f = *state;
+	struct writer w1, w2;
+	struct store_stats before, after;
+	struct store_txn *t;
+
+	store_stats(f->s, &before);
+	writer_start(&w1, f->s, "first", 0, WRITER_COMMIT, 1);
+	wait_flag(&w1.in);
+	writer_start(&w2, f->s, "second", 0, WRITER_COMMIT, 1);
+	wait_waiting(f->s, 1);
+	atomic_store(&w1.go, 1);           /* w1 merges its change and waits, */
+	wait_flag(&w2.in);                 /* w2 takes the slot: the same batch */
+	usleep(200 * 1000);
+	assert_false(atomic_load(&w1.answered));
+	assert_int_equal(store_txn_begin(f->s, 0, &t), 0);
+	assert_missing(t, STORE_DB_META, "first");    /* not committed yet */
+	store_txn_abort(t);
+	atomic_store(&w2.go, 1);
+	pthread_join(w1.th, NULL);
+	pthread_join(w2.th, NULL);
+	assert_int_equal(w1.rc, 0);
+	assert_int_equal(w2.rc, 0);
+	store_stats(f->s, &after);
+	assert_int_equal(after.batches - before.batches, 1);
+	assert_int_equal(after.changes - before.changes, 2);
+	assert_int_equal(store_txn_begin(f->s, 0, &t), 0);
+	assert_get(t, STORE_DB_META, "first", "first");
+	assert_get(t, STORE_DB_META, "second", "second");
+	store_txn_abort(t);
+}
+
+/*
+ * A batch whose commit fails (here the file may not grow: RLIMIT_FSIZE at
+ * its size, so LMDB's write of the new pages gets EFBIG) fails every
+ * member, none of their changes is there, and the store goes on.
+ */
+static void
+test_batch_commit_fails_all(void **state)
+{
+	struct fixture_store *f = *state;
+	struct writer w1, w2;
+	struct rlimit old, lim;
+	struct stat st;
+	struct store_txn *t;
+	char *p = x_asprintf("%s/data.mdb", f->path);
+
+	assert_int_equal(stat(p, &st), 0);
+	free(p);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	writer_start(&w1, f->s, "big", 512 * 1024, WRITER_COMMIT, 1);
+	wait_flag(&w1.in);
+	writer_start(&w2, f->s, "small", 0, WRITER_COMMIT, 0);
+	wait_waiting(f->s, 1);
+	lim = old;
+	lim.rlim_cur = (rlim_t)st.st_size;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	atomic_store(&w1.go, 1);
+	pthread_join(w1.th, NULL);
+	pthread_join(w2.th, NULL);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	assert_int_equal(w1.rc, -1);
+	assert_int_equal(w2.rc, -1);
+	assert_int_equal(w1.full, 0);      /* not a full disk: a 500 */
+	assert_int_equal(store_txn_begin(f->s, 0, &t), 0);
+	assert_missing(t, STORE_DB_META, "big");
+	assert_missing(t, STORE_DB_META, "small");
+	store_txn_abort(t);
+	assert_int_equal(store_txn_begin(f->s, 1, &t), 0);
+	put_str(t, STORE_DB_META, "after", "ok");
+	assert_int_equal(store_txn_commit(t), 0);
+}
+
+/* the bounds: a batch that reached max members closes, the next caller
+ * waits for the following one; so does one older than max_ms */
+static void
+test_batch_bounds(void **state)
+{
+	struct fixture_store *f = *state;
+	struct writer hold, w[3];
+	struct store_stats before, after;
+
+	store_batch_limits(f->s, 2, 60000);
+	store_stats(f->s, &before);
+	writer_start(&hold, f->s, "h", 0, WRITER_COMMIT, 1);
+	wait_flag(&hold.in);
+	for (int i = 0; i < 3; i++)
+		writer_start(&w[i], f->s, i == 0 ? "a" : i == 1 ? "b" : "c", 0, WRITER_COMMIT, 0);
+	wait_waiting(f->s, 3);
+	atomic_store(&hold.go, 1);
+	pthread_join(hold.th, NULL);
+	for (int i = 0; i < 3; i++) {
+		pthread_join(w[i].th, NULL);
+		assert_int_equal(w[i].rc, 0);
+	}
+	store_stats(f->s, &after);
+	assert_int_equal(after.changes - before.changes, 4);
+	assert_int_equal(after.batches - before.batches, 2);    /* 2 + 2 */
+
+	store_batch_limits(f->s, 64, 0);       /* every batch is "too old" at once */
+	before = after;
+	writer_start(&hold, f->s, "h", 0, WRITER_COMMIT, 1);
+	wait_flag(&hold.in);
+	writer_start(&w[0], f->s, "a", 0, WRITER_COMMIT, 0);
+	wait_waiting(f->s, 1);
+	atomic_store(&hold.go, 1);
+	pthread_join(hold.th, NULL);
+	pthread_join(w[0].th, NULL);
+	assert_int_equal(w[0].rc, 0);
+	store_stats(f->s, &after);
+	assert_int_equal(after.batches - before.batches, 2);    /* one each */
+}
+
+/* ms since t0 (CLOCK_MONOTONIC) */
+static long
+ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/*
+ * Under load (the last batch had several members) a batch whose slot falls
+ * free with nobody queued stays open for its time, so a caller arriving a
+ * moment later shares its commit; after a batch of one, a lone caller's
+ * change is committed at once.
+ */
+static void
+test_batch_lingers_under_load(void **state)
+{
+	struct fixture_store *f = *state;
+	struct writer hold, w[3];
+	struct store_stats before, after;
+	struct timespec t0;
+
+	store_batch_limits(f->s, 64, 1500);
+	writer_start(&hold, f->s, "h", 0, WRITER_COMMIT, 1);
+	wait_flag(&hold.in);
+	writer_start(&w[0], f->s, "a", 0, WRITER_COMMIT, 0);
+	wait_waiting(f->s, 1);
+	atomic_store(&hold.go, 1);         /* a batch of two: the load */
+	pthread_join(hold.th, NULL);
+	pthread_join(w[0].th, NULL);
+
+	store_stats(f->s, &before);
+	writer_start(&w[1], f->s, "b", 0, WRITER_COMMIT, 0);
+	usleep(200 * 1000);
+	assert_false(atomic_load(&w[1].answered));   /* its batch waits for more */
+	writer_start(&w[2], f->s, "c", 0, WRITER_COMMIT, 0);
+	pthread_join(w[1].th, NULL);
+	pthread_join(w[2].th, NULL);
+	assert_int_equal(w[1].rc, 0);
+	assert_int_equal(w[2].rc, 0);
+	store_stats(f->s, &after);
+	assert_int_equal(after.batches - before.batches, 1);
+	assert_int_equal(after.changes - before.changes, 2);
+
+	/* one alone waits out the window once (the last batch was two), then not */
+	writer_start(&w[0], f->s, "d", 0, WRITER_COMMIT, 0);
+	pthread_join(w[0].th, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	writer_start(&w[0], f->s, "e", 0, WRITER_COMMIT, 0);
+	pthread_join(w[0].th, NULL);
+	assert_int_equal(w[0].rc, 0);
+	assert_true(ms_since(&t0) < 1000);
+}
+
 int
 main(void)
 {
@@ -475,6 +798,16 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_schema_migratable, setup, fixture_store_teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors, setup, fixture_store_teardown),
 		cmocka_unit_test_setup_teardown(test_map_full, setup, fixture_store_teardown),
+		cmocka_unit_test_setup_teardown(test_batch_children_isolated, setup_batch,
+		    fixture_store_teardown),
+		cmocka_unit_test_setup_teardown(test_batch_answers_after_commit, setup_batch,
+		    fixture_store_teardown),
+		cmocka_unit_test_setup_teardown(test_batch_commit_fails_all, setup_batch,
+		    fixture_store_teardown),
+		cmocka_unit_test_setup_teardown(test_batch_bounds, setup,
+		    fixture_store_teardown),
+		cmocka_unit_test_setup_teardown(test_batch_lingers_under_load, setup,
+		    fixture_store_teardown),
 	};
 
 	log_init("test_store", 1, LOG_LEVEL_ERROR);
