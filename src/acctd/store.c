@@ -50,6 +50,11 @@
 #include "acctd.h"
 
 #define STORE_MAX_DBS 16
+/* reader slots (64 bytes each in lock.mdb): every worker thread's read txn
+ * (http.threads, up to 256), the idle pooled ones (STORE_READERS_IDLE), the
+ * push threads, the forwarder and a concurrent `acctd backup`; LMDB's
+ * default, 126, is less than http.threads allows */
+#define STORE_MAX_READERS 512
 #define STORE_SCHEMA_KEY "schema_version"
 #define STORE_BATCH_MAX 64              /* members of one batch at most */
 #define STORE_BATCH_MS 4                /* a batch admits callers this long */
@@ -668,6 +673,7 @@ store_open(const char *dir, unsigned map_size_mb, struct store **out,
 		goto fail;
 	}
 	if ((rc = mdb_env_set_maxdbs(s->env, STORE_MAX_DBS)) != 0 ||
+	    (rc = mdb_env_set_maxreaders(s->env, STORE_MAX_READERS)) != 0 ||
 	    (rc = mdb_env_set_mapsize(s->env, s->map_size)) != 0) {
 		store_mdb_warn(s, "env_set", rc);
 		snprintf(err, errlen, "%s: %s", dir, mdb_strerror(rc));
