@@ -210,6 +210,7 @@ struct store_stats {
 	uint64_t batches;          /* synced commits that succeeded */
 	uint64_t changes;          /* write txns they held */
 	unsigned waiting;          /* callers waiting to begin a write txn now */
+	unsigned last_members;     /* write txns the last batch held */
 };
 void store_stats(struct store *s, struct store_stats *st);   /* thread-safe */
 /* a batch closes at max_members, or once max_ms have passed since it

@@ -261,7 +261,8 @@ store_slot_next(struct store *s)
 
 	if (!s->accepting)
 		return;
-	open = s->nmembers < s->batch_max && store_now_ns() < s->until_ns;
+	/* admitted, not nmembers: the child that just ended is merged after */
+	open = s->admitted < s->batch_max && store_now_ns() < s->until_ns;
 	/* the first caller always gets in: a new batch is opened for it */
 	if (w != NULL && (s->admitted == 0 || open)) {
 		s->admitted++;
@@ -901,6 +902,7 @@ store_stats(struct store *s, struct store_stats *st)
 	st->batches = s->batches;
 	st->changes = s->changes;
 	st->waiting = s->waiting;
+	st->last_members = s->expect;
 	pthread_mutex_unlock(&s->mu);
 }
 
