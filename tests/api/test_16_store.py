@@ -71,7 +71,7 @@ class StoreFull(DaemonCase, unittest.TestCase):
         p = assert_problem(self, r, 507)
         self.assertTrue(p["detail"].startswith("the store is full: "), p)
         self.assertIn("map_size_mb", p["detail"])
-        self.assertIn("MDB_MAP_FULL", self.d.logtext())
+        self.assertTrue(self.d.wait_log("MDB_MAP_FULL"), self.d.logtext())
 
     def test_nothing_half_written(self):
         r, h, what = self.full

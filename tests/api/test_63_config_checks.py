@@ -30,6 +30,11 @@ class ConfigChecks(unittest.TestCase):
         cls.b = os.path.join(cls.base, "b")
         mkcert(cls.a, "pair a")
         mkcert(cls.b, "pair b")
+        # runs as another user start a copy of acctd in cls.base: the
+        # checkout may sit in a directory only root can enter (mktemp -d)
+        cls.bin_other = os.path.join(cls.base, "acctd")
+        shutil.copy2(BIN, cls.bin_other)
+        os.chmod(cls.bin_other, 0o755)
 
     @classmethod
     def tearDownClass(cls):
@@ -53,7 +58,7 @@ class ConfigChecks(unittest.TestCase):
     def check(self, as_user=None):
         cmd = [BIN, "-t", "-c", self.d.conf]
         if as_user:
-            cmd = ["runuser", "-u", as_user, "--"] + cmd
+            cmd = ["runuser", "-u", as_user, "--", self.bin_other] + cmd[1:]
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
         return p.returncode, p.stdout, p.stderr
 
