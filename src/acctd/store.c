@@ -1,31 +1,13 @@
 /*
  * The store: one LMDB environment in data_dir with one named database per
- * record kind. Only this file includes LMDB.
+ * record kind. Only this file and store_batch.c include LMDB (store_impl.h).
  *
  * Durability: every write txn is synced on commit (no MDB_NOSYNC or
  * MDB_NOMETASYNC), because an acknowledged change must survive a power cut.
  * MDB_NOTLS lets a read txn be begun on one HTTP worker thread and ended on
  * another.
  *
- * Group commit: a caller's write txn is not an LMDB write txn of its own
- * but a nested txn (a child) of the batch txn, which one writer thread per
- * store begins and commits. LMDB's writer lock is a mutex owned by the
- * thread that locks it, so only that thread may begin and commit the
- * parent; a child has no such tie, and runs on the caller's thread. One
- * child at a time (LMDB allows one; s->active): a caller waits in
- * store_txn_begin for the slot, makes its change, and store_txn_commit
- * merges the child into the batch (no I/O) and then waits until the writer
- * has committed the whole batch with one fsync, and returns that commit's
- * result: 0 only once the change is on disk, -1 (store_full() saying why)
- * for every member of a batch whose commit failed. store_txn_abort drops
- * the child alone: the batch and the other members are untouched. The
- * writer closes a batch when no caller waits for the slot, or at
- * STORE_BATCH_MAX members or STORE_BATCH_MS after it opened, whichever
- * comes first (checked each time a child ends; a batch smaller than the
- * last one stays open for its time, see store_slot_next); callers that
- * arrive while it commits wait for the next one.
- * A child sees the batch's earlier children (uncommitted, but nobody is
- * answered before they are on disk, and if they never are, neither is it).
+ * Group commit: store_batch.c.
  *
  * Every LMDB error is logged here as "store: <what>: <reason>" and turned
  * into -1; STORE_NOTFOUND is not an error and is not logged.
@@ -42,12 +24,12 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/types.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <lmdb.h>
 
 #include "acctd.h"
+#include "store_impl.h"
 
 #define STORE_MAX_DBS 16
 /* reader slots (64 bytes each in lock.mdb): every worker thread's read txn
@@ -56,8 +38,6 @@
  * default, 126, is less than http.threads allows */
 #define STORE_MAX_READERS 512
 #define STORE_SCHEMA_KEY "schema_version"
-#define STORE_BATCH_MAX 64              /* members of one batch at most */
-#define STORE_BATCH_MS 4                /* a batch admits callers this long */
 
 /*
  * The named databases, indexed by enum store_db. Adding one: append an enum
@@ -84,44 +64,10 @@ static const struct {
 _Static_assert(STORE_DB_COUNT <= STORE_MAX_DBS,
     "raise STORE_MAX_DBS: more named databases than mdb_env_set_maxdbs allows");
 
-struct store {
-	MDB_env *env;
-	MDB_dbi dbi[STORE_DB_COUNT];
-	size_t map_size;          /* bytes, as LMDB reports it after open */
-	_Atomic uint32_t schema;
-	int lockfd;               /* data_dir, flock(LOCK_SH) while open; -1 */
-	/* group commit (see the top of this file); all under mu */
-	pthread_mutex_t mu;
-	pthread_cond_t writer_cv;     /* the writer: a caller queued, the batch closed */
-	pthread_cond_t done_cv;       /* members: a batch was committed */
-	pthread_t writer;
-	int writer_running;
-	int stopping;
-	MDB_txn *batch;               /* the open batch txn (the writer's) */
-	int accepting;                /* the batch admits children */
-	int lingering;                /* ... with the slot free, until until_ns */
-	int64_t until_ns;             /* ... until then (CLOCK_MONOTONIC) */
-	unsigned batch_max;           /* STORE_BATCH_MAX (store_batch_limits) */
-	int64_t batch_ns;             /* STORE_BATCH_MS */
-	int active;                   /* a child is open */
-	unsigned admitted;            /* children the batch let in */
-	unsigned expect;              /* members of the last batch: the load */
-	struct store_waiter *queue;   /* callers waiting for the slot, first first */
-	struct store_waiter **queue_tail;
-	unsigned waiting;             /* how many */
-	struct store_txn *members;    /* children merged into the batch */
-	unsigned nmembers;
-	uint64_t batches;             /* batch commits (fsyncs) that succeeded */
-	uint64_t changes;             /* write txns they held */
-};
 
-/* a caller waiting for the slot: handed it (or told the batch failed) directly */
-struct store_waiter {
-	pthread_cond_t cv;
-	int granted;
-	int failed;               /* no batch could begin */
-	struct store_waiter *next;
-};
+
+/* see store_impl.h */
+_Thread_local int store_full_flag;
 
 /*
  * Who has the store open: every store_open holds a shared flock(2) on
@@ -135,25 +81,7 @@ static int store_excl_fd = -1;
 static dev_t store_excl_dev;
 static ino_t store_excl_ino;
 
-struct store_txn {
-	int reader;               /* store_read_begin's: reset and kept, not freed */
-	struct store *s;
-	MDB_txn *txn;
-	int write;                /* a child of the batch */
-	uint32_t schema;          /* store_schema_set: written on commit */
-	struct store_txn *next;   /* the batch's members */
-	int done;                 /* the batch was committed (or failed): */
-	int rc;                   /* its LMDB result */
-	int full;                 /* STORE_FULL_* of that result */
-	void (*on_commit)(void);  /* store_txn_on_commit: after the commit is on disk */
-};
 
-/*
- * Set when a write call on this thread failed because the map is full,
- * cleared when the thread begins a write txn: like errno, and per thread
- * because a write txn lives on one thread (see store_full).
- */
-static _Thread_local int store_full_flag;
 
 /*
  * A write that met the end of the disk: ENOSPC or EDQUOT, or EIO, which is
@@ -181,7 +109,7 @@ store_disk_full(const struct store *s, int rc)
  * in the field. A commit that meets a full disk is aborted whole, like
  * one that meets a full map.
  */
-static int
+int
 store_mdb_warn(const struct store *s, const char *what, int rc)
 {
 	int full = 0;
@@ -231,194 +159,6 @@ store_db_valid(enum store_db db)
 		return 0;
 	}
 	return 1;
-}
-
-static int64_t
-store_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/*
- * The slot is free (no child open): hand it to the first caller in the
- * queue while the batch admits more, else close the batch (the writer
- * commits it). FIFO and a direct handoff, so no caller is overtaken and
- * one wakeup passes the slot. With nobody queued, a batch smaller than the
- * last one stays open for the rest of its time (the writer waits): under
- * load the callers the last batch answered are on their way back, and
- * closing now would commit a few and make the rest wait a whole fsync.
- * One caller at a time never waits: the last batch was one. Called with
- * s->mu held.
- */
-static void
-store_slot_next(struct store *s)
-{
-	struct store_waiter *w = s->queue;
-	int open;
-
-	if (!s->accepting)
-		return;
-	/* admitted, not nmembers: the child that just ended is merged after */
-	open = s->admitted < s->batch_max && store_now_ns() < s->until_ns;
-	/* the first caller always gets in: a new batch is opened for it */
-	if (w != NULL && (s->admitted == 0 || open)) {
-		s->admitted++;
-		s->queue = w->next;
-		if (s->queue == NULL)
-			s->queue_tail = &s->queue;
-		s->waiting--;
-		s->active = 1;
-		w->granted = 1;
-		pthread_cond_signal(&w->cv);
-		return;
-	}
-	if (w == NULL && open && s->admitted < s->expect)
-		s->lingering = 1;         /* the writer closes it in time */
-	else
-		s->accepting = 0;
-	pthread_cond_signal(&s->writer_cv);
-}
-
-/*
- * The writer, while the batch admits children (s->mu held): wait for it to
- * close, and close it itself at its time when it lingers with the slot free.
- */
-static void
-store_batch_wait(struct store *s)
-{
-	struct timespec ts;
-
-	while (s->accepting) {
-		if (!s->lingering || s->active || s->queue != NULL) {
-			pthread_cond_wait(&s->writer_cv, &s->mu);
-			continue;
-		}
-		if (store_now_ns() >= s->until_ns) {
-			s->accepting = 0;
-			break;
-		}
-		ts.tv_sec = s->until_ns / 1000000000;
-		ts.tv_nsec = s->until_ns % 1000000000;
-		pthread_cond_timedwait(&s->writer_cv, &s->mu, &ts);
-	}
-	s->lingering = 0;
-}
-
-/* no batch could begin: every caller queued now fails; with s->mu held */
-static void
-store_queue_fail(struct store *s)
-{
-	struct store_waiter *w;
-
-	while ((w = s->queue) != NULL) {
-		s->queue = w->next;
-		w->failed = 1;
-		pthread_cond_signal(&w->cv);
-	}
-	s->queue_tail = &s->queue;
-	s->waiting = 0;
-}
-
-/* every member learns the batch's result; called with s->mu held */
-static void
-store_batch_settle(struct store *s, struct store_txn *m, int rc, int full)
-{
-	struct store_txn *next;
-
-	for (; m != NULL; m = next) {
-		next = m->next;
-		if (rc == 0 && m->schema != 0)
-			s->schema = m->schema;
-		if (rc == 0)
-			s->changes++;
-		m->rc = rc;
-		m->full = full;
-		m->done = 1;
-	}
-	pthread_cond_broadcast(&s->done_cv);
-}
-
-/* the writer thread: one batch txn after another, for as long as the store is open */
-static void *
-store_writer(void *arg)
-{
-	struct store *s = arg;
-	struct store_txn *members;
-	MDB_txn *batch;
-	int rc, full;
-
-	pthread_mutex_lock(&s->mu);
-	for (;;) {
-		while (!s->stopping && s->queue == NULL)
-			pthread_cond_wait(&s->writer_cv, &s->mu);
-		if (s->queue == NULL)
-			break;                    /* stopping, and nobody waits */
-		pthread_mutex_unlock(&s->mu);
-		rc = mdb_txn_begin(s->env, NULL, 0, &batch);
-		if (rc)
-			store_mdb_warn(s, "begin write", rc);
-		pthread_mutex_lock(&s->mu);
-		if (rc) {
-			store_queue_fail(s);      /* later callers try again */
-			continue;
-		}
-		s->batch = batch;
-		s->accepting = 1;
-		s->admitted = 0;
-		s->until_ns = store_now_ns() + s->batch_ns;
-		store_slot_next(s);
-		store_batch_wait(s);
-		s->batch = NULL;
-		s->expect = s->nmembers;
-		members = s->members;
-		s->members = NULL;
-		s->nmembers = 0;
-		pthread_mutex_unlock(&s->mu);
-		full = 0;
-		if (members == NULL) {
-			mdb_txn_abort(batch);     /* every child was aborted */
-			rc = 0;
-		} else if ((rc = mdb_txn_commit(batch)) != 0) {
-			full = store_mdb_warn(s, "commit", rc);
-		}
-		pthread_mutex_lock(&s->mu);
-		if (members != NULL && rc == 0)
-			s->batches++;
-		store_batch_settle(s, members, rc, full);
-	}
-	pthread_mutex_unlock(&s->mu);
-	return NULL;
-}
-
-static int
-store_writer_start(struct store *s, char *err, size_t errlen)
-{
-	int rc;
-
-	rc = pthread_create(&s->writer, NULL, store_writer, s);
-	if (rc != 0) {
-		snprintf(err, errlen, "cannot start the store's writer thread: %s",
-		    strerror(rc));
-		return -1;
-	}
-	s->writer_running = 1;
-	return 0;
-}
-
-static void
-store_writer_stop(struct store *s)
-{
-	if (!s->writer_running)
-		return;
-	pthread_mutex_lock(&s->mu);
-	s->stopping = 1;
-	pthread_cond_signal(&s->writer_cv);
-	pthread_mutex_unlock(&s->mu);
-	pthread_join(s->writer, NULL);
-	s->writer_running = 0;
 }
 
 /* data_dir exists as a directory (created 0700 when missing) */
@@ -634,22 +374,12 @@ store_open(const char *dir, unsigned map_size_mb, struct store **out,
 {
 	struct store *s;
 	MDB_envinfo info;
-	pthread_condattr_t ca;
 	int rc, dead;
 
 	*out = NULL;
 	s = x_calloc(1, sizeof(*s));
 	s->lockfd = -1;
-	pthread_mutex_init(&s->mu, NULL);
-	if (pthread_condattr_init(&ca) != 0 ||
-	    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
-	    pthread_cond_init(&s->writer_cv, &ca) != 0)
-		abort();                  /* only ENOMEM/EINVAL: no way on */
-	pthread_condattr_destroy(&ca);
-	s->queue_tail = &s->queue;
-	s->batch_max = STORE_BATCH_MAX;
-	s->batch_ns = STORE_BATCH_MS * 1000000L;
-	pthread_cond_init(&s->done_cv, NULL);
+	store_batch_init(s);
 	if (map_size_mb == 0) {
 		snprintf(err, errlen, "%s: map size must be at least 1 MB", dir);
 		goto fail;
@@ -802,9 +532,7 @@ store_close(struct store *s)
 		mdb_env_close(s->env);     /* also closes every dbi */
 	if (s->lockfd != -1)
 		close(s->lockfd);
-	pthread_cond_destroy(&s->done_cv);
-	pthread_cond_destroy(&s->writer_cv);
-	pthread_mutex_destroy(&s->mu);
+	store_batch_fini(s);
 	free(s);
 }
 
@@ -887,26 +615,6 @@ store_usage(struct store *s, struct store_usage *u)
 }
 
 void
-store_batch_limits(struct store *s, unsigned max_members, unsigned max_ms)
-{
-	pthread_mutex_lock(&s->mu);
-	s->batch_max = max_members > 0 ? max_members : 1;
-	s->batch_ns = (int64_t)max_ms * 1000000;
-	pthread_mutex_unlock(&s->mu);
-}
-
-void
-store_stats(struct store *s, struct store_stats *st)
-{
-	pthread_mutex_lock(&s->mu);
-	st->batches = s->batches;
-	st->changes = s->changes;
-	st->waiting = s->waiting;
-	st->last_members = s->expect;
-	pthread_mutex_unlock(&s->mu);
-}
-
-void
 store_metrics(struct store *s, FILE *f)
 {
 	struct store_usage u;
@@ -933,52 +641,6 @@ store_metrics(struct store *s, FILE *f)
 	    "acctd_store_high_water_bytes %llu\n",
 	    (unsigned long long)u.map_bytes, (unsigned long long)u.used_bytes,
 	    (unsigned long long)u.high_water_bytes);
-}
-
-/* t's child has ended: the slot goes on; with s->mu held */
-static void
-store_child_ended(struct store *s)
-{
-	s->active = 0;
-	store_slot_next(s);
-}
-
-/*
- * A write txn: the slot in the current batch (a child txn). Blocks while
- * another caller holds the slot or the writer commits. A write txn begun
- * twice on one thread deadlocks, as LMDB's writer lock would.
- */
-static int
-store_child_begin(struct store_txn *t)
-{
-	struct store *s = t->s;
-	struct store_waiter w = { .granted = 0 };
-	int rc;
-
-	pthread_cond_init(&w.cv, NULL);
-	pthread_mutex_lock(&s->mu);
-	*s->queue_tail = &w;
-	s->queue_tail = &w.next;
-	s->waiting++;
-	if (s->batch == NULL)
-		pthread_cond_signal(&s->writer_cv);
-	else if (!s->active)
-		store_slot_next(s);
-	while (!w.granted && !w.failed)
-		pthread_cond_wait(&w.cv, &s->mu);
-	pthread_mutex_unlock(&s->mu);
-	pthread_cond_destroy(&w.cv);
-	if (w.failed)
-		return -1;                /* logged by the writer */
-	rc = mdb_txn_begin(s->env, s->batch, 0, &t->txn);
-	if (rc) {
-		store_mdb_warn(s, "begin write", rc);
-		pthread_mutex_lock(&s->mu);
-		store_child_ended(s);
-		pthread_mutex_unlock(&s->mu);
-		return -1;
-	}
-	return 0;
 }
 
 int
@@ -1038,19 +700,7 @@ store_txn_commit(struct store_txn *t)
 	rc = mdb_txn_commit(t->txn);      /* into the batch: no I/O */
 	if (rc)
 		store_mdb_warn(s, "commit", rc);
-	pthread_mutex_lock(&s->mu);
-	store_child_ended(s);
-	if (rc == 0) {
-		t->next = s->members;
-		s->members = t;
-		s->nmembers++;
-		while (!t->done)
-			pthread_cond_wait(&s->done_cv, &s->mu);
-		rc = t->rc;
-		if (rc)
-			store_full_flag = t->full;   /* the writer logged it */
-	}
-	pthread_mutex_unlock(&s->mu);
+	rc = store_child_commit(t, rc);
 	if (rc == 0 && t->on_commit != NULL)
 		t->on_commit();
 	free(t);
@@ -1073,11 +723,8 @@ store_txn_abort(struct store_txn *t)
 		return;
 	}
 	mdb_txn_abort(t->txn);
-	if (t->write) {
-		pthread_mutex_lock(&t->s->mu);
-		store_child_ended(t->s);
-		pthread_mutex_unlock(&t->s->mu);
-	}
+	if (t->write)
+		store_child_abort(t);
 	free(t);
 }
 
