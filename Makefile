@@ -251,7 +251,7 @@ storm: $(B)/acctd $(B)/acctd-agent prereqs-test
 		--flap-seconds $(STORM_FLAP_SECONDS) --agent-kill
 storm-short: $(B)/acctd $(B)/acctd-agent prereqs-test
 	$(Q)ACCTD_BIN=$(CURDIR)/$(B)/acctd python3 tests/storm/storm.py --rounds 8 \
-		--clients 32 --seconds 1 --flap-seconds 20 --full-seconds 2
+		--clients 32 --seconds 1 --flap-seconds 10 --full-seconds 2
 .PHONY: storm storm-short
 
 api: $(B)/acctd
@@ -282,7 +282,7 @@ e2e: $(B)/acctd
 #   make fuzz [FUZZ_SECONDS=N]   every target N s (one line each; exit 1 on a crash)
 #   make fuzz-smoke              the committed corpora + FUZZ_SMOKE_SECONDS each (make test)
 FUZZ_SECONDS       ?= 30
-FUZZ_SMOKE_SECONDS ?= 4
+FUZZ_SMOKE_SECONDS ?= 2
 FUZZ_B    := $(BUILD)/host-fuzz
 FUZZ_CC   := clang-14
 PKGS_FUZZ := clang-14 libclang-rt-14-dev libfuzzer-14-dev openssl
