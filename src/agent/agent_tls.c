@@ -46,6 +46,8 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -273,7 +275,11 @@ agent_tls_conn_new(struct agent_tls *t, int fd, const char *peer,
     int64_t deadline, struct agent_tls_conn **out)
 {
 	struct agent_tls_conn *c;
+	int one = 1;
 
+	/* the handshake's flights and the answer's records go out as written
+	 * (Nagle held a record back for the client's delayed ACK: ~40 ms) */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c = x_calloc(1, sizeof(*c));
 	atomic_fetch_add(&t->refs, 1);	/* agent_tls_close drops it */
 	c->t = t;
