@@ -1126,7 +1126,6 @@ void push_tls_metrics(FILE *f);          /* acctd_tls_cert_expiry_seconds */
 int push_tls_post(const char *node, const char *url, const char *path,
     const char *body, int *status, char *resp, size_t resplen, char *err,
     size_t errlen);
-void push_tls_forget(const char *node);  /* the next push: a full handshake */
 /* the TLS client settings push_tls.c and forward_conn.c share: TLS 1.2-1.3,
  * the peer verified against anchors only, no tickets; drbg seeded with pers
  * from entropy. 0 or -1 with err */

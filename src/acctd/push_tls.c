@@ -609,16 +609,3 @@ push_tls_post(const char *node, const char *url, const char *path,
 	free(req);
 	return ret;
 }
-
-void
-push_tls_forget(const char *node)
-{
-	char err[128];
-	struct push_tls_pin *p = push_tls_node(node, err, sizeof(err));
-
-	if (p == NULL)
-		return;
-	pthread_mutex_lock(&p->mtx);
-	push_tls_node_forget(p);
-	pthread_mutex_unlock(&p->mtx);
-}
