@@ -358,12 +358,16 @@ run: prereqs-test all
 # math) and lmdbloop (one fsync'd LMDB commit per put). nginx + OpenSSL is
 # installed for the comparison only by this target. [BENCH_SECONDS=4
 # BENCH_RUNS=3]
-BENCH_BINS := $(B)/bench/ping $(B)/bench/ecbench $(B)/bench/lmdbloop
+BENCH_BINS := $(B)/bench/ping $(B)/bench/ecbench $(B)/bench/lmdbloop $(B)/bench/pushbench
 $(B)/bench/ping: tests/bench/ping.c $(SYSROOT)/.stamp
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< -L$(SYSROOT)/lib -lcivetweb -lmbedtls -lpthread -ldl -lm
 $(B)/bench/ecbench: tests/bench/ecbench.c $(SYSROOT)/.stamp
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< -L$(SYSROOT)/lib -lmbedtls -lpthread
+$(B)/bench/pushbench: tests/bench/pushbench.c $(SYSROOT)/.stamp
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< -L$(SYSROOT)/lib -lmbedtls -lpthread

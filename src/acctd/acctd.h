@@ -1120,7 +1120,9 @@ int64_t http_tls_not_after(void);        /* the current certificate's notAfter *
 int push_tls_load(const struct conf *c, int reload, char *err, size_t errlen);
 void push_tls_shutdown(void);            /* after push_stop() */
 void push_tls_metrics(FILE *f);          /* acctd_tls_cert_expiry_seconds */
-/* POST body to node's https://host:port/path; *status and resp (NUL-terminated) */
+/* POST body to node's https://host:port/path; *status and resp
+ * (NUL-terminated). Resumes the node's last TLS 1.3 session when it has one
+ * (see push_tls.c); calls for one node are serialised. */
 int push_tls_post(const char *node, const char *url, const char *path,
     const char *body, int *status, char *resp, size_t resplen, char *err,
     size_t errlen);

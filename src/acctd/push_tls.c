@@ -3,11 +3,26 @@
  * acctd-agent (push.c's only way out), TLS 1.3 or 1.2 (the project's mbedTLS
  * config: ECDHE + AEAD, P-256/X25519), with
  *   - the node's certificate pinned: it is the only trust anchor, and the
- *     peer's certificate must equal it byte for byte;
+ *     peer's certificate must equal it byte for byte (checked inside the
+ *     handshake by push_tls_verify, so no session is ever kept from a node
+ *     that is not the pinned one);
  *   - acctd's client certificate (push.client_cert/key) for the agent to pin.
  * One request per connection; connect and every read time out, so a dead
  * node costs its push thread a few seconds, never a handler anything.
  * (The HTTPS server's TLS settings are http_tls.c's.)
+ *
+ * What a push costs (issue 12, docs/agent.md "Resumption"): each node keeps,
+ * from its first push on, a CTR_DRBG seeded once (it reseeds itself at
+ * CTR_DRBG's interval), an mbedtls_ssl_config built for the pin and client
+ * pair it holds (rebuilt when a SIGHUP put other ones in the slots), and the
+ * last TLS 1.3 session (ticket) the node gave: the next push offers it, so
+ * the agent skips its certificate and both sides skip the signatures
+ * (psk_dhe_ke: a fresh ECDHE still runs, forward secrecy is kept). A session
+ * belongs to the node whose pin it was made under and is dropped on any
+ * failure and whenever the pin or the client pair changes. TLS 1.2 tickets
+ * are not used (a 1.2 resumption has no ECDHE: no forward secrecy).
+ * That state is its node's push thread's (push.c runs one per node); a
+ * mutex per node keeps any other caller out.
  *
  * The files are read at start, as root, before the privilege drop (the
  * client key is usually root's), and again on SIGHUP (push_tls_load): a
@@ -17,9 +32,13 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -41,8 +60,60 @@ static struct push_tls_pin {
 	char node[64];
 	char setting[48];		/* "nodes[2].cert" */
 	struct cred *cred;		/* a slot */
+	/* the node's client state, under mtx (see the top of this file) */
+	pthread_mutex_t mtx;
+	int seeded;			/* drbg */
+	mbedtls_entropy_context entropy;
+	mbedtls_ctr_drbg_context drbg;
+	mbedtls_ssl_config conf;
+	struct cred *conf_pin, *conf_own;	/* conf's (references); NULL: none */
+	mbedtls_ssl_session session;
+	int has_session;
+	int verified;			/* this handshake verified a certificate */
+	atomic_ullong full, resumed;	/* handshakes, for /metrics */
 } *push_tls_pins;			/* the nodes of the start */
 static size_t push_tls_npins;
+
+static void
+push_tls_node_init(struct push_tls_pin *p)
+{
+	pthread_mutex_init(&p->mtx, NULL);
+	mbedtls_entropy_init(&p->entropy);
+	mbedtls_ctr_drbg_init(&p->drbg);
+	mbedtls_ssl_config_init(&p->conf);
+	mbedtls_ssl_session_init(&p->session);
+}
+
+/* the kept session, if any, is gone (zeroized) */
+static void
+push_tls_node_forget(struct push_tls_pin *p)
+{
+	mbedtls_ssl_session_free(&p->session);
+	mbedtls_ssl_session_init(&p->session);
+	p->has_session = 0;
+}
+
+/* conf and the session with it */
+static void
+push_tls_node_unconf(struct push_tls_pin *p)
+{
+	push_tls_node_forget(p);
+	mbedtls_ssl_config_free(&p->conf);
+	mbedtls_ssl_config_init(&p->conf);
+	cred_unref(p->conf_pin);
+	cred_unref(p->conf_own);
+	p->conf_pin = p->conf_own = NULL;
+}
+
+static void
+push_tls_node_free(struct push_tls_pin *p)
+{
+	push_tls_node_unconf(p);
+	mbedtls_ssl_config_free(&p->conf);
+	mbedtls_ctr_drbg_free(&p->drbg);
+	mbedtls_entropy_free(&p->entropy);
+	pthread_mutex_destroy(&p->mtx);
+}
 
 /* one file set of a load: the slot keeps its old value on failure */
 static int
@@ -95,6 +166,7 @@ push_tls_load(const struct conf *c, int reload, char *err, size_t errlen)
 		if (!reload) {	/* the push threads read these from now on */
 			snprintf(p->node, sizeof(p->node), "%s", c->nodes[i].name);
 			snprintf(p->setting, sizeof(p->setting), "nodes[%zu].cert", i);
+			push_tls_node_init(p);
 		}
 		if (push_tls_load_one(&p->cred, c->nodes[i].cert, NULL, p->setting,
 		    NULL, reload, err, errlen) == -1 && !reload)
@@ -107,8 +179,10 @@ void
 push_tls_shutdown(void)
 {
 	cred_slot_set(&push_tls_client, NULL);
-	for (size_t i = 0; i < push_tls_npins; i++)
+	for (size_t i = 0; i < push_tls_npins; i++) {
 		cred_slot_set(&push_tls_pins[i].cred, NULL);
+		push_tls_node_free(&push_tls_pins[i]);
+	}
 	free(push_tls_pins);
 	push_tls_pins = NULL;
 	push_tls_npins = 0;
@@ -132,6 +206,13 @@ push_tls_metrics(FILE *f)
 	for (size_t i = 0; i < push_tls_npins; i++)
 		push_tls_expiry(f, "node:", push_tls_pins[i].node,
 		    &push_tls_pins[i].cred);
+	for (size_t i = 0; i < push_tls_npins; i++)
+		fprintf(f, "acctd_push_handshakes_total{node=\"%s\",kind=\"full\"} "
+		    "%llu\nacctd_push_handshakes_total{node=\"%s\",kind=\"resumed\"} "
+		    "%llu\n", push_tls_pins[i].node,
+		    (unsigned long long)atomic_load(&push_tls_pins[i].full),
+		    push_tls_pins[i].node,
+		    (unsigned long long)atomic_load(&push_tls_pins[i].resumed));
 }
 
 /* "https://host:port" -> host, port */
@@ -177,6 +258,8 @@ push_tls_connect_one(const struct sockaddr_storage *ss, socklen_t len,
 	return -1;
 done:
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	/* a flight of several records is not held back for an ACK */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	return fd;
 }
 
@@ -208,39 +291,28 @@ push_tls_err(char *err, size_t errlen, const char *what, int rc)
 	snprintf(err, errlen, "%s: %s", what, buf);
 }
 
-/* one push connection's mbedTLS state, and its references */
-struct push_tls {
-	mbedtls_entropy_context entropy;
-	mbedtls_ctr_drbg_context drbg;
-	mbedtls_ssl_config conf;
-	mbedtls_ssl_context ssl;
-	struct cred *pin, *own;
-	const char *pin_setting;	/* "nodes[2].cert" */
-	mbedtls_net_context net;
-};
-
-static void
-push_tls_init(struct push_tls *p)
+/* TLS 1.2-1.3, the peer verified against anchors only, no tickets */
+static int
+push_tls_conf_base(mbedtls_ssl_config *conf, mbedtls_ctr_drbg_context *drbg,
+    mbedtls_x509_crt *anchors, char *err, size_t errlen)
 {
-	mbedtls_entropy_init(&p->entropy);
-	mbedtls_ctr_drbg_init(&p->drbg);
-	mbedtls_ssl_config_init(&p->conf);
-	mbedtls_ssl_init(&p->ssl);
-	p->pin = p->own = NULL;
-	p->pin_setting = "";
-	mbedtls_net_init(&p->net);
-}
+	int rc;
 
-static void
-push_tls_free(struct push_tls *p)
-{
-	mbedtls_net_free(&p->net);
-	mbedtls_ssl_free(&p->ssl);
-	mbedtls_ssl_config_free(&p->conf);
-	cred_unref(p->own);
-	cred_unref(p->pin);
-	mbedtls_ctr_drbg_free(&p->drbg);
-	mbedtls_entropy_free(&p->entropy);
+	if ((rc = mbedtls_ssl_config_defaults(conf, MBEDTLS_SSL_IS_CLIENT,
+	    MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT)) != 0) {
+		push_tls_err(err, errlen, "tls config", rc);
+		return -1;
+	}
+	mbedtls_ssl_conf_authmode(conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+	mbedtls_ssl_conf_ca_chain(conf, anchors, NULL);
+	mbedtls_ssl_conf_rng(conf, mbedtls_ctr_drbg_random, drbg);
+	/* 1.3 where the peer has it; no TLS 1.2 tickets (no forward secrecy);
+	 * a 1.3 ticket the peer sends is read and dropped unless the caller
+	 * asks for it (push_tls_node_conf) */
+	mbedtls_ssl_conf_min_tls_version(conf, MBEDTLS_SSL_VERSION_TLS1_2);
+	mbedtls_ssl_conf_max_tls_version(conf, MBEDTLS_SSL_VERSION_TLS1_3);
+	mbedtls_ssl_conf_session_tickets(conf, MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
+	return 0;
 }
 
 int
@@ -255,76 +327,129 @@ push_tls_client_conf(struct mbedtls_ssl_config *conf,
 		push_tls_err(err, errlen, "random", rc);
 		return -1;
 	}
-	if ((rc = mbedtls_ssl_config_defaults(conf, MBEDTLS_SSL_IS_CLIENT,
-	    MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT)) != 0) {
-		push_tls_err(err, errlen, "tls config", rc);
-		return -1;
-	}
-	mbedtls_ssl_conf_authmode(conf, MBEDTLS_SSL_VERIFY_REQUIRED);
-	mbedtls_ssl_conf_ca_chain(conf, anchors, NULL);
-	mbedtls_ssl_conf_rng(conf, mbedtls_ctr_drbg_random, drbg);
-	/* 1.3 where the peer has it; no tickets (a push is one request per
-	 * connection, the forwarder's one connection lasts): a 1.3 ticket
-	 * the peer sends anyway is read and dropped */
-	mbedtls_ssl_conf_min_tls_version(conf, MBEDTLS_SSL_VERSION_TLS1_2);
-	mbedtls_ssl_conf_max_tls_version(conf, MBEDTLS_SSL_VERSION_TLS1_3);
-	mbedtls_ssl_conf_session_tickets(conf, MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
+	return push_tls_conf_base(conf, drbg, anchors, err, errlen);
+}
+
+/* depth 0 must be the pinned certificate itself (p->conf_pin), inside the
+ * handshake: a node that is not the pinned one never gets as far as a
+ * session. Called only by full handshakes: p->verified tells them apart */
+static int
+push_tls_verify(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
+{
+	struct push_tls_pin *p = arg;
+	const mbedtls_x509_crt *pin = cred_crt(p->conf_pin);
+
+	p->verified = 1;
+	if (depth == 0 && (crt->raw.len != pin->raw.len ||
+	    memcmp(crt->raw.p, pin->raw.p, pin->raw.len) != 0))
+		*flags |= MBEDTLS_X509_BADCERT_NOT_TRUSTED;
 	return 0;
 }
 
-/* the client settings: mutual TLS 1.2-1.3, the node's certificate as the
- * only anchor; 0 or -1 with err */
+/* p->conf for pin and own (a new one when they are not conf's: the kept
+ * session goes with the old one); takes both references. 0 or -1 with err */
 static int
-push_tls_setup(struct push_tls *p, const char *node, char *err, size_t errlen)
+push_tls_node_conf(struct push_tls_pin *p, struct cred *pin, struct cred *own,
+    char *err, size_t errlen)
 {
 	int rc;
 
-	for (size_t i = 0; i < push_tls_npins; i++)
-		if (strcmp(push_tls_pins[i].node, node) == 0) {
-			p->pin = cred_slot_get(&push_tls_pins[i].cred);
-			p->pin_setting = push_tls_pins[i].setting;
+	if (p->conf_pin == pin && p->conf_own == own) {
+		cred_unref(pin);
+		cred_unref(own);
+		return 0;
+	}
+	push_tls_node_unconf(p);
+	p->conf_pin = pin;
+	p->conf_own = own;
+	if (push_tls_conf_base(&p->conf, &p->drbg, cred_crt(pin), err,
+	    errlen) == -1)
+		goto fail;
+	/* TLS 1.3 tickets only, resumed with a fresh ECDHE (psk_dhe_ke) */
+	mbedtls_ssl_conf_tls13_enable_signal_new_session_tickets(&p->conf,
+	    MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_ENABLED);
+	mbedtls_ssl_conf_tls13_key_exchange_modes(&p->conf,
+	    MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_EPHEMERAL_ALL);
+	mbedtls_ssl_conf_verify(&p->conf, push_tls_verify, p);
+	mbedtls_ssl_conf_read_timeout(&p->conf, PUSH_TLS_TIMEOUT_MS);
+	if ((rc = mbedtls_ssl_conf_own_cert(&p->conf, cred_crt(own),
+	    cred_key(own))) != 0) {
+		push_tls_err(err, errlen, "tls setup", rc);
+		goto fail;
+	}
+	return 0;
+fail:
+	push_tls_node_unconf(p);
+	return -1;
+}
+
+/* the node's state made ready for a push: its DRBG seeded (once), its conf
+ * for the current pin and client pair. 0 or -1 with err */
+static int
+push_tls_node_ready(struct push_tls_pin *p, char *err, size_t errlen)
+{
+	struct cred *pin, *own;
+	int rc;
+
+	if (!p->seeded) {
+		if ((rc = mbedtls_ctr_drbg_seed(&p->drbg, mbedtls_entropy_func,
+		    &p->entropy, (const unsigned char *)"acctd push", 10)) != 0) {
+			push_tls_err(err, errlen, "random", rc);
+			return -1;
 		}
-	p->own = cred_slot_get(&push_tls_client);
-	if (p->pin == NULL || p->own == NULL) {
-		snprintf(err, errlen, p->own == NULL ? "push.client_cert and "
+		p->seeded = 1;
+	}
+	pin = cred_slot_get(&p->cred);
+	own = cred_slot_get(&push_tls_client);
+	if (pin == NULL || own == NULL) {
+		snprintf(err, errlen, own == NULL ? "push.client_cert and "
 		    "push.client_key are not set" : "node %s has no certificate "
-		    "loaded (added by a reload? restart acctd)", node);
+		    "loaded (added by a reload? restart acctd)", p->node);
+		cred_unref(pin);
+		cred_unref(own);
 		return -1;
 	}
-	if (push_tls_client_conf(&p->conf, &p->drbg, &p->entropy, "acctd push",
-	    cred_crt(p->pin), err, errlen) == -1)
-		return -1;
-	mbedtls_ssl_conf_read_timeout(&p->conf, PUSH_TLS_TIMEOUT_MS);
-	if ((rc = mbedtls_ssl_conf_own_cert(&p->conf, cred_crt(p->own),
-	    cred_key(p->own))) != 0 ||
-	    (rc = mbedtls_ssl_setup(&p->ssl, &p->conf)) != 0 ||
+	return push_tls_node_conf(p, pin, own, err, errlen);
+}
+
+/* an ssl context on p->conf, offered p's session if it has one */
+static int
+push_tls_setup(struct push_tls_pin *p, mbedtls_ssl_context *ssl, char *err,
+    size_t errlen)
+{
+	int rc;
+
+	if ((rc = mbedtls_ssl_setup(ssl, &p->conf)) != 0 ||
 	    /* the pinned certificate is the only anchor; no name check beyond
 	     * it (3.6 wants that said: without a hostname, VERIFY_REQUIRED
 	     * fails) */
-	    (rc = mbedtls_ssl_set_hostname(&p->ssl, NULL)) != 0) {
+	    (rc = mbedtls_ssl_set_hostname(ssl, NULL)) != 0) {
 		push_tls_err(err, errlen, "tls setup", rc);
 		return -1;
 	}
+	if (p->has_session && mbedtls_ssl_set_session(ssl, &p->session) != 0)
+		push_tls_node_forget(p);
 	return 0;
 }
 
 /* connect and handshake; the node must present exactly the pinned
- * certificate. 0 or -1 with err */
+ * certificate (a resumed session was made with it). 0 or -1 with err */
 static int
-push_tls_handshake(struct push_tls *p, const struct addr *a, char *err,
-    size_t errlen)
+push_tls_handshake(struct push_tls_pin *p, mbedtls_ssl_context *ssl,
+    mbedtls_net_context *net, const struct addr *a, char *err, size_t errlen)
 {
-	const mbedtls_x509_crt *peer, *pin;
+	const mbedtls_x509_crt *peer, *pin = cred_crt(p->conf_pin);
 	int rc;
 
-	if ((p->net.fd = push_tls_connect(a, err, errlen)) == -1)
+	if ((net->fd = push_tls_connect(a, err, errlen)) == -1)
 		return -1;
-	mbedtls_ssl_set_bio(&p->ssl, &p->net, mbedtls_net_send, NULL,
+	mbedtls_ssl_set_bio(ssl, net, mbedtls_net_send, NULL,
 	    mbedtls_net_recv_timeout);
-	while ((rc = mbedtls_ssl_handshake(&p->ssl)) != 0) {
+	p->verified = 0;
+	while ((rc = mbedtls_ssl_handshake(ssl)) != 0) {
 		if (rc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
 			snprintf(err, errlen, "handshake: the node's certificate "
-			    "is not the one in %s", p->pin_setting);
+			    "is not the one in %s", p->setting);
 			return -1;
 		}
 		if (rc != MBEDTLS_ERR_SSL_WANT_READ && rc != MBEDTLS_ERR_SSL_WANT_WRITE) {
@@ -332,25 +457,28 @@ push_tls_handshake(struct push_tls *p, const struct addr *a, char *err,
 			return -1;
 		}
 	}
-	pin = cred_crt(p->pin);
-	peer = mbedtls_ssl_get_peer_cert(&p->ssl);
-	if (peer == NULL || peer->raw.len != pin->raw.len ||
-	    memcmp(peer->raw.p, pin->raw.p, pin->raw.len) != 0) {
+	/* a TLS 1.3 resumption carries no certificate: its ticket came from
+	 * a handshake that verified this pin (p->conf_pin is the session's) */
+	peer = mbedtls_ssl_get_peer_cert(ssl);
+	if ((p->verified || peer != NULL) && (peer == NULL ||
+	    peer->raw.len != pin->raw.len ||
+	    memcmp(peer->raw.p, pin->raw.p, pin->raw.len) != 0)) {
 		snprintf(err, errlen, "the node's certificate is not the one in %s",
-		    p->pin_setting);
+		    p->setting);
 		return -1;
 	}
+	atomic_fetch_add(p->verified ? &p->full : &p->resumed, 1);
 	return 0;
 }
 
 static int
-push_tls_write(struct push_tls *p, const char *req, size_t len, char *err,
+push_tls_write(mbedtls_ssl_context *ssl, const char *req, size_t len, char *err,
     size_t errlen)
 {
 	int rc;
 
 	for (size_t off = 0; off < len;) {
-		rc = mbedtls_ssl_write(&p->ssl, (const unsigned char *)req + off, len - off);
+		rc = mbedtls_ssl_write(ssl, (const unsigned char *)req + off, len - off);
 		if (rc == MBEDTLS_ERR_SSL_WANT_WRITE || rc == MBEDTLS_ERR_SSL_WANT_READ)
 			continue;
 		if (rc < 0) {
@@ -364,14 +492,14 @@ push_tls_write(struct push_tls *p, const char *req, size_t len, char *err,
 
 /* the whole answer (until the agent closes), NUL-terminated, cut to resplen */
 static int
-push_tls_read(struct push_tls *p, char *resp, size_t resplen, char *err,
+push_tls_read(mbedtls_ssl_context *ssl, char *resp, size_t resplen, char *err,
     size_t errlen)
 {
 	size_t used = 0;
 	int rc;
 
 	while (used + 1 < resplen) {
-		rc = mbedtls_ssl_read(&p->ssl, (unsigned char *)resp + used, resplen - 1 - used);
+		rc = mbedtls_ssl_read(ssl, (unsigned char *)resp + used, resplen - 1 - used);
 		if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE ||
 		    rc == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
 			continue;
@@ -404,41 +532,80 @@ push_tls_answer(char *resp, int *status, char *err, size_t errlen)
 	return 0;
 }
 
+/* the node's entry, or NULL with err */
+static struct push_tls_pin *
+push_tls_node(const char *node, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < push_tls_npins; i++)
+		if (strcmp(push_tls_pins[i].node, node) == 0)
+			return &push_tls_pins[i];
+	snprintf(err, errlen, "node %s has no certificate loaded (added by a "
+	    "reload? restart acctd)", node);
+	return NULL;
+}
+
+/* one request on a new connection (resumed when p has a session); the
+ * session to offer next is kept. 0 or -1 with err */
+static int
+push_tls_exchange(struct push_tls_pin *p, const struct addr *a, const char *req,
+    int *status, char *resp, size_t resplen, char *err, size_t errlen)
+{
+	mbedtls_ssl_context ssl;
+	mbedtls_net_context net;
+	int ret = -1;
+
+	mbedtls_ssl_init(&ssl);
+	mbedtls_net_init(&net);
+	if (push_tls_setup(p, &ssl, err, errlen) == -1 ||
+	    push_tls_handshake(p, &ssl, &net, a, err, errlen) == -1 ||
+	    push_tls_write(&ssl, req, strlen(req), err, errlen) == -1 ||
+	    push_tls_read(&ssl, resp, resplen, err, errlen) == -1 ||
+	    push_tls_answer(resp, status, err, errlen) == -1)
+		goto done;
+	mbedtls_ssl_close_notify(&ssl);
+	/* the ticket the node sent with this answer (TLS 1.3; none: no
+	 * session, the next push is a full handshake) */
+	push_tls_node_forget(p);
+	if (mbedtls_ssl_get_session(&ssl, &p->session) == 0)
+		p->has_session = 1;
+	else
+		push_tls_node_forget(p);
+	ret = 0;
+done:
+	if (ret == -1)
+		push_tls_node_forget(p);
+	mbedtls_net_free(&net);
+	mbedtls_ssl_free(&ssl);
+	return ret;
+}
+
 int
 push_tls_post(const char *node, const char *url, const char *path,
     const char *body, int *status, char *resp, size_t resplen, char *err,
     size_t errlen)
 {
-	struct push_tls p;
+	struct push_tls_pin *p;
 	struct addr a;
-	char *req = NULL;
-	const char *host;
+	char *req;
 	int ret = -1;
 
 	*status = 0;
 	resp[0] = '\0';
-	push_tls_init(&p);
 	if (push_tls_split_url(url, &a) == -1) {
 		snprintf(err, errlen, "bad node url %s", url);
-		goto done;
+		return -1;
 	}
-	host = a.host;
-	if (push_tls_setup(&p, node, err, errlen) == -1 ||
-	    push_tls_handshake(&p, &a, err, errlen) == -1)
-		goto done;
+	if ((p = push_tls_node(node, err, errlen)) == NULL)
+		return -1;
 	req = x_asprintf("POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
-	    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s", path, host, strlen(body), body);
-	if (push_tls_write(&p, req, strlen(req), err, errlen) == -1 ||
-	    push_tls_read(&p, resp, resplen, err, errlen) == -1 ||
-	    push_tls_answer(resp, status, err, errlen) == -1)
-		goto done;
-	mbedtls_ssl_close_notify(&p.ssl);
-	ret = 0;
-done:
-	if (req != NULL) {
-		crypto_wipe(req, strlen(req));
-		free(req);
-	}
-	push_tls_free(&p);
+	    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s", path, a.host,
+	    strlen(body), body);
+	pthread_mutex_lock(&p->mtx);
+	if (push_tls_node_ready(p, err, errlen) == 0)
+		ret = push_tls_exchange(p, &a, req, status, resp, resplen, err,
+		    errlen);
+	pthread_mutex_unlock(&p->mtx);
+	crypto_wipe(req, strlen(req));
+	free(req);
 	return ret;
 }

@@ -3,15 +3,24 @@
  * agent's only user of mbedTLS's TLS layer.
  *
  * - TLS 1.3 or 1.2 (1.3 with an acctd that has it), with the suites
- *   toolchain/mbedtls_config.h compiles in (ECDHE, AEAD). No session
- *   tickets: acctd makes one connection per delivery and keeps no session.
+ *   toolchain/mbedtls_config.h compiles in (ECDHE, AEAD). Session tickets
+ *   (docs/agent.md "Resumption"): acctd makes one connection per delivery
+ *   and offers the ticket of the last one, resumed in TLS 1.3 with a fresh
+ *   ECDHE (psk_dhe_ke; acctd asks for no TLS 1.2 tickets). The ticket keys
+ *   (AES-256-GCM) come from crypto_random, live in this process only, change
+ *   every AGENT_TLS_TICKET_LIFETIME seconds, and belong to one struct
+ *   agent_tls: a restart or a SIGHUP (perhaps with another acctd_cert)
+ *   makes every older ticket fail, and acctd falls back to a full handshake.
  * - The node presents tls.cert / tls.key; the key file is refused when
  *   group or world accessible, and must match the certificate.
  * - The client must present a certificate, verified with acctd_cert as the
  *   only trust anchor (MBEDTLS_SSL_VERIFY_REQUIRED: a self-signed
- *   certificate verifies as its own anchor), and then be byte for byte the
- *   DER of acctd_cert: a certificate another key signed under the same name
- *   is refused as well.
+ *   certificate verifies as its own anchor), and be byte for byte the DER
+ *   of acctd_cert (agent_tls_verify, inside the handshake, so no ticket is
+ *   ever issued to anything else): a certificate another key signed under
+ *   the same name is refused as well. A resumed handshake shows no
+ *   certificate (TLS 1.3 tickets do not carry it); its ticket is one this
+ *   struct agent_tls issued after such a check.
  * - The handshake is non-blocking (agent_tls_handshake, driven by the
  *   poll loop of agent_conn.c): a connection that has not proved it is
  *   acctd holds no thread. Its mbedTLS context is set up only when its
@@ -37,6 +46,8 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -51,13 +62,17 @@
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
+#include <mbedtls/ssl_ticket.h>
 #include <mbedtls/x509_crt.h>
 
 #include "agent.h"
 
+#define AGENT_TLS_TICKET_LIFETIME 3600	/* seconds; also how often the key changes */
+
 struct agent_tls {
 	atomic_int refs;
 	mbedtls_ssl_config conf;
+	mbedtls_ssl_ticket_context ticket;	/* its keys: this load's only */
 	struct cred *own;		/* tls.cert + tls.key */
 	struct cred *acctd;		/* acctd_cert: the one client certificate */
 };
@@ -68,6 +83,8 @@ struct agent_tls_conn {
 	int fd;				/* non-blocking */
 	int setup;			/* ssl set up (at the first bytes) */
 	int done;			/* handshake done, client is acctd */
+	int verified;			/* a certificate was verified: not resumed */
+	int notpin;			/* ... and it was not acctd_cert */
 	int64_t deadline;		/* CLOCK_MONOTONIC ms: handshake + request */
 	int64_t wdeadline;		/* for the answer being written */
 	char peer[64];			/* for log lines */
@@ -183,6 +200,23 @@ agent_tls_files(struct agent_tls *t, const struct agent_conf *c, char *err,
 	return 0;
 }
 
+/* the session tickets and their key exchange (TLS 1.3: psk_dhe_ke) */
+static int
+agent_tls_tickets(struct agent_tls *t)
+{
+	int ret;
+
+	if ((ret = mbedtls_ssl_ticket_setup(&t->ticket, agent_tls_rng, NULL,
+	    MBEDTLS_CIPHER_AES_256_GCM, AGENT_TLS_TICKET_LIFETIME)) != 0)
+		return ret;
+	mbedtls_ssl_conf_session_tickets_cb(&t->conf, mbedtls_ssl_ticket_write,
+	    mbedtls_ssl_ticket_parse, &t->ticket);
+	mbedtls_ssl_conf_tls13_key_exchange_modes(&t->conf,
+	    MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_EPHEMERAL_ALL);
+	mbedtls_ssl_conf_new_session_tickets(&t->conf, 1);
+	return 0;
+}
+
 int
 agent_tls_new(const struct agent_conf *c, struct agent_tls **out, char *err,
     size_t errlen)
@@ -195,12 +229,13 @@ agent_tls_new(const struct agent_conf *c, struct agent_tls **out, char *err,
 	t = x_calloc(1, sizeof(*t));
 	atomic_init(&t->refs, 1);
 	mbedtls_ssl_config_init(&t->conf);
+	mbedtls_ssl_ticket_init(&t->ticket);
 	if (agent_tls_files(t, c, err, errlen) == -1)
 		goto fail;
 	if ((ret = mbedtls_ssl_config_defaults(&t->conf, MBEDTLS_SSL_IS_SERVER,
 	    MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT)) != 0 ||
 	    (ret = mbedtls_ssl_conf_own_cert(&t->conf, cred_crt(t->own),
-	    cred_key(t->own))) != 0) {
+	    cred_key(t->own))) != 0 || (ret = agent_tls_tickets(t)) != 0) {
 		agent_tls_strerror(ret, why, sizeof(why));
 		snprintf(err, errlen, "tls: %s", why);
 		goto fail;
@@ -223,6 +258,7 @@ agent_tls_free(struct agent_tls *t)
 	if (t == NULL || atomic_fetch_sub(&t->refs, 1) != 1)
 		return;
 	mbedtls_ssl_config_free(&t->conf);
+	mbedtls_ssl_ticket_free(&t->ticket);	/* zeroizes the keys */
 	cred_unref(t->own);
 	cred_unref(t->acctd);
 	free(t);
@@ -239,7 +275,11 @@ agent_tls_conn_new(struct agent_tls *t, int fd, const char *peer,
     int64_t deadline, struct agent_tls_conn **out)
 {
 	struct agent_tls_conn *c;
+	int one = 1;
 
+	/* the handshake's flights and the answer's records go out as written
+	 * (Nagle held a record back for the client's delayed ACK: ~40 ms) */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c = x_calloc(1, sizeof(*c));
 	atomic_fetch_add(&t->refs, 1);	/* agent_tls_close drops it */
 	c->t = t;
@@ -263,6 +303,23 @@ agent_tls_peer(const struct agent_tls_conn *c)
 	return c->peer;
 }
 
+/* depth 0 must be acctd_cert itself, inside the handshake (before any
+ * ticket); only full handshakes verify: c->verified tells them apart */
+static int
+agent_tls_verify(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
+{
+	struct agent_tls_conn *c = arg;
+	const mbedtls_x509_crt *pin = cred_crt(c->t->acctd);
+
+	c->verified = 1;
+	if (depth == 0 && (crt->raw.len != pin->raw.len ||
+	    !crypto_equal(crt->raw.p, pin->raw.p, crt->raw.len))) {
+		c->notpin = 1;
+		*flags |= MBEDTLS_X509_BADCERT_NOT_TRUSTED;
+	}
+	return 0;
+}
+
 int
 agent_tls_handshake(struct agent_tls_conn *c, char *err, size_t errlen)
 {
@@ -279,6 +336,7 @@ agent_tls_handshake(struct agent_tls_conn *c, char *err, size_t errlen)
 		}
 		mbedtls_ssl_set_bio(&c->ssl, c, agent_tls_send, agent_tls_recv,
 		    NULL);
+		mbedtls_ssl_set_verify(&c->ssl, agent_tls_verify, c);
 		c->setup = 1;
 	}
 	ret = mbedtls_ssl_handshake(&c->ssl);
@@ -289,6 +347,13 @@ agent_tls_handshake(struct agent_tls_conn *c, char *err, size_t errlen)
 	if (ret == MBEDTLS_ERR_SSL_TIMEOUT) {
 		snprintf(err, errlen, "handshake timed out after %d s",
 		    AGENT_TLS_TIMEOUT_MS / 1000);
+		return -1;
+	}
+	if (ret == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED && c->notpin &&
+	    !(mbedtls_ssl_get_verify_result(&c->ssl) &
+	    ~(uint32_t)MBEDTLS_X509_BADCERT_NOT_TRUSTED)) {
+		snprintf(err, errlen, "client certificate refused: not "
+		    "acctd_cert");
 		return -1;
 	}
 	if (ret == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
@@ -304,18 +369,21 @@ agent_tls_handshake(struct agent_tls_conn *c, char *err, size_t errlen)
 		snprintf(err, errlen, "handshake: %s", why);
 		return -1;
 	}
-	/* verified against acctd_cert; now it must be acctd_cert itself */
+	/* verified against acctd_cert; now it must be acctd_cert itself (a
+	 * resumption has no certificate: its ticket is this load's) */
 	crt = mbedtls_ssl_get_peer_cert(&c->ssl);
 	pin = cred_crt(c->t->acctd);
-	if (crt == NULL || crt->raw.len != pin->raw.len ||
-	    !crypto_equal(crt->raw.p, pin->raw.p, crt->raw.len)) {
+	if ((c->verified || crt != NULL) && (crt == NULL ||
+	    crt->raw.len != pin->raw.len ||
+	    !crypto_equal(crt->raw.p, pin->raw.p, crt->raw.len))) {
 		snprintf(err, errlen, "client certificate refused: not "
 		    "acctd_cert");
 		return -1;
 	}
 	c->done = 1;
-	log_debug("tls: %s %s with acctd", mbedtls_ssl_get_version(&c->ssl),
-	    mbedtls_ssl_get_ciphersuite(&c->ssl));
+	log_debug("tls: %s %s with acctd%s", mbedtls_ssl_get_version(&c->ssl),
+	    mbedtls_ssl_get_ciphersuite(&c->ssl), c->verified ? "" :
+	    " (resumed)");
 	return AGENT_TLS_DONE;
 }
 

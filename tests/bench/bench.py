@@ -24,7 +24,11 @@ No assertion anywhere: the numbers are for reading, `make test` has none.
 Environment: BENCH_SECONDS (4), BENCH_RUNS (3), BENCH_BIN (the directory of
 ping, ecbench, lmdbloop), BENCH_OUT (where bench.csv goes), BENCH_CONNS
 ("8,64,256,1024"), BENCH_ONLY (a comma-separated subset of the
-sections keepalive, handshake, idle, write, login, flood, admin).
+sections keepalive, handshake, idle, write, login, flood, admin, push).
+
+push: the push client's handshake (pushbench, push_tls.c's settings) against
+a real acctd-agent, TLS 1.3 and 1.2, full and resumed: pushes/s and the
+client's CPU per push, resumed / full in the same run.
 """
 import csv
 import hashlib
@@ -45,7 +49,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "api"))
-from harness import BIN, Daemon, cert_dir, free_port  # noqa: E402
+from harness import BIN, Daemon, cert_dir, conf_text, free_port  # noqa: E402
 
 DURATION = float(os.environ.get("BENCH_SECONDS", "4"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
@@ -53,7 +57,7 @@ BENCH_BIN = os.environ.get("BENCH_BIN", os.path.join(os.path.dirname(os.path.abs
                                                      "..", "..", "build", "host", "bench"))
 OUT = os.environ.get("BENCH_OUT", os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                "..", "..", "build", "bench"))
-# a subset while working on one thing: "keepalive,handshake,idle,write,login,flood,admin"
+# a subset while working on one thing: "keepalive,handshake,idle,write,login,flood,admin,push"
 ONLY = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
 CONNS = [int(x) for x in os.environ.get("BENCH_CONNS", "8,64,256,1024").split(",")]
 ITERATIONS = 600000
@@ -471,6 +475,70 @@ def ecbench(keyfile):
     return {k: float(v) / 1000 for k, v in (line.split() for line in out.splitlines())}
 
 
+class PushAgent:
+    """a real acctd-agent for pushbench (its hook never runs: 404s)"""
+
+    def __init__(self):
+        root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+        self.dir = tempfile.mkdtemp(prefix="pushbench-")
+        for name, cn in (("node", "node1"), ("client", "acctd")):
+            subprocess.run([os.path.join(root, "tools", "mkcert.sh"),
+                            os.path.join(self.dir, name), cn], check=True)
+        self.port = free_port()
+        conf = os.path.join(self.dir, "agent.conf")
+        with open(conf, "w") as f:
+            f.write(conf_text({
+                "listen": "127.0.0.1:%d" % self.port,
+                "tls": {"cert": self.path("node.crt"), "key": self.path("node.key")},
+                "acctd_cert": self.path("client.crt"), "state_file": self.path("state"),
+                "hook": "/bin/true", "log_level": "warn", "user": ""}))
+        self.log = open(self.path("agent.log"), "w")
+        self.proc = subprocess.Popen([os.path.join(os.path.dirname(BIN), "acctd-agent"),
+                                      "-c", conf], stdout=subprocess.DEVNULL, stderr=self.log)
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise SystemExit("bench: acctd-agent did not start: %s" % open(self.path("agent.log")).read())
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def run(self):
+        """{mode: (pushes/s, client CPU us per push, agent CPU us per push, resumed share)}"""
+        out = {}
+        for mode in ("tls13-full", "tls13-resumed", "tls12-full", "tls12-resumed"):
+            c0 = proc_cpu([self.proc.pid])
+            line = subprocess.run(
+                [os.path.join(BENCH_BIN, "pushbench"), "127.0.0.1", str(self.port),
+                 self.path("node.crt"), self.path("client.crt"), self.path("client.key"),
+                 str(DURATION), mode], capture_output=True, text=True, check=True).stdout.split()
+            rate, cpu, share = float(line[1]), float(line[2]), float(line[3])
+            agent = (proc_cpu([self.proc.pid]) - c0) / (rate * DURATION) * 1e6
+            out[mode] = (rate, cpu, agent, share)
+        return out
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(10)
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def push_rows(R):
+    ag = PushAgent()
+    try:
+        for mode, (rate, cpu, agent, share) in ag.run().items():
+            R.add("push", mode, "rate", rate, "push/s")
+            R.add("push", mode, "cpu", cpu / 1000, "ms")
+            R.add("push", mode, "agent", agent / 1000, "ms")
+            R.add("push", mode, "share", share * 100, "%")
+    finally:
+        ag.stop()
+
+
 def lmdb_ceiling(datadir):
     d = tempfile.mkdtemp(prefix="lmdbloop-", dir=os.path.dirname(datadir))
     try:
@@ -703,6 +771,8 @@ def main():
             if want("login"):
                 R.add("login", "POST /api/v0/login (%d it.)" % ITERATIONS, "acctd", login_ms(a, pw), "ms")
                 R.add("login", "PBKDF2-HMAC-SHA256 %d it." % ITERATIONS, "hashlib", hashlib_ms(), "ms")
+            if want("push"):
+                push_rows(R)
             if want("flood"):
                 quiet, busy, frps = flood(a)
                 R.add("flood", "GET /healthz p99, no flood", "acctd", quiet[0], "ms")
@@ -859,6 +929,22 @@ def report(R, names, admin):
         "ms", "no flood", q, "<= 5 (point 5)")
     row("flood", "acctd: the flood's sign-ins (401/503)", R.med("flood", "  the flood's sign-ins (401/503)", "acctd"),
         "req/s")
+    for v in ("13", "12"):
+        full, res = "tls%s-full" % v, "tls%s-resumed" % v
+        used = " (what acctd uses)" if v == "13" else " (not used: no PFS)"
+        name = "TLS 1.%s" % v[1]
+        row("push", "%s full: pushes/s" % name, R.med("push", full, "rate"), "push/s")
+        row("push", "%s resumed%s: pushes/s (%s%% resumed)" % (
+            name, used, fmt(R.med("push", res, "share"), "x")), R.med("push", res, "rate"),
+            "push/s", "full", R.med("push", full, "rate"), ">= 5" if v == "13" else "")
+        row("push", "%s full: client CPU/push" % name, R.med("push", full, "cpu"), "ms")
+        c = R.med("push", res, "cpu")
+        row("push", "%s resumed: client CPU/push" % name, c, "ms", "full / resumed",
+            R.med("push", full, "cpu"), "", ratio=(R.med("push", full, "cpu") / c) if c else None)
+        row("push", "%s full: agent CPU/push" % name, R.med("push", full, "agent"), "ms")
+        a = R.med("push", res, "agent")
+        row("push", "%s resumed: agent CPU/push" % name, a, "ms", "full / resumed",
+            R.med("push", full, "agent"), "", ratio=(R.med("push", full, "agent") / a) if a else None)
     for what, (v, unit, v1k) in admin.items():
         row("100 k-user admin paths", "acctd: %s, 100 k users" % what, v, unit, "1 k users", v1k,
             ">= 0.2 (2 x)" if unit != "ms" else "<= 2 (point 6)")
