@@ -405,6 +405,7 @@ bench-siem: prereqs-test all
 # PREFIX=/usr` and the packages name the binaries where they are.
 PREFIX      ?= /usr/local
 SBINDIR     ?= $(PREFIX)/sbin
+BINDIR      ?= $(PREFIX)/bin
 LIBEXECDIR  ?= $(PREFIX)/libexec
 SYSCONFDIR  ?= /etc
 MANDIR      ?= $(PREFIX)/share/man
@@ -446,8 +447,13 @@ install-agent: $(B)/acctd-agent dist-render
 	install -m 0644 $(DIST)/systemd/acctd-agent.service $(DESTDIR)$(UNITDIR)/acctd-agent.service
 	install -m 0644 platform/systemd/acctd.sysusers $(DESTDIR)$(SYSUSERSDIR)/acctd-agent.conf
 	$(if $(DESTDIR),,platform/adduser.sh /var/lib/acctd-agent)
-install: install-acctd install-agent
-.PHONY: install install-acctd install-agent
+# a user's command (docs/man/acctd-cli.1): on their machine, or the appliance
+install-cli: $(B)/acctd-cli
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 0755 $(B)/acctd-cli $(DESTDIR)$(BINDIR)/acctd-cli
+	install -m 0644 docs/man/acctd-cli.1 $(DESTDIR)$(MANDIR)/man1/acctd-cli.1
+install: install-acctd install-agent install-cli
+.PHONY: install install-acctd install-agent install-cli
 
 # --- Debian packages (docs/packaging.md) -------------------------------------------------
 #   make deb [TARGET=host|aarch64-linux-gnu|arm-linux-gnueabihf]
