@@ -203,6 +203,7 @@ cli_psql(int argc, char **argv)
 		    argv[0]);
 	cli_psql_env(it, argv[0]);
 	json_free(j);
+	unsetenv("ACCTD_TOKEN");     /* psql needs the database password, not the API token */
 	args = x_calloc((size_t)argc + 1, sizeof(*args));
 	args[0] = "psql";
 	for (int i = 1; i < argc; i++)

@@ -185,6 +185,8 @@ class Cli(unittest.TestCase):
         for c in cmdlines:
             self.assertNotIn(pw.encode(), c)
         self.assertIn(b"PGPASSWORD=" + pw.encode(), environ.split(b"\0"))
+        # psql does not inherit the API token
+        self.assertNotIn(self.connect.encode(), environ)
         self.recorded("argv")
         self.recorded("cmdline")
 
