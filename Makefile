@@ -160,7 +160,7 @@ $(B)/obj/agent/%.o: src/agent/%.c $(SYSROOT)/.stamp
 $(B)/obj/cli/%.o: src/cli/%.c $(SYSROOT)/.stamp
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(ALL_CFLAGS) -Isrc/cli -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -Isrc/cli $(if $(LDSTATIC),-DCLI_NO_NSS) -c $< -o $@
 
 # embedded assets: the OpenAPI document and the page (both served by acctd)
 $(B)/gen/openapi.c: docs/openapi.json tools/embed.sh

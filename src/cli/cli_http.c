@@ -10,10 +10,14 @@
  * after the handshake verified, and the request buffer that held it is
  * wiped.
  */
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>
@@ -66,7 +70,7 @@ cli_http_rng(void *p, unsigned char *buf, size_t len)
 }
 
 struct cli_tls {
-	mbedtls_net_context net;
+	int fd;                    /* -1: not connected */
 	mbedtls_ssl_config conf;
 	mbedtls_ssl_context ssl;
 	mbedtls_x509_crt ca;
@@ -101,30 +105,97 @@ cli_tls_conf(struct cli_tls *c, const struct cli_target *t, char *err, size_t er
 	mbedtls_ssl_conf_min_tls_version(&c->conf, MBEDTLS_SSL_VERSION_TLS1_2);
 	mbedtls_ssl_conf_max_tls_version(&c->conf, MBEDTLS_SSL_VERSION_TLS1_3);
 	mbedtls_ssl_conf_session_tickets(&c->conf, MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
-	mbedtls_ssl_conf_read_timeout(&c->conf, CLI_HTTP_TIMEOUT_MS);
 	return 0;
+}
+
+/*
+ * A TCP connection to the URL's host: an IP address or a name in
+ * /etc/hosts (addr_resolve, as acctd reaches its nodes), else, except in
+ * the static ARM builds (CLI_NO_NSS: glibc's resolver would need NSS
+ * modules the box does not have), a DNS name through mbedTLS.
+ */
+static int
+cli_tls_connect(struct cli_tls *c, const struct cli_target *t, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss[4];
+	socklen_t lens[4];
+	int n = addr_resolve(t->host, (unsigned)atoi(t->port), ss, lens, 4), e = 0;
+
+	for (int i = 0; i < n; i++) {
+		int fd = socket(ss[i].ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (fd != -1 && connect(fd, (struct sockaddr *)&ss[i], lens[i]) == 0) {
+			c->fd = fd;
+			return 0;
+		}
+		e = errno;
+		if (fd != -1)
+			close(fd);
+	}
+	if (n > 0) {
+		snprintf(err, errlen, "connect %s:%s: %s", t->host, t->port, strerror(e));
+		return -1;
+	}
+#ifdef CLI_NO_NSS
+	snprintf(err, errlen, "connect %s:%s: not an IP address and not in /etc/hosts "
+	    "(this static build does not ask DNS)", t->host, t->port);
+	return -1;
+#else
+	mbedtls_net_context net;
+
+	mbedtls_net_init(&net);
+	if ((n = mbedtls_net_connect(&net, t->host, t->port, MBEDTLS_NET_PROTO_TCP)) != 0) {
+		char what[300];
+
+		snprintf(what, sizeof(what), "connect %s:%s", t->host, t->port);
+		cli_tls_err(n, what, err, errlen);
+		return -1;
+	}
+	c->fd = net.fd;
+	return 0;
+#endif
+}
+
+/* the TLS layer's I/O on c->fd: a blocking send, a receive that waits at
+ * most CLI_HTTP_TIMEOUT_MS */
+static int
+cli_tls_send(void *ctx, const unsigned char *buf, size_t len)
+{
+	ssize_t n = send(((struct cli_tls *)ctx)->fd, buf, len, MSG_NOSIGNAL);
+
+	if (n >= 0)
+		return (int)n;
+	return errno == EINTR ? MBEDTLS_ERR_SSL_WANT_WRITE : MBEDTLS_ERR_NET_SEND_FAILED;
+}
+
+static int
+cli_tls_recv(void *ctx, unsigned char *buf, size_t len)
+{
+	struct pollfd pfd = { .fd = ((struct cli_tls *)ctx)->fd, .events = POLLIN };
+	ssize_t n;
+
+	if (poll(&pfd, 1, CLI_HTTP_TIMEOUT_MS) == 0)
+		return MBEDTLS_ERR_SSL_TIMEOUT;
+	n = recv(pfd.fd, buf, len, 0);
+	if (n >= 0)
+		return (int)n;
+	return errno == EINTR ? MBEDTLS_ERR_SSL_WANT_READ : MBEDTLS_ERR_NET_RECV_FAILED;
 }
 
 /* connect and verify the server: 0, or -1 with why in err */
 static int
 cli_tls_open(struct cli_tls *c, const struct cli_target *t, char *err, size_t errlen)
 {
-	char what[300];
 	int rc;
 
-	if (cli_tls_conf(c, t, err, errlen) == -1)
+	if (cli_tls_conf(c, t, err, errlen) == -1 || cli_tls_connect(c, t, err, errlen) == -1)
 		return -1;
-	snprintf(what, sizeof(what), "connect %s:%s", t->host, t->port);
-	if ((rc = mbedtls_net_connect(&c->net, t->host, t->port, MBEDTLS_NET_PROTO_TCP)) != 0) {
-		cli_tls_err(rc, what, err, errlen);
-		return -1;
-	}
 	if ((rc = mbedtls_ssl_setup(&c->ssl, &c->conf)) != 0 ||
 	    (rc = mbedtls_ssl_set_hostname(&c->ssl, t->host)) != 0) {
 		cli_tls_err(rc, "TLS setup", err, errlen);
 		return -1;
 	}
-	mbedtls_ssl_set_bio(&c->ssl, &c->net, mbedtls_net_send, NULL, mbedtls_net_recv_timeout);
+	mbedtls_ssl_set_bio(&c->ssl, c, cli_tls_send, cli_tls_recv, NULL);
 	while ((rc = mbedtls_ssl_handshake(&c->ssl)) != 0) {
 		if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE)
 			continue;
@@ -143,7 +214,8 @@ static void
 cli_tls_close(struct cli_tls *c)
 {
 	mbedtls_ssl_close_notify(&c->ssl);
-	mbedtls_net_free(&c->net);
+	if (c->fd != -1)
+		close(c->fd);
 	mbedtls_ssl_free(&c->ssl);
 	mbedtls_ssl_config_free(&c->conf);
 	mbedtls_x509_crt_free(&c->ca);
@@ -236,7 +308,7 @@ cli_http_request(const struct cli_target *t, const char *method, const char *pat
 	int rc = -1;
 
 	memset(&c, 0, sizeof(c));
-	mbedtls_net_init(&c.net);
+	c.fd = -1;
 	mbedtls_ssl_init(&c.ssl);
 	mbedtls_ssl_config_init(&c.conf);
 	mbedtls_x509_crt_init(&c.ca);
