@@ -104,6 +104,7 @@ ALL_LDFLAGS = $(SAN_FLAGS) $(LDSTATIC) $(LDFLAGS)
 #                (common.h; no LMDB, no civetweb)
 #   src/acctd/   the gateway daemon (acctd.h): store, HTTPS, page, handlers
 #   src/agent/   the node agent (agent.h): what ships to every node
+#   src/cli/     acctd-cli (cli.h): a user's client of the API
 # Each binary links its own object list; each unit test links only its side.
 COMMON_OBJS := $(patsubst src/%.c,$(B)/obj/%.o,$(wildcard src/common/*.c))
 ACCTD_OBJS  := $(patsubst src/%.c,$(B)/obj/%.o,$(filter-out src/acctd/main.c,$(wildcard src/acctd/*.c))) \
@@ -111,9 +112,10 @@ ACCTD_OBJS  := $(patsubst src/%.c,$(B)/obj/%.o,$(filter-out src/acctd/main.c,$(w
 AGENT_OBJS  := $(patsubst src/%.c,$(B)/obj/%.o,$(filter-out src/agent/agent_main.c,$(wildcard src/agent/*.c)))
 ACCTD_LIBS  := -L$(SYSROOT)/lib -lcivetweb -lmbedtls -llmdb -lconfig -lcjson -lpthread -ldl -lm
 AGENT_LIBS  := -L$(SYSROOT)/lib -lmbedtls -lconfig -lcjson -lpthread -lm
+CLI_OBJS    := $(patsubst src/%.c,$(B)/obj/%.o,$(wildcard src/cli/*.c))
 UNIT_TESTS  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/*/test_*.c))
 
-all: $(B)/acctd $(B)/acctd-agent
+all: $(B)/acctd $(B)/acctd-agent $(B)/acctd-cli
 
 # --- prerequisites (Debian packages) ---------------------------------------
 PKGS_BUILD := gcc make libc6-dev dpkg-dev patch ca-certificates
@@ -155,6 +157,10 @@ $(B)/obj/agent/%.o: src/agent/%.c $(SYSROOT)/.stamp
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -Isrc/agent -c $< -o $@
+$(B)/obj/cli/%.o: src/cli/%.c $(SYSROOT)/.stamp
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -Isrc/cli $(if $(LDSTATIC),-DCLI_NO_NSS) -c $< -o $@
 
 # embedded assets: the OpenAPI document and the page (both served by acctd)
 $(B)/gen/openapi.c: docs/openapi.json tools/embed.sh
@@ -180,6 +186,14 @@ endif
 
 # the node side of the push (docs/agent.md): no LMDB, no civetweb, no page
 $(B)/acctd-agent: $(B)/obj/agent/agent_main.o $(AGENT_OBJS) $(COMMON_OBJS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(AGENT_LIBS)
+ifeq ($(STATIC),1)
+	$(Q)$(STRIP) $@
+endif
+
+# a user's client of the API (acctd-cli.1): common's objects and mbedTLS
+$(B)/acctd-cli: $(CLI_OBJS) $(COMMON_OBJS)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(AGENT_LIBS)
 ifeq ($(STATIC),1)
@@ -395,6 +409,7 @@ bench-siem: prereqs-test all
 # PREFIX=/usr` and the packages name the binaries where they are.
 PREFIX      ?= /usr/local
 SBINDIR     ?= $(PREFIX)/sbin
+BINDIR      ?= $(PREFIX)/bin
 LIBEXECDIR  ?= $(PREFIX)/libexec
 SYSCONFDIR  ?= /etc
 MANDIR      ?= $(PREFIX)/share/man
@@ -436,8 +451,13 @@ install-agent: $(B)/acctd-agent dist-render
 	install -m 0644 $(DIST)/systemd/acctd-agent.service $(DESTDIR)$(UNITDIR)/acctd-agent.service
 	install -m 0644 platform/systemd/acctd.sysusers $(DESTDIR)$(SYSUSERSDIR)/acctd-agent.conf
 	$(if $(DESTDIR),,platform/adduser.sh /var/lib/acctd-agent)
-install: install-acctd install-agent
-.PHONY: install install-acctd install-agent
+# a user's command (docs/man/acctd-cli.1): on their machine, or the appliance
+install-cli: $(B)/acctd-cli
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 0755 $(B)/acctd-cli $(DESTDIR)$(BINDIR)/acctd-cli
+	install -m 0644 docs/man/acctd-cli.1 $(DESTDIR)$(MANDIR)/man1/acctd-cli.1
+install: install-acctd install-agent install-cli
+.PHONY: install install-acctd install-agent install-cli
 
 # --- Debian packages (docs/packaging.md) -------------------------------------------------
 #   make deb [TARGET=host|aarch64-linux-gnu|arm-linux-gnueabihf]

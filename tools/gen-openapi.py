@@ -10,7 +10,9 @@ import re
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 src = open(os.path.join(ROOT, "src", "acctd", "routes.c")).read()
-rows = re.findall(r'\{ "(GET|POST|PUT|PATCH|DELETE)", ([^,]+), (HTTP_AUTH_\w+), (\w+), "([^"]+)" \}', src)
+rows = re.findall(r'\{ "(GET|POST|PUT|PATCH|DELETE)", ([^,]+), (HTTP_AUTH_\w+), (S_\w+), (\w+), "([^"]+)" \}', src)
+# the scope column (routes.c): which API token scopes may call the route
+SCOPES = {"S_FULL": ["full"], "S_READ": ["full", "read"], "S_ALL": ["full", "read", "connect"]}
 
 
 def path(expr):
@@ -57,6 +59,8 @@ doc = {
                 "last_used_at": nullable("string", format="date-time"),
                 "last_used_ip": nullable("string"),
                 "expires_at": nullable("string", format="date-time"),
+                "scope": {"type": "string", "enum": ["full", "read", "connect"],
+                          "description": "what the token may call (x-token-scopes of each route)"},
                 "version_id": {"type": "integer"},
                 "token": {"type": "string", "description": "only in the answer to POST"}}},
             "Password": {"type": "object", "properties": {
@@ -114,7 +118,9 @@ BODIES = {
                                                            "generated) must be changed at the first sign-in"}},
                                  ["handle", "email"]),
     "api_token_create": obj({"title": nullable("string", maxLength=100),
-                             "expires_at": nullable("string", format="date-time")}),
+                             "expires_at": nullable("string", format="date-time"),
+                             "scope": {"type": "string", "enum": ["full", "read", "connect"],
+                                       "default": "full"}}),
     "api_token_patch": obj({"status": {"type": "string", "enum": ["active", "inactive"]}}, ["status"]),
 }
 ANSWERS = {
@@ -141,10 +147,11 @@ LISTS = {"api_user_audit": "AuditRecord", "api_admin_audit": "AuditRecord",
 PAGED = {"api_user_audit", "api_admin_audit", "api_admin_user_list"}
 STATUS = {"api_admin_user_create": "201", "api_token_create": "201", "api_user_delete": "204",
           "api_logout": "204", "api_user_console_password": "204", "api_token_delete": "204"}
-for m, p, a, fn, summ in rows:
+for m, p, a, sc, fn, summ in rows:
     p = path(p)
     op = {"operationId": fn, "summary": summ, "description": "Who may call: %s." % WHO[a],
           "security": [] if a == "HTTP_AUTH_ANYONE" else [{"session": []}, {"bearer": []}],
+          "x-token-scopes": SCOPES[sc],
           "responses": {"default": {"$ref": "#/components/responses/Problem"}}}
     params = [{"$ref": "#/components/parameters/" + n} for n in ("handle", "id") if "{%s}" % n in p]
     if fn in PAGED:

@@ -615,12 +615,12 @@ async function viewTokens(c, gen) {
 			(b || (!newBtn.disabled ? newBtn : c.querySelector("h1"))).focus();
 		});
 		if (!r.items.length) { list.replaceChildren(h("p", { class: "meta empty" }, "You have no tokens yet.")); return; }
-		list.replaceChildren(table(["Title", "Token", "Status", "Created", "Last used", ""], r.items.map((t) => {
+		list.replaceChildren(table(["Title", "Token", "Scope", "Status", "Created", "Last used", ""], r.items.map((t) => {
 			const name = (t.title ? t.title + " " : "") + "…" + t.last4;
 			const act = t.status === "active";
 			const trig = iconButton("menu", "Options for token " + name, { class: "btn icon-btn ghost" });
 			return [t.title || h("span", { class: "meta" }, "Untitled"), h("code", {}, "spt_…" + t.last4),
-				h("span", { class: "status " + t.status }, t.status),
+				window.acctdScopes.badge({ h }, t), h("span", { class: "status " + t.status }, t.status),
 				fmtTime(t.created_at), t.last_used_at ? [fmtTime(t.last_used_at), t.last_used_ip ? h("span", { class: "meta" }, " from " + t.last_used_ip) : null] : "Never",
 				menu(trig, [
 					{ label: act ? "Deactivate" : "Activate", run: () => change(t, act ? "inactive" : "active") },
@@ -642,9 +642,10 @@ async function viewTokens(c, gen) {
 	newBtn.addEventListener("click", () => {
 		const title = input("title", { maxlength: 100, placeholder: "e.g. laptop CLI" });
 		const fAlert = formAlert();
+		const scope = window.acctdScopes.field({ h, field });   /* web/scopes.js */
 		const create = h("button", { type: "submit", class: "btn primary" }, "Create token");
 		const cancel = button("Cancel");
-		const form = h("form", { novalidate: true, method: "dialog" }, field("Title (optional)", title), fAlert, h("div", { class: "actions" }, cancel, create));
+		const form = h("form", { novalidate: true, method: "dialog" }, field("Title (optional)", title), scope.el, fAlert, h("div", { class: "actions" }, cancel, create));
 		const d = dialog("New token", form);
 		cancel.addEventListener("click", () => d.close());
 		form.addEventListener("submit", (ev) => {
@@ -652,7 +653,7 @@ async function viewTokens(c, gen) {
 			clearErrors(form, fAlert);
 			busy(create, async () => {
 				let t;
-				try { t = await api("POST", U() + "/token", title.value.trim() ? { title: title.value.trim() } : {}); }
+				try { t = await api("POST", U() + "/token", Object.assign(title.value.trim() ? { title: title.value.trim() } : {}, { scope: scope.value() })); }
 				catch (e) {
 					if (e.status === 409) {
 						const m = /at most (\d+)/.exec(e.message);
@@ -666,7 +667,7 @@ async function viewTokens(c, gen) {
 				keepOpen(d);
 				form.replaceWith(h("div", { class: "new-token" },
 					h("p", { class: "warning" }, icon("warn"), h("span", {}, "Make a secure note of this token; you will not be able to retrieve it again.")),
-					secretRow("Your new token" + (t.title ? " “" + t.title + "”" : ""), "token", mask, async (on) => (on ? t.token : mask), async () => t.token),
+					secretRow("Your new " + t.scope + " token" + (t.title ? " “" + t.title + "”" : ""), "token", mask, async (on) => (on ? t.token : mask), async () => t.token),
 					h("div", { class: "actions" }, done)));
 				done.addEventListener("click", () => { d.close(); newBtn.getAttribute("aria-disabled") !== "true" && !newBtn.disabled ? newBtn.focus() : c.querySelector("h1").focus(); });
 				d.querySelector(".secret-btns button").focus();

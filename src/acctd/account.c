@@ -452,7 +452,7 @@ account_dbpass_rotate(struct account_txn *ax, const struct user *u,
 
 int
 account_token_create(struct account_txn *ax, const struct user *u, const char *title,
-    int64_t expires, struct token *k, char tok[TOKEN_LEN + 1])
+    int64_t expires, enum token_scope scope, struct token *k, char tok[TOKEN_LEN + 1])
 {
 	char (*ids)[SECRET_ID_LEN + 1] = NULL, why[96];
 	int max = app_conf()->tokens_max_per_user;
@@ -476,10 +476,12 @@ account_token_create(struct account_txn *ax, const struct user *u, const char *t
 	k->updated_at = k->created_ms / 1000;
 	k->expires_at = expires;
 	k->version_id = 1;
+	k->scope = scope;
 	if (token_save(ax->t, k) == -1)
 		return ACCOUNT_FAILED;
 	{
-		const char *data[] = { "token_id", k->id, "last4", k->last4, NULL };
+		const char *data[] = { "token_id", k->id, "last4", k->last4,
+			"scope", token_scope_name(scope), NULL };
 
 		return account_audit_str(ax, "token.create", u, data);
 	}

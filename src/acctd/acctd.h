@@ -223,12 +223,18 @@ void store_metrics(struct store *s, FILE *f);   /* acctd_store_* for /metrics */
 #define HTTP_MAX_PARAMS 4
 enum http_auth { HTTP_AUTH_ANYONE = 0, HTTP_AUTH_USER, HTTP_AUTH_SELF, HTTP_AUTH_ADMIN,
 	HTTP_AUTH_METRICS };       /* admins, or the metrics.token_sha256 bearer token */
+/* the route table's scope column: one bit per API token scope that may call
+ * the route (1u << enum token_scope); cookie sessions are not scoped */
+#define HTTP_SCOPE_FULL 0x1u
+#define HTTP_SCOPE_READ 0x2u
+#define HTTP_SCOPE_CONNECT 0x4u
 struct http_req;
 typedef void (*http_handler_fn)(struct http_req *r);
 struct http_route {
 	const char *method;
 	const char *pattern;       /* "/api/v0/user/{handle}"; {x} = one segment */
 	enum http_auth auth;
+	unsigned scopes;           /* HTTP_SCOPE_* bits: the token scopes allowed */
 	http_handler_fn fn;
 	const char *summary;       /* one line, also in openapi.json */
 };
@@ -628,6 +634,10 @@ void dbpass_mask(const char *pw, char *out, size_t outlen);
 #define TOKEN_CHECK_LEN 7          /* CRC32 in base32 */
 #define TOKEN_LEN (4 + 20 + 1 + TOKEN_SECRET_LEN + TOKEN_CHECK_LEN)
 #define TOKEN_TOUCH_EVERY 5        /* s between last_used writes per token */
+/* what a token may call (the route table's scope column): everything the
+ * user may; GET/HEAD routes only; the user's workspaces and who they are */
+enum token_scope { TOKEN_SCOPE_FULL = 0, TOKEN_SCOPE_READ, TOKEN_SCOPE_CONNECT,
+	TOKEN_SCOPE_COUNT };
 struct token {
 	char id[SECRET_ID_LEN + 1];
 	char user_id[SECRET_ID_LEN + 1];
@@ -641,7 +651,12 @@ struct token {
 	char last_used_ip[48];
 	int64_t expires_at;        /* 0 = never */
 	int64_t version_id;
+	enum token_scope scope;    /* records written before scopes read as full */
 };
+/* "full", "read", "connect"; NULL for a value out of range */
+const char *token_scope_name(enum token_scope s);
+/* the scope named s, or -1 */
+int token_scope_parse(const char *s);
 uint32_t token_crc32(const void *buf, size_t len);
 int token_parse(const char *tok, char id[SECRET_ID_LEN + 1], char secret[TOKEN_SECRET_LEN + 1]);
 int token_mint(char id[SECRET_ID_LEN + 1], char tok[TOKEN_LEN + 1], uint8_t hmac[CRYPTO_SHA256_LEN]);
@@ -729,7 +744,7 @@ int account_dbpass_rotate(struct account_txn *ax, const struct user *u,
 /* *k (token_clear it) and tok (shown once, wipe it). READ_FAILED, TOKEN_LIMIT,
  * NO_RANDOM */
 int account_token_create(struct account_txn *ax, const struct user *u, const char *title,
-    int64_t expires, struct token *k, char tok[TOKEN_LEN + 1]);
+    int64_t expires, enum token_scope scope, struct token *k, char tok[TOKEN_LEN + 1]);
 int account_token_set_active(struct account_txn *ax, const struct user *u, struct token *k,
     int active);               /* UNCHANGED */
 int account_token_delete(struct account_txn *ax, const struct user *u, const struct token *k);
@@ -807,6 +822,7 @@ struct api_ctx {
 	uint64_t actor_txn;        /* store_txn_id of the read that loaded actor */
 	char sid[SESSION_TOKEN_LEN + 1];
 	char csrf[SESSION_TOKEN_LEN + 1];   /* the cookie session's CSRF token */
+	enum token_scope scope;    /* a Bearer token's; FULL for a cookie session */
 };
 int api_authorize(struct http_req *r);           /* 0 go on; -1 replied */
 void api_cleanup(struct http_req *r);

@@ -95,6 +95,7 @@ api_bearer(struct http_req *r, struct api_ctx *c, const char *authz)
 	}
 	c->authed = 1;
 	c->via_cookie = 0;
+	c->scope = k.scope;
 	if (token_touch_due(k.id, now) && store_txn_begin(app.store, 1, &t) == 0) {
 		struct token fresh;
 
@@ -283,6 +284,25 @@ api_password_gate(struct http_req *r, struct api_ctx *c)
 	return -1;
 }
 
+/*
+ * An API token calls only the routes whose scope column holds its scope
+ * (routes.c); a cookie session is full. Checked after the route's `auth`,
+ * so a scope only ever narrows what the user may do.
+ */
+static int
+api_scope_gate(struct http_req *r, const struct api_ctx *c)
+{
+	char detail[200];
+
+	if (c->via_cookie || (r->route->scopes & (1u << c->scope)) != 0)
+		return 0;
+	snprintf(detail, sizeof(detail), "this token's scope is \"%s\", which may not "
+	    "call %s %s; use a token with a wider scope", token_scope_name(c->scope),
+	    r->route->method, r->route->pattern);
+	http_problem(r, 403, detail, NULL);
+	return -1;
+}
+
 int
 api_authorize(struct http_req *r)
 {
@@ -308,7 +328,7 @@ api_authorize(struct http_req *r)
 		}
 		break;
 	}
-	if (api_password_gate(r, c) == -1)
+	if (api_password_gate(r, c) == -1 || api_scope_gate(r, c) == -1)
 		return -1;
 	if ((r->route->auth == HTTP_AUTH_ADMIN || r->route->auth == HTTP_AUTH_METRICS) &&
 	    !c->actor.admin) {

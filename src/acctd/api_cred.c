@@ -419,15 +419,17 @@ cred_expires_error(const char *s)
 	return t <= app_now() ? "must be in the future" : NULL;
 }
 
-enum { TOKEN_TITLE, TOKEN_EXPIRES_AT };
+static const char *const token_scope_values[] = { "full", "read", "connect", NULL };
+enum { TOKEN_TITLE, TOKEN_EXPIRES_AT, TOKEN_SCOPE };
 static const struct body_field token_fields[] = {
 	[TOKEN_TITLE] = { "title", BODY_STRING, BODY_NULLABLE, 0, 100, NULL,
 	    api_display_name_error },
 	[TOKEN_EXPIRES_AT] = { "expires_at", BODY_STRING, BODY_NULLABLE, 0, 0, NULL,
 	    cred_expires_error },
+	[TOKEN_SCOPE] = { "scope", BODY_STRING, 0, 0, 0, token_scope_values, NULL },
 	{ NULL, 0, 0, 0, 0, NULL, NULL },
 };
-/* the body is optional: a token with no title that never expires */
+/* the body is optional: a full-scope token with no title that never expires */
 static const struct body_spec token_body = { "invalid token request", 1, token_fields };
 
 /* a token; tok: its secret, shown only when it is created */
@@ -451,16 +453,21 @@ api_token_create(struct http_req *r)
 	struct token k;
 	struct body b;
 	struct user u;
-	int rc;
+	int rc, scope;
 
 	memset(&k, 0, sizeof(k));
 	if (api_body(r, &token_body, &b) == -1)
 		return;
 	exp = b.v[TOKEN_EXPIRES_AT].str;
+	scope = b.v[TOKEN_SCOPE].set ? token_scope_parse(b.v[TOKEN_SCOPE].str) : TOKEN_SCOPE_FULL;
+	if (scope == -1) {       /* the table's oneof let no other value through */
+		api_invalid(r, "body.scope", "must be full, read or connect", token_body.invalid);
+		goto done;
+	}
 	if (api_account_user(r, &ax, &u) == -1)
 		goto done;
 	rc = account_token_create(&ax, &u, b.v[TOKEN_TITLE].str, exp ? api_time_parse(exp) : 0,
-	    &k, tok);
+	    (enum token_scope)scope, &k, tok);
 	if (api_account_done(r, &ax, rc, "the token could not be created; nothing was changed") == 0)
 		cred_token_reply(r, 201, &k, tok);
 	user_clear(&u);

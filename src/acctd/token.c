@@ -159,16 +159,52 @@ done:
 /*
  * The stored form (rec.c), in this order: id, user id, title (NULL = none),
  * active, last4, HMAC (32 bytes), created_ms, updated_at, last_used_at,
- * last_used_ip (NULL = never), expires_at, version_id.
+ * last_used_ip (NULL = never), expires_at, version_id; version 2 adds the
+ * scope (one byte) at the end. Version 1 records, written before tokens had
+ * scopes, are still read: as full, what they could do then.
  */
-#define TOKEN_REC_VERSION 1
+#define TOKEN_REC_V1 1
+#define TOKEN_REC_VERSION 2
+
+static const char *const token_scopes[TOKEN_SCOPE_COUNT] = {
+	[TOKEN_SCOPE_FULL] = "full", [TOKEN_SCOPE_READ] = "read",
+	[TOKEN_SCOPE_CONNECT] = "connect",
+};
+
+const char *
+token_scope_name(enum token_scope s)
+{
+	return (unsigned)s < TOKEN_SCOPE_COUNT ? token_scopes[s] : NULL;
+}
+
+int
+token_scope_parse(const char *s)
+{
+	for (int i = 0; s != NULL && i < TOKEN_SCOPE_COUNT; i++)
+		if (strcmp(s, token_scopes[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* the scope byte of a version 2 record; -1 when out of range */
+static int
+token_rec_scope(struct rec_in *r, struct token *k)
+{
+	uint8_t s = rec_get_u8(r);
+
+	if (s >= TOKEN_SCOPE_COUNT)
+		return -1;
+	k->scope = (enum token_scope)s;
+	return 0;
+}
 
 static int
 token_from_rec(const void *v, size_t vl, const char *id, struct token *k)
 {
 	struct rec_in r;
+	int v2 = rec_open(&r, v, vl, TOKEN_REC_VERSION) == 0;
 
-	if (rec_open(&r, v, vl, TOKEN_REC_VERSION) == -1 ||
+	if ((!v2 && rec_open(&r, v, vl, TOKEN_REC_V1) == -1) ||
 	    rec_get_str(&r, k->id, sizeof(k->id)) != 0 || strcmp(k->id, id) != 0 ||
 	    rec_get_str(&r, k->user_id, sizeof(k->user_id)) != 0 ||
 	    strlen(k->user_id) != SECRET_ID_LEN)
@@ -184,7 +220,9 @@ token_from_rec(const void *v, size_t vl, const char *id, struct token *k)
 		return -1;
 	k->expires_at = rec_get_i64(&r);
 	k->version_id = rec_get_i64(&r);
-	if (rec_done(&r) == -1 || strlen(k->last4) != 4)
+	k->scope = TOKEN_SCOPE_FULL;
+	if ((v2 && token_rec_scope(&r, k) == -1) || rec_done(&r) == -1 ||
+	    strlen(k->last4) != 4)
 		return -1;
 	return 0;
 }
@@ -233,6 +271,7 @@ token_save(struct store_txn *t, const struct token *k)
 	rec_str(&w, k->last_used_ip[0] ? k->last_used_ip : NULL);
 	rec_i64(&w, k->expires_at);
 	rec_i64(&w, k->version_id);
+	rec_u8(&w, (uint8_t)k->scope);
 	snprintf(idx, sizeof(idx), "u:%s:%s", k->user_id, k->id);
 	rc = store_put(t, STORE_DB_TOKEN, k->id, strlen(k->id), w.buf, w.len);
 	if (rc == 0)
@@ -332,6 +371,7 @@ token_json(const struct token *k)
 	json_set_str(j, "last_used_ip", k->last_used_ip[0] ? k->last_used_ip : NULL);
 	time_json_set(j, "expires_at", k->expires_at);
 	json_set_int(j, "version_id", k->version_id);
+	json_set_str(j, "scope", token_scope_name(k->scope));
 	return j;
 }
 

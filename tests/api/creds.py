@@ -28,7 +28,7 @@ TOKEN_ID_RE = re.compile(r"^t_[0-9a-v]{20}$")
 RFC3339_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 B32 = "0123456789abcdefghjkmnpqrstvwxyz"
 TOKEN_KEYS = {"id", "title", "status", "last4", "created_at", "updated_at",
-              "last_used_at", "last_used_ip", "expires_at", "version_id"}
+              "last_used_at", "last_used_ip", "expires_at", "version_id", "scope"}
 WORKSPACE_KEYS = {"handle", "owner", "role", "host", "port", "database", "node",
                   "connection_string"}
 

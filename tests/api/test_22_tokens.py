@@ -252,7 +252,7 @@ class Tokens(CredCase, unittest.TestCase):
         self.assertEqual(r.status, 200, r)
         self.refused(a["token"])
 
-    def test_audit_records_carry_token_id_and_last4_only(self):
+    def test_audit_records_carry_token_id_last4_and_scope_only(self):
         h, c, _ = self.user()
         t = self.new_token(c, h, {"title": "audited"})
         c.request("PATCH", self.path(h, t["id"]), body={"status": "inactive"})
@@ -265,7 +265,8 @@ class Tokens(CredCase, unittest.TestCase):
             self.assertEqual(a["actor_handle"], h)
         want = {"token_id": t["id"], "last4": t["last4"]}
         self.assertEqual({a["action_type"]: a["data"] for a in recs},
-                         {k: want for k in ("token.create", "token.update", "token.delete")})
+                         {"token.create": dict(want, scope="full"),
+                          "token.update": want, "token.delete": want})
         mine = {a["id"] for a in audit_records(c, "%s/user/%s/audit" % (API, h))}
         self.assertTrue({a["id"] for a in recs} <= mine)
 

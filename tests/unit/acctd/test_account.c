@@ -429,11 +429,11 @@ test_credentials(void **state)
 
 	/* tokens: two at most, then a reset removes them */
 	begin(&ax, &u);
-	assert_int_equal(account_token_create(&ax, &u, "ci", 0, &k, tok), ACCOUNT_OK);
+	assert_int_equal(account_token_create(&ax, &u, "ci", 0, TOKEN_SCOPE_FULL, &k, tok), ACCOUNT_OK);
 	assert_audit(ax.t, "token.create", u.id);
 	assert_audit_data(ax.t, "token_id", NULL, k.id);
-	assert_int_equal(account_token_create(&ax, &u, NULL, 0, &k2, tok), ACCOUNT_OK);
-	assert_int_equal(account_token_create(&ax, &u, NULL, 0, &k3, tok), ACCOUNT_TOKEN_LIMIT);
+	assert_int_equal(account_token_create(&ax, &u, NULL, 0, TOKEN_SCOPE_READ, &k2, tok), ACCOUNT_OK);
+	assert_int_equal(account_token_create(&ax, &u, NULL, 0, TOKEN_SCOPE_READ, &k3, tok), ACCOUNT_TOKEN_LIMIT);
 	assert_string_equal(ax.why, "a user may have at most 2 tokens; delete one first");
 	assert_int_equal(account_token_set_active(&ax, &u, &k, 1), ACCOUNT_UNCHANGED);
 	assert_int_equal(account_token_set_active(&ax, &u, &k, 0), ACCOUNT_OK);

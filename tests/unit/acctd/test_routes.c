@@ -28,6 +28,22 @@ load(void)
 	return j;
 }
 
+/* the operation's x-token-scopes as HTTP_SCOPE_* bits */
+static unsigned
+scopes_of(const struct json *op)
+{
+	struct json *it = NULL;
+	unsigned bits = 0;
+
+	while ((it = json_item_next(json_get(op, "x-token-scopes"), it)) != NULL) {
+		int s = token_scope_parse(json_str(it));
+
+		assert_true(s >= 0);
+		bits |= 1u << s;
+	}
+	return bits;
+}
+
 static void
 test_every_route_described(void **state)
 {
@@ -51,6 +67,11 @@ test_every_route_described(void **state)
 		assert_string_equal(json_str(json_get(op, "summary")), r->summary);
 		assert_non_null(json_str(json_get(op, "description")));
 		assert_non_null(json_get(op, "responses"));
+		if (scopes_of(op) != r->scopes)
+			fail_msg("route %s %s: x-token-scopes is not the table's scope column",
+			    r->method, r->pattern);
+		/* a scope only narrows: every route is open to full tokens */
+		assert_true(r->scopes & HTTP_SCOPE_FULL);
 	}
 	json_free(doc);
 }

@@ -459,6 +459,52 @@ test_record_corrupt(void **state)
 	assert_int_equal(verify(f, tok, NOW), -1);
 }
 
+/* the scope round-trips; a record of the builds before scopes (version 1:
+ * the same fields without the scope byte) reads as full, what it could do;
+ * a scope byte out of range is corrupt */
+static void
+test_record_scope(void **state)
+{
+	struct fixture_store *f = *state;
+	char tok[TOKEN_LEN + 1];
+	struct store_txn *t;
+	struct token k, got;
+	uint8_t buf[512];
+	void *v;
+	size_t vl;
+
+	save(f, tok, &k, 0);
+	k.scope = TOKEN_SCOPE_CONNECT;
+	assert_int_equal(store_txn_begin(f->s, 1, &t), 0);
+	assert_int_equal(token_save(t, &k), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(load(f, k.id, &got), 0);
+	assert_int_equal(got.scope, TOKEN_SCOPE_CONNECT);
+	token_clear(&got);
+	assert_int_equal(store_txn_begin(f->s, 0, &t), 0);
+	assert_int_equal(store_get(t, STORE_DB_TOKEN, k.id, strlen(k.id), &v, &vl), 0);
+	store_txn_abort(t);
+	assert_true(vl < sizeof(buf));
+	memcpy(buf, v, vl);
+	free(v);
+	assert_int_equal(buf[0], 2);
+	assert_int_equal(buf[vl - 1], TOKEN_SCOPE_CONNECT);
+	buf[vl - 1] = TOKEN_SCOPE_COUNT;
+	put_raw(f, k.id, (const char *)buf, vl);
+	assert_int_equal(load(f, k.id, &got), -1);
+	buf[0] = 1;                                  /* as the older build wrote it */
+	put_raw(f, k.id, (const char *)buf, vl - 1);
+	assert_int_equal(load(f, k.id, &got), 0);
+	assert_int_equal(got.scope, TOKEN_SCOPE_FULL);
+	assert_memory_equal(got.hmac, k.hmac, sizeof(k.hmac));
+	token_clear(&got);
+	assert_int_equal(verify(f, tok, NOW), 0);
+	assert_string_equal(token_scope_name(TOKEN_SCOPE_READ), "read");
+	assert_int_equal(token_scope_parse("connect"), TOKEN_SCOPE_CONNECT);
+	assert_int_equal(token_scope_parse("admin"), -1);
+	assert_null(token_scope_name(TOKEN_SCOPE_COUNT));
+}
+
 static void
 test_touch_due(void **state)
 {
@@ -482,6 +528,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_verify_inactive, setup, fixture_store_teardown),
 		cmocka_unit_test(test_garbage_reads_nothing),
 		cmocka_unit_test_setup_teardown(test_record_round_trip, setup, fixture_store_teardown),
+		cmocka_unit_test_setup_teardown(test_record_scope, setup, fixture_store_teardown),
 		cmocka_unit_test_setup_teardown(test_record_old_json, setup, fixture_store_teardown),
 		cmocka_unit_test_setup_teardown(test_record_corrupt, setup, fixture_store_teardown),
 		cmocka_unit_test(test_touch_due),
