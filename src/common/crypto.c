@@ -191,6 +191,17 @@ crypto_hmac_sha256(const uint8_t *key, size_t keylen, const void *data,
 		fatalx("crypto: HMAC-SHA256 failed");
 }
 
+void
+crypto_hmac_sha1(const uint8_t *key, size_t keylen, const void *data,
+    size_t len, uint8_t out[CRYPTO_SHA1_LEN])
+{
+	const mbedtls_md_info_t *md;
+
+	md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA1);
+	if (md == NULL || mbedtls_md_hmac(md, key, keylen, data, len, out) != 0)
+		fatalx("crypto: HMAC-SHA1 failed");
+}
+
 /*
  * PBKDF2-HMAC-SHA256 (RFC 8018 5.2), on SHA-256's compression function.
  * mbedtls_pkcs5_pbkdf2_hmac_ext goes through the HMAC layer, which rehashes
