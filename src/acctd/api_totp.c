@@ -564,8 +564,10 @@ api_totp_gate(struct http_req *r, const struct api_ctx *c)
 	struct store_txn *t;
 	int on;
 
+	/* a one-time password comes first: api_password_gate holds such a
+	 * session to the password change, then this one to the enrolment */
 	if (!app_conf()->login_require_2fa_admins || !c->authed || !c->via_cookie ||
-	    !c->actor.admin || fn == api_logout || fn == api_actor_get ||
+	    !c->actor.admin || c->actor.must_change_pw || fn == api_logout || fn == api_actor_get ||
 	    fn == api_totp_get || fn == api_totp_enrol || fn == api_totp_confirm)
 		return 0;
 	if (store_read_begin(app.store, &t) == -1) {

@@ -37,13 +37,14 @@ def code(secret, delta=0):
     return hotp(secret, step_now() + delta)
 
 
-def enrol(tc, c, handle):
-    """POST …/totp then …/confirm with a current code: (secret, recovery codes)."""
+def enrol(tc, c, handle, delta=0):
+    """POST …/totp then …/confirm with the code of the current step + delta:
+    (secret, recovery codes)."""
     r = c.post(upath(handle, "/totp"))
     tc.assertEqual(r.status, 201, r)
     secret = r.json["secret"]
     remember(c.daemon, secret)
-    r2 = c.post(upath(handle, "/totp/confirm"), {"code": code(secret)})
+    r2 = c.post(upath(handle, "/totp/confirm"), {"code": code(secret, delta)})
     tc.assertEqual(r2.status, 200, r2)
     remember(c.daemon, *r2.json["recovery_codes"])
     return secret, r2.json["recovery_codes"]
@@ -137,8 +138,13 @@ class Totp(DaemonCase, unittest.TestCase):
 
     def test_sign_in_with_code_and_skew(self):
         h, pw, c = self.user()
-        secret, _ = enrol(self, c, h)
-        # -1 step, then (a later step) +1: both accepted
+        # the authenticator's clock one step behind: the confirmation takes it
+        secret, _ = enrol(self, c, h, delta=-1)
+        first = step_now()
+        # a sign-in one step behind needs a step not used yet: wait for the next
+        while step_now() <= first:
+            time.sleep(1)
+        # -1 step, then +1: both accepted
         for delta in (-1, 1):
             c2, tk = password_step(self, self.d, h, pw)
             r = second_step(c2, tk, code=code(secret, delta))
@@ -152,6 +158,8 @@ class Totp(DaemonCase, unittest.TestCase):
             p = assert_problem(self, second_step(c3, tk, code=code(secret, delta)), 401)
             self.assertEqual(p["detail"], "wrong code")
         self.assertIsNone(c3.cookies.get(COOKIE))
+        # +2 stays refused however often it is tried: nothing moved
+        p = assert_problem(self, second_step(c3, tk, code=code(secret, 2)), 401)
 
     def test_replay_refused(self):
         h, pw, c = self.user()
