@@ -401,6 +401,7 @@ function viewSignIn() {
 			try {
 				const r = await api("POST", "/login", { handle: handle.value.trim(), password: pw.value }, { login: true });
 				progress.textContent = "";
+				if (r.second_factor) { window.acctdTotp.signIn(r.ticket); return; }   /* web/totp.js */
 				setSession(r.user, r.csrf_token);
 				S.focusTitle = true;
 				route();
@@ -1076,6 +1077,9 @@ function route() {
 	lastRoute = r;
 	view(c, gen);
 }
+/* the helpers pages in other files use (web/totp.js), read once at their load */
+window.acctdPage = { h, api, field, input, fieldError, formAlert, clearErrors, showError, busy, button,
+	card, copyButton, toast, setSession, route, dialog, keepOpen, loadError, stale, S, U, main, LOGO, SECTIONS, ROUTES };
 window.addEventListener("hashchange", route);
 document.addEventListener("keydown", (e) => {
 	if (e.key === "Escape") for (const m of document.querySelectorAll(".menu:not([hidden])")) m.closest(".menu-wrap").querySelector("[aria-haspopup]").click();
