@@ -333,7 +333,8 @@ account_delete(struct account_txn *ax, const struct user *u)
 	if (rc != ACCOUNT_OK)
 		return rc;
 	if (session_delete_user(ax->t, u->id, NULL) == -1 || token_remove_user(ax->t, u->id) == -1 ||
-	    dbpass_delete(ax->t, u->id) == -1 || user_remove(ax->t, u) == -1 ||
+	    dbpass_delete(ax->t, u->id) == -1 || totp_delete(ax->t, u->id) == -1 ||
+	    user_remove(ax->t, u) == -1 ||
 	    user_admins_adjust(ax->t, -account_active_admin(u)) == -1 ||
 	    outbox_recompute_user(ax->t, u->id) == -1)
 		return ACCOUNT_FAILED;
