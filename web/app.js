@@ -141,6 +141,11 @@ async function api(method, path, body, opt = {}) {
 			route();
 			e.handled = true;
 		}
+		/* login.require_2fa_for_admins: the enrolment first (web/totp.js) */
+		if (res.status === 403 && /^two-factor sign-in required/.test(e.message) && S.user) {
+			if (location.hash !== "#/settings/totp") location.hash = "#/settings/totp";
+			e.handled = true;
+		}
 		throw e;
 	}
 	return data;
