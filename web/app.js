@@ -406,7 +406,7 @@ function viewSignIn() {
 			try {
 				const r = await api("POST", "/login", { handle: handle.value.trim(), password: pw.value }, { login: true });
 				progress.textContent = "";
-				if (r.second_factor) { window.acctdTotp.signIn(r.ticket); return; }   /* web/totp.js */
+				if (r.second_factor) { (await part("totp")).signIn(r.ticket); return; }   /* web/totp.js */
 				setSession(r.user, r.csrf_token);
 				S.focusTitle = true;
 				route();
@@ -460,7 +460,8 @@ function viewMustChange() {
 
 /* ---- layout ---- */
 const SECTIONS = {
-	settings: ["Settings", [["profile", "Profile"], ["tokens", "Tokens"], ["audit", "Audit Log"], ["advanced", "Advanced"], ["password", "Console password"]]],
+	settings: ["Settings", [["profile", "Profile"], ["tokens", "Tokens"], ["audit", "Audit Log"], ["advanced", "Advanced"], ["password", "Console password"],
+		["totp", "Two-factor"]]],
 	admin: ["Admin", [["users", "Users"], ["audit", "Appliance audit log"], ["nodes", "Nodes"]]],
 };
 function layout(area, page, title) {
@@ -1061,6 +1062,7 @@ const ROUTES = {
 	"settings/profile": ["Profile", viewProfile], "settings/tokens": ["Tokens", viewTokens],
 	"settings/audit": ["Audit Log", viewAudit], "settings/advanced": ["Advanced", viewAdvanced],
 	"settings/password": ["Console password", viewPassword],
+	"settings/totp": ["Two-factor sign-in", (c, gen) => part("totp").then((m) => m.view(c, gen), (e) => loadError(c, e))],
 	"admin/users": ["Users", viewUsers], "admin/audit": ["Appliance audit log", viewAdminAudit], "admin/nodes": ["Nodes", viewNodes],
 };
 let lastRoute = null;
@@ -1082,9 +1084,26 @@ function route() {
 	lastRoute = r;
 	view(c, gen);
 }
-/* the helpers pages in other files use (web/totp.js), read once at their load */
+/* A part's page code (web/<name>.js: window.acctdParts[name]), loaded when
+ * first needed so that the cold page stays light; it reads the helpers
+ * below (window.acctdPage) once, at its load. */
+const parts = {};
+function part(name) {
+	if (!parts[name]) parts[name] = new Promise((resolve, reject) => {
+		const s = h("script", { src: "/assets/" + name + ".js" });
+		s.addEventListener("load", () => resolve(window.acctdParts[name]));
+		s.addEventListener("error", () => {
+			delete parts[name];
+			s.remove();
+			reject(new ApiError(0, { detail: "Cannot load this part of the page; check the connection and try again." }));
+		});
+		document.head.append(s);
+	});
+	return parts[name];
+}
+window.acctdParts = {};
 window.acctdPage = { h, api, field, input, fieldError, formAlert, clearErrors, showError, busy, button,
-	card, copyButton, toast, setSession, route, dialog, keepOpen, loadError, stale, S, U, main, LOGO, SECTIONS, ROUTES };
+	card, copyButton, toast, setSession, route, dialog, keepOpen, loadError, stale, part, S, U, main, LOGO };
 window.addEventListener("hashchange", route);
 document.addEventListener("keydown", (e) => {
 	if (e.key === "Escape") for (const m of document.querySelectorAll(".menu:not([hidden])")) m.closest(".menu-wrap").querySelector("[aria-haspopup]").click();

@@ -1,8 +1,8 @@
 /* acctd admin page, issue 15 part B: two-factor sign-in (TOTP).
  * Settings → Two-factor (enrol with a QR code drawn here from the otpauth
  * URI by the vendored qrcode-generator, confirm, recovery codes shown once,
- * turn off) and the sign-in's second step. Uses app.js's helpers
- * (window.acctdPage). */
+ * turn off) and the sign-in's second step. Loaded by app.js when first
+ * needed (part("totp")), and web/qrcode.js only for an enrolment. */
 "use strict";
 (() => {
 const P = window.acctdPage;
@@ -77,7 +77,7 @@ async function view(c, gen) {
 	start.addEventListener("click", () => busy(start, async () => {
 		try {
 			const r = await api("POST", path);
-			area.replaceChildren(...enrolView(r, path, redraw));
+			area.replaceChildren(...await enrolView(r, path, redraw));
 			start.textContent = "Start again with a new secret";
 			start.className = "btn";
 			area.querySelector("input").focus();
@@ -86,7 +86,8 @@ async function view(c, gen) {
 }
 
 /* the pending secret as a QR code and as text, and the confirmation form */
-function enrolView(r, path, redraw) {
+async function enrolView(r, path, redraw) {
+	await P.part("qrcode");
 	const code = codeInput("code");
 	const alert = formAlert();
 	const save = h("button", { type: "submit", class: "btn primary" }, "Turn on");
@@ -175,7 +176,5 @@ function signIn(ticket) {
 	code.focus();
 }
 
-P.SECTIONS.settings[1].push(["totp", "Two-factor"]);
-P.ROUTES["settings/totp"] = ["Two-factor sign-in", view];
-window.acctdTotp = { signIn };
+window.acctdParts.totp = { signIn, view };
 })();
