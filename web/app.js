@@ -709,7 +709,8 @@ function details(d, full) {
 }
 const ACTIONS = ["session.login", "session.login_failed", "session.logout", "user.create", "user.update", "user.delete",
 	"user.disable", "user.enable", "user.console_password.change", "user.console_password.reset", "user.token_reset",
-	"user.password.rotate", "user.password.read", "user.workspace.reveal", "token.create", "token.update", "token.delete"];
+	"user.password.rotate", "user.password.read", "user.workspace.reveal", "token.create", "token.update", "token.delete",
+	"user.totp.enrol", "user.totp.enable", "user.totp.enable_failed", "user.totp.disable", "user.totp.disable_failed", "user.totp.reset"];
 /* a datetime-local value (local time) as RFC 3339 UTC, or "" */
 function utc(v) { const d = v ? new Date(v) : null; return d && !isNaN(d) ? d.toISOString().replace(/\.\d+Z$/, "Z") : ""; }
 function auditView(c, gen, path, all) {
