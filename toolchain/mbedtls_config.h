@@ -53,6 +53,10 @@
 /* hashes and KDFs */
 #define MBEDTLS_MD_C
 #define MBEDTLS_SHA256_C
+/* TOTP codes (RFC 6238, what authenticator apps compute) only: HMAC-SHA1
+ * in crypto_hmac_sha1. mbedTLS 3 leaves SHA-1 out of its default TLS
+ * signature algorithms and X.509 profile, so no handshake accepts it. */
+#define MBEDTLS_SHA1_C
 #define MBEDTLS_SHA384_C	/* the *_SHA384 suites, TLS 1.3 transcripts */
 #define MBEDTLS_SHA512_C
 #define MBEDTLS_HKDF_C

@@ -147,6 +147,36 @@ LISTS = {"api_user_audit": "AuditRecord", "api_admin_audit": "AuditRecord",
 PAGED = {"api_user_audit", "api_admin_audit", "api_admin_user_list"}
 STATUS = {"api_admin_user_create": "201", "api_token_create": "201", "api_user_delete": "204",
           "api_logout": "204", "api_user_console_password": "204", "api_token_delete": "204"}
+# issue 15 part B: two-factor sign-in (api_totp.c)
+TOTP_STATE = {"state": {"type": "string", "enum": ["off", "pending", "on"]},
+              "enabled_at": nullable("string", format="date-time"),
+              "recovery_codes_left": {"type": "integer"},
+              "required": {"type": "boolean", "description": "login.require_2fa_for_admins"}}
+BODIES.update({
+    "api_login_totp": obj({"ticket": {"type": "string"},
+                           "code": {"type": "string", "pattern": "^[0-9]{6}$"},
+                           "recovery_code": {"type": "string"}}, ["ticket"]),
+    "api_totp_confirm": obj({"code": {"type": "string", "pattern": "^[0-9]{6}$"}}, ["code"]),
+    "api_totp_disable": obj({"code": {"type": "string", "pattern": "^[0-9]{6}$"},
+                             "password": {"type": "string"}}),
+})
+ANSWERS.update({
+    "api_login": {"type": "object", "description": "with two-factor sign-in on: second_factor "
+                  "and ticket (then POST /api/v0/login/totp), no cookie", "properties": {
+                      "user": ref("User"), "csrf_token": {"type": "string"},
+                      "second_factor": {"type": "string", "enum": ["totp"]},
+                      "ticket": {"type": "string"}, "expires_in": {"type": "integer"}}},
+    "api_login_totp": {"type": "object", "properties": {"user": ref("User"), "csrf_token": {"type": "string"}}},
+    "api_totp_get": {"type": "object", "properties": TOTP_STATE},
+    "api_totp_enrol": {"type": "object", "properties": dict(
+        TOTP_STATE, secret={"type": "string", "description": "base32, shown once"},
+        uri={"type": "string", "description": "otpauth://totp/… for a QR code"})},
+    "api_totp_confirm": {"type": "object", "properties": dict(
+        TOTP_STATE, recovery_codes={"type": "array", "items": {"type": "string"},
+                                    "description": "ten, shown once"})},
+})
+STATUS.update({"api_totp_enrol": "201", "api_totp_disable": "204", "api_admin_totp_reset": "204"})
+
 for m, p, a, sc, fn, summ in rows:
     p = path(p)
     op = {"operationId": fn, "summary": summ, "description": "Who may call: %s." % WHO[a],

@@ -141,6 +141,11 @@ async function api(method, path, body, opt = {}) {
 			route();
 			e.handled = true;
 		}
+		/* login.require_2fa_for_admins: the enrolment first (web/totp.js) */
+		if (res.status === 403 && /^two-factor sign-in required/.test(e.message) && S.user) {
+			if (location.hash !== "#/settings/totp") location.hash = "#/settings/totp";
+			e.handled = true;
+		}
 		throw e;
 	}
 	return data;
@@ -401,6 +406,7 @@ function viewSignIn() {
 			try {
 				const r = await api("POST", "/login", { handle: handle.value.trim(), password: pw.value }, { login: true });
 				progress.textContent = "";
+				if (r.second_factor) { (await part("totp")).signIn(r.ticket); return; }   /* web/totp.js */
 				setSession(r.user, r.csrf_token);
 				S.focusTitle = true;
 				route();
@@ -454,7 +460,8 @@ function viewMustChange() {
 
 /* ---- layout ---- */
 const SECTIONS = {
-	settings: ["Settings", [["profile", "Profile"], ["tokens", "Tokens"], ["audit", "Audit Log"], ["advanced", "Advanced"], ["password", "Console password"]]],
+	settings: ["Settings", [["profile", "Profile"], ["tokens", "Tokens"], ["audit", "Audit Log"], ["advanced", "Advanced"], ["password", "Console password"],
+		["totp", "Two-factor"]]],
 	admin: ["Admin", [["users", "Users"], ["audit", "Appliance audit log"], ["nodes", "Nodes"]]],
 };
 function layout(area, page, title) {
@@ -703,7 +710,8 @@ function details(d, full) {
 }
 const ACTIONS = ["session.login", "session.login_failed", "session.logout", "user.create", "user.update", "user.delete",
 	"user.disable", "user.enable", "user.console_password.change", "user.console_password.reset", "user.token_reset",
-	"user.password.rotate", "user.password.read", "user.workspace.reveal", "token.create", "token.update", "token.delete"];
+	"user.password.rotate", "user.password.read", "user.workspace.reveal", "token.create", "token.update", "token.delete",
+	"user.totp.enrol", "user.totp.enable", "user.totp.enable_failed", "user.totp.disable", "user.totp.disable_failed", "user.totp.reset"];
 /* a datetime-local value (local time) as RFC 3339 UTC, or "" */
 function utc(v) { const d = v ? new Date(v) : null; return d && !isNaN(d) ? d.toISOString().replace(/\.\d+Z$/, "Z") : ""; }
 function auditView(c, gen, path, all) {
@@ -1056,6 +1064,7 @@ const ROUTES = {
 	"settings/profile": ["Profile", viewProfile], "settings/tokens": ["Tokens", viewTokens],
 	"settings/audit": ["Audit Log", viewAudit], "settings/advanced": ["Advanced", viewAdvanced],
 	"settings/password": ["Console password", viewPassword],
+	"settings/totp": ["Two-factor sign-in", (c, gen) => part("totp").then((m) => m.view(c, gen), (e) => loadError(c, e))],
 	"admin/users": ["Users", viewUsers], "admin/audit": ["Appliance audit log", viewAdminAudit], "admin/nodes": ["Nodes", viewNodes],
 };
 let lastRoute = null;
@@ -1077,6 +1086,26 @@ function route() {
 	lastRoute = r;
 	view(c, gen);
 }
+/* A part's page code (web/<name>.js: window.acctdParts[name]), loaded when
+ * first needed so that the cold page stays light; it reads the helpers
+ * below (window.acctdPage) once, at its load. */
+const parts = {};
+function part(name) {
+	if (!parts[name]) parts[name] = new Promise((resolve, reject) => {
+		const s = h("script", { src: "/assets/" + name + ".js" });
+		s.addEventListener("load", () => resolve(window.acctdParts[name]));
+		s.addEventListener("error", () => {
+			delete parts[name];
+			s.remove();
+			reject(new ApiError(0, { detail: "Cannot load this part of the page; check the connection and try again." }));
+		});
+		document.head.append(s);
+	});
+	return parts[name];
+}
+window.acctdParts = {};
+window.acctdPage = { h, api, field, input, fieldError, formAlert, clearErrors, showError, busy, button,
+	card, copyButton, toast, setSession, route, dialog, keepOpen, loadError, stale, part, S, U, main, LOGO };
 window.addEventListener("hashchange", route);
 document.addEventListener("keydown", (e) => {
 	if (e.key === "Escape") for (const m of document.querySelectorAll(".menu:not([hidden])")) m.closest(".menu-wrap").querySelector("[aria-haspopup]").click();

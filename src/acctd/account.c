@@ -333,7 +333,8 @@ account_delete(struct account_txn *ax, const struct user *u)
 	if (rc != ACCOUNT_OK)
 		return rc;
 	if (session_delete_user(ax->t, u->id, NULL) == -1 || token_remove_user(ax->t, u->id) == -1 ||
-	    dbpass_delete(ax->t, u->id) == -1 || user_remove(ax->t, u) == -1 ||
+	    dbpass_delete(ax->t, u->id) == -1 || totp_delete(ax->t, u->id) == -1 ||
+	    user_remove(ax->t, u) == -1 ||
 	    user_admins_adjust(ax->t, -account_active_admin(u)) == -1 ||
 	    outbox_recompute_user(ax->t, u->id) == -1)
 		return ACCOUNT_FAILED;
@@ -522,6 +523,14 @@ int
 account_sign_in(struct account_txn *ax, const struct user *u,
     char sid[SESSION_TOKEN_LEN + 1], char csrf[SESSION_TOKEN_LEN + 1])
 {
+	return account_sign_in_factor(ax, u, NULL, sid, csrf);
+}
+
+int
+account_sign_in_factor(struct account_txn *ax, const struct user *u, const char *factor,
+    char sid[SESSION_TOKEN_LEN + 1], char csrf[SESSION_TOKEN_LEN + 1])
+{
+	const char *data[] = { "factor", factor, NULL };
 	struct user fresh;
 	int rc = user_load(ax->t, u->id, &fresh);
 
@@ -531,7 +540,8 @@ account_sign_in(struct account_txn *ax, const struct user *u,
 	else if (rc == -1 || session_create(ax->t, u->id, app_now_ms(), sid, csrf) == -1)
 		rc = ACCOUNT_FAILED;
 	else
-		rc = account_audit(ax, "session.login", u, NULL);
+		rc = factor ? account_audit_str(ax, "session.login", u, data) :
+		    account_audit(ax, "session.login", u, NULL);
 	user_clear(&fresh);
 	return rc;
 }
@@ -557,6 +567,13 @@ account_secret_read(struct account_txn *ax, const struct user *u, const char *ac
     int64_t version)
 {
 	return account_audit_version(ax, action, u, version);
+}
+
+int
+account_record(struct account_txn *ax, const char *action, const struct user *subject,
+    const struct json *data)
+{
+	return account_audit(ax, action, subject, data);
 }
 
 int

@@ -52,6 +52,7 @@ struct conf {
 	int login_max_failures;
 	int login_window;
 	int login_lockout;
+	int login_require_2fa_admins;   /* login.require_2fa_for_admins */
 	char *admin_handle;
 	char *admin_email;
 	char *admin_password_file;
@@ -127,6 +128,7 @@ enum store_db {
 	STORE_DB_OUTBOX,
 	STORE_DB_LOGIN,
 	STORE_DB_AUDIT_IDX,       /* identity id || NUL || seq -> "" (per-user audit pages) */
+	STORE_DB_TOTP,            /* user id -> two-factor record (totp.c) */
 	STORE_DB_COUNT
 };
 struct store;
@@ -303,6 +305,8 @@ struct app_keys {
 	uint8_t token[CRYPTO_KEY_LEN];     /* "acctd token v1": token secrets */
 	uint8_t dbpass[CRYPTO_KEY_LEN];    /* "acctd dbpass v1": sealed passwords */
 	uint8_t audit[CRYPTO_KEY_LEN];     /* "acctd audit chain v1": the chain */
+	uint8_t totp[CRYPTO_KEY_LEN];      /* "acctd totp v1": sealed TOTP secrets,
+	                                    * recovery code and ticket HMACs */
 	/* session and token made ready for HMAC (every request uses one) */
 	struct crypto_hmac_key session_mac, token_mac;
 };
@@ -671,6 +675,63 @@ struct json *token_json(const struct token *k);
 int token_verify(struct store_txn *t, const char *tok, int64_t now, struct token *k);
 int token_touch_due(const char *id, int64_t now);
 
+/* totp.c — two-factor sign-in: TOTP (RFC 6238; SHA-1, 6 digits, 30 s),
+ * the record (sealed secret, last step, recovery code HMACs), sign-in
+ * tickets. See the file's comment. */
+#define TOTP_SECRET_LEN 20
+#define TOTP_B32_LEN 32            /* base32 of the secret, no padding */
+#define TOTP_STEP 30
+#define TOTP_DIGITS 6
+#define TOTP_RECOVERY_CODES 10
+#define TOTP_RECOVERY_LEN 11       /* "xxxxx-xxxxx": 50 bits */
+#define TOTP_TICKET_LEN 43         /* 32 random bytes, base64url */
+#define TOTP_TICKET_TTL 300        /* s */
+enum totp_state { TOTP_PENDING = 1, TOTP_ON };
+struct totp_rec {                  /* holds the secret: totp_rec_wipe it */
+	enum totp_state state;
+	uint8_t secret[TOTP_SECRET_LEN];
+	int64_t created_at, enabled_at;   /* s; enabled_at 0 while pending */
+	int64_t last_step;         /* the last step accepted; 0 = none */
+	size_t nrecovery;
+	uint8_t recovery[TOTP_RECOVERY_CODES][CRYPTO_SHA256_LEN];
+};
+/* RFC 4226 HOTP-SHA1 of counter, digits 1..9 */
+uint32_t totp_hotp(const uint8_t *key, size_t keylen, uint64_t counter, unsigned digits);
+void totp_base32(const uint8_t *in, size_t n, char *out);   /* RFC 4648, unpadded */
+int totp_code_parse(const char *s);          /* exactly 6 digits: the value, else -1 */
+/* 1 when code is r's code of the step of now, or the one before or after,
+ * and that step is later than r->last_step (*step gets it); else 0 */
+int totp_match(const struct totp_rec *r, int code, int64_t now, int64_t *step);
+/* r gets ten new recovery codes' HMACs, codes the codes (shown once: wipe) */
+int totp_recovery_new(struct totp_rec *r, const char *user_id,
+    char codes[TOTP_RECOVERY_CODES][TOTP_RECOVERY_LEN + 1]);
+/* 1 when code (case, dash and spaces ignored) is one of r's, removed from r */
+int totp_recovery_use(struct totp_rec *r, const char *user_id, const char *code);
+int totp_secret_new(struct totp_rec *r);     /* pending, a fresh secret: 0 / -1 */
+void totp_rec_wipe(struct totp_rec *r);
+int totp_load(struct store_txn *t, const char *user_id, struct totp_rec *r); /* 0/NOTFOUND/-1 */
+int totp_save(struct store_txn *t, const char *user_id, const struct totp_rec *r);
+int totp_delete(struct store_txn *t, const char *user_id);   /* 0 also when none */
+int totp_enabled(struct store_txn *t, const char *user_id);  /* 1 on, 0 not, -1 */
+/* otpauth://totp/acctd:HANDLE?secret=…&issuer=acctd&… into out */
+void totp_uri(const char *handle, const struct totp_rec *r, char *out, size_t outlen);
+/* a sign-in ticket for u (its password was right): 0, or -1 when every
+ * slot is taken or no randomness */
+int totp_ticket_new(const struct user *u, int64_t now, char out[TOTP_TICKET_LEN + 1]);
+struct totp_claim {
+	int slot;
+	char user_id[SECRET_ID_LEN + 1];
+	uint8_t pw_hash[32];       /* the verifier the password matched */
+};
+/* claim tk for this request (no other may use it meanwhile): 0, or -1 when
+ * unknown, expired or claimed; then exactly one totp_ticket_release */
+int totp_ticket_claim(const char *tk, int64_t now, struct totp_claim *c);
+#define TOTP_CLAIM_USED 1          /* signed in: the ticket is gone */
+#define TOTP_CLAIM_FAILED 0        /* a wrong code: the ticket's tries go down */
+#define TOTP_CLAIM_CANCELLED -1    /* never checked: as it was */
+void totp_ticket_release(struct totp_claim *c, int outcome);
+void totp_ticket_reset(void);      /* forget every ticket (tests) */
+
 /*
  * account.c — every change to an account: create, update (profile and
  * handle), delete, disable, enable, token reset, console password change and
@@ -751,6 +812,14 @@ int account_token_delete(struct account_txn *ax, const struct user *u, const str
 /* u: loaded before its password was checked. ACCOUNT_STALE */
 int account_sign_in(struct account_txn *ax, const struct user *u,
     char sid[SESSION_TOKEN_LEN + 1], char csrf[SESSION_TOKEN_LEN + 1]);
+/* the same after a second factor: the record's data says {"factor": factor}
+ * ("totp", "recovery_code"; NULL: no data, as account_sign_in) */
+int account_sign_in_factor(struct account_txn *ax, const struct user *u, const char *factor,
+    char sid[SESSION_TOKEN_LEN + 1], char csrf[SESSION_TOKEN_LEN + 1]);
+/* a change made by another module in ax->t (totp.c): its audit record,
+ * subject u (NULL: none), data borrowed. ACCOUNT_OK / ACCOUNT_AUDIT_FAILED */
+int account_record(struct account_txn *ax, const char *action, const struct user *subject,
+    const struct json *data);
 /* u: whom handle names (NULL: nobody) */
 int account_sign_in_failed(struct account_txn *ax, const char *handle, const struct user *u);
 int account_sign_out(struct account_txn *ax, const struct user *u, const char *sid);
@@ -977,6 +1046,26 @@ int restore_main(int argc, char *argv[]);       /* acctd restore -c FILE IN */
  * stderr */
 int backup_open(const char *prog, const char *conf_path, int store);
 void api_admin_backup(struct http_req *r);
+/* api_user.c's sign-in pieces api_totp.c shares */
+int api_json_ctype(struct http_req *r);          /* 0, or -1 after a 415 */
+void api_login_wait(struct http_req *r, int wait);   /* 429: locked out */
+void api_kdf_busy(struct http_req *r);           /* 503: no KDF slot */
+int api_password_ok(const struct user *u, const char *pw);  /* 1 / 0 / -1 busy */
+/* the 200 of a sign-in: the cookie, {user, csrf_token} */
+void api_login_reply(struct http_req *r, const struct user *u, const char *sid,
+    const char *csrf);
+/* api_totp.c — two-factor sign-in (issue 15 part B) */
+/* after a right password: 0 when u has no second factor (sign in), 1 after
+ * answering with a ticket, -1 after a 500 */
+int api_totp_login(struct http_req *r, const struct user *u);
+/* login.require_2fa_for_admins: 0 go on, -1 after a 403 */
+int api_totp_gate(struct http_req *r, const struct api_ctx *c);
+void api_login_totp(struct http_req *r);
+void api_totp_get(struct http_req *r);
+void api_totp_enrol(struct http_req *r);
+void api_totp_confirm(struct http_req *r);
+void api_totp_disable(struct http_req *r);
+void api_admin_totp_reset(struct http_req *r);
 
 /* web.c — the admin page, embedded at build time (tools/embed-web.sh). */
 struct web_asset {

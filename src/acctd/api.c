@@ -328,7 +328,8 @@ api_authorize(struct http_req *r)
 		}
 		break;
 	}
-	if (api_password_gate(r, c) == -1 || api_scope_gate(r, c) == -1)
+	if (api_password_gate(r, c) == -1 || api_totp_gate(r, c) == -1 ||
+	    api_scope_gate(r, c) == -1)
 		return -1;
 	if ((r->route->auth == HTTP_AUTH_ADMIN || r->route->auth == HTTP_AUTH_METRICS) &&
 	    !c->actor.admin) {

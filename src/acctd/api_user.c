@@ -14,7 +14,7 @@
 #include "acctd.h"
 
 /* the limiter said wait: 429 with Retry-After, same answer whatever the cause */
-static void
+void
 api_login_wait(struct http_req *r, int wait)
 {
 	char h[64], detail[96];
@@ -27,7 +27,7 @@ api_login_wait(struct http_req *r, int wait)
 }
 
 /* every KDF slot is taken: the request was not counted, try again soon */
-static void
+void
 api_kdf_busy(struct http_req *r)
 {
 	http_problem_h(r, 503, "too many sign-ins at once; try again in a second",
@@ -35,7 +35,7 @@ api_kdf_busy(struct http_req *r)
 }
 
 /* the password check: 1 right, 0 wrong, -1 no KDF slot (nothing ran) */
-static int
+int
 api_password_ok(const struct user *u, const char *pw)
 {
 	int ok;
@@ -71,7 +71,7 @@ api_login_fail(struct http_req *r, const char *handle, const struct user *u,
 
 /* sign-in takes JSON only: a cross-site form (urlencoded, multipart or
  * text/plain, which need no CORS preflight) cannot sign a victim in */
-static int
+int
 api_json_ctype(struct http_req *r)
 {
 	const char *ct = http_header(r, "Content-Type");
@@ -118,7 +118,6 @@ api_login_session(struct http_req *r, const struct user *u)
 {
 	struct account_txn ax;
 	char sid[SESSION_TOKEN_LEN + 1] = "", csrf[SESSION_TOKEN_LEN + 1] = "";
-	struct json *ans;
 	int rc;
 
 	if (api_account_begin(r, &ax, "cannot create a session") == -1)
@@ -135,14 +134,21 @@ api_login_session(struct http_req *r, const struct user *u)
 		    rc == ACCOUNT_AUDIT_FAILED ? "cannot write the audit record; not signed in" :
 		    "cannot create a session", NULL);
 	} else if (api_account_commit(r, &ax) == 0) {
-		ans = json_object();
-		json_set(ans, "user", user_json(u));
-		json_set_str(ans, "csrf_token", csrf);
-		api_set_cookie(r, 200, ans, sid, app_conf()->sessions_absolute_timeout);
-		json_free(ans);
+		api_login_reply(r, u, sid, csrf);
 	}
 	crypto_wipe(sid, sizeof(sid));
 	crypto_wipe(csrf, sizeof(csrf));
+}
+
+void
+api_login_reply(struct http_req *r, const struct user *u, const char *sid, const char *csrf)
+{
+	struct json *ans = json_object();
+
+	json_set(ans, "user", user_json(u));
+	json_set_str(ans, "csrf_token", csrf);
+	api_set_cookie(r, 200, ans, sid, app_conf()->sessions_absolute_timeout);
+	json_free(ans);
 }
 
 void
@@ -175,7 +181,9 @@ api_login(struct http_req *r)
 		api_kdf_busy(r);
 	else if (!ok || u.disabled)
 		api_login_fail(r, handle, rc == 0 ? &u : NULL, &tk);
-	else {
+	else if (api_totp_login(r, &u) == 0) {
+		/* with a second factor the ticket stays unsettled (cancelled
+		 * below): a right password alone does not reset the failures */
 		limiter_end(&tk, LIMITER_OK, app_now(), c);
 		api_login_session(r, &u);
 	}

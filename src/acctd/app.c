@@ -136,6 +136,7 @@ static const struct {
 	{ "acctd token v1", app.keys.token },
 	{ "acctd dbpass v1", app.keys.dbpass },
 	{ "acctd audit chain v1", app.keys.audit },
+	{ "acctd totp v1", app.keys.totp },
 };
 
 int

@@ -47,6 +47,7 @@ backup_db_name(enum store_db db)
 		[STORE_DB_TOKEN] = "token", [STORE_DB_PASSWORD] = "password",
 		[STORE_DB_AUDIT] = "audit", [STORE_DB_OUTBOX] = "outbox",
 		[STORE_DB_LOGIN] = "login", [STORE_DB_AUDIT_IDX] = "audit_idx",
+		[STORE_DB_TOTP] = "totp",
 	};
 
 	return names[db];

@@ -258,6 +258,9 @@ static const struct cfg_rule conf_login_rules[] = {
 	CFG_INT(C, "max_failures", login_max_failures, 0, 1, 1000, 5),
 	CFG_INT(C, "window", login_window, 0, 1, 86400, 300),
 	CFG_INT(C, "lockout", login_lockout, 0, 1, 604800, 900),
+	/* issue 15 part B: admins' console sessions reach only the
+	 * two-factor enrolment until they have a second factor (api_totp.c) */
+	CFG_BOOL(C, "require_2fa_for_admins", login_require_2fa_admins, 0),
 	CFG_END
 };
 static const struct cfg_rule conf_admin_rules[] = {

@@ -59,6 +59,7 @@ static const struct {
 	[STORE_DB_OUTBOX] =   { "outbox", 0 },
 	[STORE_DB_LOGIN] =    { "login", 0 },
 	[STORE_DB_AUDIT_IDX] = { "audit_idx", 0 },
+	[STORE_DB_TOTP] =     { "totp", 0 },
 };
 
 _Static_assert(STORE_DB_COUNT <= STORE_MAX_DBS,

@@ -188,6 +188,7 @@ cfg_defaults(const struct cfg_rule *rules, void *base)
 	for (r = rules; r->name != NULL; r++) {
 		switch (r->kind) {
 		case CFG_KIND_INT:
+		case CFG_KIND_BOOL:
 			*CFG_AT(base, r->off, int) = r->def;
 			break;
 		case CFG_KIND_LEVEL:
@@ -226,6 +227,7 @@ cfg_release(const struct cfg_rule *rules, void *base)
 	for (r = rules; r->name != NULL; r++) {
 		switch (r->kind) {
 		case CFG_KIND_INT:
+		case CFG_KIND_BOOL:
 		case CFG_KIND_LEVEL:
 			break;
 		case CFG_KIND_STR:
@@ -295,6 +297,17 @@ cfg_int(struct cfg *x, const config_setting_t *s, const char *path,
 		return;
 	}
 	*out = (int)v;
+}
+
+static void
+cfg_bool(struct cfg *x, const config_setting_t *s, const char *path, int *out)
+{
+	*out = -1;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+		cfg_err_at(x, s, path, "must be true or false");
+		return;
+	}
+	*out = config_setting_get_bool(s) ? 1 : 0;
 }
 
 static void
@@ -435,6 +448,9 @@ cfg_value(struct cfg *x, const config_setting_t *s, const char *path,
 	switch (r->kind) {
 	case CFG_KIND_INT:
 		cfg_int(x, s, path, r, CFG_AT(base, r->off, int));
+		break;
+	case CFG_KIND_BOOL:
+		cfg_bool(x, s, path, CFG_AT(base, r->off, int));
 		break;
 	case CFG_KIND_STR:
 		sp = CFG_AT(base, r->off, char *);

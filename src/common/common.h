@@ -123,6 +123,10 @@ int crypto_equal(const void *a, const void *b, size_t len); /* constant time; 1 
 void crypto_sha256(const void *data, size_t len, uint8_t out[CRYPTO_SHA256_LEN]);
 void crypto_hmac_sha256(const uint8_t *key, size_t keylen, const void *data,
     size_t len, uint8_t out[CRYPTO_SHA256_LEN]);
+/* HMAC-SHA1: TOTP codes (RFC 6238) only, never a new design */
+#define CRYPTO_SHA1_LEN 20
+void crypto_hmac_sha1(const uint8_t *key, size_t keylen, const void *data,
+    size_t len, uint8_t out[CRYPTO_SHA1_LEN]);
 /* An HMAC-SHA256 key made ready once (its two pad blocks hashed), for a
  * key used on every request: crypto_hmac_sha256_ready then hashes two
  * blocks fewer than crypto_hmac_sha256 and allocates nothing; same output.
@@ -169,6 +173,7 @@ int crypto_open(const uint8_t key[CRYPTO_KEY_LEN], const void *ad, size_t adlen,
  */
 enum cfg_kind {
 	CFG_KIND_INT,		/* int in [min, max] */
+	CFG_KIND_BOOL,		/* int 0 / 1 from true / false */
 	CFG_KIND_STR,		/* char *, per flags and check */
 	CFG_KIND_LEVEL,		/* enum log_level from its name */
 	CFG_KIND_STRS,		/* char ** + size_t count: array or list of strings */
@@ -202,6 +207,8 @@ struct cfg_rule {
 /* T: the struct the field f is in; d: the default */
 #define CFG_INT(T, n, f, fl, lo, hi, d) { .name = (n), .kind = CFG_KIND_INT,	\
 	.flags = (fl), .off = offsetof(T, f), .min = (lo), .max = (hi), .def = (d) }
+#define CFG_BOOL(T, n, f, d) { .name = (n), .kind = CFG_KIND_BOOL,		\
+	.off = offsetof(T, f), .def = (d) }
 #define CFG_STR(T, n, f, fl, chk, d) { .name = (n), .kind = CFG_KIND_STR,	\
 	.flags = (fl), .off = offsetof(T, f), .check = (chk), .sdef = (d) }
 #define CFG_STRS(T, n, f, nf, fl, chk, dupr, d) { .name = (n),		\
@@ -340,6 +347,7 @@ struct json *json_array(void);
 void json_free(struct json *j);
 /* setters copy their arguments; adding to an object/array takes ownership of v */
 void json_set_str(struct json *o, const char *k, const char *v);   /* v NULL: null */
+struct json *json_string(const char *v);     /* a string value (v NULL: null) */
 void json_set_int(struct json *o, const char *k, int64_t v);
 void json_set_bool(struct json *o, const char *k, int v);
 void json_set(struct json *o, const char *k, struct json *v);

@@ -179,16 +179,29 @@ crypto_sha256(const void *data, size_t len, uint8_t out[CRYPTO_SHA256_LEN])
 		fatalx("crypto: SHA-256 failed");
 }
 
+static void
+crypto_hmac(mbedtls_md_type_t type, const uint8_t *key, size_t keylen, const void *data,
+    size_t len, uint8_t *out)
+{
+	const mbedtls_md_info_t *md = mbedtls_md_info_from_type(type);
+
+	/* fails only on allocation failure; the HMAC context is wiped inside */
+	if (md == NULL || mbedtls_md_hmac(md, key, keylen, data, len, out) != 0)
+		fatalx("crypto: HMAC failed");
+}
+
 void
 crypto_hmac_sha256(const uint8_t *key, size_t keylen, const void *data,
     size_t len, uint8_t out[CRYPTO_SHA256_LEN])
 {
-	const mbedtls_md_info_t *md;
+	crypto_hmac(MBEDTLS_MD_SHA256, key, keylen, data, len, out);
+}
 
-	md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
-	/* fails only on allocation failure; the HMAC context is wiped inside */
-	if (md == NULL || mbedtls_md_hmac(md, key, keylen, data, len, out) != 0)
-		fatalx("crypto: HMAC-SHA256 failed");
+void
+crypto_hmac_sha1(const uint8_t *key, size_t keylen, const void *data,
+    size_t len, uint8_t out[CRYPTO_SHA1_LEN])
+{
+	crypto_hmac(MBEDTLS_MD_SHA1, key, keylen, data, len, out);
 }
 
 /*

@@ -58,6 +58,12 @@ json_set(struct json *o, const char *k, struct json *v)
 		json_oom();
 }
 
+struct json *
+json_string(const char *v)
+{
+	return J(json_checked(v ? cJSON_CreateString(v) : cJSON_CreateNull()));
+}
+
 void
 json_set_str(struct json *o, const char *k, const char *v)
 {

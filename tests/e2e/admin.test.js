@@ -201,8 +201,8 @@ describe("admin page: users and the appliance audit log", () => {
 		await p.keyboard.press("Tab");
 		assert.equal(await p.evaluate(() => document.activeElement.name), "display_name");
 		await p.keyboard.press("Shift+Tab");
-		assert.equal(await focused(), "Console password");
-		for (let i = 0; i < 3; i++) await p.keyboard.press("Shift+Tab");
+		assert.equal(await focused(), "Two-factor");
+		for (let i = 0; i < 4; i++) await p.keyboard.press("Shift+Tab");
 		assert.equal(await focused(), "Tokens");
 		await p.keyboard.press("Enter");
 		await p.getByRole("heading", { level: 1, name: "Tokens" }).waitFor();
