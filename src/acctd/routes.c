@@ -104,5 +104,10 @@ const struct http_route routes[] = {
 	{ "GET", A "/audit/verify", HTTP_AUTH_ADMIN, api_admin_audit_verify, "Verify the audit hash chain" },
 	{ "GET", A "/audit/forward", HTTP_AUTH_ADMIN, api_admin_audit_forward, "The audit trail's delivery to the SIEM collector" },
 	{ "GET", A "/backup", HTTP_AUTH_ADMIN, api_admin_backup, "A portable backup of the whole store (JSON lines, streamed)" },
+	/* issue 15 part C: sessions list, audit export */
+	{ "GET", U "/session", HTTP_AUTH_SELF, api_session_list, "The user's console sessions, last seen first" },
+	{ "DELETE", U "/session/{id}", HTTP_AUTH_SELF, api_session_end, "End one of the user's console sessions" },
+	{ "GET", U "/audit/export", HTTP_AUTH_SELF, api_user_audit_export, "The user's audit log as JSON lines or CSV (filtered, streamed)" },
+	{ "GET", A "/audit/export", HTTP_AUTH_ADMIN, api_admin_audit_export, "The whole audit log as JSON lines or CSV (filtered, streamed)" },
 	{ NULL, NULL, HTTP_AUTH_ANYONE, NULL, NULL },
 };

@@ -37,7 +37,7 @@ make(struct fixture_store *f, int64_t now_ms, char sid[SESSION_TOKEN_LEN + 1])
 	struct store_txn *t;
 
 	assert_int_equal(store_txn_begin(f->s, 1, &t), 0);
-	assert_int_equal(session_create(t, USER, now_ms, sid, csrf), 0);
+	assert_int_equal(session_create(t, USER, now_ms, "192.0.2.7", "UA", sid, csrf), 0);
 	assert_int_equal(store_txn_commit(t), 0);
 }
 
@@ -230,7 +230,7 @@ test_record_round_trip(void **state)
 	int stale;
 
 	assert_int_equal(store_txn_begin(f->s, 1, &t), 0);
-	assert_int_equal(session_create(t, USER, NOW * 1000 + 7, sid, csrf), 0);
+	assert_int_equal(session_create(t, USER, NOW * 1000 + 7, NULL, NULL, sid, csrf), 0);
 	assert_int_equal(store_txn_commit(t), 0);
 	assert_int_equal(lookup(f, sid, NOW, &s, &stale), 0);
 	assert_string_equal(s.user_id, USER);
