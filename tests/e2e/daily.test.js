@@ -6,7 +6,7 @@ const { describe, it, before, after, afterEach } = require("node:test");
 const assert = require("node:assert/strict");
 const { execSync } = require("node:child_process");
 const path = require("node:path");
-const { Daemon, launch, openPage, shot, axeScan } = require("./harness");
+const { Daemon, launch, openPage, shot, signIn, axeScan } = require("./harness");
 
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 360, height: 740 };
@@ -21,12 +21,6 @@ async function open(opt) {
 	const p = await openPage(browser, d, opt);
 	pages.push(p);
 	return p;
-}
-async function signIn(p, handle, password) {
-	await p.getByLabel("Handle").fill(handle);
-	await p.getByLabel("Console password").fill(password);
-	await p.getByRole("button", { name: "Sign in" }).click();
-	await p.getByRole("heading", { level: 1 }).filter({ hasNotText: "Sign in" }).waitFor();
 }
 async function settle(p) {
 	await p.waitForFunction(() => ![...document.querySelectorAll(".meta")].some((e) => e.textContent === "Loading…"));

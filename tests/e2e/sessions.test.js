@@ -7,7 +7,7 @@
 const { describe, it, before, after } = require("node:test");
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
-const { Daemon, launch, openPage, shot, axeScan } = require("./harness");
+const { Daemon, launch, openPage, shot, signIn, axeScan } = require("./harness");
 
 let d, browser, samPage, adminPage;
 const pages = [];
@@ -17,12 +17,6 @@ async function open() {
 	const p = await openPage(browser, d);
 	pages.push(p);
 	return p;
-}
-async function signIn(p, handle, password) {
-	await p.getByLabel("Handle").fill(handle);
-	await p.getByLabel("Console password").fill(password);
-	await p.getByRole("button", { name: "Sign in" }).click();
-	await p.getByRole("heading", { level: 1 }).filter({ hasNotText: "Sign in" }).waitFor();
 }
 async function go(p, area, name) {
 	await p.getByRole("navigation", { name: area }).getByRole("link", { name, exact: true }).click();
