@@ -214,6 +214,12 @@ $(B)/tests/agent/%: tests/unit/agent/%.c tests/unit/fixture.h $(AGENT_OBJS) $(CO
 	@$(if $(Q),echo "  TEST    $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -Isrc/agent -Itests/unit $(ALL_LDFLAGS) -o $@ $< $(AGENT_OBJS) $(COMMON_OBJS) $(AGENT_LIBS) -lcmocka
 
+# test_85_export's helper: fills a stopped acctd's audit ring in seconds
+$(B)/tests/audit-fill: tests/api/audit_fill.c $(ACCTD_OBJS) $(COMMON_OBJS) $(SYSROOT)/.stamp
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -Isrc/acctd $(ALL_LDFLAGS) -o $@ $< $(ACCTD_OBJS) $(COMMON_OBJS) $(ACCTD_LIBS)
+
 unit: $(UNIT_TESTS)
 	$(Q)tests/run-unit.sh "$(QEMU)" $(UNIT_TESTS)
 .PHONY: unit
@@ -268,7 +274,7 @@ storm-short: $(B)/acctd $(B)/acctd-agent prereqs-test
 		--clients 32 --seconds 1 --flap-seconds 10 --full-seconds 2
 .PHONY: storm storm-short
 
-api: $(B)/acctd
+api: $(B)/acctd $(B)/tests/audit-fill
 	$(Q)ACCTD_BIN=$(CURDIR)/$(B)/acctd python3 tests/api/run.py
 .PHONY: test api
 

@@ -151,6 +151,8 @@ async function api(method, path, body, opt = {}) {
 	return data;
 }
 const U = () => "/user/" + encodeURIComponent(S.user.handle);
+/* what web/<part>.js files add (issue 15 C: sessions.js) */
+const hooks = { auditTools: [], userMenu: [] };
 
 /* ---- forms and errors ---- */
 function capital(s) { return s ? s[0].toUpperCase() + s.slice(1) : s; }
@@ -770,7 +772,7 @@ function auditView(c, gen, path, all) {
 			if (first) { first.tabIndex = -1; first.focus(); } else if (more.hidden) c.querySelector("h1").focus();
 		}).catch((e) => showError(e, null, alert));
 	}));
-	c.append(filters, count, box, alert, h("div", { class: "actions start" }, more));
+	c.append(filters, ...hooks.auditTools.map((f) => f(path, () => query)), count, box, alert, h("div", { class: "actions start" }, more));
 	return load().catch((e) => { box.replaceChildren(); loadError(box, e); });
 }
 function viewAudit(c, gen) {
@@ -941,6 +943,7 @@ async function viewUsers(c, gen) {
 						redraw(r.user);
 						setTimeout(() => showOnce("New console password", "The console password of " + u.handle + " was reset.", "new console password", r.initial_password, () => focusRow(u.handle)));
 					} }) },
+				...hooks.userMenu.map((f) => f(u)),
 			].filter(Boolean), "menu-right")]], { row: () => ({ "data-user": u.handle }) }).tBodies[0].firstChild;
 		return tr;
 	}
@@ -1117,6 +1120,7 @@ document.querySelector(".skip").addEventListener("click", (e) => {
 	const t = main.querySelector("h1[tabindex]") || main;
 	t.focus();
 });
+window.acctdPage = { S, h, api, U, table, button, confirmAction, toast, fmtTime, stale, loadError, formAlert, showError, busy, dialog, ROUTES, SECTIONS, hooks, ACTIONS };
 /* one request tells whether this browser is signed in, who it is, and
  * (with the cookie alone: a second tab) the session's CSRF token */
 (async () => {

@@ -537,7 +537,8 @@ account_sign_in_factor(struct account_txn *ax, const struct user *u, const char 
 	if (rc == STORE_NOTFOUND || (rc == 0 && (fresh.disabled ||
 	    !crypto_equal(fresh.pw_hash, u->pw_hash, sizeof(u->pw_hash)))))
 		rc = account_refuse(ax, ACCOUNT_STALE, "wrong handle or password");
-	else if (rc == -1 || session_create(ax->t, u->id, app_now_ms(), sid, csrf) == -1)
+	else if (rc == -1 || session_create(ax->t, u->id, app_now_ms(), ax->by.ip, ax->ua,
+	    sid, csrf) == -1)
 		rc = ACCOUNT_FAILED;
 	else
 		rc = factor ? account_audit_str(ax, "session.login", u, data) :
@@ -560,6 +561,26 @@ account_sign_out(struct account_txn *ax, const struct user *u, const char *sid)
 	if (sid != NULL && session_delete(ax->t, sid) == -1)
 		return ACCOUNT_FAILED;
 	return account_audit(ax, "session.logout", u, NULL);
+}
+
+int
+account_session_end(struct account_txn *ax, const struct user *u, const char *id)
+{
+	char browser[64], ip[48];
+	const char *data[] = { "session_id", id, "browser", browser, "address", ip, NULL };
+	int rc = session_end(ax->t, u->id, id, browser, sizeof(browser), ip, sizeof(ip));
+
+	if (rc == STORE_NOTFOUND)
+		return ACCOUNT_UNCHANGED;
+	if (rc == -1)
+		return ACCOUNT_FAILED;
+	return account_audit_str(ax, "session.end", u, data);
+}
+
+int
+account_audit_export(struct account_txn *ax, const struct user *u, const struct json *data)
+{
+	return account_audit(ax, "audit.export", u, data);
 }
 
 int

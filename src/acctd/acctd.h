@@ -538,13 +538,20 @@ int rec_done(const struct rec_in *r);                /* 0: read whole and intact
 /* session.c — console sessions; the id is stored only as an HMAC. */
 #define SESSION_TOKEN_LEN 43       /* 32 random bytes, base64url */
 #define SESSION_COOKIE "__Host-acctd_session"
+#define SESSION_UA_MAX 256        /* the User-Agent kept: printable ASCII, cut */
+#define SESSION_ID_LEN 32          /* the listed id: hex, not the cookie */
 struct session {
 	char user_id[SECRET_ID_LEN + 1];
 	int64_t created_ms;
 	int64_t last_seen;         /* s */
 	char csrf[SESSION_TOKEN_LEN + 1];
+	char ip[48];               /* "" for a session of an older build */
+	char ua[SESSION_UA_MAX + 1];
 };
+/* ip and ua (the client's address and User-Agent, either NULL) are kept
+ * for the sessions list */
 int session_create(struct store_txn *t, const char *user_id, int64_t now_ms,
+    const char *ip, const char *ua,
     char sid[SESSION_TOKEN_LEN + 1], char csrf[SESSION_TOKEN_LEN + 1]);
 #define SESSION_EXPIRED 2
 /* 0 / STORE_NOTFOUND / SESSION_EXPIRED (the record exists: delete it) / -1;
@@ -562,6 +569,18 @@ int session_sweep(struct store_txn *t, int64_t now, int idle, int absolute,
 int session_delete(struct store_txn *t, const char *sid);
 /* every session of user_id except `keep` (NULL = all) */
 int session_delete_user(struct store_txn *t, const char *user_id, const char *keep);
+/* user_id's live sessions, last seen first, as a JSON array (caller frees):
+ * {id, created, last_seen, address, browser, user_agent, current}; current
+ * is the one of current_sid (NULL: none). 0 / -1 */
+int session_list(struct store_txn *t, const char *user_id, const char *current_sid,
+    int64_t now, int idle, int absolute, struct json **items);
+/* end user_id's session whose listed id is `id`; *browser (>= 64 bytes) and
+ * *ip (>= 48) say which it was. 0 / STORE_NOTFOUND / -1 */
+int session_end(struct store_txn *t, const char *user_id, const char *id,
+    char *browser, size_t blen, char *ip, size_t iplen);
+
+/* useragent.c — a short label ("Firefox 128 on Linux") from a User-Agent */
+void useragent_label(const char *ua, char *out, size_t outlen);
 
 /* limiter.c — the sign-in limiter (brute force) and KDF gate, in memory, never sleeps
  * (limiter_kdf_enter waits at most a second). See the file's comment. */
@@ -746,6 +765,7 @@ struct account_txn {
 	struct store_txn *t;       /* the write txn: the caller begins and ends it */
 	struct audit_actor by;     /* who acts, as the audit record names them */
 	int by_admin;              /* the actor is an administrator */
+	const char *ua;            /* the request's User-Agent (sign-in), or NULL */
 	unsigned after;            /* ACCOUNT_AFTER_*, gathered for account_after_commit */
 	char why[128];             /* a result other than OK, FAILED, AUDIT_FAILED and
 	                            * UNCHANGED: why, as the answer says it */
@@ -823,6 +843,12 @@ int account_record(struct account_txn *ax, const char *action, const struct user
 /* u: whom handle names (NULL: nobody) */
 int account_sign_in_failed(struct account_txn *ax, const char *handle, const struct user *u);
 int account_sign_out(struct account_txn *ax, const struct user *u, const char *sid);
+/* end u's session listed as id ("session.end"); ACCOUNT_UNCHANGED: u has no
+ * such session */
+int account_session_end(struct account_txn *ax, const struct user *u, const char *id);
+/* "audit.export" of u's log (NULL: the whole log); data names format, filters */
+int account_audit_export(struct account_txn *ax, const struct user *u,
+    const struct json *data);
 /* action "user.password.read" / "user.workspace.reveal", data {"version":N} */
 int account_secret_read(struct account_txn *ax, const struct user *u, const char *action,
     int64_t version);
@@ -987,6 +1013,13 @@ void api_token_get(struct http_req *r);
 void api_token_patch(struct http_req *r);
 void api_token_delete(struct http_req *r);
 void api_audit_list(struct http_req *r, const char *identity_id);  /* NULL = all */
+/* ?action= ?actor= ?since= ?until= into f; -1 after a 400 */
+int api_audit_filter(struct http_req *r, struct audit_filter *f);
+/* api_session.c, api_export.c — sessions list, audit log export (issue 15 C) */
+void api_session_list(struct http_req *r);
+void api_session_end(struct http_req *r);
+void api_user_audit_export(struct http_req *r);
+void api_admin_audit_export(struct http_req *r);
 
 /*
  * backup.c — the portable backup (JSON lines, docs/backup.md): written from

@@ -528,6 +528,7 @@ api_account_init(struct http_req *r, struct account_txn *ax)
 
 	memset(ax, 0, sizeof(*ax));
 	account_actor(ax, c != NULL && c->authed ? &c->actor : NULL, r->remote_ip);
+	ax->ua = http_header(r, "User-Agent");
 }
 
 int

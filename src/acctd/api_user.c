@@ -474,7 +474,7 @@ api_audit_cursor(struct http_req *r, uint64_t *before)
 }
 
 /* ?action= ?actor= ?since= ?until= (audit.c's struct audit_filter) */
-static int
+int
 api_audit_filter(struct http_req *r, struct audit_filter *f)
 {
 	static const char *const tnames[] = { "since", "until" };

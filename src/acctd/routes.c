@@ -120,5 +120,10 @@ const struct http_route routes[] = {
 	{ "POST", U "/totp/confirm", HTTP_AUTH_SELF, S_FULL, api_totp_confirm, "Confirm the enrolment with a code: two-factor sign-in on, ten recovery codes shown once" },
 	{ "DELETE", U "/totp", HTTP_AUTH_SELF, S_FULL, api_totp_disable, "Turn two-factor sign-in off (a current code or the password)" },
 	{ "POST", A "/user/{handle}/totp_reset", HTTP_AUTH_ADMIN, S_FULL, api_admin_totp_reset, "Turn a user's two-factor sign-in off" },
+	/* issue 15 part C: sessions list, audit export */
+	{ "GET", U "/session", HTTP_AUTH_SELF, S_READ, api_session_list, "The user's console sessions, last seen first" },
+	{ "DELETE", U "/session/{id}", HTTP_AUTH_SELF, S_FULL, api_session_end, "End one of the user's console sessions" },
+	{ "GET", U "/audit/export", HTTP_AUTH_SELF, S_READ, api_user_audit_export, "The user's audit log as JSON lines or CSV (filtered, streamed)" },
+	{ "GET", A "/audit/export", HTTP_AUTH_ADMIN, S_READ, api_admin_audit_export, "The whole audit log as JSON lines or CSV (filtered, streamed)" },
 	{ NULL, NULL, HTTP_AUTH_ANYONE, 0, NULL, NULL },
 };

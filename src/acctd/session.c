@@ -4,7 +4,9 @@
  * HMAC-SHA256(session key, id), the session key being derived from the
  * appliance key. A stolen data directory therefore holds no usable session.
  * The record (binary, rec.c): user id, created (ms), last seen (s), the
- * CSRF token.
+ * CSRF token, and since version 2 the client's address and User-Agent for
+ * the sessions list. The id the list shows is SHA-256 of the store key, cut
+ * to 16 bytes: it names a session without letting anyone sign in with it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,11 +24,13 @@ session_key(const char *sid, uint8_t out[CRYPTO_SHA256_LEN])
 }
 
 /*
- * The stored form (rec.c): user id, created_ms, last_seen, CSRF token. The
- * JSON of older builds is still read; a session written by one is rewritten
- * in this form when its last_seen is next written back.
+ * The stored form (rec.c): user id, created_ms, last_seen, CSRF token,
+ * address, User-Agent. Version 1 (without the last two) and the JSON of
+ * older builds are still read; such a session is rewritten in this form
+ * when its last_seen is next written back.
  */
-#define SESSION_REC_VERSION 1
+#define SESSION_REC_V1 1
+#define SESSION_REC_VERSION 2
 
 static int
 session_put(struct store_txn *t, const uint8_t key[CRYPTO_SHA256_LEN],
@@ -40,6 +44,8 @@ session_put(struct store_txn *t, const uint8_t key[CRYPTO_SHA256_LEN],
 	rec_i64(&w, s->created_ms);
 	rec_i64(&w, s->last_seen);
 	rec_str(&w, s->csrf);
+	rec_str(&w, s->ip);
+	rec_str(&w, s->ua);
 	rc = store_put(t, STORE_DB_SESSION, key, CRYPTO_SHA256_LEN, w.buf, w.len);
 	rec_free(&w);
 	return rc;
@@ -72,13 +78,16 @@ static int
 session_from_rec(const void *v, size_t vl, struct session *s)
 {
 	struct rec_in r;
+	int v2 = rec_open(&r, v, vl, SESSION_REC_VERSION) == 0;
 
-	if (rec_open(&r, v, vl, SESSION_REC_VERSION) == -1 ||
+	if ((!v2 && rec_open(&r, v, vl, SESSION_REC_V1) == -1) ||
 	    rec_get_str(&r, s->user_id, sizeof(s->user_id)) != 0)
 		return -1;
 	s->created_ms = rec_get_i64(&r);
 	s->last_seen = rec_get_i64(&r);
-	if (rec_get_str(&r, s->csrf, sizeof(s->csrf)) != 0 || rec_done(&r) == -1 ||
+	if (rec_get_str(&r, s->csrf, sizeof(s->csrf)) != 0 ||
+	    (v2 && (rec_get_str(&r, s->ip, sizeof(s->ip)) == -1 ||
+	    rec_get_str(&r, s->ua, sizeof(s->ua)) == -1)) || rec_done(&r) == -1 ||
 	    strlen(s->user_id) != SECRET_ID_LEN || strlen(s->csrf) != SESSION_TOKEN_LEN)
 		return -1;
 	return 0;
@@ -120,8 +129,20 @@ session_read(struct store_txn *t, const char *sid, uint8_t key[CRYPTO_SHA256_LEN
 	return rc;
 }
 
+/* printable ASCII kept, anything else '?', cut at SESSION_UA_MAX */
+static void
+session_ua_copy(char *out, const char *ua)
+{
+	size_t i;
+
+	for (i = 0; ua != NULL && ua[i] && i < SESSION_UA_MAX; i++)
+		out[i] = ua[i] >= 0x20 && ua[i] < 0x7f ? ua[i] : '?';
+	out[i] = '\0';
+}
+
 int
 session_create(struct store_txn *t, const char *user_id, int64_t now_ms,
+    const char *ip, const char *ua,
     char sid[SESSION_TOKEN_LEN + 1], char csrf[SESSION_TOKEN_LEN + 1])
 {
 	uint8_t rnd[64], key[CRYPTO_SHA256_LEN];
@@ -138,6 +159,8 @@ session_create(struct store_txn *t, const char *user_id, int64_t now_ms,
 	s.created_ms = now_ms;
 	s.last_seen = now_ms / 1000;
 	memcpy(s.csrf, csrf, sizeof(s.csrf));
+	snprintf(s.ip, sizeof(s.ip), "%s", ip ? ip : "");
+	session_ua_copy(s.ua, ua);
 	session_key(sid, key);
 	rc = session_put(t, key, &s);
 	crypto_wipe(&s, sizeof(s));
@@ -314,5 +337,143 @@ session_sweep(struct store_txn *t, int64_t now, int idle, int absolute,
 	rc = 0;
 done:
 	free(w.victims);
+	return rc;
+}
+
+/* the id the list shows for the session stored under key */
+static void
+session_public_id(const uint8_t key[CRYPTO_SHA256_LEN], char id[SESSION_ID_LEN + 1])
+{
+	uint8_t h[CRYPTO_SHA256_LEN];
+
+	crypto_sha256(key, CRYPTO_SHA256_LEN, h);
+	secret_hex(h, SESSION_ID_LEN / 2, id);
+}
+
+/* one user's sessions, copied out of the walk (wiped by session_mine_free) */
+struct session_item {
+	char id[SESSION_ID_LEN + 1];
+	uint8_t key[CRYPTO_SHA256_LEN];
+	struct session s;
+};
+struct session_mine {
+	const char *user_id;
+	struct session_item *v;
+	size_t n;
+};
+
+static int
+session_mine_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	struct session_mine *w = arg;
+	struct session s;
+	struct session_item *it;
+
+	if (kl != CRYPTO_SHA256_LEN || session_parse(v, vl, &s) == -1)
+		return 0;
+	if (strcmp(s.user_id, w->user_id) == 0) {
+		w->v = x_realloc(w->v, (w->n + 1) * sizeof(*w->v));
+		it = &w->v[w->n++];
+		memcpy(it->key, k, kl);
+		session_public_id(it->key, it->id);
+		it->s = s;
+	}
+	crypto_wipe(&s, sizeof(s));
+	return 0;
+}
+
+static void
+session_mine_free(struct session_mine *w)
+{
+	if (w->v != NULL) {
+		crypto_wipe(w->v, w->n * sizeof(*w->v));
+		free(w->v);
+	}
+	w->v = NULL;
+	w->n = 0;
+}
+
+static int
+session_mine(struct store_txn *t, const char *user_id, struct session_mine *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->user_id = user_id;
+	if (store_iter(t, STORE_DB_SESSION, NULL, 0, 0, session_mine_cb, w) == -1) {
+		session_mine_free(w);
+		return -1;
+	}
+	return 0;
+}
+
+/* last seen first, then the newer */
+static int
+session_item_cmp(const void *a, const void *b)
+{
+	const struct session *x = &((const struct session_item *)a)->s;
+	const struct session *y = &((const struct session_item *)b)->s;
+
+	if (x->last_seen != y->last_seen)
+		return x->last_seen < y->last_seen ? 1 : -1;
+	return (x->created_ms < y->created_ms) - (x->created_ms > y->created_ms);
+}
+
+static struct json *
+session_item_json(const struct session_item *it, int current)
+{
+	struct json *o = json_object();
+	char label[64];
+
+	useragent_label(it->s.ua, label, sizeof(label));
+	json_set_str(o, "id", it->id);
+	time_json_set(o, "created", it->s.created_ms / 1000);
+	time_json_set(o, "last_seen", it->s.last_seen);
+	json_set_str(o, "address", it->s.ip[0] ? it->s.ip : NULL);
+	json_set_str(o, "browser", label);
+	json_set_str(o, "user_agent", it->s.ua[0] ? it->s.ua : NULL);
+	json_set_bool(o, "current", current);
+	return o;
+}
+
+int
+session_list(struct store_txn *t, const char *user_id, const char *current_sid,
+    int64_t now, int idle, int absolute, struct json **items)
+{
+	struct session_mine w;
+	uint8_t cur[CRYPTO_SHA256_LEN];
+
+	*items = NULL;
+	if (session_mine(t, user_id, &w) == -1)
+		return -1;
+	memset(cur, 0, sizeof(cur));
+	if (current_sid != NULL)
+		session_key(current_sid, cur);
+	if (w.n > 1)
+		qsort(w.v, w.n, sizeof(*w.v), session_item_cmp);
+	*items = json_array();
+	for (size_t i = 0; i < w.n; i++)
+		if (!session_expired(&w.v[i].s, now, idle, absolute))
+			json_push(*items, session_item_json(&w.v[i], current_sid != NULL &&
+			    memcmp(cur, w.v[i].key, sizeof(cur)) == 0));
+	session_mine_free(&w);
+	return 0;
+}
+
+int
+session_end(struct store_txn *t, const char *user_id, const char *id,
+    char *browser, size_t blen, char *ip, size_t iplen)
+{
+	struct session_mine w;
+	int rc = STORE_NOTFOUND;
+
+	if (session_mine(t, user_id, &w) == -1)
+		return -1;
+	for (size_t i = 0; rc == STORE_NOTFOUND && i < w.n; i++) {
+		if (strcmp(w.v[i].id, id) != 0)
+			continue;
+		useragent_label(w.v[i].s.ua, browser, blen);
+		snprintf(ip, iplen, "%s", w.v[i].s.ip);
+		rc = store_del(t, STORE_DB_SESSION, w.v[i].key, CRYPTO_SHA256_LEN) == -1 ? -1 : 0;
+	}
+	session_mine_free(&w);
 	return rc;
 }

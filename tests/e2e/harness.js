@@ -179,7 +179,15 @@ async function shot(page, name, { full = true } = {}) {
 	return file;
 }
 
-module.exports = { Daemon, launch, openPage, shot, SHOTS };
+// sign in through the page's form and wait for the page behind it
+async function signIn(p, handle, password) {
+	await p.getByLabel("Handle").fill(handle);
+	await p.getByLabel("Console password").fill(password);
+	await p.getByRole("button", { name: "Sign in" }).click();
+	await p.getByRole("heading", { level: 1 }).filter({ hasNotText: "Sign in" }).waitFor();
+}
+
+module.exports = { Daemon, launch, openPage, shot, signIn, SHOTS };
 
 // --- accessibility: axe-core (WCAG 2.1 A and AA) in the page ----------------
 // axe is evaluated through the DevTools protocol, which the page's CSP does

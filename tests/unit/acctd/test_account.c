@@ -321,7 +321,7 @@ test_disable_enable(void **state)
 
 	create("alice", 0, &u);
 	begin(&ax, &u);
-	assert_int_equal(session_create(ax.t, u.id, app_now_ms(), sid, csrf), 0);
+	assert_int_equal(session_create(ax.t, u.id, app_now_ms(), NULL, NULL, sid, csrf), 0);
 	assert_int_equal(store_txn_commit(ax.t), 0);
 	digest(before);
 	begin(&ax, &admin);

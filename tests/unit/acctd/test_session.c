@@ -37,7 +37,7 @@ make(struct fixture_store *f, int64_t now_ms, char sid[SESSION_TOKEN_LEN + 1])
 	struct store_txn *t;
 
 	assert_int_equal(store_txn_begin(f->s, 1, &t), 0);
-	assert_int_equal(session_create(t, USER, now_ms, sid, csrf), 0);
+	assert_int_equal(session_create(t, USER, now_ms, "192.0.2.7", "UA", sid, csrf), 0);
 	assert_int_equal(store_txn_commit(t), 0);
 }
 
@@ -230,7 +230,7 @@ test_record_round_trip(void **state)
 	int stale;
 
 	assert_int_equal(store_txn_begin(f->s, 1, &t), 0);
-	assert_int_equal(session_create(t, USER, NOW * 1000 + 7, sid, csrf), 0);
+	assert_int_equal(session_create(t, USER, NOW * 1000 + 7, NULL, NULL, sid, csrf), 0);
 	assert_int_equal(store_txn_commit(t), 0);
 	assert_int_equal(lookup(f, sid, NOW, &s, &stale), 0);
 	assert_string_equal(s.user_id, USER);
@@ -300,6 +300,104 @@ test_record_corrupt(void **state)
 	assert_int_equal(lookup(f, sid, NOW, &s, &stale), 0);
 }
 
+/* a version 1 record (before address and User-Agent) still signs in, is
+ * listed without them, and a touch rewrites it as version 2 */
+static void
+test_record_v1(void **state)
+{
+	struct fixture_store *f = *state;
+	const char *sid = "CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC";
+	const char *csrf = "DDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDD";
+	struct store_txn *t;
+	struct session s;
+	struct json *items;
+	struct rec w;
+	uint8_t buf[256];
+	char *text;
+	int stale;
+
+	rec_init(&w, 1);
+	rec_str(&w, USER);
+	rec_i64(&w, NOW * 1000);
+	rec_i64(&w, NOW);
+	rec_str(&w, csrf);
+	raw_put(f, sid, w.buf, w.len);
+	rec_free(&w);
+	assert_int_equal(lookup(f, sid, NOW + 1, &s, &stale), 0);
+	assert_string_equal(s.csrf, csrf);
+	assert_string_equal(s.ip, "");
+	assert_string_equal(s.ua, "");
+	assert_int_equal(store_txn_begin(f->s, 0, &t), 0);
+	assert_int_equal(session_list(t, USER, sid, NOW + 1, IDLE, ABSOLUTE, &items), 0);
+	store_txn_abort(t);
+	text = json_print(items);
+	assert_non_null(strstr(text, "\"address\":null"));
+	assert_non_null(strstr(text, "\"browser\":\"Unknown browser\""));
+	assert_non_null(strstr(text, "\"current\":true"));
+	free(text);
+	json_free(items);
+	assert_int_equal(store_txn_begin(f->s, 1, &t), 0);
+	assert_int_equal(session_touch(t, sid, NOW + 90), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	raw_get(f, sid, buf, sizeof(buf));
+	assert_int_equal(buf[0], 2);
+	assert_int_equal(lookup(f, sid, NOW + 90, &s, &stale), 0);
+	assert_string_equal(s.csrf, csrf);
+}
+
+/* the list shows the user's live sessions only, with ids that are not the
+ * cookie; ending one by its id removes exactly that one */
+static void
+test_list_and_end(void **state)
+{
+	struct fixture_store *f = *state;
+	char a[SESSION_TOKEN_LEN + 1], b[SESSION_TOKEN_LEN + 1], c[SESSION_TOKEN_LEN + 1];
+	char id[SESSION_ID_LEN + 1], browser[64], ip[48], *text;
+	struct store_txn *t;
+	struct json *items;
+	struct session s;
+	int stale;
+
+	make(f, NOW * 1000, a);
+	make(f, (NOW - 100) * 1000, b);
+	make(f, (NOW - ABSOLUTE - 10) * 1000, c);       /* expired: not listed */
+	assert_int_equal(store_txn_begin(f->s, 0, &t), 0);
+	assert_int_equal(session_list(t, USER, a, NOW, IDLE, ABSOLUTE, &items), 0);
+	assert_int_equal(session_list(t, "u_nobodynobodynobody", NULL, NOW, IDLE, ABSOLUTE,
+	    &items), 0);
+	store_txn_abort(t);
+	text = json_print(items);
+	assert_string_equal(text, "[]");
+	free(text);
+	json_free(items);
+	assert_int_equal(store_txn_begin(f->s, 0, &t), 0);
+	assert_int_equal(session_list(t, USER, a, NOW, IDLE, ABSOLUTE, &items), 0);
+	store_txn_abort(t);
+	text = json_print(items);
+	assert_null(strstr(text, a));
+	assert_null(strstr(text, b));
+	assert_non_null(strstr(text, "\"address\":\"192.0.2.7\""));
+	/* last seen first: a (now), then b; one current */
+	assert_true(strstr(text, "\"current\":true") < strstr(text, "\"current\":false"));
+	assert_null(strstr(strstr(text, "\"current\":false") + 1, "\"current\""));
+	/* b's id: the second item's */
+	memcpy(id, strstr(strstr(text, "\"current\":true"), "\"id\":\"") + 6, SESSION_ID_LEN);
+	id[SESSION_ID_LEN] = '\0';
+	free(text);
+	json_free(items);
+	assert_int_equal(store_txn_begin(f->s, 1, &t), 0);
+	assert_int_equal(session_end(t, "u_nobodynobodynobody", id, browser, sizeof(browser),
+	    ip, sizeof(ip)), STORE_NOTFOUND);
+	assert_int_equal(session_end(t, USER, id, browser, sizeof(browser), ip, sizeof(ip)), 0);
+	assert_int_equal(session_end(t, USER, id, browser, sizeof(browser), ip, sizeof(ip)),
+	    STORE_NOTFOUND);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_string_equal(ip, "192.0.2.7");
+	assert_string_equal(browser, "Unknown browser");
+	assert_int_equal(lookup(f, a, NOW, &s, &stale), 0);
+	assert_int_equal(lookup(f, b, NOW, &s, &stale), STORE_NOTFOUND);
+}
+
 int
 main(void)
 {
@@ -311,6 +409,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_record_round_trip, setup, fixture_store_teardown),
 		cmocka_unit_test_setup_teardown(test_record_old_json, setup, fixture_store_teardown),
 		cmocka_unit_test_setup_teardown(test_record_corrupt, setup, fixture_store_teardown),
+		cmocka_unit_test_setup_teardown(test_record_v1, setup, fixture_store_teardown),
+		cmocka_unit_test_setup_teardown(test_list_and_end, setup, fixture_store_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
