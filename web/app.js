@@ -534,7 +534,8 @@ async function viewProfile(c, gen) {
 	// → true once every node has the password
 	const showPw = (p) => {
 		const l = p.propagation || [];
-		pwInfo.replaceChildren("Version ", h("strong", { class: "pw-version" }, String(p.version)), " · created ", fmtTime(p.created_at));
+		pwInfo.replaceChildren("Version ", h("strong", { class: "pw-version" }, String(p.version)), " · created ", fmtTime(p.created_at),
+			...(window.acctdRotation ? window.acctdRotation.info(p, { h, fmtTime }) : []));   /* web/rotation.js */
 		prop.hidden = !l.length;
 		prop.replaceChildren(...l.map((n) => h("li", { "data-node": n.node }, h("strong", {}, n.node), ": ",
 			h("span", { class: "st-" + n.status }, n.status === "applied" ? (n.state === "disabled" ? "disabled" : "applied") + " (version " + n.applied_version + ")" : n.status === "refused" ? "refused" : "pending"),

@@ -256,6 +256,18 @@ account_set_str(struct json *data, const char *k, char **field, const char *v)
 	*field = v ? x_strdup(v) : NULL;
 }
 
+/* the user's rotation period (days, 0: the policy's): in u and data */
+static void
+account_set_rotate_days(struct json *data, struct user *u, int days)
+{
+	struct json *c = json_object();
+
+	json_set_int(c, "old", u->dbpass_rotate_days);
+	json_set_int(c, "new", days);
+	json_set(data, "dbpass_rotate_every_days", c);
+	u->dbpass_rotate_days = days;
+}
+
 /*
  * u takes handle. Workspace membership is given by an admin, never gained by
  * renaming (docs/design.md "Handles"): a handle the config names is taken
@@ -301,6 +313,8 @@ account_update(struct account_txn *ax, struct user *u, const struct account_prof
 		account_set_str(data, "display_name", &u->display_name, p->display_name);
 	if (p->set_avatar_url)
 		account_set_str(data, "avatar_url", &u->avatar_url, p->avatar_url);
+	if (p->set_rotate_days && p->rotate_days != u->dbpass_rotate_days)
+		account_set_rotate_days(data, u, p->rotate_days);
 	renamed = p->handle != NULL && p->handle[0] && strcmp(p->handle, u->handle) != 0;
 	if (renamed)
 		rc = account_rename(ax, u, p->handle, data);
@@ -311,7 +325,8 @@ account_update(struct account_txn *ax, struct user *u, const struct account_prof
 	u->version_id++;
 	u->updated_at = app_now();
 	if (user_save(ax->t, u, old_handle, renamed ? old_chosen : 0) == -1 ||
-	    (renamed && outbox_recompute_user(ax->t, u->id) == -1))
+	    (renamed && outbox_recompute_user(ax->t, u->id) == -1) ||
+	    (p->set_rotate_days && dbpass_reschedule(ax->t, u->id) == -1))
 		rc = ACCOUNT_FAILED;
 	else
 		rc = account_audit(ax, "user.update", u, data);
@@ -319,6 +334,8 @@ account_update(struct account_txn *ax, struct user *u, const struct account_prof
 	 * on the nodes */
 	if (rc == ACCOUNT_OK && renamed)
 		ax->after |= ACCOUNT_AFTER_DNS | ACCOUNT_AFTER_PUSH;
+	if (rc == ACCOUNT_OK && p->set_rotate_days)
+		ax->after |= ACCOUNT_AFTER_ROTATE;   /* it may be due sooner */
 done:
 	json_free(data);
 	return rc;
@@ -446,6 +463,27 @@ account_dbpass_rotate(struct account_txn *ax, const struct user *u,
 	    outbox_recompute_user(ax->t, u->id) == -1)
 		return ACCOUNT_FAILED;
 	rc = account_audit_version(ax, "user.password.rotate", u, version);
+	if (rc == ACCOUNT_OK)
+		ax->after |= ACCOUNT_AFTER_PUSH;
+	return rc;
+}
+
+int
+account_dbpass_scheduled(struct account_txn *ax, const struct user *u,
+    const struct dbpass_new *db)
+{
+	struct json *data;
+	int64_t version;
+	int rc;
+
+	if (dbpass_rotate(ax->t, u->id, app_now(), db, &version) == -1 ||
+	    outbox_recompute_user(ax->t, u->id) == -1)
+		return ACCOUNT_FAILED;
+	data = json_object();
+	json_set_int(data, "version", version);
+	json_set_str(data, "source", "scheduled");
+	rc = account_audit(ax, "user.password.rotate", u, data);
+	json_free(data);
 	if (rc == ACCOUNT_OK)
 		ax->after |= ACCOUNT_AFTER_PUSH;
 	return rc;
@@ -609,5 +647,7 @@ account_after_commit(const struct account_txn *ax)
 	if (ax->after & ACCOUNT_AFTER_DNS)
 		dns_refresh();
 	if (ax->after & ACCOUNT_AFTER_PUSH)
-		push_wake();      /* the push threads deliver; the answer does not wait */
+		push_wake();
+	if (ax->after & ACCOUNT_AFTER_ROTATE)
+		rotate_wake();      /* the push threads deliver; the answer does not wait */
 }

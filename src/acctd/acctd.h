@@ -46,6 +46,7 @@ struct conf {
 	char *forward_app_name;
 	int forward_retry_max_seconds;
 	int tokens_max_per_user;
+	int passwords_rotate_every_days;   /* 0 = no scheduled rotation (rotate.c) */
 	int sessions_idle_timeout;
 	int sessions_absolute_timeout;
 	int pbkdf2_iterations;
@@ -443,6 +444,7 @@ struct user {
 	uint8_t pw_salt[16];
 	uint8_t pw_hash[32];
 	int64_t token_min_issued_at;   /* ms; 0 = never reset */
+	int dbpass_rotate_days;    /* the user's rotation period; 0 = the policy's */
 	int64_t version_id;
 	int64_t created_at;        /* s */
 	int64_t updated_at;        /* s */
@@ -623,6 +625,7 @@ int rate_take(const char *user_id, int64_t now_ms, int per_minute, int burst);
 struct dbpass {
 	int64_t version;
 	int64_t created_at;
+	int64_t due_at;            /* scheduled rotation (rotate.c); 0 = none */
 	char verifier[PUSHMSG_VERIFIER_MAX + 1];
 };
 int dbpass_scram_verifier(const char *pw, const uint8_t *salt, size_t saltlen,
@@ -650,6 +653,9 @@ int dbpass_verifiers_prepare(const char (*ids)[SECRET_ID_LEN + 1], size_t n);
 int dbpass_get(struct store_txn *t, const char *user_id, struct dbpass *d,
     char *pw, size_t pwlen);
 int dbpass_delete(struct store_txn *t, const char *user_id);
+/* due_at recomputed for the user's period and the policy (rotate_due), the
+ * index moved with it; in the caller's write txn. 0 / -1 */
+int dbpass_reschedule(struct store_txn *t, const char *user_id);
 void dbpass_mask(const char *pw, char *out, size_t outlen);
 
 /* token.c — API tokens: format, checksum, HMAC at rest, records. */
@@ -772,6 +778,7 @@ struct account_txn {
 };
 #define ACCOUNT_AFTER_DNS 1u       /* a workspace's DNS name may have moved */
 #define ACCOUNT_AFTER_PUSH 2u      /* the outbox holds new work for the nodes */
+#define ACCOUNT_AFTER_ROTATE 4u    /* a rotation may be due sooner (rotate.c) */
 enum account_rc {
 	ACCOUNT_FAILED = -1,       /* a write failed (store_full() says if the map is full) */
 	ACCOUNT_OK = 0,
@@ -804,6 +811,8 @@ struct account_profile {
 	int set_avatar_url;        /* avatar_url given; NULL = none */
 	const char *avatar_url;
 	const char *handle;        /* folded; NULL or "" = keep */
+	int set_rotate_days;       /* dbpass_rotate_every_days given */
+	int rotate_days;
 };
 /* one "user.update" record for every field that differs; u is the new
  * state on ACCOUNT_OK. ACCOUNT_UNCHANGED / TAKEN / RESERVED / READ_FAILED */
@@ -822,6 +831,10 @@ int account_password_reset(struct account_txn *ax, struct user *u, const struct 
  * and pw (wipe it) hold it on ACCOUNT_OK */
 int account_dbpass_rotate(struct account_txn *ax, const struct user *u,
     const struct dbpass_new *db, struct dbpass *d, char *pw, size_t pwlen);
+/* the same, due by the schedule (rotate.c): no actor, audit data
+ * {"version":N,"source":"scheduled"} */
+int account_dbpass_scheduled(struct account_txn *ax, const struct user *u,
+    const struct dbpass_new *db);
 /* *k (token_clear it) and tok (shown once, wipe it). READ_FAILED, TOKEN_LIMIT,
  * NO_RANDOM */
 int account_token_create(struct account_txn *ax, const struct user *u, const char *title,
@@ -1230,6 +1243,22 @@ int outbox_refuse(const char *node, const struct outbox_entry *e,
  * version, or 0 when the entry had moved on */
 int outbox_requeue_past(const char *node, const struct outbox_entry *e,
     int64_t held, int64_t *now_version);
+
+/*
+ * rotate.c — scheduled rotation of the database password: the period, the
+ * due-time index (STORE_DB_META, moved in the change's txn) and one thread
+ * that rotates what is due (see the file's comment).
+ */
+int64_t rotate_day_seconds(void);        /* 86400, or ACCTD_TEST_DAY_SECONDS */
+/* the period in days for a user's setting (0: the policy's); 0 = none */
+int rotate_days(int user_days);
+/* when user_id's password made at created_at is due (0: never), in t */
+int rotate_due(struct store_txn *t, const char *user_id, int64_t created_at, int64_t *due);
+/* the index entry of user_id from old_due to due (0: none), in t. 0 / -1 */
+int rotate_index_move(struct store_txn *t, const char *user_id, int64_t old_due, int64_t due);
+int rotate_start(void);
+void rotate_wake(void);                  /* the policy or a period changed */
+void rotate_stop(void);
 
 /* push.c — one delivery thread per node; never blocks a handler. */
 int push_start(void);

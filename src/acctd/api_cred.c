@@ -47,6 +47,7 @@ cred_password_json(const struct dbpass *d, const char *pw)
 	json_set_int(j, "version", d->version);
 	time_rfc3339(d->created_at, ts, sizeof(ts));
 	json_set_str(j, "created_at", ts);
+	time_json_set(j, "dbpass_next_rotation_at", d->due_at);   /* null: none */
 	return j;
 }
 

@@ -239,7 +239,7 @@ api_user_get(struct http_req *r)
 	user_clear(&u);
 }
 
-enum { PATCH_DISPLAY_NAME, PATCH_AVATAR_URL, PATCH_HANDLE };
+enum { PATCH_DISPLAY_NAME, PATCH_AVATAR_URL, PATCH_HANDLE, PATCH_ROTATE_DAYS };
 static const struct body_field patch_fields[] = {
 	/* "" and null both mean: no display name */
 	[PATCH_DISPLAY_NAME] = { "display_name", BODY_STRING, BODY_NULLABLE, 0, 100, NULL,
@@ -247,9 +247,26 @@ static const struct body_field patch_fields[] = {
 	[PATCH_AVATAR_URL] = { "avatar_url", BODY_STRING, BODY_NULLABLE, 0, 0, NULL,
 	    api_avatar_url_error },
 	[PATCH_HANDLE] = { "handle", BODY_STRING, 0, 0, 0, NULL, api_handle_error },
+	/* 0: the appliance's passwords.rotate_every_days (rotate.c) */
+	[PATCH_ROTATE_DAYS] = { "dbpass_rotate_every_days", BODY_INT, 0, 0, 3650, NULL, NULL },
 	{ NULL, 0, 0, 0, 0, NULL, NULL },
 };
 static const struct body_spec patch_body = { "invalid profile change", 0, patch_fields };
+
+/* a user's rotation period is never longer than the policy when it is on:
+ * 0, or -1 after a 400 */
+static int
+api_rotate_days_check(struct http_req *r, const struct body_value *v)
+{
+	int policy = app_conf()->passwords_rotate_every_days;
+	char msg[96];
+
+	if (!v->set || policy == 0 || v->num <= policy)
+		return 0;
+	snprintf(msg, sizeof(msg), "must be an integer from 0 to %d (the appliance's "
+	    "rotation policy)", policy);
+	return api_invalid(r, "body.dbpass_rotate_every_days", msg, "invalid profile change");
+}
 
 void
 api_user_patch(struct http_req *r)
@@ -264,6 +281,12 @@ api_user_patch(struct http_req *r)
 	if (api_body(r, &patch_body, &b) == -1)
 		return;
 	v = b.v;
+	if (api_rotate_days_check(r, &v[PATCH_ROTATE_DAYS]) == -1) {
+		body_free(&b);
+		return;
+	}
+	p.set_rotate_days = v[PATCH_ROTATE_DAYS].set;
+	p.rotate_days = (int)v[PATCH_ROTATE_DAYS].num;
 	p.set_display_name = v[PATCH_DISPLAY_NAME].set;
 	p.display_name = v[PATCH_DISPLAY_NAME].str && v[PATCH_DISPLAY_NAME].str[0] ?
 	    v[PATCH_DISPLAY_NAME].str : NULL;

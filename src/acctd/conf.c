@@ -252,6 +252,8 @@ static const struct cfg_rule conf_sessions_rules[] = {
 static const struct cfg_rule conf_passwords_rules[] = {
 	CFG_INT(C, "pbkdf2_iterations", pbkdf2_iterations, 0, 1000, 10000000,
 	    600000),
+	/* scheduled database password rotation (rotate.c); 0 = off */
+	CFG_INT(C, "rotate_every_days", passwords_rotate_every_days, 0, 0, 3650, 0),
 	CFG_END
 };
 static const struct cfg_rule conf_login_rules[] = {

@@ -83,10 +83,11 @@ dbpass_new_wipe(struct dbpass_new *n)
 	crypto_wipe(n, sizeof(*n));
 }
 
-/* the record: sealed password and, when known, its verifier */
+/* the record: sealed password, its verifier when known, and when it is
+ * due (d); the due-time index moved from old_due (rotate.c) */
 static int
 dbpass_store(struct store_txn *t, const char *user_id, const char *pw,
-    const char *verifier, int64_t version, int64_t now)
+    const struct dbpass *d, int64_t old_due)
 {
 	uint8_t sealed[DBPASS_LEN + CRYPTO_SEAL_OVERHEAD];
 	char sealed64[2 * sizeof(sealed)], *s;
@@ -98,15 +99,19 @@ dbpass_store(struct store_txn *t, const char *user_id, const char *pw,
 		return -1;
 	secret_b64url(sealed, strlen(pw) + CRYPTO_SEAL_OVERHEAD, sealed64);
 	j = json_object();
-	json_set_int(j, "version", version);
-	json_set_int(j, "created_at", now);
+	json_set_int(j, "version", d->version);
+	json_set_int(j, "created_at", d->created_at);
 	json_set_str(j, "sealed", sealed64);
-	if (verifier[0])
-		json_set_str(j, "verifier", verifier);
+	if (d->verifier[0])
+		json_set_str(j, "verifier", d->verifier);
+	if (d->due_at)
+		json_set_int(j, "due_at", d->due_at);
 	s = json_print(j);
 	rc = store_put(t, STORE_DB_PASSWORD, user_id, strlen(user_id), s, strlen(s));
 	free(s);
 	json_free(j);
+	if (rc == 0)
+		rc = rotate_index_move(t, user_id, old_due, d->due_at);
 	return rc;
 }
 
@@ -114,14 +119,16 @@ int
 dbpass_rotate(struct store_txn *t, const char *user_id, int64_t now,
     const struct dbpass_new *n, int64_t *version)
 {
-	struct dbpass old;
+	struct dbpass old, d = { 0 };
 	int rc;
 
 	rc = dbpass_get(t, user_id, &old, NULL, 0);
-	if (rc == -1)
+	if (rc == -1 || rotate_due(t, user_id, now, &d.due_at) == -1)
 		return -1;
-	*version = rc == STORE_NOTFOUND ? 1 : old.version + 1;
-	return dbpass_store(t, user_id, n->pw, n->verifier, *version, now);
+	*version = d.version = rc == STORE_NOTFOUND ? 1 : old.version + 1;
+	d.created_at = now;
+	strcpy(d.verifier, n->verifier);
+	return dbpass_store(t, user_id, n->pw, &d, rc == STORE_NOTFOUND ? 0 : old.due_at);
 }
 
 /*
@@ -141,7 +148,7 @@ dbpass_verifier_fill(struct store_txn *t, const char *user_id, struct dbpass *d)
 	if (dbpass_get(t, user_id, d, pw, sizeof(pw)) != 0)
 		goto done;
 	if (d->verifier[0] == '\0' && (dbpass_verifier_of(pw, d->verifier) == -1 ||
-	    dbpass_store(t, user_id, pw, d->verifier, d->version, d->created_at) == -1))
+	    dbpass_store(t, user_id, pw, d, d->due_at) == -1))
 		goto done;
 	rc = 0;
 done:
@@ -204,9 +211,10 @@ dbpass_verifiers_prepare(const char (*ids)[SECRET_ID_LEN + 1], size_t n)
 		if (p[i].verifier[0] == '\0')
 			continue;
 		rc = dbpass_get(t, ids[i], &d, pw, sizeof(pw));
-		if (rc == 0 && d.verifier[0] == '\0' && d.version == p[i].version)
-			rc = dbpass_store(t, ids[i], pw, p[i].verifier, d.version, d.created_at);
-		else if (rc == STORE_NOTFOUND)
+		if (rc == 0 && d.verifier[0] == '\0' && d.version == p[i].version) {
+			strcpy(d.verifier, p[i].verifier);
+			rc = dbpass_store(t, ids[i], pw, &d, d.due_at);
+		} else if (rc == STORE_NOTFOUND)
 			rc = 0;                 /* deleted meanwhile */
 		crypto_wipe(pw, sizeof(pw));
 	}
@@ -247,6 +255,8 @@ dbpass_get(struct store_txn *t, const char *user_id, struct dbpass *d,
 	    json_int(json_get(j, "version"), &d->version) == -1 ||
 	    json_int(json_get(j, "created_at"), &d->created_at) == -1)
 		goto done;
+	if (json_int(json_get(j, "due_at"), &d->due_at) == -1)
+		d->due_at = 0;        /* absent: not scheduled (older records too) */
 	strcpy(d->verifier, ver);
 	if (pw != NULL) {
 		if (secret_unb64(s64, sealed, sizeof(sealed), &n) == -1 ||
@@ -270,7 +280,47 @@ done:
 int
 dbpass_delete(struct store_txn *t, const char *user_id)
 {
+	struct dbpass d;
+	int rc = dbpass_get(t, user_id, &d, NULL, 0);
+
+	if (rc == -1 || (rc == 0 && rotate_index_move(t, user_id, d.due_at, 0) == -1))
+		return -1;
 	return store_del(t, STORE_DB_PASSWORD, user_id, strlen(user_id)) == -1 ? -1 : 0;
+}
+
+/* the stored record as it is (the sealed password is not opened), with
+ * due_at for the period of now */
+int
+dbpass_reschedule(struct store_txn *t, const char *user_id)
+{
+	struct json *j = NULL;
+	int64_t created, old = 0, due;
+	void *v = NULL;
+	size_t vl;
+	char err[64], *s = NULL;
+	int rc = store_get(t, STORE_DB_PASSWORD, user_id, strlen(user_id), &v, &vl);
+
+	if (rc != 0)
+		return rc == STORE_NOTFOUND ? 0 : -1;
+	rc = -1;
+	if (json_parse(v, vl, &j, err, sizeof(err)) == -1 ||
+	    json_int(json_get(j, "created_at"), &created) == -1 ||
+	    rotate_due(t, user_id, created, &due) == -1)
+		goto done;
+	(void)json_int(json_get(j, "due_at"), &old);
+	rc = 0;
+	if (due == old)
+		goto done;
+	json_set_int(j, "due_at", due);
+	s = json_print(j);
+	rc = store_put(t, STORE_DB_PASSWORD, user_id, strlen(user_id), s, strlen(s));
+	if (rc == 0)
+		rc = rotate_index_move(t, user_id, old, due);
+done:
+	free(s);
+	json_free(j);
+	free(v);
+	return rc;
 }
 
 /* keep the first and last two characters and the dashes: "f3***-…-***c0" */

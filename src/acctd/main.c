@@ -282,6 +282,8 @@ main(int argc, char *argv[])
 		fatalx("cannot start the push threads");
 	if (forward_start() == -1)
 		fatalx("cannot start the audit forwarder");
+	if (rotate_start() == -1)
+		fatalx("cannot start the rotation scheduler");
 
 	http_set_ready(app.http, 1);
 	main_ready_line(c);
@@ -305,6 +307,7 @@ main(int argc, char *argv[])
 			if (app_reload(d.path) == 0) {
 				dns_refresh();
 				main_resync("reload");
+				rotate_wake();      /* the policy may have changed */
 			}
 			main_reload_certs();
 			main_notify("READY=1");
@@ -318,6 +321,7 @@ main(int argc, char *argv[])
 	push_stop();
 	push_tls_shutdown();
 	forward_stop();
+	rotate_stop();
 	audit_head_log(app.store, "stop");
 	store_close(app.store);
 	app_keys_wipe();

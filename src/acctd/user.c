@@ -70,6 +70,8 @@ user_from_json(const char *buf, size_t len, struct user *u)
 		u->handle_self = 0;    /* absent: given by an admin (older records) */
 	if (json_bool(json_get(j, "must_change_pw"), &u->must_change_pw) == -1)
 		u->must_change_pw = 0; /* absent: older records, chosen passwords */
+	if (json_int(json_get(j, "dbpass_rotate_every_days"), &v) == 0 && v > 0 && v <= 3650)
+		u->dbpass_rotate_days = (int)v;   /* absent: the policy's (rotate.c) */
 	if (json_int(json_get(j, "pw_iter"), &v) == -1 || v < 1)
 		goto done;
 	u->pw_iter = (unsigned)v;
@@ -235,6 +237,8 @@ user_save(struct store_txn *t, const struct user *u, const char *old_handle,
 		json_set_bool(j, "handle_self", 1);
 	if (u->must_change_pw)
 		json_set_bool(j, "must_change_pw", 1);
+	if (u->dbpass_rotate_days)
+		json_set_int(j, "dbpass_rotate_every_days", u->dbpass_rotate_days);
 	json_set_int(j, "token_min_issued_at", u->token_min_issued_at);
 	json_set_int(j, "version_id", u->version_id);
 	json_set_int(j, "created_at", u->created_at);
@@ -474,6 +478,7 @@ user_json(const struct user *u)
 
 	user_json_profile(j, u);
 	json_set_bool(j, "must_change_password", u->must_change_pw);
+	json_set_int(j, "dbpass_rotate_every_days", u->dbpass_rotate_days);
 	time_json_set(j, "token_min_issued_at", u->token_min_issued_at / 1000);
 	json_set_int(j, "version_id", u->version_id);
 	time_rfc3339(u->created_at, ts, sizeof(ts));
@@ -499,6 +504,7 @@ user_same(const struct user *a, const struct user *b)
 	    user_str_same(a->avatar_url, b->avatar_url) &&
 	    a->admin == b->admin && a->disabled == b->disabled &&
 	    a->must_change_pw == b->must_change_pw &&
+	    a->dbpass_rotate_days == b->dbpass_rotate_days &&
 	    a->token_min_issued_at == b->token_min_issued_at &&
 	    a->version_id == b->version_id && a->created_at == b->created_at &&
 	    a->updated_at == b->updated_at;

@@ -22,7 +22,8 @@ class DatabasePassword(CredCase, unittest.TestCase):
         cls.carol = cls.user("carol")[1]
 
     def check_shape(self, j):
-        self.assertEqual(set(j), {"password", "version", "created_at", "propagation"}, j)
+        self.assertEqual(set(j), {"password", "version", "created_at", "dbpass_next_rotation_at",
+                                  "propagation"}, j)
         for p in j["propagation"]:
             self.assertIn(p["status"], ("pending", "applied"), p)
             self.assertEqual(p["node"], "node1", p)

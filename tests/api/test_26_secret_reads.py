@@ -58,7 +58,8 @@ class SecretReads(DaemonCase, unittest.TestCase):
             r = c.get(upath("alice", "/password?reveal=0"))
             self.assertEqual(r.status, 200, r)
         self.assertNotIn("password", r.json)
-        self.assertEqual(set(r.json), {"version", "created_at", "propagation"})
+        self.assertEqual(set(r.json), {"version", "created_at", "dbpass_next_rotation_at",
+                                          "propagation"})
         self.assertEqual(len(records(self, self.admin, "user.password.read")), n)
         r = c.get(upath("alice", "/password?reveal=maybe"))
         assert_problem(self, r, 400)

@@ -44,7 +44,7 @@ class OldStore(unittest.TestCase):
         r = self.c.get("/api/v0/user/alice")
         self.assertEqual(r.status, 200, r)
         # fields added since the fixture was made come with their defaults
-        want = dict(self.want["alice"], must_change_password=False)
+        want = dict(self.want["alice"], must_change_password=False, dbpass_rotate_every_days=0)
         self.assertEqual(r.json, want)
 
     def test_console_password_verifies(self):

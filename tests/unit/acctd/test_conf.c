@@ -179,6 +179,7 @@ test_defaults(void **state)
 	assert_int_equal(c->sessions_idle_timeout, 1800);
 	assert_int_equal(c->sessions_absolute_timeout, 43200);
 	assert_int_equal(c->pbkdf2_iterations, 600000);
+	assert_int_equal(c->passwords_rotate_every_days, 0);
 	assert_int_equal(c->login_max_failures, 5);
 	assert_int_equal(c->login_window, 300);
 	assert_int_equal(c->login_lockout, 900);
@@ -507,6 +508,8 @@ test_range_pbkdf2(void **state)
 	(void)state;
 	t_range("passwords = { pbkdf2_iterations = %d; };",
 	    "passwords.pbkdf2_iterations", 1000, 10000000);
+	t_range("passwords = { rotate_every_days = %d; };",
+	    "passwords.rotate_every_days", 0, 3650);
 }
 
 static void
