@@ -3,13 +3,12 @@ GET /actor for a second tab, one-time passwords, refusing to disable
 yourself, user search with a total and fast paging, audit filters, singular
 units, and the page's assets (precompressed, content-hashed, 304s)."""
 import gzip
-import os
 import re
 import time
 import unittest
 import urllib.parse
 
-from harness import ROOT, assert_problem
+from harness import assert_problem
 from accounts import (API, COOKIE, DaemonCase, login, try_login, make_user, create_user,
                       remember, put, patch, upath, with_cookie, new_password, list_all,
                       assert_invalid, start_daemon, admin_password)

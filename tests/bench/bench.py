@@ -731,7 +731,7 @@ def main():
                     if note:
                         R.notes[("keepalive", "GET /healthz, %d conns" % n, s.name)] = note
             for label, path, h, _ in () if not want("keepalive") else AUTHED:
-                rps, _ = keepalive(a, 8, path, [h % (cookie if h.startswith("Cookie") else tok)])
+                rps, _ = keepalive(a, 8, path, [h % (cookie if h.startswith("Cookie") else a.metrics_token)])
                 R.add("keepalive", label, "acctd", rps, "req/s")
             # handshakes and their math
             math = ecbench(keyfile) if want("handshake") else {}
