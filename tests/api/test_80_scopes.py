@@ -12,7 +12,7 @@ from creds import (API, TOKEN_KEYS, CredCase, assert_problem, audit_records, bea
                    ws_extra)
 
 ANYONE = {("GET", "/"), ("GET", "/assets/{name}"), ("GET", "/healthz"),
-          ("GET", "/api/v0/openapi.json"), ("POST", "/api/v0/login")}
+          ("GET", "/api/v0/openapi.json"), ("POST", "/api/v0/login"), ("POST", "/api/v0/login/totp")}
 CONNECT = {("GET", "/api/v0/actor"), ("GET", "/api/v0/user/{handle}/workspace")}
 
 
