@@ -1108,8 +1108,10 @@ function part(name) {
 	return parts[name];
 }
 window.acctdParts = {};
+/* what the parts' scripts (web/<part>.js) use of this file */
 window.acctdPage = { h, api, field, input, fieldError, formAlert, clearErrors, showError, busy, button,
-	card, copyButton, toast, setSession, route, dialog, keepOpen, loadError, stale, part, S, U, main, LOGO };
+	card, copyButton, toast, setSession, route, dialog, keepOpen, loadError, stale, part, S, U, main, LOGO,
+	table, confirmAction, fmtTime, ROUTES, SECTIONS, hooks, ACTIONS };
 window.addEventListener("hashchange", route);
 document.addEventListener("keydown", (e) => {
 	if (e.key === "Escape") for (const m of document.querySelectorAll(".menu:not([hidden])")) m.closest(".menu-wrap").querySelector("[aria-haspopup]").click();
@@ -1121,7 +1123,6 @@ document.querySelector(".skip").addEventListener("click", (e) => {
 	const t = main.querySelector("h1[tabindex]") || main;
 	t.focus();
 });
-window.acctdPage = { S, h, api, U, table, button, confirmAction, toast, fmtTime, stale, loadError, formAlert, showError, busy, dialog, ROUTES, SECTIONS, hooks, ACTIONS };
 /* one request tells whether this browser is signed in, who it is, and
  * (with the cookie alone: a second tab) the session's CSRF token */
 (async () => {
