@@ -529,7 +529,9 @@ async function viewProfile(c, gen) {
 	c.append(card("Name and avatar", form),
 		card("Database Password",
 			h("p", {}, "You use one password to connect to every workspace you have access to; it is the password in the connection strings below. Rotating it may take a couple of minutes to reach all of your workspaces. Existing connections are not terminated."),
-			pwInfo, prop, rotAlert, h("div", { class: "actions start" }, rotate)),
+			pwInfo, prop, rotAlert, h("div", { class: "actions start" }, rotate),
+			window.acctdRotation ? window.acctdRotation.control(window.acctdPage,   /* web/rotation.js */
+				async () => showPw(await api("GET", U() + "/password?reveal=0"))) : null),
 		card("Workspaces", wsBox));
 	// → true once every node has the password
 	const showPw = (p) => {

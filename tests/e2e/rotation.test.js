@@ -62,4 +62,24 @@ describe("scheduled rotation on the page (issue 15 D)", () => {
 		await shot(page, "rotation-user-30d");
 		page.check();
 	});
+
+	it("the user sets their own period on the page; over the policy is refused next to the field", async () => {
+		const days = page.getByLabel("Rotate automatically every (days)");
+		assert.equal(await days.inputValue(), "30");
+		await days.fill("120");
+		page.expectStatus(400);
+		await page.getByRole("button", { name: "Update schedule" }).click();
+		await page.locator(".rot-form .field-error:not([hidden])").waitFor();
+		assert.equal((await asAdmin("GET", "/user/alice")).json.dbpass_rotate_every_days, 30);
+		await days.fill("7");
+		await page.getByRole("button", { name: "Update schedule" }).click();
+		await page.locator(".rot-form .ok-note", { hasText: "Saved" }).waitFor();
+		assert.equal((await asAdmin("GET", "/user/alice")).json.dbpass_rotate_every_days, 7);
+		const api = (await asAdmin("GET", "/user/alice/password?reveal=0")).json;
+		assert.equal(Date.parse(api.dbpass_next_rotation_at) - Date.parse(api.created_at), 7 * DAY);
+		await page.locator(`.rot-due time[datetime="${api.dbpass_next_rotation_at}"]`).waitFor();
+		await shot(page, "rotation-user-form");
+		assert.deepEqual(await axeScan(page), []);
+		page.check();
+	});
 });
