@@ -25,6 +25,10 @@
 
 #define TOTP_TICKET_SLOTS 1024
 #define TOTP_TICKET_TRIES 5
+/* live tickets one user may hold: a user who signs in again and again with
+ * the right password replaces their own oldest, and cannot fill the table
+ * that every other user's second step needs */
+#define TOTP_TICKETS_PER_USER 4
 
 uint32_t
 totp_hotp(const uint8_t *key, size_t keylen, uint64_t counter, unsigned digits)
@@ -341,11 +345,37 @@ totp_ticket_free(int i)
 	crypto_wipe(&totp_tickets[i], sizeof(totp_tickets[i]));
 }
 
+/* a slot for a new ticket of user_id: a free one, or the user's own oldest
+ * idle one once they hold TOTP_TICKETS_PER_USER; -1 when full. With
+ * totp_ticket_mu held */
+static int
+totp_ticket_slot(const char *user_id, int64_t now)
+{
+	int i, free_slot = -1, oldest = -1, mine = 0;
+
+	for (i = 0; i < TOTP_TICKET_SLOTS; i++) {
+		if (!totp_tickets[i].busy && totp_tickets[i].expires <= now) {
+			if (free_slot == -1)
+				free_slot = i;
+			continue;
+		}
+		if (strcmp(totp_tickets[i].user_id, user_id) != 0)
+			continue;
+		mine++;
+		if (!totp_tickets[i].busy && (oldest == -1 ||
+		    totp_tickets[i].expires < totp_tickets[oldest].expires))
+			oldest = i;
+	}
+	if (mine >= TOTP_TICKETS_PER_USER && oldest != -1)
+		return oldest;
+	return mine >= TOTP_TICKETS_PER_USER ? -1 : free_slot;
+}
+
 int
 totp_ticket_new(const struct user *u, int64_t now, char out[TOTP_TICKET_LEN + 1])
 {
 	uint8_t rnd[32], mac[CRYPTO_SHA256_LEN];
-	int i, slot = -1;
+	int slot;
 
 	if (crypto_random(rnd, sizeof(rnd)) == -1)
 		return -1;
@@ -353,9 +383,7 @@ totp_ticket_new(const struct user *u, int64_t now, char out[TOTP_TICKET_LEN + 1]
 	crypto_wipe(rnd, sizeof(rnd));
 	totp_ticket_mac(out, mac);
 	pthread_mutex_lock(&totp_ticket_mu);
-	for (i = 0; i < TOTP_TICKET_SLOTS && slot == -1; i++)
-		if (!totp_tickets[i].busy && totp_tickets[i].expires <= now)
-			slot = i;
+	slot = totp_ticket_slot(u->id, now);
 	if (slot != -1) {
 		totp_ticket_free(slot);
 		memcpy(totp_tickets[slot].mac, mac, sizeof(mac));

@@ -221,6 +221,34 @@ test_ticket_once(void **state)
 	assert_int_equal(totp_ticket_claim(tk, 2000, &c), -1);
 }
 
+/* one user signing in again and again replaces their own oldest tickets:
+ * the table stays open to everybody else */
+static void
+test_ticket_per_user_cap(void **state)
+{
+	char first[TOTP_TICKET_LEN + 1], tk[TOTP_TICKET_LEN + 1];
+	struct totp_claim c;
+	struct user a, b;
+	(void)state;
+
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	strcpy(a.id, "u_aaaaaaaaaaaaaaaaaaaa");
+	strcpy(b.id, "u_bbbbbbbbbbbbbbbbbbbb");
+	totp_ticket_reset();
+	assert_int_equal(totp_ticket_new(&a, 1000, first), 0);
+	for (int i = 0; i < 2000; i++)
+		assert_int_equal(totp_ticket_new(&a, 1000 + i / 100, tk), 0);
+	assert_int_equal(totp_ticket_claim(first, 1020, &c), -1);   /* replaced */
+	assert_int_equal(totp_ticket_claim(tk, 1020, &c), 0);       /* the newest works */
+	assert_string_equal(c.user_id, a.id);
+	totp_ticket_release(&c, TOTP_CLAIM_USED);
+	assert_int_equal(totp_ticket_new(&b, 1020, tk), 0);         /* b is not locked out */
+	assert_int_equal(totp_ticket_claim(tk, 1020, &c), 0);
+	assert_string_equal(c.user_id, b.id);
+	totp_ticket_release(&c, TOTP_CLAIM_USED);
+}
+
 int
 main(void)
 {
@@ -233,6 +261,7 @@ main(void)
 		cmocka_unit_test(test_recovery_once),
 		cmocka_unit_test(test_record_sealed),
 		cmocka_unit_test(test_ticket_once),
+		cmocka_unit_test(test_ticket_per_user_cap),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
