@@ -69,6 +69,8 @@ else ifeq ($(SANITIZE),thread)
 # written by readers and scanned by the writer without locks by design
 # (documented in lmdb.h), which TSan would report; its mutexes are still
 # seen (TSan intercepts pthread), so acctd's own use of it is checked.
+# Nor is mbedTLS's arithmetic (bignum, ECP, hashes, AES/GCM: the list and
+# why in toolchain/deps.mk): its callers stay instrumented.
 ifneq ($(TARGET),host)
 $(error SANITIZE=thread is for the host build)
 endif
@@ -232,14 +234,14 @@ unit: $(UNIT_TESTS)
 # build and suites. Stages run in order, not side by side: the API suites
 # hold timing-sensitive checks (lockouts, deadlines) that two cores shared
 # with a compiler would make flaky. Inside a stage the API files run
-# API_JOBS (3) at a time and unit binaries UNIT_JOBS (2) at a time: the API
+# API_JOBS (4) at a time and unit binaries UNIT_JOBS (2) at a time: the API
 # suite mostly waits, and each file or binary has its own dirs and ports.
 ifeq ($(TARGET),host)
 test: prereqs-test
 	$(Q)$(MAKE) -j2 all
 	$(Q)tests/run-stages.sh $(BUILD)/test-logs 'unit=$(MAKE) unit' 'api=$(MAKE) api' \
 		'docs=$(MAKE) docs-check' 'deb=$(MAKE) deb-test' \
-		'fuzz-smoke=$(MAKE) fuzz-smoke' $(if $(wildcard tests/e2e/package.json),'e2e=$(MAKE) e2e') \
+		'fuzz-smoke=$(MAKE) -j2 fuzz-build && $(MAKE) fuzz-smoke' $(if $(wildcard tests/e2e/package.json),'e2e=$(MAKE) e2e') \
 		'valgrind=$(MAKE) valgrind' 'storm-short=$(MAKE) storm-short' \
 		'aarch64=$(MAKE) -j2 TARGET=aarch64-linux-gnu all && $(MAKE) TARGET=aarch64-linux-gnu unit deb' \
 		'armhf=$(MAKE) -j2 TARGET=arm-linux-gnueabihf all && $(MAKE) TARGET=arm-linux-gnueabihf unit deb' \
@@ -286,12 +288,16 @@ backup-cross: $(B)/acctd
 		python3 tests/api/run.py 'cross_*.py'
 .PHONY: backup-cross
 
-# browser tests: Debian's Chromium driven by playwright-core (npm)
+# browser tests: Debian's Chromium driven by playwright-core (npm). Two
+# files at a time where node's runner can (node >= 20.10; each file has its
+# own daemon, port, browser and screenshot names): they mostly wait on
+# the page
 e2e: $(B)/acctd
 	$(Q)toolchain/prereqs.sh chromium
 	$(Q)command -v node >/dev/null && command -v npm >/dev/null || toolchain/prereqs.sh nodejs npm
 	$(Q)cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
-	$(Q)ACCTD_BIN=$(CURDIR)/$(B)/acctd node --test tests/e2e/
+	$(Q)ACCTD_BIN=$(CURDIR)/$(B)/acctd node --test \
+		$$(node --help | grep -q -- --test-concurrency && echo --test-concurrency=2) tests/e2e/
 .PHONY: e2e
 
 # --- fuzzing (README "Fuzzing", tests/fuzz/) ------------------------------------

@@ -112,7 +112,7 @@ const struct http_route routes[] = {
 	{ "GET", A "/audit", HTTP_AUTH_ADMIN, S_READ, api_admin_audit, "The whole audit log, newest first" },
 	{ "GET", A "/audit/verify", HTTP_AUTH_ADMIN, S_READ, api_admin_audit_verify, "Verify the audit hash chain" },
 	{ "GET", A "/audit/forward", HTTP_AUTH_ADMIN, S_READ, api_admin_audit_forward, "The audit trail's delivery to the SIEM collector" },
-	{ "GET", A "/backup", HTTP_AUTH_ADMIN, S_READ, api_admin_backup, "A portable backup of the whole store (JSON lines, streamed)" },
+	{ "GET", A "/backup", HTTP_AUTH_ADMIN, S_FULL, api_admin_backup, "A portable backup of the whole store (JSON lines, streamed)" },
 	/* issue 15 part B: two-factor sign-in (api_totp.c) */
 	{ "POST", "/api/v0/login/totp", HTTP_AUTH_ANYONE, S_ALL, api_login_totp, "Complete a sign-in with a TOTP code or a recovery code" },
 	{ "GET", U "/totp", HTTP_AUTH_SELF, S_READ, api_totp_get, "Two-factor sign-in: off, pending or on" },

@@ -4,7 +4,7 @@ named, never reported as passes). Exit status 1 on any failure or error.
 
 usage: run.py [PATTERN]        PATTERN: which files, default test_*.py
 
-The files run side by side, API_JOBS at a time (default 3), each in its own
+The files run side by side, API_JOBS at a time (default 4), each in its own
 Python process with its own daemons, directories and ports: most of the
 suite's wall time is waiting (deadlines, lockouts, retries, daemon starts),
 not CPU; the files in ALONE (latency under load) run first, by themselves.
@@ -117,7 +117,7 @@ def main():
         return child(sys.argv[2])
     pattern = sys.argv[1] if len(sys.argv) > 1 else "test_*.py"
     files = [os.path.basename(f) for f in sorted(glob.glob(os.path.join(here, pattern)))]
-    jobs = max(1, int(os.environ.get("API_JOBS", "3")))
+    jobs = max(1, int(os.environ.get("API_JOBS", "4")))
     label = os.path.basename(os.path.dirname(os.environ.get("ACCTD_BIN", "?")))
     t0 = time.monotonic()
     if jobs == 1 or len(files) < 2:

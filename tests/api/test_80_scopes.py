@@ -14,6 +14,9 @@ from creds import (API, TOKEN_KEYS, CredCase, assert_problem, audit_records, bea
 ANYONE = {("GET", "/"), ("GET", "/assets/{name}"), ("GET", "/healthz"),
           ("GET", "/api/v0/openapi.json"), ("POST", "/api/v0/login"), ("POST", "/api/v0/login/totp")}
 CONNECT = {("GET", "/api/v0/actor"), ("GET", "/api/v0/user/{handle}/workspace")}
+# GET routes a `read` token may not call: the backup carries every user's
+# credential material (token HMACs, SCRAM verifiers, sealed secrets)
+FULL_ONLY_GETS = {("GET", "/api/v0/admin/backup")}
 
 
 class Scopes(CredCase, unittest.TestCase):
@@ -132,7 +135,8 @@ class Scopes(CredCase, unittest.TestCase):
         return c
 
     def test_read_token_gets_every_get_route_and_no_mutation(self):
-        c = self.sweep("read", lambda m, p: m == "GET" or (m, p) in ANYONE)
+        c = self.sweep("read", lambda m, p: (m == "GET" and (m, p) not in FULL_ONLY_GETS)
+                       or (m, p) in ANYONE)
         r = c.get("%s/user/%s/token" % (API, self.alice))
         self.assertEqual(r.status, 200, r)
 
@@ -159,6 +163,9 @@ class Scopes(CredCase, unittest.TestCase):
             self.assertEqual(ac.get(API + path).status, 200, path)
         r = ac.post(API + "/admin/user/%s/disable" % h)
         self.assert_scope_refused(r, "read")
+        r = ac.get(API + "/admin/backup")
+        self.assert_scope_refused(r, "read")
+        self.assertNotIn("scram", r.body.decode(errors="replace").lower())
         self.assertEqual(self.admin.get("%s/user/%s" % (API, h)).json["status"], "active")
         r = ac.post(API + "/admin/user", {"handle": "viaread", "email": "v@example.test"})
         self.assert_scope_refused(r, "read")
