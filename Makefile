@@ -69,8 +69,9 @@ else ifeq ($(SANITIZE),thread)
 # written by readers and scanned by the writer without locks by design
 # (documented in lmdb.h), which TSan would report; its mutexes are still
 # seen (TSan intercepts pthread), so acctd's own use of it is checked.
-# Nor is mbedTLS's arithmetic (bignum, ECP, hashes, AES/GCM: the list and
-# why in toolchain/deps.mk): its callers stay instrumented.
+# Nor is mbedTLS's pure arithmetic (bignum, field reductions, hashes,
+# AES/GCM: the list and why in toolchain/deps.mk); its callers, ECP and
+# ECDSA included, stay instrumented.
 ifneq ($(TARGET),host)
 $(error SANITIZE=thread is for the host build)
 endif
