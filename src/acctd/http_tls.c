@@ -8,20 +8,19 @@
  * and are replaced every HTTP_TLS_TICKET_LIFETIME seconds (a ticket is
  * accepted while its key is the current or the previous one, and never
  * longer than its lifetime). No server-side session cache: with tickets a
- * resumption costs no memory here, and all handshakes run on civetweb's
- * front-stage thread anyway (docs/civetweb.md), so the ticket context's own
- * mutex is never contended. Everything else (suites, groups, no CBC) is
- * compile-time policy: toolchain/mbedtls_config.h. (The push client's TLS
- * is push_tls.c's.)
+ * resumption costs no memory here. Handshakes run on civetweb's workers,
+ * several at once (docs/civetweb.md); the ticket context locks itself.
+ * Everything else (suites, groups, no CBC) is compile-time policy:
+ * toolchain/mbedtls_config.h. (The push client's TLS is push_tls.c's.)
  *
  * The certificate: civetweb loads tls.cert/tls.key once (its own copy, never
  * presented); every handshake gets the current pair from http_tls_cert_cb
  * (mbedTLS's certificate-selection callback), which a SIGHUP replaces
  * (http_tls_reload): new handshakes present the new pair, established
  * connections never look at it again (a server's own certificate is used by
- * the handshake only). A handshake borrows the pair without a reference: it
- * runs on the front-stage thread and ends, or is cut, within
- * http.request_timeout_ms of the accept (the front stage's deadline), so a
+ * the handshake only). A handshake borrows the pair without a reference: no
+ * step of it starts past the front stage's deadline (http.request_timeout_ms
+ * from the accept), so it ends, or is cut, soon after that, and a
  * replaced pair is kept for HTTP_TLS_GRACE_MS past that before its
  * reference is dropped (at a later reload, else at exit).
  */
@@ -55,7 +54,7 @@ http_tls_rng(void *unused, unsigned char *out, size_t len)
 	    MBEDTLS_ERR_SSL_INTERNAL_ERROR;
 }
 
-/* every handshake, front-stage thread: the current pair */
+/* every handshake, a worker thread: the current pair */
 static int
 http_tls_cert_cb(mbedtls_ssl_context *ssl)
 {
