@@ -758,7 +758,7 @@ function auditView(c, gen, path, all) {
 		more.hidden = !next;
 		const rows = r.items.map((a) => [fmtTime(a.created_at), h("code", {}, a.action_type.split(".").map((x, i) => (i ? [h("wbr"), "." + x] : x))),
 			a.actor_handle ? h("span", { title: a.actor_display_name || null }, a.actor_handle) : h("span", { class: "meta" }, "—"),
-			a.actor_ip || "—", all ? a.identity_handle || "—" : null, a.target_handle || "—",
+			a.actor_ip ? h("span", { class: "ip" }, a.actor_ip) : "—", all ? a.identity_handle || "—" : null, a.target_handle || "—",
 			h("span", { class: "details", title: details(a.data, true) !== details(a.data) ? details(a.data, true) : null }, details(a.data) || "—")].filter((x) => x !== null));
 		if (!tbody) {
 			count.textContent = rows.length ? "" : "No records";
@@ -940,30 +940,35 @@ function route() {
 		r = "settings/profile";
 		history.replaceState(null, "", "#/" + r);
 	}
-	const [title, view, need] = ROUTES[r];
+	// a page built with parts (web/<name>.js) is drawn once they are here;
+	// meanwhile the page it replaces says it is loading
+	const missing = (ROUTES[r][2] || []).filter((n) => !loaded.has(n));
+	if (!missing.length) return show(r, gen);
+	const cur = main.querySelector(".content");
+	if (cur) cur.replaceChildren(h("p", { class: "meta" }, "Loading…"));
+	Promise.all(missing.map(part)).then(() => stale(gen) || show(r, gen), (e) => stale(gen) || show(r, gen, e));
+}
+function show(r, gen, err) {
+	const [title, view] = ROUTES[r];
 	document.title = title + " · acctd";
 	const c = layout(r.split("/")[0], r.split("/")[1], title);
 	if ((lastRoute && lastRoute !== r) || S.focusTitle) c.querySelector("h1").focus();
 	S.focusTitle = false;
 	lastRoute = r;
-	// the parts (web/<name>.js) the view is built with, before it is drawn
-	if (!need) return view(c, gen);
-	const wait = h("p", { class: "meta" }, "Loading…");
-	c.append(wait);
-	Promise.all(need.map(part)).then(() => { wait.remove(); if (!stale(gen)) view(c, gen); },
-		(e) => { wait.remove(); loadError(c, e); });
+	if (err) loadError(c, err);
+	else view(c, gen);
 }
 /* A part's page code (web/<name>.js: window.acctdParts[name]), loaded when
  * first needed so that the cold page stays light; it reads the helpers
  * below (window.acctdPage) once, at its load. */
-const parts = {};
+const parts = {}, loaded = new Set();
 /* their content-hashed names (cached for good), from index.html's
  * <script src="…/app.js" data-NAME="…/NAME.js"> */
 const PARTS = THIS_SCRIPT.dataset;
 function part(name) {
 	if (!parts[name]) parts[name] = new Promise((resolve, reject) => {
 		const s = h("script", { src: PARTS[name] || "/assets/" + name + ".js" });
-		s.addEventListener("load", () => resolve(window.acctdParts[name]));
+		s.addEventListener("load", () => { loaded.add(name); resolve(window.acctdParts[name]); });
 		s.addEventListener("error", () => {
 			delete parts[name];
 			s.remove();
