@@ -11,6 +11,7 @@ const main = document.getElementById("main");
 const who = document.getElementById("who");
 /* the logo's content-hashed URL, from index.html: fetched once, cached */
 const LOGO = document.querySelector(".brand img").getAttribute("src");
+const THIS_SCRIPT = document.currentScript;
 
 /* ---- DOM helpers ---- */
 function h(tag, props, ...kids) {
@@ -462,8 +463,8 @@ function viewMustChange() {
 
 /* ---- layout ---- */
 const SECTIONS = {
-	settings: ["Settings", [["profile", "Profile"], ["tokens", "Tokens"], ["audit", "Audit Log"], ["advanced", "Advanced"], ["password", "Console password"],
-		["totp", "Two-factor"]]],
+	settings: ["Settings", [["profile", "Profile"], ["tokens", "Tokens"], ["audit", "Audit Log"], ["sessions", "Sessions"],
+		["advanced", "Advanced"], ["password", "Console password"], ["totp", "Two-factor"]]],
 	admin: ["Admin", [["users", "Users"], ["audit", "Appliance audit log"], ["nodes", "Nodes"]]],
 };
 function layout(area, page, title) {
@@ -530,14 +531,14 @@ async function viewProfile(c, gen) {
 		card("Database Password",
 			h("p", {}, "You use one password to connect to every workspace you have access to; it is the password in the connection strings below. Rotating it may take a couple of minutes to reach all of your workspaces. Existing connections are not terminated."),
 			pwInfo, prop, rotAlert, h("div", { class: "actions start" }, rotate),
-			window.acctdRotation ? window.acctdRotation.control(window.acctdPage,   /* web/rotation.js */
-				async () => showPw(await api("GET", U() + "/password?reveal=0"))) : null),
+			window.acctdRotation.control(window.acctdPage,   /* web/rotation.js */
+				async () => showPw(await api("GET", U() + "/password?reveal=0")))),
 		card("Workspaces", wsBox));
 	// → true once every node has the password
 	const showPw = (p) => {
 		const l = p.propagation || [];
 		pwInfo.replaceChildren("Version ", h("strong", { class: "pw-version" }, String(p.version)), " · created ", fmtTime(p.created_at),
-			...(window.acctdRotation ? window.acctdRotation.info(p, { h, fmtTime }) : []));   /* web/rotation.js */
+			...window.acctdRotation.info(p, { h, fmtTime }));   /* web/rotation.js */
 		prop.hidden = !l.length;
 		prop.replaceChildren(...l.map((n) => h("li", { "data-node": n.node }, h("strong", {}, n.node), ": ",
 			h("span", { class: "st-" + n.status }, n.status === "applied" ? (n.state === "disabled" ? "disabled" : "applied") + " (version " + n.applied_version + ")" : n.status === "refused" ? "refused" : "pending"),
@@ -716,7 +717,7 @@ function details(d, full) {
 const ACTIONS = ["session.login", "session.login_failed", "session.logout", "user.create", "user.update", "user.delete",
 	"user.disable", "user.enable", "user.console_password.change", "user.console_password.reset", "user.token_reset",
 	"user.password.rotate", "user.password.read", "user.workspace.reveal", "token.create", "token.update", "token.delete",
-	"user.totp.enrol", "user.totp.enable", "user.totp.enable_failed", "user.totp.disable", "user.totp.disable_failed", "user.totp.reset"];
+	"user.totp.enrol", "user.totp.enable", "user.totp.enable_failed", "user.totp.disable", "user.totp.disable_failed", "user.totp.reset", "session.end", "audit.export"];
 /* a datetime-local value (local time) as RFC 3339 UTC, or "" */
 function utc(v) { const d = v ? new Date(v) : null; return d && !isNaN(d) ? d.toISOString().replace(/\.\d+Z$/, "Z") : ""; }
 function auditView(c, gen, path, all) {
@@ -757,7 +758,7 @@ function auditView(c, gen, path, all) {
 		more.hidden = !next;
 		const rows = r.items.map((a) => [fmtTime(a.created_at), h("code", {}, a.action_type.split(".").map((x, i) => (i ? [h("wbr"), "." + x] : x))),
 			a.actor_handle ? h("span", { title: a.actor_display_name || null }, a.actor_handle) : h("span", { class: "meta" }, "—"),
-			a.actor_ip || "—", all ? a.identity_handle || "—" : null, a.target_handle || "—",
+			a.actor_ip ? h("span", { class: "ip" }, a.actor_ip) : "—", all ? a.identity_handle || "—" : null, a.target_handle || "—",
 			h("span", { class: "details", title: details(a.data, true) !== details(a.data) ? details(a.data, true) : null }, details(a.data) || "—")].filter((x) => x !== null));
 		if (!tbody) {
 			count.textContent = rows.length ? "" : "No records";
@@ -900,134 +901,6 @@ function viewPassword(c) {
 	c.append(card(null, h("p", {}, "This is the password you sign in to this page with. It is not your database password."), form));
 }
 
-/* ---- Admin: users ---- */
-/* A password shown once: only "I have copied it" closes the dialog. */
-function showOnce(title, text, secretLabel, secret, after) {
-	const done = button("I have copied it", { class: "btn primary" });
-	const id = "s" + ++uid;
-	const d = dialog(title, h("p", {}, text),
-		h("p", { class: "warning" }, icon("warn"), h("span", {}, "This password is shown only once. Pass it on securely; it must be changed at the first sign-in.")),
-		h("label", { class: "sub", for: id }, capital(secretLabel)),
-		h("div", { class: "secret-row" }, h("output", { class: "secret mono once", id, "aria-live": "off" }, secret), h("div", { class: "secret-btns" }, copyButton("Copy " + secretLabel, async () => secret))),
-		h("div", { class: "actions" }, done));
-	keepOpen(d);
-	done.addEventListener("click", () => { d.close(); if (after) after(); });
-	d.querySelector(".secret-btns button").focus();
-}
-async function viewUsers(c, gen) {
-	const alert = formAlert();
-	const create = button("Create user", { class: "btn primary" }, "plus");
-	const box = h("div", {}, h("p", { class: "meta" }, "Loading…"));
-	const more = button("Load more", { hidden: true });
-	// search by handle or e-mail, on the server
-	const q = input("q", { type: "search", maxlength: 254, autocapitalize: "none", placeholder: "handle or e-mail" });
-	const search = h("form", { role: "search", class: "search", "aria-label": "Users", novalidate: true }, field("Search users", q));
-	const total = h("p", { class: "meta total", role: "status" });
-	let next = null, tbody = null, shown = 0, timer = null;
-	c.append(h("div", { class: "toolbar" }, create, search, total), alert, box, h("div", { class: "actions start" }, more));
-	const heads = ["Handle", "Name", "Email", "Role", "Status", "Created", ""];
-	function row(u) {
-		const trig = iconButton("menu", "Options for " + u.handle, { class: "btn icon-btn ghost" });
-		const self = u.id === S.user.id;
-		const tr = table(heads, [[h("strong", { class: "handle" }, u.handle), u.display_name ? h("span", { class: "cut" }, u.display_name) : "—", h("span", { class: "email" }, u.email), u.role,
-			[h("span", { class: "status " + (u.status === "active" ? "active" : "inactive") }, u.status),
-				u.must_change_password ? h("span", { class: "badge" }, "new password due") : null], fmtTime(u.created_at),
-			menu(trig, () => [
-				// your own account is not disabled from here (the API refuses it too)
-				self ? null : u.status === "active" ? { label: "Disable", run: () => confirmAction({
-					title: "Disable " + u.handle + "?", danger: true, label: "Disable",
-					text: [u.handle + " can no longer sign in, their sessions end and their database LOGIN is taken away on every node. Their tokens stop working until they are enabled again."],
-					run: () => act(u, "disable") }) } : { label: "Enable", run: () => act(u, "enable") },
-				{ label: "Reset console password", run: () => confirmAction({
-					title: "Reset " + u.handle + "’s console password?", label: "Reset password",
-					text: "A new password is generated and shown once; " + u.handle + "’s sessions end.",
-					run: async () => {
-						const r = await api("POST", "/admin/user/" + encodeURIComponent(u.handle) + "/console_password_reset");
-						redraw(r.user);
-						setTimeout(() => showOnce("New console password", "The console password of " + u.handle + " was reset.", "new console password", r.initial_password, () => focusRow(u.handle)));
-					} }) },
-				...hooks.userMenu.map((f) => f(u)),
-			].filter(Boolean), "menu-right")]], { row: () => ({ "data-user": u.handle }) }).tBodies[0].firstChild;
-		return tr;
-	}
-	function focusRow(handle) {
-		const b = box.querySelector('[data-user="' + CSS.escape(handle) + '"] [aria-haspopup]');
-		(b || c.querySelector("h1")).focus();
-	}
-	function redraw(u) {
-		const old = box.querySelector('[data-user="' + CSS.escape(u.handle) + '"]');
-		if (old) old.replaceWith(row(u));
-	}
-	// the row is redrawn and focus goes back to its options button
-	async function act(u, what) {
-		alert.hidden = true;
-		try {
-			const r = await api("POST", "/admin/user/" + encodeURIComponent(u.handle) + "/" + what);
-			redraw(r);
-			setTimeout(() => focusRow(u.handle));   /* once a confirmation has closed */
-			toast(u.handle + (what === "disable" ? " disabled" : " enabled"));
-		} catch (e) {
-			if (what === "disable") throw e;   /* shown in the confirmation */
-			showError(e, null, alert);
-		}
-	}
-	async function load(reset) {
-		if (reset) { next = null; tbody = null; shown = 0; }
-		const term = q.value.trim();
-		const r = await api("GET", "/admin/user?limit=25" + (term ? "&q=" + encodeURIComponent(term) : "") + (next ? "&next_token=" + encodeURIComponent(next) : ""));
-		if (stale(gen)) return;
-		next = r.next_token || null;
-		more.hidden = !next;
-		shown += r.items.length;
-		total.textContent = term ? shown + (next ? "+" : "") + " matching “" + term + "” of " + r.total + " users" : r.total + (r.total === 1 ? " user" : " users");
-		if (!tbody) {
-			if (!r.items.length) { box.replaceChildren(h("p", { class: "meta empty" }, term ? "No user matches “" + term + "”." : "No users.")); tbody = null; return; }
-			const t = table(heads, [], { cls: "users" });
-			tbody = t.tBodies[0];
-			box.replaceChildren(t);
-		}
-		tbody.append(...r.items.map(row));
-	}
-	search.addEventListener("submit", (ev) => { ev.preventDefault(); clearTimeout(timer); load(true).catch((e) => showError(e, search, alert)); });
-	q.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(() => load(true).catch((e) => showError(e, search, alert)), 250); });
-	more.addEventListener("click", () => busy(more, () => {
-		const had = tbody ? tbody.rows.length : 0;
-		return load().then(() => {
-			const first = tbody && tbody.rows[had];
-			if (first) { first.tabIndex = -1; first.focus(); }
-		}).catch((e) => showError(e, null, alert));
-	}));
-	create.addEventListener("click", () => {
-		const fAlert = formAlert();
-		const hd = input("handle", { autocapitalize: "none", maxlength: 39 });
-		const em = input("email", { type: "email", autocomplete: "off", maxlength: 254 });
-		const dn = input("display_name", { maxlength: 100 });
-		const role = h("select", { name: "role" }, h("option", { value: "user" }, "User"), h("option", { value: "admin" }, "Administrator"));
-		const ok = h("button", { type: "submit", class: "btn primary" }, "Create user");
-		const cancel = button("Cancel");
-		const form = h("form", { novalidate: true }, field("Handle", hd), field("Email", em), field("Display name (optional)", dn),
-			field("Role", role), fAlert, h("div", { class: "actions" }, cancel, ok));
-		const d = dialog("Create user", h("p", {}, "A random initial console password is generated and shown once."), form);
-		cancel.addEventListener("click", () => d.close());
-		form.addEventListener("submit", (ev) => {
-			ev.preventDefault();
-			clearErrors(form, fAlert);
-			busy(ok, async () => {
-				const body = { handle: hd.value.trim(), email: em.value.trim(), role: role.value };
-				if (dn.value.trim()) body.display_name = dn.value.trim();
-				try {
-					const r = await api("POST", "/admin/user", body);
-					d.close();
-					showOnce("User created", "User " + r.handle + " was created. Their initial console password:", "initial password", r.initial_password, () => focusRow(r.handle));
-					await load(true);
-				} catch (e) { showError(e, form, fAlert); }
-			});
-		});
-		hd.focus();
-	});
-	try { await load(true); } catch (e) { box.replaceChildren(); loadError(box, e); }
-}
-
 /* ---- Admin: appliance audit log ---- */
 function viewAdminAudit(c, gen) {
 	const verify = button("Verify chain");
@@ -1045,33 +918,16 @@ function viewAdminAudit(c, gen) {
 	return auditView(c, gen, "/admin/audit", true);
 }
 
-/* ---- Admin: nodes (password push) ---- */
-async function viewNodes(c, gen) {
-	const refresh = button("Refresh");
-	const box = h("div", {}, h("p", { class: "meta" }, "Loading…"));
-	c.append(h("p", { class: "intro" }, "The database nodes acctd pushes passwords and roles to, and how far each one is behind."),
-		h("div", { class: "toolbar" }, refresh), box);
-	async function load() {
-		try {
-			const r = await api("GET", "/admin/nodes");
-			if (stale(gen)) return;
-			box.replaceChildren(r.items.length ? table(["Name", "URL", "Status", "Pending", "Last error", "Last success"], r.items.map((n) => [
-				h("strong", {}, n.name), h("code", {}, n.url), h("span", { class: "status " + n.status }, n.status), String(n.pending),
-				n.last_error ? h("span", { class: "details" }, n.last_error) : "—", fmtTime(n.last_success)]),
-			{ cls: "nodes", row: (x, i) => ({ "data-node": r.items[i].name }) }) : h("p", { class: "meta empty" }, "No nodes are configured."));
-		} catch (e) { box.replaceChildren(); loadError(box, e); }
-	}
-	refresh.addEventListener("click", () => busy(refresh, load));
-	await load();
-}
-
 /* ---- router ---- */
 const ROUTES = {
-	"settings/profile": ["Profile", viewProfile], "settings/tokens": ["Tokens", viewTokens],
-	"settings/audit": ["Audit Log", viewAudit], "settings/advanced": ["Advanced", viewAdvanced],
+	"settings/profile": ["Profile", viewProfile, ["rotation"]], "settings/tokens": ["Tokens", viewTokens, ["scopes"]],
+	"settings/audit": ["Audit Log", viewAudit, ["sessions"]], "settings/advanced": ["Advanced", viewAdvanced],
 	"settings/password": ["Console password", viewPassword],
 	"settings/totp": ["Two-factor sign-in", (c, gen) => part("totp").then((m) => m.view(c, gen), (e) => loadError(c, e))],
-	"admin/users": ["Users", viewUsers], "admin/audit": ["Appliance audit log", viewAdminAudit], "admin/nodes": ["Nodes", viewNodes],
+	"settings/sessions": ["Sessions", (c, gen) => window.acctdParts.sessions.view(c, gen), ["sessions"]],
+	"admin/users": ["Users", (c, gen) => window.acctdParts.admin.users(c, gen), ["admin", "sessions"]],
+	"admin/audit": ["Appliance audit log", viewAdminAudit, ["sessions"]],
+	"admin/nodes": ["Nodes", (c, gen) => window.acctdParts.admin.nodes(c, gen), ["admin"]],
 };
 let lastRoute = null;
 function route() {
@@ -1084,22 +940,35 @@ function route() {
 		r = "settings/profile";
 		history.replaceState(null, "", "#/" + r);
 	}
+	// a page built with parts (web/<name>.js) is drawn once they are here;
+	// meanwhile the page it replaces says it is loading
+	const missing = (ROUTES[r][2] || []).filter((n) => !loaded.has(n));
+	if (!missing.length) return show(r, gen);
+	const cur = main.querySelector(".content");
+	if (cur) cur.replaceChildren(h("p", { class: "meta" }, "Loading…"));
+	Promise.all(missing.map(part)).then(() => stale(gen) || show(r, gen), (e) => stale(gen) || show(r, gen, e));
+}
+function show(r, gen, err) {
 	const [title, view] = ROUTES[r];
 	document.title = title + " · acctd";
 	const c = layout(r.split("/")[0], r.split("/")[1], title);
 	if ((lastRoute && lastRoute !== r) || S.focusTitle) c.querySelector("h1").focus();
 	S.focusTitle = false;
 	lastRoute = r;
-	view(c, gen);
+	if (err) loadError(c, err);
+	else view(c, gen);
 }
 /* A part's page code (web/<name>.js: window.acctdParts[name]), loaded when
  * first needed so that the cold page stays light; it reads the helpers
  * below (window.acctdPage) once, at its load. */
-const parts = {};
+const parts = {}, loaded = new Set();
+/* their content-hashed names (cached for good), from index.html's
+ * <script src="…/app.js" data-NAME="…/NAME.js"> */
+const PARTS = THIS_SCRIPT.dataset;
 function part(name) {
 	if (!parts[name]) parts[name] = new Promise((resolve, reject) => {
-		const s = h("script", { src: "/assets/" + name + ".js" });
-		s.addEventListener("load", () => resolve(window.acctdParts[name]));
+		const s = h("script", { src: PARTS[name] || "/assets/" + name + ".js" });
+		s.addEventListener("load", () => { loaded.add(name); resolve(window.acctdParts[name]); });
 		s.addEventListener("error", () => {
 			delete parts[name];
 			s.remove();
@@ -1111,7 +980,7 @@ function part(name) {
 }
 window.acctdParts = {};
 /* what the parts' scripts (web/<part>.js) use of this file */
-window.acctdPage = { h, api, field, input, fieldError, formAlert, clearErrors, showError, busy, button,
+window.acctdPage = { h, api, field, input, fieldError, formAlert, clearErrors, showError, busy, button, iconButton, menu, icon, capital,
 	card, copyButton, toast, setSession, route, dialog, keepOpen, loadError, stale, part, S, U, main, LOGO,
 	table, confirmAction, fmtTime, ROUTES, SECTIONS, hooks, ACTIONS };
 window.addEventListener("hashchange", route);

@@ -43,9 +43,8 @@ function viewSessions(c, gen) {
 	return drawSessions(box, S.user.handle, true, gen).catch((e) => { box.replaceChildren(); loadError(box, e); });
 }
 
-P.ACTIONS.push("session.end", "audit.export");
-P.SECTIONS.settings[1].splice(3, 0, ["sessions", "Sessions"]);
-P.ROUTES["settings/sessions"] = ["Sessions", viewSessions];
+/* Settings → Sessions (app.js's route, nav entry and audit action names) */
+window.acctdParts.sessions = { view: viewSessions };
 
 /* the Users page: a user's sessions in a dialog */
 P.hooks.userMenu.push((u) => ({ label: "Sessions", run: () => {

@@ -261,10 +261,10 @@ describe("the page as a daily tool (issue 16)", () => {
 		// the rest is the Profile's data (database password, workspaces)
 		const shell = warm.filter((e) => !/\/api\/v0\/user\/user02\/(password|workspace)(\?reveal=0)?$/.test(e.url));
 		report.weight = { cold: { requests: cold.length, bytes: coldBytes, entries: cold }, warm: { requests: warm.length, shell: shell.length, entries: warm } };
-		// 25 KB (issue 16), and 2 KB for each page part of issue 15 that
-		// comes as a file of its own (web/sessions.js, …: loaded with defer)
-		const parts = fs.readdirSync(path.join(__dirname, "..", "..", "web")).filter((n) => /\.js$/.test(n) && n !== "app.js").length;
-		assert.ok(coldBytes <= 25 * 1024 + parts * 2048, "cold load " + coldBytes + " bytes");
+		// 25 KB (issue 16): the page's parts (web/admin.js, sessions.js, …)
+		// come only when a page that needs them is opened
+		assert.ok(coldBytes <= 25 * 1024, "cold load " + coldBytes + " bytes");
+		assert.deepEqual(cold.filter((e) => /^\/assets\/(?!app\.)/.test(e.url) && !/logo/.test(e.url)).map((e) => e.url), [], "no part in the cold load");
 		assert.ok(shell.length <= 2, "warm reload: " + JSON.stringify(shell));
 		assert.equal(shell.find((e) => e.url.startsWith("/#") || e.url === "/").status, 304, "index.html revalidated");
 		assert.equal(warm.filter((e) => /logo/.test(e.url)).length, 0, "the logo is not fetched again");
