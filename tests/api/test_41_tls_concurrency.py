@@ -1,11 +1,11 @@
 """Concurrent TLS handshakes (issue 9, finding 6).
 
 civetweb shares one mbedTLS configuration, DRBG and server key between its
-threads; mbedTLS is now built with MBEDTLS_THREADING_C, and every handshake
-runs on the front stage's thread (docs/civetweb.md). Here 16 clients
-handshake at once, beside 4 workers, and only then send their requests:
-each must complete its handshake without waiting for a worker, and every
-request is answered. Under `make SANITIZE=thread` the harness fails the test
+threads; mbedTLS is built with MBEDTLS_THREADING_C. Handshake steps run on
+the workers, one step at a time whenever the client's bytes are there, and
+the front stage only waits (docs/civetweb.md). Here 16 clients handshake at
+once, beside 4 workers, and only then send their requests: no handshake may
+hold a worker while its client is silent, and every request is answered. Under `make SANITIZE=thread` the harness fails the test
 on any ThreadSanitizer report (tests/api/harness.py)."""
 import socket
 import ssl
