@@ -217,8 +217,9 @@ struct store_stats {
 };
 void store_stats(struct store *s, struct store_stats *st);   /* thread-safe */
 /* a batch closes at max_members, or once max_ms have passed since it
- * opened (checked when a child ends); defaults 64 and 4 ms */
-void store_batch_limits(struct store *s, unsigned max_members, unsigned max_ms);
+ * opened (checked when a child ends); direct: a lone caller commits its
+ * own txn (store_batch.c); defaults 64, 4 ms and 1 */
+void store_batch_limits(struct store *s, unsigned max_members, unsigned max_ms, int direct);
 void store_metrics(struct store *s, FILE *f);   /* acctd_store_* for /metrics */
 
 /* http.c — civetweb over mbedTLS; the only user of civetweb. */

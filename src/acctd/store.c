@@ -698,7 +698,8 @@ store_txn_commit(struct store_txn *t)
 		free(t);
 		return 0;
 	}
-	rc = mdb_txn_commit(t->txn);      /* into the batch: no I/O */
+	/* into the batch: no I/O; or, direct, the commit and its fsync */
+	rc = mdb_txn_commit(t->txn);
 	if (rc)
 		store_mdb_warn(s, "commit", rc);
 	rc = store_child_commit(t, rc);

@@ -21,6 +21,16 @@
  * A child sees the batch's earlier children (uncommitted, but nobody is
  * answered before they are on disk, and if they never are, neither is it).
  *
+ * Alone, a caller does not wait for the writer: when the last batch was one
+ * (no load to share a commit with), no batch is open or being committed
+ * and nobody queues, its write txn is a top-level LMDB txn
+ * of its own ("direct"), begun and committed (with its fsync) on its own
+ * thread. A batch needs four hand-offs between threads (wake the writer,
+ * slot granted, batch closed, result); one caller at a time, with nobody
+ * to share the fsync with, paid them for nothing. Callers that come while
+ * a direct txn is open queue for the next batch as usual: the writer's
+ * begin waits on LMDB's writer lock until the direct txn is committed.
+ *
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -48,6 +58,7 @@ store_batch_init(struct store *s)
 	s->queue_tail = &s->queue;
 	s->batch_max = STORE_BATCH_MAX;
 	s->batch_ns = STORE_BATCH_MS * 1000000L;
+	s->direct_ok = 1;
 	pthread_cond_init(&s->done_cv, NULL);
 }
 
@@ -182,12 +193,14 @@ store_writer(void *arg)
 			pthread_cond_wait(&s->writer_cv, &s->mu);
 		if (s->queue == NULL)
 			break;                    /* stopping, and nobody waits */
+		s->committing = 1;
 		pthread_mutex_unlock(&s->mu);
 		rc = mdb_txn_begin(s->env, NULL, 0, &batch);
 		if (rc)
 			store_mdb_warn(s, "begin write", rc);
 		pthread_mutex_lock(&s->mu);
 		if (rc) {
+			s->committing = 0;
 			store_queue_fail(s);      /* later callers try again */
 			continue;
 		}
@@ -213,6 +226,7 @@ store_writer(void *arg)
 		pthread_mutex_lock(&s->mu);
 		if (members != NULL && rc == 0)
 			s->batches++;
+		s->committing = 0;
 		store_batch_settle(s, members, rc, full);
 	}
 	pthread_mutex_unlock(&s->mu);
@@ -248,11 +262,12 @@ store_writer_stop(struct store *s)
 }
 
 void
-store_batch_limits(struct store *s, unsigned max_members, unsigned max_ms)
+store_batch_limits(struct store *s, unsigned max_members, unsigned max_ms, int direct)
 {
 	pthread_mutex_lock(&s->mu);
 	s->batch_max = max_members > 0 ? max_members : 1;
 	s->batch_ns = (int64_t)max_ms * 1000000;
+	s->direct_ok = direct;
 	pthread_mutex_unlock(&s->mu);
 }
 
@@ -275,8 +290,19 @@ store_child_ended(struct store *s)
 	store_slot_next(s);
 }
 
+/* a direct txn has ended (committed or not): callers that queued meanwhile
+ * signalled the writer already, whose begin waited on LMDB's writer lock */
+static void
+store_direct_ended(struct store *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->direct = 0;
+	pthread_mutex_unlock(&s->mu);
+}
+
 /*
- * A write txn: the slot in the current batch (a child txn). Blocks while
+ * A write txn: the slot in the current batch (a child txn), or a txn of
+ * its own when the caller is alone. Blocks while
  * another caller holds the slot or the writer commits. A write txn begun
  * twice on one thread deadlocks, as LMDB's writer lock would.
  */
@@ -287,8 +313,22 @@ store_child_begin(struct store_txn *t)
 	struct store_waiter w = { .granted = 0 };
 	int rc;
 
-	pthread_cond_init(&w.cv, NULL);
 	pthread_mutex_lock(&s->mu);
+	if (s->direct_ok && s->expect <= 1 && s->batch == NULL && !s->committing &&
+	    !s->direct && s->queue == NULL && !s->stopping) {
+		/* alone: a txn of its own (see the top of this file) */
+		s->direct = 1;
+		pthread_mutex_unlock(&s->mu);
+		rc = mdb_txn_begin(s->env, NULL, 0, &t->txn);
+		if (rc == 0) {
+			t->direct = 1;
+			return 0;
+		}
+		store_mdb_warn(s, "begin write", rc);
+		store_direct_ended(s);
+		return -1;
+	}
+	pthread_cond_init(&w.cv, NULL);
 	*s->queue_tail = &w;
 	s->queue_tail = &w.next;
 	s->waiting++;
@@ -318,6 +358,20 @@ store_child_commit(struct store_txn *t, int rc)
 {
 	struct store *s = t->s;
 
+	if (t->direct) {
+		/* rc: its own commit, synced (store_txn_commit) */
+		pthread_mutex_lock(&s->mu);
+		s->direct = 0;
+		if (rc == 0) {
+			if (t->schema != 0)
+				s->schema = t->schema;
+			s->batches++;
+			s->changes++;
+			s->expect = 1;        /* a batch of one */
+		}
+		pthread_mutex_unlock(&s->mu);
+		return rc;
+	}
 	pthread_mutex_lock(&s->mu);
 	store_child_ended(s);
 	if (rc == 0) {
@@ -337,6 +391,10 @@ store_child_commit(struct store_txn *t, int rc)
 void
 store_child_abort(struct store_txn *t)
 {
+	if (t->direct) {
+		store_direct_ended(t->s);
+		return;
+	}
 	pthread_mutex_lock(&t->s->mu);
 	store_child_ended(t->s);
 	pthread_mutex_unlock(&t->s->mu);

@@ -36,6 +36,9 @@ struct store {
 	unsigned batch_max;           /* STORE_BATCH_MAX (store_batch_limits) */
 	int64_t batch_ns;             /* STORE_BATCH_MS */
 	int active;                   /* a child is open */
+	int direct;                   /* a caller's own txn is open (store_child_begin) */
+	int direct_ok;                /* ... may be (store_batch_limits; 1) */
+	int committing;               /* the writer is between its begin and its settle */
 	unsigned admitted;            /* children the batch let in */
 	unsigned expect;              /* members of the last batch: the load */
 	struct store_waiter *queue;   /* callers waiting for the slot, first first */
@@ -61,7 +64,8 @@ struct store_txn {
 	int reader;               /* store_read_begin's: reset and kept, not freed */
 	struct store *s;
 	MDB_txn *txn;
-	int write;                /* a child of the batch */
+	int write;                /* a child of the batch, or direct */
+	int direct;               /* a txn of its own, committed by its caller */
 	uint32_t schema;          /* store_schema_set: written on commit */
 	struct store_txn *next;   /* the batch's members */
 	int done;                 /* the batch was committed (or failed): */

@@ -27,14 +27,16 @@ setup(void **state)
 	return fixture_store_new(state, "test_store", "db", 16);
 }
 
-/* the batch tests hold a batch open for a while: no time bound then */
+/* the batch tests hold a batch open for a while: no time bound then; and
+ * the first caller opens a batch, not a txn of its own, so that the others
+ * can join it */
 static int
 setup_batch(void **state)
 {
 	int rc = setup(state);
 
 	if (rc == 0)
-		store_batch_limits(((struct fixture_store *)*state)->s, 64, 60000);
+		store_batch_limits(((struct fixture_store *)*state)->s, 64, 60000, 0);
 	return rc;
 }
 
@@ -683,7 +685,7 @@ test_batch_commit_fails_all(void **state)
 	store_txn_abort(t);
 	/* the store goes on; the last batch was two, so a lone write waits
 	 * out the window once: a short one here */
-	store_batch_limits(f->s, 64, 20);
+	store_batch_limits(f->s, 64, 20, 0);
 	assert_int_equal(store_txn_begin(f->s, 1, &t), 0);
 	put_str(t, STORE_DB_META, "after", "ok");
 	assert_int_equal(store_txn_commit(t), 0);
@@ -698,7 +700,7 @@ test_batch_bounds(void **state)
 	struct writer hold, w[3];
 	struct store_stats before, after;
 
-	store_batch_limits(f->s, 2, 60000);
+	store_batch_limits(f->s, 2, 60000, 0);
 	store_stats(f->s, &before);
 	writer_start(&hold, f->s, "h", 0, WRITER_COMMIT, 1);
 	wait_flag(&hold.in);
@@ -716,7 +718,7 @@ test_batch_bounds(void **state)
 	assert_int_equal(after.batches - before.batches, 2);    /* 2 + 2, */
 	assert_int_equal(after.last_members, 2);                /* not 3 + 1 */
 
-	store_batch_limits(f->s, 64, 0);       /* every batch is "too old" at once */
+	store_batch_limits(f->s, 64, 0, 0);       /* every batch is "too old" at once */
 	before = after;
 	writer_start(&hold, f->s, "h", 0, WRITER_COMMIT, 1);
 	wait_flag(&hold.in);
@@ -754,7 +756,7 @@ test_batch_lingers_under_load(void **state)
 	struct store_stats before, after;
 	struct timespec t0;
 
-	store_batch_limits(f->s, 64, 1500);
+	store_batch_limits(f->s, 64, 1500, 0);
 	writer_start(&hold, f->s, "h", 0, WRITER_COMMIT, 1);
 	wait_flag(&hold.in);
 	writer_start(&w[0], f->s, "a", 0, WRITER_COMMIT, 0);
@@ -786,6 +788,78 @@ test_batch_lingers_under_load(void **state)
 	assert_true(ms_since(&t0) < 1000);
 }
 
+/*
+ * Alone, a caller commits a txn of its own, with no hand-off to the writer
+ * thread: one commit for it, and a caller that comes meanwhile does not
+ * share it but waits for the next (a batch would have let it in: the
+ * window here is a minute). An aborted one leaves nothing and the store
+ * goes on. After a batch of several (load), a lone caller opens a batch
+ * again, which lingers for its window.
+ */
+static void
+test_direct_alone(void **state)
+{
+	struct fixture_store *f = *state;
+	struct writer w[4];
+	struct store_stats before, after;
+	struct store_txn *t;
+	struct timespec t0;
+
+	store_batch_limits(f->s, 64, 60000, 1);
+	store_stats(f->s, &before);
+	writer_start(&w[0], f->s, "a", 0, WRITER_COMMIT, 1);
+	wait_flag(&w[0].in);
+	writer_start(&w[1], f->s, "b", 0, WRITER_COMMIT, 0);
+	wait_waiting(f->s, 1);             /* b queues: a is no batch to join */
+	usleep(100 * 1000);
+	assert_false(atomic_load(&w[1].answered));
+	atomic_store(&w[0].go, 1);
+	pthread_join(w[0].th, NULL);
+	pthread_join(w[1].th, NULL);
+	assert_int_equal(w[0].rc, 0);
+	assert_int_equal(w[1].rc, 0);
+	store_stats(f->s, &after);
+	assert_int_equal(after.batches - before.batches, 2);
+	assert_int_equal(after.changes - before.changes, 2);
+
+	/* an aborted direct txn: nothing of it, and the next one commits */
+	writer_start(&w[0], f->s, "gone", 0, WRITER_ABORT, 0);
+	pthread_join(w[0].th, NULL);
+	assert_int_equal(w[0].rc, 1);
+	assert_int_equal(store_txn_begin(f->s, 1, &t), 0);
+	put_str(t, STORE_DB_META, "c", "c");
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(store_txn_begin(f->s, 0, &t), 0);
+	assert_get(t, STORE_DB_META, "a", "a");
+	assert_get(t, STORE_DB_META, "b", "b");
+	assert_get(t, STORE_DB_META, "c", "c");
+	assert_missing(t, STORE_DB_META, "gone");
+	store_txn_abort(t);
+
+	/* load: a direct a, then b and c queued meanwhile share one batch */
+	store_batch_limits(f->s, 64, 400, 1);
+	writer_start(&w[0], f->s, "a2", 0, WRITER_COMMIT, 1);
+	wait_flag(&w[0].in);
+	writer_start(&w[1], f->s, "b2", 0, WRITER_COMMIT, 0);
+	writer_start(&w[2], f->s, "c2", 0, WRITER_COMMIT, 0);
+	wait_waiting(f->s, 2);
+	store_stats(f->s, &before);
+	atomic_store(&w[0].go, 1);
+	for (int i = 0; i < 3; i++) {
+		pthread_join(w[i].th, NULL);
+		assert_int_equal(w[i].rc, 0);
+	}
+	store_stats(f->s, &after);
+	assert_int_equal(after.batches - before.batches, 2);
+	assert_int_equal(after.last_members, 2);
+	/* so the next lone caller opens a batch, which waits for company */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	writer_start(&w[3], f->s, "d2", 0, WRITER_COMMIT, 0);
+	pthread_join(w[3].th, NULL);
+	assert_int_equal(w[3].rc, 0);
+	assert_true(ms_since(&t0) >= 300);
+}
+
 int
 main(void)
 {
@@ -809,6 +883,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_batch_commit_fails_all, setup_batch,
 		    fixture_store_teardown),
 		cmocka_unit_test_setup_teardown(test_batch_bounds, setup,
+		    fixture_store_teardown),
+		cmocka_unit_test_setup_teardown(test_direct_alone, setup,
 		    fixture_store_teardown),
 		cmocka_unit_test_setup_teardown(test_batch_lingers_under_load, setup,
 		    fixture_store_teardown),
