@@ -7,7 +7,13 @@
  * dead node delays nobody else; a handler only queues work in its own
  * transaction and calls push_wake(). Failures back off exponentially from
  * 1 s up to push.retry_max_seconds, with ±25 % jitter so nodes that come
- * back together are not hit in lockstep. Delivery is idempotent by version:
+ * back together are not hit in lockstep. A failure backs off the node as
+ * well as the entry: the round stops there, and until the node's backoff
+ * is over nothing else is sent to it; then one due entry goes first, as a
+ * probe. A node that is down costs one attempt (and one write of its
+ * outcome) per backoff, not one per queued state: 100 k queued states to
+ * a dead node were 100 k synced commits every round, each one queuing
+ * the users' own changes behind it. Delivery is idempotent by version:
  * an entry is removed only if it still holds the version the node confirmed.
  *
  * The agent's answer (docs/agent.md "Answer", pushmsg_answer_decode):
@@ -52,6 +58,7 @@ struct push_node {
 	/* the push thread's own: the node's state for the log */
 	int down;
 	uint64_t down_attempts;    /* failed since it went down */
+	int64_t down_until;        /* nothing sent to it before (push_mono()) */
 };
 
 static pthread_mutex_t push_mtx = PTHREAD_MUTEX_INITIALIZER;
@@ -208,7 +215,18 @@ push_log(struct push_node *pn, const struct outbox_entry *e,
 		    e->msg.user_id, (long long)e->msg.version, err);
 }
 
-static void
+/* seconds on the monotonic clock: a node's backoff does not follow a
+ * step of the wall clock */
+static int64_t
+push_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+static enum push_outcome
 push_deliver(struct push_node *pn, const struct outbox_entry *e)
 {
 	struct pushmsg_answer a = { .applied_version = -1 };
@@ -232,6 +250,26 @@ push_deliver(struct push_node *pn, const struct outbox_entry *e)
 	}
 	pthread_mutex_unlock(&push_mtx);
 	push_log(pn, e, o, err);
+	if (o == PUSH_RETRY)
+		pn->down_until = push_mono() + push_backoff((int64_t)pn->down_attempts,
+		    app_conf()->push_retry_max_seconds);
+	return o;
+}
+
+/* sleep for secs, or until stopped, or (unless only_stop) woken by a
+ * change queued since generation gen was read */
+static void
+push_sleep(uint64_t gen, int64_t secs, int only_stop)
+{
+	struct timespec ts;
+
+	pthread_mutex_lock(&push_mtx);
+	if (!push_stopping && (only_stop || push_generation == gen)) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += secs;
+		pthread_cond_timedwait(&push_cond, &push_mtx, &ts);
+	}
+	pthread_mutex_unlock(&push_mtx);
 }
 
 static void *
@@ -242,8 +280,9 @@ push_thread(void *arg)
 	for (;;) {
 		struct outbox_due d;
 		uint64_t gen;
-		int64_t wait, next_at;
+		int64_t wait, next_at, now;
 		size_t ndue;
+		int failed = 0;
 
 		pthread_mutex_lock(&push_mtx);
 		gen = push_generation;
@@ -253,6 +292,12 @@ push_thread(void *arg)
 		}
 		pthread_mutex_unlock(&push_mtx);
 
+		/* a failing node: nothing before its backoff is over */
+		now = push_mono();
+		if (pn->down && now < pn->down_until) {
+			push_sleep(gen, pn->down_until - now, 1);
+			continue;
+		}
 		outbox_due(pn->name, app_now(), &d);
 		pthread_mutex_lock(&push_mtx);
 		pn->pending = d.pending;
@@ -261,13 +306,13 @@ push_thread(void *arg)
 			snprintf(pn->last_refusal, sizeof(pn->last_refusal), "%s",
 			    d.last_refusal);
 		pthread_mutex_unlock(&push_mtx);
-		for (size_t i = 0; i < d.ndue && !push_stopping; i++)
-			push_deliver(pn, &d.due[i]);
+		for (size_t i = 0; i < d.ndue && !push_stopping && !failed; i++)
+			failed = push_deliver(pn, &d.due[i]) == PUSH_RETRY;
 		ndue = d.ndue;
 		next_at = d.next_at;
 		outbox_due_wipe(&d);
 		if (ndue > 0)
-			continue;        /* rescan: more may be due */
+			continue;        /* rescan: more may be due, or back off */
 
 		/* sleep until woken, the next retry, or 30 s */
 		wait = next_at ? next_at - app_now() : 30;
@@ -275,15 +320,7 @@ push_thread(void *arg)
 			wait = 1;
 		if (wait > 30)
 			wait = 30;
-		pthread_mutex_lock(&push_mtx);
-		if (!push_stopping && push_generation == gen) {
-			struct timespec ts;
-
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += wait;
-			pthread_cond_timedwait(&push_cond, &push_mtx, &ts);
-		}
-		pthread_mutex_unlock(&push_mtx);
+		push_sleep(gen, wait, 0);
 	}
 	return NULL;
 }

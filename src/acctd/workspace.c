@@ -41,8 +41,13 @@ workspace_member(struct store_txn *t, const struct conf_workspace *w,
 	char id[SECRET_ID_LEN + 1];
 	const char *h;
 
+	/* the handle index first (one get each); the user's record is parsed
+	 * (for handle_self) only for a handle that is the user's: a user
+	 * created or renamed is checked against every configured handle, and
+	 * a parse each was O(members) record parses in the write txn */
 	for (size_t i = 0; (h = workspace_handle(w, i)) != NULL; i++)
-		if (user_handle_member(t, h, id) == 0 && strcmp(id, user_id) == 0)
+		if (user_id_of_handle(t, h, id) == 0 && strcmp(id, user_id) == 0 &&
+		    user_handle_member(t, h, id) == 0 && strcmp(id, user_id) == 0)
 			return 1;
 	return 0;
 }
