@@ -295,6 +295,10 @@ int http_stream_write(struct http_req *r, const void *buf, size_t len);
 /* problem+json; verrs may be NULL (an array of {location, message}) */
 void http_problem(struct http_req *r, int status, const char *detail,
     struct json *verrs);
+/* once this answer is out, the connection's next request waits ms in the
+ * front stage, holding no worker (a 429 or 503 asked again at once) */
+#define HTTP_HOLD_MS 250
+void http_hold(struct http_req *r, int ms);
 void http_problem_h(struct http_req *r, int status, const char *detail,
     struct json *verrs, const char *extra_headers);
 /* metrics counters */
@@ -614,6 +618,9 @@ void limiter_reset(void);                  /* forget every counter (tests) */
 int limiter_kdf_enter(void);
 void limiter_kdf_leave(void);
 int limiter_kdf_slots(void);
+/* fn(arg) in a KDF slot, on a KDF thread (lower priority than the request
+ * threads), the caller waiting: 0 done, -1 busy (fn not called) */
+int limiter_kdf_run(void (*fn)(void *), void *arg);
 
 /* rate.c — every user's write budget: a token bucket, in memory, never sleeps. */
 /* spend one of user_id's tokens: 0 when there was one, else the seconds

@@ -24,6 +24,7 @@ api_login_wait(struct http_req *r, int wait)
 	    "too many failed sign-ins; try again in %d second%s", wait,
 	    wait == 1 ? "" : "s");
 	http_problem_h(r, 429, detail, NULL, h);
+	http_hold(r, HTTP_HOLD_MS);
 }
 
 /* every KDF slot is taken: the request was not counted, try again soon */
@@ -32,24 +33,37 @@ api_kdf_busy(struct http_req *r)
 {
 	http_problem_h(r, 503, "too many sign-ins at once; try again in a second",
 	    NULL, "Retry-After: 1\r\n");
+	http_hold(r, HTTP_HOLD_MS);
+}
+
+struct api_pw_check {
+	const struct user *u;      /* NULL: nobody, the same time burnt */
+	const char *pw;
+	int ok;
+};
+
+static void
+api_pw_check_run(void *arg)
+{
+	struct api_pw_check *c = arg;
+
+	if (c->u == NULL) {
+		user_burn_password_time(c->pw, (unsigned)app_conf()->pbkdf2_iterations);
+		c->ok = 0;
+	} else {
+		c->ok = user_check_password(c->u, c->pw);
+	}
 }
 
 /* the password check: 1 right, 0 wrong, -1 no KDF slot (nothing ran) */
 int
 api_password_ok(const struct user *u, const char *pw)
 {
-	int ok;
+	struct api_pw_check c = { .u = u, .pw = pw, .ok = 0 };
 
-	if (limiter_kdf_enter() == -1)
+	if (limiter_kdf_run(api_pw_check_run, &c) == -1)
 		return -1;
-	if (u == NULL) {
-		user_burn_password_time(pw, (unsigned)app_conf()->pbkdf2_iterations);
-		ok = 0;
-	} else {
-		ok = user_check_password(u, pw);
-	}
-	limiter_kdf_leave();
-	return ok;
+	return c.ok;
 }
 
 static void

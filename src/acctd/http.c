@@ -40,6 +40,14 @@
 
 /* from acctd's civetweb patch: decides (and enforces) Connection: close */
 int mg_acctd_keep_alive(struct mg_connection *conn);
+/* from acctd's civetweb patch: the next request is not read for ms */
+void mg_acctd_hold(struct mg_connection *conn, int ms);
+
+void
+http_hold(struct http_req *r, int ms)
+{
+	mg_acctd_hold(r->conn, ms);
+}
 
 struct http_server {
 	struct mg_context *ctx;

@@ -345,6 +345,43 @@ class HandleLockout(DaemonCase, unittest.TestCase):
         self.assertEqual(c.get(API + "/actor").status, 200)
 
 
+class HeldAfterRefusal(DaemonCase, unittest.TestCase):
+    """A connection answered 429 (locked out) is not read again for a
+    quarter of a second: a client that asks again at once, as a flood does,
+    waits in the front stage, holding no worker, instead of being answered
+    as fast as it can ask (64 connections did 15,000 refused sign-ins a
+    second and took both CPUs from everyone else). Its next request is
+    still answered, and other connections are not held."""
+    extra = {"login": dict(LOCK)}
+
+    def test_next_request_waits_on_that_connection_only(self):
+        d = self.d
+        make_user(d, self.admin, "dave")
+        c = client(d, "127.0.8.1")
+        for _ in range(LOCK["max_failures"]):
+            w = new_password("Wrong")
+            remember(d, w)
+            assert_problem(self, c.post(API + "/login", {"handle": "dave", "password": w}), 401)
+        w = new_password("Wrong")
+        remember(d, w)
+        assert_locked(self, c.post(API + "/login", {"handle": "dave", "password": w}),
+                      LOCK["lockout"])
+        t0 = time.monotonic()
+        r = c.get("/healthz")                  # the same connection
+        took = time.monotonic() - t0
+        self.assertEqual(r.status, 200, r)
+        self.assertGreaterEqual(took, 0.2, "the refused connection was read again at once")
+        # another connection is served while c's next request is held
+        assert_locked(self, c.post(API + "/login", {"handle": "dave", "password": w}),
+                      LOCK["lockout"])
+        done = []
+        t = threading.Thread(target=lambda: done.append(c.get("/healthz").status))
+        t.start()
+        self.assertEqual(self.admin.get(API + "/actor").status, 200)
+        t.join(10)
+        self.assertEqual(done, [200])
+
+
 class AddressLockout(DaemonCase, unittest.TestCase):
     """max_failures failures from one address, each on a different handle,
     lock that address for every handle; other addresses are unaffected.

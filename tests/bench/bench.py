@@ -600,27 +600,45 @@ def hashlib_ms():
     return (time.process_time() - t0) * 1000
 
 
-def healthz_p99(srv):
-    """(p99 ms, req/s) of GET /healthz over 4 keep-alive connections."""
-    out = subprocess.run(wrk_args(4, DURATION, ["--latency"]) + [srv.url + "/healthz"],
-                         capture_output=True, text=True, timeout=DURATION + 60).stdout
-    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    if not p99 or not rps or "Non-2xx" in out:
-        raise SystemExit("bench: wrk failed on /healthz:\n" + out)
-    return float(p99.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[p99.group(2)], float(rps.group(1))
+def healthz_probe(srv, seconds, every=0.005):
+    """(p99 ms, p50 ms) of GET /healthz sent one at a time on one kept-alive
+    connection, one every `every` s (the next at once when one took longer):
+    a client's view of the server, which does not load it (a wrk run that
+    saturates both cores measures its own queueing, not the server's idle
+    latency)"""
+    ctx = ssl.create_default_context(cafile=srv.cafile)
+    c = http.client.HTTPSConnection("127.0.0.1", srv.port, timeout=30, context=ctx)
+    lat = []
+    end = time.monotonic() + seconds
+    try:
+        while time.monotonic() < end:
+            t0 = time.monotonic()
+            c.request("GET", "/healthz")
+            r = c.getresponse()
+            r.read()
+            if r.status != 200:
+                raise SystemExit("bench: /healthz probe: %d" % r.status)
+            dt = time.monotonic() - t0
+            lat.append(dt * 1000)
+            if dt < every:
+                time.sleep(every - dt)
+    finally:
+        c.close()
+    lat.sort()
+    return lat[min(len(lat) - 1, int(len(lat) * 0.99))], lat[len(lat) // 2]
 
 
 def flood(a):
-    """/healthz p99 without, then during, a sign-in flood on 16 connections."""
-    quiet = healthz_p99(a)
+    """/healthz p99 (healthz_probe) idle, then during a flood of failing
+    sign-ins on 64 connections."""
+    quiet = healthz_probe(a, DURATION)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(FLOOD_LUA)
     try:
-        fl = subprocess.Popen(wrk_args(16, DURATION + 2, ["-s", f.name]) + [a.url + "/api/v0/login"],
+        fl = subprocess.Popen(wrk_args(64, DURATION + 2, ["-s", f.name]) + [a.url + "/api/v0/login"],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         time.sleep(1)
-        busy = healthz_p99(a)
+        busy = healthz_probe(a, DURATION)
         out = fl.communicate(timeout=DURATION + 60)[0]
     finally:
         os.unlink(f.name)
@@ -806,8 +824,8 @@ def main():
                 push_rows(R)
             if want("flood"):
                 quiet, busy, frps = flood(a)
-                R.add("flood", "GET /healthz p99, no flood", "acctd", quiet[0], "ms")
-                R.add("flood", "GET /healthz p99, 16-conn sign-in flood", "acctd", busy[0], "ms")
+                R.add("flood", "GET /healthz p99, idle", "acctd", quiet[0], "ms")
+                R.add("flood", "GET /healthz p99, 64-conn sign-in flood", "acctd", busy[0], "ms")
                 R.add("flood", "  the flood's sign-ins (401/503)", "acctd", frps, "req/s")
         admin = admin_100k() if want("admin") else {}
     finally:
@@ -954,10 +972,10 @@ def report(R, names, admin):
     row("login", "acctd: POST /api/v0/login, %d it." % ITERATIONS, lg, "ms", "hashlib PBKDF2", hl,
         "<= 1.2 (point 5)", sp("login", "POST /api/v0/login (%d it.)" % ITERATIONS, "acctd"))
     row("login", "hashlib: PBKDF2-HMAC-SHA256, %d it." % ITERATIONS, hl, "ms")
-    q = R.med("flood", "GET /healthz p99, no flood", "acctd")
-    row("flood", "acctd: /healthz p99, no flood", q, "ms")
-    row("flood", "acctd: /healthz p99, sign-in flood", R.med("flood", "GET /healthz p99, 16-conn sign-in flood", "acctd"),
-        "ms", "no flood", q, "<= 5 (point 5)")
+    q = R.med("flood", "GET /healthz p99, idle", "acctd")
+    row("flood", "acctd: /healthz p99, idle (paced probe)", q, "ms")
+    row("flood", "acctd: /healthz p99, 64-conn sign-in flood", R.med("flood", "GET /healthz p99, 64-conn sign-in flood", "acctd"),
+        "ms", "idle", q, "<= 5 (point 5)")
     row("flood", "acctd: the flood's sign-ins (401/503)", R.med("flood", "  the flood's sign-ins (401/503)", "acctd"),
         "req/s")
     for v in ("13", "12"):
@@ -978,7 +996,7 @@ def report(R, names, admin):
             R.med("push", full, "agent"), "", ratio=(R.med("push", full, "agent") / a) if a else None)
     for what, (v, unit, v1k) in admin.items():
         row("100 k-user admin paths", "acctd: %s, 100 k users" % what, v, unit, "1 k users", v1k,
-            ">= 0.2 (2 x)" if unit != "ms" else "<= 2 (point 6)")
+            ">= 0.5 (point 6)" if unit != "ms" else "<= 2 (point 6)")
     print("\nmake bench: %d round(s) of %g s, medians; 'spread' is max/min over the rounds"
           % (RUNS, DURATION))
     section = None
