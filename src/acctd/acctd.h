@@ -621,6 +621,7 @@ int limiter_kdf_slots(void);
 /* fn(arg) in a KDF slot, on a KDF thread (lower priority than the request
  * threads), the caller waiting: 0 done, -1 busy (fn not called) */
 int limiter_kdf_run(void (*fn)(void *), void *arg);
+void limiter_kdf_stop(void);    /* the KDF threads end (after http_stop) */
 
 /* rate.c — every user's write budget: a token bucket, in memory, never sleeps. */
 /* spend one of user_id's tokens: 0 when there was one, else the seconds

@@ -308,7 +308,9 @@ struct limiter_kdf_job {
 static pthread_cond_t limiter_kdf_job_cv = PTHREAD_COND_INITIALIZER;   /* queued */
 static pthread_cond_t limiter_kdf_done_cv = PTHREAD_COND_INITIALIZER;  /* done */
 static struct limiter_kdf_job *limiter_kdf_jobs, **limiter_kdf_jobs_tail = &limiter_kdf_jobs;
+static pthread_t limiter_kdf_tids[16];
 static int limiter_kdf_threads;   /* started; 0: KDFs run on the caller */
+static int limiter_kdf_pool_tried, limiter_kdf_stopping;
 
 static void *
 limiter_kdf_thread(void *arg)
@@ -321,8 +323,10 @@ limiter_kdf_thread(void *arg)
 	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), LIMITER_KDF_NICE);
 	pthread_mutex_lock(&limiter_kdf_mtx);
 	for (;;) {
-		while ((j = limiter_kdf_jobs) == NULL)
+		while ((j = limiter_kdf_jobs) == NULL && !limiter_kdf_stopping)
 			pthread_cond_wait(&limiter_kdf_job_cv, &limiter_kdf_mtx);
+		if (j == NULL)
+			break;            /* stopping, nothing queued */
 		limiter_kdf_jobs = j->next;
 		if (limiter_kdf_jobs == NULL)
 			limiter_kdf_jobs_tail = &limiter_kdf_jobs;
@@ -332,15 +336,48 @@ limiter_kdf_thread(void *arg)
 		j->done = 1;
 		pthread_cond_broadcast(&limiter_kdf_done_cv);
 	}
+	pthread_mutex_unlock(&limiter_kdf_mtx);
 	return NULL;
+}
+
+/* the pool, at the first KDF (with limiter_kdf_mtx held): one thread per
+ * slot, until limiter_kdf_stop */
+static void
+limiter_kdf_pool_start(void)
+{
+	limiter_kdf_pool_tried = 1;
+	for (int i = 0; i < limiter_kdf_max; i++) {
+		if (pthread_create(&limiter_kdf_tids[i], NULL, limiter_kdf_thread, NULL) != 0) {
+			log_warnx("login: cannot start a KDF thread; %s",
+			    limiter_kdf_threads ? "fewer run at a lower priority" :
+			    "KDFs run on the request threads");
+			break;
+		}
+		limiter_kdf_threads++;
+	}
+}
+
+void
+limiter_kdf_stop(void)
+{
+	int n;
+
+	pthread_mutex_lock(&limiter_kdf_mtx);
+	limiter_kdf_stopping = 1;
+	n = limiter_kdf_threads;
+	pthread_cond_broadcast(&limiter_kdf_job_cv);
+	pthread_mutex_unlock(&limiter_kdf_mtx);
+	for (int i = 0; i < n; i++)
+		pthread_join(limiter_kdf_tids[i], NULL);
+	pthread_mutex_lock(&limiter_kdf_mtx);
+	limiter_kdf_threads = 0;      /* a late caller runs its KDF itself */
+	pthread_mutex_unlock(&limiter_kdf_mtx);
 }
 
 static void
 limiter_kdf_init(void)
 {
 	pthread_condattr_t ca;
-	pthread_attr_t ta;
-	pthread_t th;
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 
 	pthread_condattr_init(&ca);
@@ -349,19 +386,6 @@ limiter_kdf_init(void)
 		fatalx("login: cannot create a condition variable");
 	pthread_condattr_destroy(&ca);
 	limiter_kdf_max = n < 1 ? 1 : n > 16 ? 16 : (int)n;
-	/* one thread per slot, for the process's life (detached) */
-	pthread_attr_init(&ta);
-	pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
-	for (int i = 0; i < limiter_kdf_max; i++) {
-		if (pthread_create(&th, &ta, limiter_kdf_thread, NULL) != 0) {
-			log_warnx("login: cannot start a KDF thread; %s",
-			    limiter_kdf_threads ? "fewer run at a lower priority" :
-			    "KDFs run on the request threads");
-			break;
-		}
-		limiter_kdf_threads++;
-	}
-	pthread_attr_destroy(&ta);
 }
 
 int
@@ -425,6 +449,8 @@ limiter_kdf_run(void (*fn)(void *), void *arg)
 	/* a slot is held: at most limiter_kdf_max jobs at once, so a thread is
 	 * free for this one (fewer threads started: it waits its turn) */
 	pthread_mutex_lock(&limiter_kdf_mtx);
+	if (!limiter_kdf_pool_tried && !limiter_kdf_stopping)
+		limiter_kdf_pool_start();
 	if (limiter_kdf_threads == 0) {
 		pthread_mutex_unlock(&limiter_kdf_mtx);
 		fn(arg);

@@ -318,6 +318,7 @@ main(int argc, char *argv[])
 	log_notice("stopping (signal %d)", sig);
 	main_notify("STOPPING=1");
 	http_stop(app.http);
+	limiter_kdf_stop();
 	push_stop();
 	push_tls_shutdown();
 	forward_stop();

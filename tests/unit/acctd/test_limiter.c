@@ -3,7 +3,8 @@
  * under pressure (address churn never frees a handle, a full table never
  * means "allowed" and answers when the first entry frees up, an attempt in
  * flight keeps its slot), counts attempts before the KDF, and aggregates
- * IPv6 by /64; the KDF gate refuses rather than queues.
+ * IPv6 by /64; the KDF gate refuses rather than queues, and the KDF runs
+ * on the pool's lower-priority threads.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -296,6 +301,38 @@ test_kdf_gate(void **state)
 		limiter_kdf_leave();
 }
 
+struct kdf_seen {
+	pthread_t thread;
+	int nice;
+};
+
+static void
+kdf_job(void *arg)
+{
+	struct kdf_seen *k = arg;
+
+	k->thread = pthread_self();
+	k->nice = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
+}
+
+/* a KDF runs on a pool thread at nice 10 while its caller waits; once the
+ * pool is stopped (and joined), on the caller */
+static void
+test_kdf_runs_on_the_pool(void **state)
+{
+	struct kdf_seen k = { .nice = -100 };
+	int mine = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
+	(void)state;
+
+	assert_int_equal(limiter_kdf_run(kdf_job, &k), 0);
+	assert_false(pthread_equal(k.thread, pthread_self()));
+	assert_int_equal(k.nice, mine + 10 > 19 ? 19 : mine + 10);
+	limiter_kdf_stop();
+	memset(&k, 0, sizeof(k));
+	assert_int_equal(limiter_kdf_run(kdf_job, &k), 0);
+	assert_true(pthread_equal(k.thread, pthread_self()));
+}
+
 int
 main(void)
 {
@@ -311,6 +348,7 @@ main(void)
 		cmocka_unit_test_setup(test_ok_and_cancel, reset),
 		cmocka_unit_test_setup(test_window_and_lockout_expire, reset),
 		cmocka_unit_test_setup(test_kdf_gate, reset),
+		cmocka_unit_test_setup(test_kdf_runs_on_the_pool, reset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
