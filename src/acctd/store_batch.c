@@ -212,6 +212,7 @@ store_writer(void *arg)
 		store_batch_wait(s);
 		s->batch = NULL;
 		s->expect = s->nmembers;
+		s->closed++;
 		members = s->members;
 		s->members = NULL;
 		s->nmembers = 0;
@@ -318,6 +319,7 @@ store_child_begin(struct store_txn *t)
 	    !s->direct && s->queue == NULL && !s->stopping) {
 		/* alone: a txn of its own (see the top of this file) */
 		s->direct = 1;
+		t->closed = s->closed;
 		pthread_mutex_unlock(&s->mu);
 		rc = mdb_txn_begin(s->env, NULL, 0, &t->txn);
 		if (rc == 0) {
@@ -367,7 +369,11 @@ store_child_commit(struct store_txn *t, int rc)
 				s->schema = t->schema;
 			s->batches++;
 			s->changes++;
-			s->expect = 1;        /* a batch of one */
+			/* a batch of one, unless a batch closed meanwhile (it
+			 * began once this commit let go of LMDB's writer lock):
+			 * then that one is the latest load */
+			if (s->closed == t->closed)
+				s->expect = 1;
 		}
 		pthread_mutex_unlock(&s->mu);
 		return rc;

@@ -41,6 +41,7 @@ struct store {
 	int committing;               /* the writer is between its begin and its settle */
 	unsigned admitted;            /* children the batch let in */
 	unsigned expect;              /* members of the last batch: the load */
+	uint64_t closed;              /* batches the writer closed */
 	struct store_waiter *queue;   /* callers waiting for the slot, first first */
 	struct store_waiter **queue_tail;
 	unsigned waiting;             /* how many */
@@ -66,6 +67,7 @@ struct store_txn {
 	MDB_txn *txn;
 	int write;                /* a child of the batch, or direct */
 	int direct;               /* a txn of its own, committed by its caller */
+	uint64_t closed;          /* ... begun after s->closed batches */
 	uint32_t schema;          /* store_schema_set: written on commit */
 	struct store_txn *next;   /* the batch's members */
 	int done;                 /* the batch was committed (or failed): */
